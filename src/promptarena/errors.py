@@ -1,0 +1,35 @@
+"""One error hierarchy: each error is a sentence a user can act on, and carries its exit code."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class PromptArenaError(Exception):
+    """Base class; the CLI prints ``str(err)`` without a traceback and exits with ``exit_code``."""
+
+    exit_code = 3
+
+
+class ConfigError(PromptArenaError):
+    """A file, argument or option is wrong: the message names the file, the place and the fix."""
+
+    exit_code = 2
+
+
+class BackendError(PromptArenaError):
+    """The model or backend is unavailable or failed at run time."""
+
+    exit_code = 3
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """Return ``' (did you mean X?)'`` for the closest choice, or ``''`` when none is close."""
+    close = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def missing_dependency(package: str, purpose: str) -> BackendError:
+    """The error for an optional dependency that is not installed."""
+    return BackendError(f"{purpose} needs the package {package!r}: run `pip install {package}`.")

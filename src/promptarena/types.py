@@ -1,0 +1,97 @@
+"""The engine's nouns: small frozen dataclasses that flow store -> suite -> plan -> backend -> variant -> metric."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from promptarena.hashing import content_hash
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class GenParams:
+    """Generation parameters; ``temperature == 0`` means greedy decoding."""
+
+    max_new_tokens: int = 128
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One generation to make. Requests equal except for ``sample_index`` share their prompt's prefill."""
+
+    messages: tuple[Message, ...]
+    params: GenParams
+    seed: int = 0
+    sample_index: int = 0
+
+    def key(self, model_fingerprint: str) -> str:
+        """The cache key: a hash of everything that determines the generation."""
+        return content_hash(
+            {
+                "model": model_fingerprint,
+                "messages": self.messages,
+                "params": self.params,
+                "seed": self.seed,
+                "sample": self.sample_index,
+            }
+        )
+
+    def prompt_key(self) -> str:
+        """Identity of the prompt and parameters, without the sample index (groups shared prefills)."""
+        return content_hash({"messages": self.messages, "params": self.params, "seed": self.seed})
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    finish_reason: str = "stop"  # "stop" | "length"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One evaluation case: variables for the template and reference answers."""
+
+    id: str
+    vars: dict[str, Any]
+    references: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a variant makes of its generations for one case.
+
+    ``output`` is the text a person reads; ``answer`` is what reference metrics score (the extracted final
+    answer). ``confidence`` is the vote agreement for sampled variants, else ``None``.
+    """
+
+    output: str
+    answer: str
+    generations: tuple[Generation, ...] = ()
+    confidence: float | None = None
+    reasoning: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def latency_s(self) -> float:
+        return sum(g.latency_s for g in self.generations)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(g.prompt_tokens for g in self.generations)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(g.completion_tokens for g in self.generations)
