@@ -1,0 +1,371 @@
+"""The evaluation engine: plan -> cache lookup -> batched generation of the misses -> variants -> metrics.
+
+`run_suite` is the one entry point; the CLI, the UI and the CI gate all call it. Everything that can be
+wrong with the input (suite, prompt versions, variables) fails before the first model call and before
+anything is written; generations are stored as they arrive, so a killed run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+from promptarena.backends import Backend, get_backend
+from promptarena.errors import PromptArenaError
+from promptarena.gitstore import PromptStore, PromptVersion
+from promptarena.hashing import content_hash
+from promptarena.metrics import Metric, get_metric
+from promptarena.results import ResultsStore
+from promptarena.stats import Interval, mean_ci, percentile
+from promptarena.suite import Spec, Suite
+from promptarena.types import Generation, GenerationRequest, GenParams, Prediction
+from promptarena.variants import Item, Variant, make_variant
+
+ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of the experiment: a prompt version evaluated with one variant."""
+
+    version: PromptVersion
+    variant: Spec
+
+    @property
+    def label(self) -> str:
+        return f"{self.version.label}:{self.variant.name}"
+
+
+@dataclass
+class ArmResult:
+    arm: Arm
+    predictions: list[Prediction]  # aligned with suite.cases
+    scores: dict[str, list[float | None]]  # metric -> per case, aligned with suite.cases
+    summary: dict[str, Interval] = field(default_factory=dict)
+    latency_p50: float = float("nan")
+    latency_p95: float = float("nan")
+    tokens_per_s: float = float("nan")
+
+
+@dataclass
+class SuiteResult:
+    suite: Suite
+    run_id: str
+    arms: list[ArmResult]
+    model: str
+    generated: int  # generations made in this run
+    cached: int  # generations found in the results store
+    generated_tokens: int
+    generation_s: float
+    wall_s: float
+
+    def arm(self, label: str) -> ArmResult:
+        return next(a for a in self.arms if a.arm.label == label)
+
+
+def select_versions(suite: Suite, store: PromptStore, revisions: Sequence[str] | None = None) -> list[PromptVersion]:
+    """The versions a suite evaluates: revisions given on the command line, in the suite, or the last N."""
+    revs = list(revisions) if revisions else (list(suite.versions) if isinstance(suite.versions, tuple) else None)
+    if revs is None:
+        return store.default_versions(suite.prompt, last=int(suite.versions))  # type: ignore[arg-type]
+    seen: dict[str, PromptVersion] = {}
+    for rev in revs:
+        version = store.resolve(f"{suite.prompt}@{rev}")
+        seen.setdefault(version.label, version)
+    return list(seen.values())
+
+
+def _params(base: Any, overrides: dict[str, Any]) -> GenParams:
+    values = {
+        "max_new_tokens": base.max_new_tokens,
+        "temperature": base.temperature,
+        "top_p": base.top_p,
+        "stop": tuple(base.stop),
+    }
+    values.update({k: (tuple(v) if k == "stop" else v) for k, v in overrides.items()})
+    return GenParams(**values)
+
+
+def provenance(suite: Suite, arms: Sequence[Arm], backend: Backend, store: PromptStore) -> dict[str, Any]:
+    packages = {}
+    for name in ("promptarena", "transformers", "torch", "sentence-transformers", "sacrebleu", "rouge-score"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    versions = {
+        a.version.label: {"commit": a.version.commit, "blob": a.version.blob, "dirty": a.version.dirty} for a in arms
+    }
+    return {
+        "suite": str(suite.path),
+        "suite_hash": suite.suite_hash,
+        "cases_hash": suite.cases_hash,
+        "prompt": suite.prompt,
+        "versions": versions,
+        "variants": [dataclasses.asdict(v) for v in suite.variants],
+        "model": backend.fingerprint,
+        "seed": suite.seed,
+        "shallow_clone": bool(getattr(store, "shallow", False)),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": packages,
+    }
+
+
+def _score_key(metric: Metric, spec: Spec, prediction: Prediction, case: Any) -> str:
+    return content_hash(
+        {
+            "metric": metric.name,
+            "version": metric.version,
+            "options": spec.options,
+            "answer": prediction.answer,
+            "output": prediction.output,
+            "confidence": prediction.confidence,
+            "latency": prediction.latency_s,
+            "tokens": [prediction.prompt_tokens, prediction.completion_tokens],
+            "references": case.references,
+            "vars": case.vars,
+        }
+    )
+
+
+class _Generator:
+    """Answers rounds of requests from the cache, generating only the misses, storing as they arrive."""
+
+    def __init__(self, backend: Backend, results: ResultsStore, progress: ProgressFn | None) -> None:
+        self.backend = backend
+        self.results = results
+        self.progress = progress
+        self.generated = self.cached = self.generated_tokens = 0
+        self.generation_s = 0.0
+
+    def __call__(self, requests: Sequence[GenerationRequest]) -> list[tuple[str, Generation]]:
+        fingerprint = self.backend.fingerprint
+        keys = [r.key(fingerprint) for r in requests]
+        found = self.results.cached_generations(keys)
+        missing: dict[str, GenerationRequest] = {}
+        for key, request in zip(keys, requests, strict=True):
+            if key not in found:
+                missing.setdefault(key, request)
+        self.cached += len(set(keys)) - len(missing)
+        if missing:
+            self._generate(list(missing.items()), found)
+        return [(key, found[key]) for key in keys]
+
+    def _generate(self, todo: list[tuple[str, GenerationRequest]], found: dict[str, Generation]) -> None:
+        fingerprint = self.backend.fingerprint
+        buffer: list[tuple[str, str, dict[str, Any], Generation]] = []
+        last_flush = time.monotonic()
+        start = time.perf_counter()
+        done = 0
+        if self.progress:
+            self.progress("generate", 0, len(todo))
+        for index, generation in self.backend.generate([r for _, r in todo]):
+            key, request = todo[index]
+            found[key] = generation
+            buffer.append((key, fingerprint, dataclasses.asdict(request), generation))
+            done += 1
+            self.generated_tokens += generation.completion_tokens
+            if len(buffer) >= 64 or time.monotonic() - last_flush > 1.0:
+                self.results.put_generations(buffer)
+                buffer.clear()
+                last_flush = time.monotonic()
+            if self.progress:
+                self.progress("generate", done, len(todo))
+        if buffer:
+            self.results.put_generations(buffer)
+        self.generated += done
+        self.generation_s += time.perf_counter() - start
+
+
+def _score(results: ResultsStore, suite: Suite, arms: list[ArmResult], progress: ProgressFn | None) -> None:
+    """Score every prediction with every metric, from the score cache when it can."""
+    for spec in suite.metrics:
+        metric = get_metric(spec.name)
+        options = metric.validate_options(spec.options)
+        keyed = [
+            (arm, i, _score_key(metric, spec, pred, suite.cases[i]))
+            for arm in arms
+            for i, pred in enumerate(arm.predictions)
+        ]
+        cached = results.cached_scores(k for _, _, k in keyed)
+        todo = [(arm, i, k) for arm, i, k in keyed if k not in cached]
+        if todo:
+            if progress:
+                progress(f"score {metric.name}", 0, len(todo))
+            unique = list({k: (arm, i) for arm, i, k in todo}.items())
+            values = metric.score(
+                [arm.predictions[i] for _, (arm, i) in unique],
+                [suite.cases[i] for _, (_, i) in unique],
+                options,
+            )
+            results.put_scores([(k, metric.name, v) for (k, _), v in zip(unique, values, strict=True)])
+            cached.update({k: v for (k, _), v in zip(unique, values, strict=True)})
+            if progress:
+                progress(f"score {metric.name}", len(todo), len(todo))
+        for arm in arms:
+            arm.scores[spec.name] = [None] * len(arm.predictions)
+        for arm, i, k in keyed:
+            arm.scores[spec.name][i] = cached[k]
+
+
+def _summarize(suite: Suite, arm: ArmResult) -> None:
+    for spec in suite.metrics:
+        metric = get_metric(spec.name)
+        values = [v for v in arm.scores[spec.name] if v is not None]
+        arm.summary[spec.name] = mean_ci(values, kind=metric.kind)
+    latencies = [p.latency_s for p in arm.predictions]
+    arm.latency_p50 = percentile(latencies, 50)
+    arm.latency_p95 = percentile(latencies, 95)
+    rates = [p.completion_tokens / p.latency_s for p in arm.predictions if p.latency_s > 0]
+    arm.tokens_per_s = percentile(rates, 50) if rates else float("nan")
+
+
+def run_suite(
+    suite: Suite,
+    store: PromptStore,
+    results: ResultsStore,
+    *,
+    versions: Sequence[PromptVersion] | None = None,
+    variants: Sequence[Spec] | None = None,
+    backend: Backend | None = None,
+    progress: ProgressFn | None = None,
+) -> SuiteResult:
+    """Evaluate a suite's arms (versions x variants) on its cases and store everything."""
+    wall = time.perf_counter()
+    versions = list(versions) if versions is not None else select_versions(suite, store)
+    variant_specs = list(variants) if variants is not None else list(suite.variants)
+    arms = [Arm(v, s) for v in versions for s in variant_specs]
+
+    # Everything that can be wrong with the input fails here, before any model call or write.
+    rendered: dict[str, list[Item]] = {}
+    for version in versions:
+        prompt = store.load(version)
+        params = _params(prompt.parameters, suite.parameters)
+        rendered[version.label] = [
+            Item(case, prompt.render(case.vars, case.id), params, suite.seed, prompt.answer) for case in suite.cases
+        ]
+    made: dict[int, Variant] = {id(s): make_variant(s.name, s.options) for s in variant_specs}
+    if backend is None:
+        options = dict(suite.model)
+        backend = get_backend(options.pop("backend", "transformers"), **options)
+
+    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backend, store))
+    generate = _Generator(backend, results, progress)
+    try:
+        tasks = [_Task(arm, made[id(arm.variant)], item) for arm in arms for item in rendered[arm.version.label]]
+        while True:
+            rounds = [(task, reqs) for task in tasks if (reqs := task.variant.requests(task.item, task.history))]
+            if not rounds:
+                break
+            answered = iter(generate([r for _, reqs in rounds for r in reqs]))
+            for task, reqs in rounds:
+                pairs = [next(answered) for _ in reqs]
+                task.history.append([g for _, g in pairs])
+                task.keys.extend(k for k, _ in pairs)
+        arm_results = [ArmResult(arm, [], {}) for arm in arms]
+        by_arm = {id(a.arm): a for a in arm_results}
+        for task in tasks:
+            by_arm[id(task.arm)].predictions.append(task.variant.reduce(task.item, task.history))
+        _score(results, suite, arm_results, progress)
+        for arm_result in arm_results:
+            _summarize(suite, arm_result)
+        outcome = SuiteResult(
+            suite=suite,
+            run_id=run_id,
+            arms=arm_results,
+            model=backend.fingerprint,
+            generated=generate.generated,
+            cached=generate.cached,
+            generated_tokens=generate.generated_tokens,
+            generation_s=generate.generation_s,
+            wall_s=time.perf_counter() - wall,
+        )
+        keys = {(id(t.arm), t.item.case.id): t.keys for t in tasks}
+        results.finish_run(run_id, "completed", _result_rows(outcome, keys), summary_json(outcome))
+        return outcome
+    except BaseException as err:
+        status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+        detail = str(err) if isinstance(err, PromptArenaError) else repr(err)
+        results.finish_run(run_id, status, [], {"error": detail})
+        raise
+
+
+@dataclass
+class _Task:
+    """One (arm, case): the variant's rounds of generations so far and their cache keys."""
+
+    arm: Arm
+    variant: Variant
+    item: Item
+    history: list[list[Generation]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+
+
+def _result_rows(outcome: SuiteResult, keys: dict[tuple[int, str], list[str]]) -> list[dict[str, Any]]:
+    rows = []
+    for arm in outcome.arms:
+        v = arm.arm.version
+        for i, (case, pred) in enumerate(zip(outcome.suite.cases, arm.predictions, strict=True)):
+            rows.append(
+                {
+                    "run_id": outcome.run_id,
+                    "suite": outcome.suite.name,
+                    "prompt": v.name,
+                    "version": v.label,
+                    "commit_sha": v.commit,
+                    "blob": v.blob,
+                    "variant": arm.arm.variant.name,
+                    "case_id": case.id,
+                    "output": pred.output,
+                    "answer": pred.answer,
+                    "confidence": pred.confidence,
+                    "reasoning": pred.reasoning,
+                    "details": json.dumps(pred.details, ensure_ascii=False),
+                    "generation_keys": json.dumps(keys[(id(arm.arm), case.id)]),
+                    "scores": json.dumps({m: s[i] for m, s in arm.scores.items()}),
+                }
+            )
+    return rows
+
+
+def summary_json(outcome: SuiteResult) -> dict[str, Any]:
+    """A plain-data summary of a suite result: what `--json` prints and the runs table keeps."""
+    arms = []
+    for arm in outcome.arms:
+        v = arm.arm.version
+        arms.append(
+            {
+                "arm": arm.arm.label,
+                "version": v.label,
+                "commit": v.commit,
+                "blob": v.blob,
+                "dirty": v.dirty,
+                "message": v.message,
+                "variant": arm.arm.variant.name,
+                "metrics": {m: dataclasses.asdict(iv) for m, iv in arm.summary.items()},
+                "latency_p50_s": arm.latency_p50,
+                "latency_p95_s": arm.latency_p95,
+                "tokens_per_s": arm.tokens_per_s,
+            }
+        )
+    return {
+        "suite": outcome.suite.name,
+        "prompt": outcome.suite.prompt,
+        "run_id": outcome.run_id,
+        "model": outcome.model,
+        "cases": len(outcome.suite.cases),
+        "generated": outcome.generated,
+        "cached": outcome.cached,
+        "generated_tokens": outcome.generated_tokens,
+        "generation_s": outcome.generation_s,
+        "wall_s": outcome.wall_s,
+        "arms": arms,
+    }

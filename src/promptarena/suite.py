@@ -1,0 +1,251 @@
+"""Evaluation suites: `evals/*.yaml` validated at the file boundary, then frozen for the engine."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from promptarena.errors import ConfigError
+from promptarena.hashing import content_hash, file_sha256
+from promptarena.types import Case
+from promptarena.yamlfile import Located, read_yaml, validation_error
+
+# --- the file format (pydantic, extra fields refused) -------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CaseModel(_Strict):
+    id: str | int | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    reference: str | int | float | None = None
+    references: list[str | int | float] | None = None
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class VersionsModel(_Strict):
+    last: int = Field(3, ge=1, le=100)
+
+
+class SuiteModel(_Strict):
+    description: str = ""
+    prompt: str
+    cases: str | list[CaseModel]
+    metrics: list[str | dict[str, dict[str, Any]]] = Field(min_length=1)
+    variants: list[str | dict[str, dict[str, Any] | None]] = Field(default_factory=lambda: ["plain"])
+    versions: VersionsModel | list[str] = Field(default_factory=VersionsModel)
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    gate: list[str] | None = None
+    model: dict[str, Any] = Field(default_factory=lambda: {"backend": "transformers", "model": "default"})
+    seed: int = 0
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("metrics", "variants")
+    @classmethod
+    def _one_key(cls, items: list[Any]) -> list[Any]:
+        for item in items:
+            if isinstance(item, dict) and len(item) != 1:
+                raise ValueError("write each entry as a name or as {name: {options}}")
+        return items
+
+
+# --- what the engine sees ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A registered thing named in a suite, with its options (a metric or a variant)."""
+
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: Path
+    description: str
+    prompt: str
+    cases: tuple[Case, ...]
+    metrics: tuple[Spec, ...]
+    variants: tuple[Spec, ...]
+    versions: tuple[str, ...] | int  # explicit revisions, or "the last N"
+    thresholds: dict[str, float]
+    gate: tuple[str, ...]
+    model: dict[str, Any]
+    seed: int
+    parameters: dict[str, Any]
+    suite_hash: str
+    cases_hash: str
+
+
+def _specs(items: list[Any]) -> tuple[Spec, ...]:
+    out = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(Spec(item))
+        else:
+            ((name, options),) = item.items()
+            out.append(Spec(name, dict(options or {})))
+    return tuple(out)
+
+
+def _case_from(model: CaseModel, index: int, where: str) -> Case:
+    refs: list[str] = []
+    if model.reference is not None:
+        refs.append(str(model.reference))
+    refs.extend(str(r) for r in model.references or [])
+    case_id = str(model.id) if model.id is not None else f"case-{index + 1}"
+    return Case(id=case_id, vars=dict(model.vars), references=tuple(refs), meta={**model.meta, "where": where})
+
+
+def _read_case_file(path: Path, display: str) -> list[tuple[CaseModel, str]]:
+    if not path.is_file():
+        raise ConfigError(f"{display}: case file not found; create it or fix `cases:` in the suite.")
+    rows: list[tuple[dict[str, Any], str]] = []
+    if path.suffix == ".jsonl":
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"{display}:{n}: invalid JSON ({err.msg}); fix that line.") from None
+            if not isinstance(obj, dict):
+                raise ConfigError(f"{display}:{n}: each line must be a JSON object with vars and reference.")
+            rows.append((obj, f"{display}:{n}"))
+    elif path.suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as fh:
+            for n, rec in enumerate(csv.DictReader(fh), start=2):
+                rec = dict(rec)
+                row: dict[str, Any] = {"id": rec.pop("id", None) or None}
+                if "reference" in rec:
+                    row["reference"] = rec.pop("reference")
+                row["vars"] = rec
+                rows.append((row, f"{display}:{n}"))
+    else:
+        raise ConfigError(f"{display}: cases must be a .jsonl or .csv file.")
+    out = []
+    for obj, where in rows:
+        try:
+            out.append((CaseModel.model_validate(obj), where))
+        except ValidationError as err:
+            first = err.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"{where}: {loc}: {first['msg']}; fix that case.") from None
+    return out
+
+
+def load_suite(path: str | Path, root: Path | None = None) -> Suite:
+    """Read and validate a suite file; every error names the file, the line and the field."""
+    path = Path(path)
+    display = str(path.relative_to(root)) if root and path.is_absolute() and path.is_relative_to(root) else str(path)
+    doc: Located = read_yaml(path, display)
+    if not isinstance(doc.data, dict):
+        raise ConfigError(f"{display}:1: a suite is a mapping with prompt, cases and metrics; see evals/ examples.")
+    try:
+        model = SuiteModel.model_validate(doc.data)
+    except ValidationError as err:
+        raise validation_error(doc, err, {"": list(SuiteModel.model_fields)}) from None
+
+    if isinstance(model.cases, str):
+        case_path = (path.parent / model.cases).resolve()
+        case_display = str(Path(display).parent / model.cases)
+        loaded = _read_case_file(case_path, case_display)
+        cases = [_case_from(m, i, where) for i, (m, where) in enumerate(loaded)]
+        cases_hash = file_sha256(str(case_path))
+    else:
+        cases = [_case_from(m, i, f"{display}:{doc.line(['cases', i])}") for i, m in enumerate(model.cases)]
+        cases_hash = content_hash([c.__dict__ for c in cases])
+    if not cases:
+        raise ConfigError(f"{display}:{doc.line(['cases'])}: cases: the suite has no cases; add some.")
+    seen: dict[str, str] = {}
+    for case in cases:
+        if case.id in seen:
+            raise ConfigError(f"{case.meta['where']}: duplicate case id {case.id!r} (also at {seen[case.id]}).")
+        seen[case.id] = case.meta["where"]
+
+    metrics = _specs(model.metrics)
+    _check_names(doc, metrics, "metrics")
+    variants = _specs(model.variants)
+    _check_names(doc, variants, "variants")
+    metric_names = {m.name for m in metrics}
+    for name in list(model.thresholds) + list(model.gate or []):
+        if name not in metric_names:
+            key = "thresholds" if name in model.thresholds else "gate"
+            raise ConfigError(
+                f"{display}:{doc.line([key])}: {key}: {name!r} is not among this suite's metrics; add it to metrics."
+            )
+    gate = tuple(model.gate) if model.gate is not None else _default_gate(metrics)
+    versions = model.versions.last if isinstance(model.versions, VersionsModel) else tuple(model.versions)
+    return Suite(
+        name=path.stem,
+        path=path,
+        description=model.description,
+        prompt=model.prompt,
+        cases=tuple(cases),
+        metrics=metrics,
+        variants=variants,
+        versions=versions,
+        thresholds=dict(model.thresholds),
+        gate=gate,
+        model=dict(model.model),
+        seed=model.seed,
+        parameters=dict(model.parameters),
+        suite_hash=file_sha256(str(path)),
+        cases_hash=cases_hash,
+    )
+
+
+def _check_names(doc: Located, specs: tuple[Spec, ...], key: str) -> None:
+    """Unknown metric or variant names fail at load, with the line and a near name."""
+    from promptarena.metrics import metrics as metric_registry
+    from promptarena.variants import variants as variant_registry
+
+    registry = metric_registry if key == "metrics" else variant_registry
+    for i, spec in enumerate(specs):
+        try:
+            item = registry.get(spec.name)
+        except ConfigError as err:
+            raise ConfigError(f"{doc.source}:{doc.line([key, i])}: {key}[{i}]: {err}") from None
+        validate = getattr(item, "validate_options", None)
+        if validate is not None:
+            try:
+                validate(spec.options)
+            except ConfigError as err:
+                raise ConfigError(f"{doc.source}:{doc.line([key, i])}: {key}[{i}]: {err}") from None
+
+
+def _default_gate(metrics: tuple[Spec, ...]) -> tuple[str, ...]:
+    from promptarena.metrics import get_metric
+
+    return tuple(m.name for m in metrics if get_metric(m.name).higher_is_better is True)
+
+
+def discover_suites(paths: list[str] | tuple[str, ...], root: Path) -> list[Path]:
+    """Suite files named on the command line, or every `evals/*.yaml` under the repository root."""
+    if not paths:
+        found = sorted((root / "evals").glob("*.yaml")) + sorted((root / "evals").glob("*.yml"))
+        if not found:
+            raise ConfigError(f"{root / 'evals'}: no suite files (*.yaml) found; write one or name it.")
+        return found
+    out = []
+    for p in paths:
+        candidate = Path(p)
+        if not candidate.exists() and not candidate.suffix:
+            candidate = root / "evals" / f"{p}.yaml"
+        if not candidate.exists():
+            raise ConfigError(f"{p}: no such suite file; give a path or a name under evals/.")
+        out.append(candidate.resolve())
+    return out
