@@ -1,0 +1,289 @@
+"""Text metrics: answer-vs-reference matching and overlap, format checks, and efficiency figures.
+
+rouge-score and sacrebleu are imported inside the scoring functions, so that looking a metric up (or
+running a fully cached evaluation) never pays for them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from promptarena.errors import ConfigError
+from promptarena.metrics import Metric
+from promptarena.types import Case, Prediction
+
+__all__ = [
+    "bleu",
+    "chrf",
+    "completion_tokens",
+    "contains",
+    "exact_match",
+    "json_valid",
+    "latency_s",
+    "normalize_answer",
+    "prompt_tokens",
+    "regex",
+    "rouge1",
+    "rouge2",
+    "rouge_l",
+]
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_ASCII_PUNCT = frozenset(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """Normalize as SQuAD does: lower case, drop punctuation and articles, collapse whitespace.
+
+    Punctuation is every Unicode punctuation character, not only ASCII, so that answers in other
+    scripts normalize the same way.
+    """
+    text = "".join(ch for ch in text.lower() if ch not in _ASCII_PUNCT and not unicodedata.category(ch).startswith("P"))
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def _check_lengths(predictions: Sequence[Prediction], cases: Sequence[Case]) -> None:
+    if len(predictions) != len(cases):
+        raise ValueError(f"got {len(predictions)} predictions for {len(cases)} cases; they must pair up")
+
+
+def _best_over_references(
+    pair_score: Callable[[str, str], float],
+) -> Callable[[Sequence[Prediction], Sequence[Case], Mapping[str, Any]], list[float | None]]:
+    """Lift ``pair_score(answer, reference)`` to a batched score: best over references, None without any."""
+
+    def score(
+        predictions: Sequence[Prediction], cases: Sequence[Case], options: Mapping[str, Any]
+    ) -> list[float | None]:
+        _check_lengths(predictions, cases)
+        return [
+            max(float(pair_score(p.answer, ref)) for ref in c.references) if c.references else None
+            for p, c in zip(predictions, cases, strict=True)
+        ]
+
+    return score
+
+
+# exact_match / contains --------------------------------------------------------------------------
+
+
+def _exact(answer: str, reference: str) -> float:
+    return float(normalize_answer(answer) == normalize_answer(reference))
+
+
+def _contains(answer: str, reference: str) -> float:
+    # Whole words only: after normalization tokens are space-separated, so "4" is not found in "14".
+    ref = normalize_answer(reference)
+    ans = normalize_answer(answer)
+    if not ref:
+        return float(not ans)
+    return float(f" {ref} " in f" {ans} ")
+
+
+exact_match = Metric(
+    name="exact_match",
+    description="1 if the answer equals a reference after SQuAD normalization "
+    "(case, punctuation, articles, whitespace), else 0.",
+    score=_best_over_references(_exact),
+    kind="binary",
+)
+
+contains = Metric(
+    name="contains",
+    description="1 if a normalized reference occurs as whole words in the normalized answer, else 0.",
+    score=_best_over_references(_contains),
+    kind="binary",
+)
+
+
+# regex -------------------------------------------------------------------------------------------
+
+
+def _check_regex(options: dict[str, Any]) -> dict[str, Any]:
+    pattern = options.get("pattern")
+    if pattern is None:
+        raise ConfigError("metric 'regex' needs the option 'pattern': a regular expression that the answer must match.")
+    if not isinstance(pattern, str):
+        raise ConfigError(f"option 'pattern' of metric 'regex' must be a string, not {type(pattern).__name__}.")
+    for flag in ("ignore_case", "full_match"):
+        if not isinstance(options.get(flag, False), bool):
+            raise ConfigError(f"option {flag!r} of metric 'regex' must be true or false.")
+    try:
+        re.compile(pattern, re.IGNORECASE if options.get("ignore_case") else 0)
+    except re.error as err:
+        raise ConfigError(
+            f"option 'pattern' of metric 'regex' is not a valid regular expression ({err}): {pattern!r}."
+        ) from None
+    return {
+        "pattern": pattern,
+        "ignore_case": options.get("ignore_case", False),
+        "full_match": options.get("full_match", False),
+    }
+
+
+def _score_regex(
+    predictions: Sequence[Prediction], cases: Sequence[Case], options: Mapping[str, Any]
+) -> list[float | None]:
+    _check_lengths(predictions, cases)
+    opts = _check_regex(dict(options))
+    compiled = re.compile(opts["pattern"], re.IGNORECASE if opts["ignore_case"] else 0)
+    match = compiled.fullmatch if opts["full_match"] else compiled.search
+    return [float(match(p.answer.strip() if opts["full_match"] else p.answer) is not None) for p in predictions]
+
+
+regex = Metric(
+    name="regex",
+    description="1 if the answer matches the regular expression in option 'pattern' "
+    "(anywhere; 'full_match: true' for the whole answer, 'ignore_case: true' to ignore case), else 0.",
+    score=_score_regex,
+    kind="binary",
+    needs_reference=False,
+    options=("pattern", "ignore_case", "full_match"),
+    check_options=_check_regex,
+)
+
+
+# json_valid --------------------------------------------------------------------------------------
+
+_FENCE = re.compile(r"```[ \t]*(?:json)?[ \t]*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_json(answer: str) -> bool:
+    text = answer.strip()
+    if _parses(text):
+        return True
+    fenced = _FENCE.search(text)
+    return fenced is not None and _parses(fenced.group(1).strip())
+
+
+def _score_json(
+    predictions: Sequence[Prediction], cases: Sequence[Case], options: Mapping[str, Any]
+) -> list[float | None]:
+    _check_lengths(predictions, cases)
+    return [float(_is_json(p.answer)) for p in predictions]
+
+
+json_valid = Metric(
+    name="json_valid",
+    description="1 if the answer parses as JSON (alone or inside a ```json fence), else 0.",
+    score=_score_json,
+    kind="binary",
+    needs_reference=False,
+)
+
+
+# rouge -------------------------------------------------------------------------------------------
+
+
+@cache
+def _rouge_scorer(rouge_type: str) -> Any:
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer([rouge_type], use_stemmer=True)
+
+
+def _rouge(rouge_type: str) -> Callable[[str, str], float]:
+    def pair(answer: str, reference: str) -> float:
+        return _rouge_scorer(rouge_type).score(reference, answer)[rouge_type].fmeasure
+
+    return pair
+
+
+rouge1 = Metric(
+    name="rouge1",
+    description="ROUGE-1 F-measure (unigram overlap, Porter stemming) against the best reference, 0..1.",
+    score=_best_over_references(_rouge("rouge1")),
+)
+rouge2 = Metric(
+    name="rouge2",
+    description="ROUGE-2 F-measure (bigram overlap, Porter stemming) against the best reference, 0..1.",
+    score=_best_over_references(_rouge("rouge2")),
+)
+rouge_l = Metric(
+    name="rougeL",
+    description="ROUGE-L F-measure (longest common subsequence, Porter stemming) against the best reference, 0..1.",
+    score=_best_over_references(_rouge("rougeL")),
+)
+
+
+# bleu / chrf -------------------------------------------------------------------------------------
+
+
+def _bleu(answer: str, reference: str) -> float:
+    import sacrebleu
+
+    return sacrebleu.sentence_bleu(answer, [reference]).score / 100.0
+
+
+def _chrf(answer: str, reference: str) -> float:
+    import sacrebleu
+
+    return sacrebleu.sentence_chrf(answer, [reference]).score / 100.0
+
+
+bleu = Metric(
+    name="bleu",
+    description="Sentence-level BLEU (sacrebleu, exponential smoothing) against the best reference, "
+    "divided by 100 to lie on 0..1 like every other quality metric.",
+    score=_best_over_references(_bleu),
+)
+chrf = Metric(
+    name="chrf",
+    description="Sentence-level chrF (sacrebleu character n-gram F-score) against the best reference, "
+    "divided by 100 to lie on 0..1 like every other quality metric.",
+    score=_best_over_references(_chrf),
+)
+
+
+# efficiency --------------------------------------------------------------------------------------
+
+
+def _from_prediction(attr: str) -> Callable[..., list[float | None]]:
+    def score(
+        predictions: Sequence[Prediction], cases: Sequence[Case], options: Mapping[str, Any]
+    ) -> list[float | None]:
+        _check_lengths(predictions, cases)
+        return [float(getattr(p, attr)) for p in predictions]
+
+    return score
+
+
+latency_s = Metric(
+    name="latency_s",
+    description="Seconds spent generating the prediction (all its generations together); lower is better.",
+    score=_from_prediction("latency_s"),
+    higher_is_better=False,
+    range=None,
+    needs_reference=False,
+)
+prompt_tokens = Metric(
+    name="prompt_tokens",
+    description="Prompt tokens processed for the prediction, summed over its generations.",
+    score=_from_prediction("prompt_tokens"),
+    higher_is_better=None,
+    range=None,
+    needs_reference=False,
+)
+completion_tokens = Metric(
+    name="completion_tokens",
+    description="Tokens generated for the prediction, summed over its generations.",
+    score=_from_prediction("completion_tokens"),
+    higher_is_better=None,
+    range=None,
+    needs_reference=False,
+)
