@@ -1,0 +1,212 @@
+"""`evals prompts ...`: list prompts, show their git history, print a version, diff two versions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from promptarena.gitstore import WORKTREE, PromptStore, PromptVersion
+
+_SHALLOW_NOTE = "history is cut at the shallow boundary: run `git fetch --unshallow` to see all of it"
+
+_repo_option = click.option(
+    "--repo",
+    "repo",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Path inside the git repository that holds the prompts (default: the current directory).",
+)
+_prompts_dir_option = click.option(
+    "--prompts-dir",
+    default=None,
+    help="Folder of the .prompt files, relative to --repo (default: prompts).",
+)
+
+
+def _store_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    return _repo_option(_prompts_dir_option(func))
+
+
+@click.group()
+@_store_options
+@click.pass_context
+def prompts(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> None:
+    """Prompt files and their versions: every git commit of prompts/NAME.prompt is a version.
+
+    Address a version as NAME@REV (a sha, tag, branch or HEAD~2) or NAME@worktree (uncommitted edits).
+    """
+    ctx.obj = {"repo": repo or ".", "prompts_dir": prompts_dir or "prompts"}
+
+
+def _store(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> PromptStore:
+    """The store for the command; a command's own --repo/--prompts-dir wins over the group's."""
+    parent = ctx.find_object(dict) or {}
+    return PromptStore(repo or parent.get("repo", "."), prompts_dir or parent.get("prompts_dir", "prompts"))
+
+
+def _note_shallow(store: PromptStore) -> None:
+    if store.shallow:
+        click.secho(f"note: {_SHALLOW_NOTE}", fg="yellow", err=True)
+
+
+def _version_json(version: PromptVersion) -> dict[str, Any]:
+    return {
+        "spec": version.spec,
+        "commit": version.commit,
+        "blob": version.blob,
+        "path": version.path,
+        "date": version.date,
+        "author": version.author,
+        "message": version.message,
+        "dirty": version.dirty,
+    }
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@prompts.command("list")
+@_store_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a table.")
+@click.pass_context
+def list_command(ctx: click.Context, repo: str | None, prompts_dir: str | None, as_json: bool) -> None:
+    """List prompts, their versions and worktree state."""
+    with _store(ctx, repo, prompts_dir) as store:
+        rows = []
+        for name in store.list_prompts():
+            history = store.log(name)
+            latest = history[0] if history else None
+            rows.append(
+                {
+                    "name": name,
+                    "versions": len(history),
+                    "latest_commit": latest.commit if latest else None,
+                    "latest_date": latest.date if latest else None,
+                    "latest_message": latest.message if latest else None,
+                    "dirty": store.is_dirty(name),
+                    "in_worktree": (store.workdir / store.path_of(name)).is_file(),
+                }
+            )
+        if as_json:
+            click.echo(json.dumps({"prompts": rows, "shallow": store.shallow}, indent=2))
+            return
+        if not rows:
+            click.echo(f"no prompts in {store.prompts_path}: add one as NAME.prompt (see docs/prompt-format.md)")
+            return
+        from rich.table import Table
+
+        table = Table(title="prompts")
+        for column in ("name", "versions", "latest commit", "date", "message", "worktree"):
+            table.add_column(column, justify="right" if column == "versions" else "left")
+        for row in rows:
+            state = "deleted" if not row["in_worktree"] else ("modified" if row["dirty"] else "clean")
+            if row["versions"] == 0 and row["in_worktree"]:
+                state = "untracked"
+            table.add_row(
+                row["name"],
+                str(row["versions"]),
+                (row["latest_commit"] or "")[:7] or "-",
+                (row["latest_date"] or "")[:10],
+                row["latest_message"] or "",
+                state if state == "clean" else f"[yellow]{state}[/yellow]",
+            )
+        _console().print(table)
+        _note_shallow(store)
+
+
+@prompts.command("log")
+@click.argument("name")
+@_store_options
+@click.option("-n", "--limit", type=click.IntRange(min=1), default=None, help="Show at most this many commits.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines instead of a table.")
+@click.pass_context
+def log_command(
+    ctx: click.Context, name: str, repo: str | None, prompts_dir: str | None, limit: int | None, as_json: bool
+) -> None:
+    """Show the commits that changed a prompt, newest first.
+
+    Renames are followed; a row marks uncommitted changes in the worktree.
+    """
+    with _store(ctx, repo, prompts_dir) as store:
+        name = store.require(name)
+        history = store.log(name, limit=limit)
+        worktree = store.resolve(f"{name}@{WORKTREE}") if store.is_dirty(name) and _has_file(store, name) else None
+        if as_json:
+            payload = {
+                "name": name,
+                "worktree": _version_json(worktree) if worktree else None,
+                "versions": [_version_json(v) for v in history],
+                "shallow": store.shallow,
+            }
+            click.echo(json.dumps(payload, indent=2))
+            return
+        from rich.table import Table
+
+        table = Table(title=f"{name}: {store.path_of(name)}")
+        for column in ("commit", "date", "author", "message"):
+            table.add_column(column)
+        if worktree is not None:
+            table.add_row("[yellow]worktree[/yellow]", "", "", "[yellow]uncommitted changes[/yellow]")
+        for version in history:
+            table.add_row(version.label, (version.date or "")[:19], version.author or "", version.message or "")
+        _console().print(table)
+        if not history:
+            click.echo(f"{name} has no commits yet: commit {store.path_of(name)} to make it a version")
+        _note_shallow(store)
+
+
+def _has_file(store: PromptStore, name: str) -> bool:
+    return (store.workdir / store.path_of(name)).is_file()
+
+
+@prompts.command("show")
+@click.argument("spec", metavar="NAME[@REV]")
+@_store_options
+@click.pass_context
+def show_command(ctx: click.Context, spec: str, repo: str | None, prompts_dir: str | None) -> None:
+    """Print the text of a version: NAME, NAME@REV or NAME@worktree."""
+    with _store(ctx, repo, prompts_dir) as store:
+        text = store.resolve(spec).text
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@prompts.command("diff")
+@click.argument("a", metavar="NAME@A")
+@click.argument("b", metavar="[NAME@B]", required=False)
+@_store_options
+@click.option("--color/--no-color", default=None, help="Color the diff (default: only when writing to a terminal).")
+@click.pass_context
+def diff_command(
+    ctx: click.Context, a: str, b: str | None, repo: str | None, prompts_dir: str | None, color: bool | None
+) -> None:
+    """Diff two versions of a prompt.
+
+    B defaults to the worktree file of A's prompt.
+    """
+    with _store(ctx, repo, prompts_dir) as store:
+        va = store.resolve(a)
+        vb = store.resolve(b if b else f"{va.name}@{WORKTREE}")
+        text = store.diff(va, vb)
+        if not text:
+            click.secho(f"{va.spec} and {vb.spec} have the same text", fg="green", err=True)
+            return
+        for line in text.splitlines():
+            click.echo(_color_line(line), color=color)
+
+
+def _color_line(line: str) -> str:
+    if line.startswith(("+++", "---")):
+        return click.style(line, bold=True)
+    if line.startswith("@@"):
+        return click.style(line, fg="cyan")
+    if line.startswith("+"):
+        return click.style(line, fg="green")
+    if line.startswith("-"):
+        return click.style(line, fg="red")
+    return line
