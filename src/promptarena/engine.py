@@ -167,20 +167,23 @@ class _Generator:
         done = 0
         if self.progress:
             self.progress("generate", 0, len(todo))
-        for index, generation in self.backend.generate([r for _, r in todo]):
-            key, request = todo[index]
-            found[key] = generation
-            buffer.append((key, fingerprint, dataclasses.asdict(request), generation))
-            done += 1
-            self.generated_tokens += generation.completion_tokens
-            if len(buffer) >= 64 or time.monotonic() - last_flush > 1.0:
+        try:
+            for index, generation in self.backend.generate([r for _, r in todo]):
+                key, request = todo[index]
+                found[key] = generation
+                buffer.append((key, fingerprint, dataclasses.asdict(request), generation))
+                done += 1
+                self.generated_tokens += generation.completion_tokens
+                if len(buffer) >= 64 or time.monotonic() - last_flush > 1.0:
+                    self.results.put_generations(buffer)
+                    buffer.clear()
+                    last_flush = time.monotonic()
+                if self.progress:
+                    self.progress("generate", done, len(todo))
+        finally:
+            # what was generated before a failure or an interrupt is kept, so a rerun resumes from it
+            if buffer:
                 self.results.put_generations(buffer)
-                buffer.clear()
-                last_flush = time.monotonic()
-            if self.progress:
-                self.progress("generate", done, len(todo))
-        if buffer:
-            self.results.put_generations(buffer)
         self.generated += done
         self.generation_s += time.perf_counter() - start
 
@@ -235,14 +238,22 @@ def run_suite(
     *,
     versions: Sequence[PromptVersion] | None = None,
     variants: Sequence[Spec] | None = None,
+    arms: Sequence[Arm] | None = None,
     backend: Backend | None = None,
     progress: ProgressFn | None = None,
 ) -> SuiteResult:
-    """Evaluate a suite's arms (versions x variants) on its cases and store everything."""
+    """Evaluate a suite's arms on its cases and store everything.
+
+    The arms are ``arms`` when given, else versions x variants (by default the suite's own).
+    """
     wall = time.perf_counter()
-    versions = list(versions) if versions is not None else select_versions(suite, store)
-    variant_specs = list(variants) if variants is not None else list(suite.variants)
-    arms = [Arm(v, s) for v in versions for s in variant_specs]
+    if arms is None:
+        versions = list(versions) if versions is not None else select_versions(suite, store)
+        variant_specs = list(variants) if variants is not None else list(suite.variants)
+        arms = [Arm(v, s) for v in versions for s in variant_specs]
+    arms = list(arms)
+    versions = list({a.version.label: a.version for a in arms}.values())
+    variant_specs = list({id(a.variant): a.variant for a in arms}.values())
 
     # Everything that can be wrong with the input fails here, before any model call or write.
     rendered: dict[str, list[Item]] = {}

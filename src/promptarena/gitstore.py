@@ -232,6 +232,22 @@ class PromptStore:
                 unique.append(version)
         return unique[: max(last, 0)]
 
+    def version_at(self, name: str, rev: str) -> PromptVersion | None:
+        """The prompt at revision ``rev``, or ``None`` when it did not exist then (an unknown rev is an error)."""
+        commit = self._rev_parse(rev, f"{name}@{rev}")
+        return self._version_at(self.require(name), rev, commit, f"{name}@{rev}")
+
+    def changed_since(self, rev: str, paths: list[Path]) -> bool:
+        """True when any of the files (absolute paths in the worktree) differs from its text at ``rev``."""
+        commit = self._rev_parse(rev, rev)
+        for path in paths:
+            rel = Path(path).resolve().relative_to(self.workdir).as_posix()
+            blob = self._blob_at(commit, rel)
+            data = self._worktree_bytes(rel)
+            if (blob is None) != (data is None) or (blob is not None and blob.hexsha != blob_sha(data or b"")):
+                return True
+        return False
+
     def load(self, version: PromptVersion) -> PromptFile:
         """Parse a version's text; errors name its path and label (``prompts/qa.prompt@abc1234:4: ...``)."""
         source = version.path if version.commit is None else f"{version.path}@{version.label}"

@@ -4,27 +4,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 
+from promptarena.compare import Comparison
 from promptarena.engine import SuiteResult
 from promptarena.metrics import get_metric
 from promptarena.stats import Interval
-
-
-@dataclass(frozen=True)
-class GateFailure:
-    """A quality gate that did not pass: which suite, arm and metric, and why."""
-
-    suite: str
-    arm: str
-    metric: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.suite}: {self.arm}: {self.metric}: {self.reason}"
 
 
 def fmt_interval(iv: Interval) -> str:
@@ -77,30 +64,73 @@ def print_suite(console: Console, result: SuiteResult, db_path: str) -> None:
     console.print(f"[dim]{line}; run {result.run_id} in {db_path}; model {result.model}[/dim]\n")
 
 
-def threshold_failures(result: SuiteResult) -> list[GateFailure]:
-    """Thresholds apply to every arm of the newest version evaluated (the worktree or HEAD)."""
-    failures = []
-    if not result.arms:
-        return failures
-    newest = result.arms[0].arm.version.label
-    for arm in result.arms:
-        if arm.arm.version.label != newest:
-            continue
-        for name, threshold in result.suite.thresholds.items():
-            iv = arm.summary[name]
-            lower_is_better = get_metric(name).higher_is_better is False
-            if iv.n == 0 or math.isnan(iv.mean):
-                failures.append(GateFailure(result.suite.name, arm.arm.label, name, "no scores to compare"))
-            elif (iv.mean > threshold) if lower_is_better else (iv.mean < threshold):
-                op = "above" if lower_is_better else "below"
-                failures.append(
-                    GateFailure(
-                        result.suite.name, arm.arm.label, name, f"{iv.mean:.3f} is {op} the threshold {threshold:g}"
-                    )
-                )
-    return failures
-
-
-def print_failures(console: Console, failures: Sequence[GateFailure]) -> None:
+def print_failures(console: Console, failures: Sequence[object]) -> None:
     for failure in failures:
         console.print(f"[red]FAIL[/red] {failure}")
+
+
+# --- comparisons -----------------------------------------------------------------------------------
+
+
+def _p(p: float) -> str:
+    return "–" if math.isnan(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def _verdict_style(verdict: str) -> str:
+    return {"better": "green", "worse": "red"}.get(verdict, "yellow" if verdict == "too few cases" else "")
+
+
+def comparison_table(comp: Comparison) -> Table:
+    table = Table(title=f"{comp.suite.name}: paired comparison on {len(comp.suite.cases)} cases", title_justify="left")
+    for col in ("metric", "A", "B", "mean A", "mean B", "B − A [95% CI]", "p", "win/tie/loss", "verdict"):
+        table.add_column(col, justify="right" if col.startswith(("mean", "B −", "p", "win")) else "left")
+    for row in comp.rows:
+        c = row.comparison
+        style = _verdict_style(c.verdict)
+        table.add_row(
+            row.metric,
+            row.a,
+            row.b,
+            _num(c.mean_a, ".3f"),
+            _num(c.mean_b, ".3f"),
+            f"{c.diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]" if not math.isnan(c.diff) else "–",
+            _p(c.p_value) + (" (Holm)" if len(comp.arms) > 2 else ""),
+            f"{c.wins}/{c.ties}/{c.losses}",
+            f"[{style}]{c.verdict}[/{style}]" if style else c.verdict,
+        )
+    return table
+
+
+def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> None:
+    console.print(comparison_table(comp))
+    disagreements = [c for c in comp.cases if c.disagreement > 0][:top_cases]
+    if disagreements:
+        cases = Table(title="cases where the arms disagree most", title_justify="left", show_lines=True)
+        cases.add_column("case")
+        cases.add_column("reference")
+        for arm in comp.arms:
+            cases.add_column(arm.arm.label)
+        for row in disagreements:
+            cases.add_row(
+                row.case_id,
+                " | ".join(row.references),
+                *[_clip(row.answers[a.arm.label] or row.outputs[a.arm.label]) for a in comp.arms],
+            )
+        console.print(cases)
+    for label, cal in comp.calibration.items():
+        table = Table(
+            title=f"calibration of {label} (vote agreement vs {cal.metric}): ECE {cal.ece:.3f}, Brier {cal.brier:.3f}",
+            title_justify="left",
+        )
+        for col in ("confidence", "cases", "mean confidence", "accuracy"):
+            table.add_column(col, justify="right")
+        for b in cal.bins:
+            table.add_row(f"{b.low:.1f}–{b.high:.1f}", str(b.count), f"{b.mean_confidence:.2f}", f"{b.accuracy:.2f}")
+        console.print(table)
+    for label, acc in comp.maj_at_k.items():
+        console.print(f"maj@k of {label}: " + ", ".join(f"k={k + 1}: {a:.2f}" for k, a in enumerate(acc)))
+
+
+def _clip(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"

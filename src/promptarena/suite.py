@@ -88,6 +88,7 @@ class Suite:
     parameters: dict[str, Any]
     suite_hash: str
     cases_hash: str
+    case_file: Path | None = None
 
 
 def _specs(items: list[Any]) -> tuple[Spec, ...]:
@@ -159,6 +160,7 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
     except ValidationError as err:
         raise validation_error(doc, err, {"": list(SuiteModel.model_fields)}) from None
 
+    case_path: Path | None = None
     if isinstance(model.cases, str):
         case_path = (path.parent / model.cases).resolve()
         case_display = str(Path(display).parent / model.cases)
@@ -204,6 +206,7 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         seed=model.seed,
         parameters=dict(model.parameters),
         suite_hash=file_sha256(str(path)),
+        case_file=case_path if isinstance(model.cases, str) else None,
         cases_hash=cases_hash,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
 from typing import Any
 
 from promptarena.hashing import content_hash
@@ -16,8 +17,8 @@ class FakeBackend:
 
     ``responses`` maps a substring of the last user message to an output, or to a list of outputs indexed
     by sample index (cycled). ``outputs`` is a list handed out in order. ``fn`` computes the output from
-    the request. With none of them, the backend echoes the last user message. ``history`` keeps every
-    request it answered, so tests can count generations.
+    the request. With none of them, the backend echoes the last user message. ``delay_s`` makes each
+    answer take that long, to stand in for a slow model. ``history`` keeps every request it answered.
     """
 
     name = "fake"
@@ -28,6 +29,7 @@ class FakeBackend:
         outputs: Sequence[str] | None = None,
         fn: Responder | None = None,
         default: str | None = None,
+        delay_s: float = 0.0,
         model: str = "fake",
         **_: Any,
     ) -> None:
@@ -35,6 +37,7 @@ class FakeBackend:
         self._outputs = list(outputs or [])
         self._fn = fn
         self._default = default
+        self._delay_s = delay_s
         self.model = model
         self.history: list[GenerationRequest] = []
         script = {"responses": self._responses, "outputs": self._outputs, "default": default}
@@ -61,15 +64,20 @@ class FakeBackend:
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         for i, request in enumerate(requests):
             self.history.append(request)
+            if self._delay_s:
+                time.sleep(self._delay_s)
             text = self._answer(request)
             words = text.split()[: request.params.max_new_tokens]
             prompt_tokens = sum(len(m.content.split()) for m in request.messages)
-            yield i, Generation(
-                text=text,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=len(words),
-                latency_s=0.001 * (1 + len(words)),
-                finish_reason="stop",
+            yield (
+                i,
+                Generation(
+                    text=text,
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=len(words),
+                    latency_s=0.001 * (1 + len(words)),
+                    finish_reason="stop",
+                ),
             )
 
     def close(self) -> None:

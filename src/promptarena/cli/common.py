@@ -5,7 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import click
+
 from promptarena.gitstore import PromptStore
+from promptarena.suite import Suite
 
 
 def open_store(repo: str) -> PromptStore:
@@ -16,3 +24,36 @@ def default_db(root: Path) -> Path:
     """The results database: $PROMPTARENA_DB, else .promptarena/results.db inside the repository."""
     env = os.environ.get("PROMPTARENA_DB")
     return Path(env) if env else Path(root) / ".promptarena" / "results.db"
+
+
+def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that override a suite's model: --backend, --model, --seed."""
+    fn = click.option("--seed", type=int, default=None, help="Seed instead of the suite's.")(fn)
+    fn = click.option(
+        "--model", default=None, help="Model instead of the suite's: 'default', a Hugging Face id or a path."
+    )(fn)
+    fn = click.option("--backend", default=None, help="Backend instead of the suite's: transformers, openai or fake.")(
+        fn
+    )
+    return fn
+
+
+def with_backend(suite: Suite, backend: str | None, model: str | None, seed: int | None) -> Suite:
+    """The suite with the command line's backend, model and seed in place of its own."""
+    options = dict(suite.model)
+    if backend and backend != options.get("backend"):
+        options = {"backend": backend}
+    if model:
+        options["model"] = model
+    return dataclasses.replace(suite, model=options, seed=suite.seed if seed is None else seed)
+
+
+def finite(obj: object) -> object:
+    """JSON has no NaN: undefined figures (an interval of one case) become null."""
+    if isinstance(obj, float):
+        return None if math.isnan(obj) or math.isinf(obj) else obj
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    return obj

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -12,23 +11,30 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from promptarena.cli.common import default_db, open_store
+from promptarena.cli.common import backend_options, default_db, finite, open_store, with_backend
 
 
 @click.command("run")
 @click.argument("suites", nargs=-1)
 @click.option("--repo", default=".", show_default=True, help="The git repository holding prompts/ and evals/.")
 @click.option("--db", "db_path", default=None, help="Results database (default: .promptarena/results.db in the repo).")
-@click.option("--backend", default=None, help="Backend to use instead of the suite's (transformers, openai, fake).")
-@click.option("--model", default=None, help="Model instead of the suite's: 'default', a Hugging Face id or a path.")
-@click.option("--seed", type=int, default=None, help="Seed instead of the suite's.")
+@backend_options
 @click.option(
     "--rev",
     "revisions",
     multiple=True,
     help="Evaluate this revision of each suite's prompt (repeatable; 'worktree' too).",
 )
+@click.option(
+    "--baseline",
+    default=None,
+    help="Git ref to gate against (e.g. origin/main): suites whose prompt, suite or cases changed since it are "
+    "evaluated at REF and now, and a significant regression of a gated metric fails the run.",
+)
+@click.option("--alpha", default=0.05, show_default=True, help="Significance level of the regression gate.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+@click.option("--junit-xml", "junit_path", default=None, help="Also write a JUnit XML report: one test case per gate.")
+@click.option("--markdown", "markdown_path", default=None, help="Also write a Markdown summary for a pull request.")
 def command(
     suites: tuple[str, ...],
     repo: str,
@@ -37,65 +43,62 @@ def command(
     model: str | None,
     seed: int | None,
     revisions: tuple[str, ...],
+    baseline: str | None,
+    alpha: float,
     as_json: bool,
+    junit_path: str | None,
+    markdown_path: str | None,
 ) -> None:
     """Evaluate SUITES (files or names under evals/; default: every evals/*.yaml).
 
     Exit codes: 0 all gates passed, 1 a quality gate failed, 2 bad input, 3 model or backend unavailable,
     130 interrupted.
     """
-    import dataclasses
-
-    from promptarena.engine import run_suite, select_versions, summary_json
-    from promptarena.report import print_failures, print_suite, threshold_failures
+    from promptarena.errors import ConfigError
+    from promptarena.gate import evaluate_suite, plan_suite, write_junit, write_markdown
+    from promptarena.report import print_comparison, print_failures, print_suite
+    from promptarena.results import ResultsStore
     from promptarena.suite import discover_suites, load_suite
 
+    if baseline and revisions:
+        raise ConfigError("--baseline and --rev choose versions in two ways; use one of them.")
     store = open_store(repo)
-    console = Console(stderr=as_json)
-    paths = discover_suites(list(suites), store.workdir)
-    loaded = []
-    for path in paths:
-        suite = load_suite(path, store.workdir)
-        overrides: dict = {}
-        if backend:
-            overrides = {"backend": backend}
-        if model:
-            overrides["model"] = model
-        if overrides:
-            base = suite.model if not backend or backend == suite.model.get("backend") else {}
-            suite = dataclasses.replace(suite, model={**base, **overrides})
-        if seed is not None:
-            suite = dataclasses.replace(suite, seed=seed)
-        select_versions(suite, store, revisions or None)  # fail on a bad revision before any work
-        loaded.append(suite)
+    console = Console(stderr=as_json, width=None if sys.stdout.isatty() else 140)
+    # Everything that can be wrong with the input fails here, before any model call or write.
+    plans = []
+    for path in discover_suites(list(suites), store.workdir):
+        suite = with_backend(load_suite(path, store.workdir), backend, model, seed)
+        plans.append(plan_suite(suite, store, revisions, baseline))
 
     db = Path(db_path) if db_path else default_db(store.workdir)
-    from promptarena.results import ResultsStore
-
     outcomes = []
-    failures = []
-    with ResultsStore(db) as results, _progress(console) as progress:
-        for suite in loaded:
-            task = progress.add_task(suite.name, total=None)
+    with ResultsStore(db) as results, _progress() as progress:
+        for plan in plans:
+            if plan.skipped:
+                outcomes.append(plan.skip_outcome())
+                if not as_json:
+                    console.print(f"[dim]{plan.suite.name}: {plan.skipped}; not evaluated[/dim]\n")
+                continue
+            task = progress.add_task(plan.suite.name, total=None)
 
-            def report(phase: str, done: int, total: int, task: int = task, name: str = suite.name) -> None:
+            def report(phase: str, done: int, total: int, task: int = task, name: str = plan.suite.name) -> None:
                 progress.update(task, description=f"{name}: {phase}", completed=done, total=total)
 
-            outcome = run_suite(
-                suite, store, results, versions=select_versions(suite, store, revisions or None), progress=report
-            )
+            outcome = evaluate_suite(plan, store, results, alpha=alpha, progress=report)
             progress.remove_task(task)
             outcomes.append(outcome)
-            failures.extend(threshold_failures(outcome))
             if not as_json:
-                print_suite(console, outcome, os.path.relpath(db))
+                print_suite(console, outcome.result, os.path.relpath(db))
+                for comp in outcome.comparisons:
+                    print_comparison(console, comp)
+    failures = [f for o in outcomes for f in o.failures]
+    if junit_path:
+        write_junit(Path(junit_path), outcomes)
+    if markdown_path:
+        write_markdown(Path(markdown_path), outcomes, baseline)
     if as_json:
-        doc = {
-            "db": str(db),
-            "suites": [summary_json(o) for o in outcomes],
-            "failures": [dataclasses.asdict(f) for f in failures],
-        }
-        click.echo(json.dumps(_finite(doc), indent=2))
+        doc = {"db": str(db), "baseline": baseline, "suites": [o.to_json() for o in outcomes]}
+        click.echo(json.dumps(finite(doc), indent=2))
     else:
         print_failures(console, failures)
         if not failures:
@@ -103,18 +106,7 @@ def command(
     sys.exit(1 if failures else 0)
 
 
-def _finite(obj: object) -> object:
-    """JSON has no NaN: undefined figures (an interval of one case) become null."""
-    if isinstance(obj, float):
-        return None if math.isnan(obj) or math.isinf(obj) else obj
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
-
-
-def _progress(console: Console) -> Progress:
+def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -1,0 +1,87 @@
+"""`evals compare`: is arm B really better than arm A on the same cases?"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+
+import click
+from rich.console import Console
+
+from promptarena.cli.common import backend_options, default_db, finite, open_store, with_backend
+
+
+@click.command("compare")
+@click.argument("suite")
+@click.argument("arms", nargs=-1, required=True)
+@click.option("--repo", default=".", show_default=True, help="The git repository holding prompts/ and evals/.")
+@click.option("--db", "db_path", default=None, help="Results database (default: .promptarena/results.db in the repo).")
+@backend_options
+@click.option("--alpha", default=0.05, show_default=True, help="Significance level of the verdicts.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+def command(
+    suite: str,
+    arms: tuple[str, ...],
+    repo: str,
+    db_path: str | None,
+    backend: str | None,
+    model: str | None,
+    seed: int | None,
+    alpha: float,
+    as_json: bool,
+) -> None:
+    """Compare ARMS of SUITE paired per case; the first arm is the baseline.
+
+    An arm is a revision of the suite's prompt and a variant: `HEAD~1`, `HEAD:cot`,
+    `worktree:self_consistency`, `summarize@v2:plain`. Arms are evaluated first (from the cache when they
+    can be). With more than two arms, p-values are Holm-corrected.
+    """
+    from promptarena.compare import compare_arms, parse_arm
+    from promptarena.engine import Arm, run_suite
+    from promptarena.errors import ConfigError
+    from promptarena.report import print_comparison
+    from promptarena.results import ResultsStore
+    from promptarena.suite import Spec, discover_suites, load_suite
+
+    if len(arms) < 2:
+        raise ConfigError("give at least two arms to compare, for example: evals compare SUITE HEAD~1 HEAD.")
+    store = open_store(repo)
+    loaded = with_backend(load_suite(discover_suites([suite], store.workdir)[0], store.workdir), backend, model, seed)
+    chosen = []
+    for spec in arms:
+        rev, variant = parse_arm(spec)
+        version = store.resolve(f"{loaded.prompt}@{rev}")
+        named = next((v for v in loaded.variants if v.name == (variant or "")), None)
+        if named is None:
+            named = (
+                Spec(variant)
+                if variant
+                else next((v for v in loaded.variants if v.name == "plain"), loaded.variants[0])
+            )
+            from promptarena.variants import make_variant
+
+            make_variant(named.name, named.options)
+        chosen.append(Arm(version, named))
+    console = Console(stderr=as_json)
+    with ResultsStore(db_path or default_db(store.workdir)) as results:
+        outcome = run_suite(loaded, store, results, arms=chosen)
+    labels = [a.label for a in chosen]
+    if len(set(labels)) != len(labels):
+        raise ConfigError(f"the arms {', '.join(arms)} name the same version and variant twice; pick distinct arms.")
+    comp = compare_arms(loaded, [outcome.arm(label) for label in labels], alpha=alpha)
+    if as_json:
+        doc = {
+            "suite": loaded.name,
+            "arms": labels,
+            "metrics": [
+                {"metric": r.metric, "a": r.a, "b": r.b, **dataclasses.asdict(r.comparison)} for r in comp.rows
+            ],
+            "calibration": {k: dataclasses.asdict(v) for k, v in comp.calibration.items()},
+            "maj_at_k": comp.maj_at_k,
+            "cases": [dataclasses.asdict(c) for c in comp.cases],
+        }
+        click.echo(json.dumps(finite(doc), indent=2))
+    else:
+        print_comparison(console, comp)
+    sys.exit(0)

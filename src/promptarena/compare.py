@@ -1,0 +1,144 @@
+"""Compare arms on the same cases: paired statistics per metric, cases sorted by disagreement, calibration."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from promptarena.engine import ArmResult
+from promptarena.errors import ConfigError
+from promptarena.metrics import get_metric
+from promptarena.stats import Bin, PairedComparison, brier, compare_paired, ece, holm_comparisons, reliability_table
+from promptarena.suite import Suite
+from promptarena.types import Prediction
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    metric: str
+    a: str  # arm label of the baseline
+    b: str
+    comparison: PairedComparison
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    case_id: str
+    references: tuple[str, ...]
+    outputs: dict[str, str]
+    answers: dict[str, str]
+    scores: dict[str, dict[str, float | None]]
+    disagreement: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How well self-consistency agreement predicts correctness (scored by ``metric``)."""
+
+    metric: str
+    n: int
+    ece: float
+    brier: float
+    bins: list[Bin]
+
+
+@dataclass
+class Comparison:
+    suite: Suite
+    baseline: ArmResult
+    arms: list[ArmResult]
+    rows: list[MetricRow]
+    cases: list[CaseRow]
+    calibration: dict[str, Calibration] = field(default_factory=dict)
+    maj_at_k: dict[str, list[float]] = field(default_factory=dict)  # arm -> accuracy of maj@k, k = 1..N
+
+
+def parse_arm(spec: str) -> tuple[str, str | None]:
+    """``"HEAD~1:cot"`` -> ``("HEAD~1", "cot")``; an optional ``NAME@`` prefix is dropped."""
+    rev = spec.split("@", 1)[1] if "@" in spec else spec
+    rev, _, variant = rev.rpartition(":") if ":" in rev else (rev, "", "")
+    if not rev:
+        raise ConfigError(f"arm {spec!r}: write it as REV or REV:VARIANT, for example HEAD~1:cot.")
+    return rev, variant or None
+
+
+def _judged_metric(suite: Suite) -> str | None:
+    """The first pass/fail quality metric: the one calibration and maj@k are judged by."""
+    for spec in suite.metrics:
+        metric = get_metric(spec.name)
+        if metric.kind == "binary" and metric.higher_is_better:
+            return spec.name
+    return None
+
+
+def compare_arms(suite: Suite, arms: Sequence[ArmResult], alpha: float = 0.05) -> Comparison:
+    """Compare every arm with the first (the baseline), per metric, on the same cases."""
+    if len(arms) < 2:
+        raise ConfigError("a comparison needs at least two arms, for example HEAD~1 HEAD.")
+    base, others = arms[0], list(arms[1:])
+    rows: list[MetricRow] = []
+    for spec in suite.metrics:
+        metric = get_metric(spec.name)
+        comps = [
+            compare_paired(
+                base.scores[spec.name], arm.scores[spec.name], metric.kind, metric.higher_is_better, alpha=alpha
+            )
+            for arm in others
+        ]
+        if len(comps) > 1:
+            comps = holm_comparisons(comps)
+        rows.extend(
+            MetricRow(spec.name, base.arm.label, arm.arm.label, c) for arm, c in zip(others, comps, strict=True)
+        )
+
+    primary = next((s.name for s in suite.metrics if get_metric(s.name).higher_is_better), suite.metrics[0].name)
+    cases = []
+    for i, case in enumerate(suite.cases):
+        values = [a.scores[primary][i] for a in arms if a.scores[primary][i] is not None]
+        spread = (max(values) - min(values)) if values else 0.0
+        answers = {a.arm.label: a.predictions[i].answer for a in arms}
+        differs = 0.001 if len(set(answers.values())) > 1 else 0.0
+        cases.append(
+            CaseRow(
+                case_id=case.id,
+                references=case.references,
+                outputs={a.arm.label: a.predictions[i].output for a in arms},
+                answers=answers,
+                scores={a.arm.label: {m: s[i] for m, s in a.scores.items()} for a in arms},
+                disagreement=float(spread) + differs,
+            )
+        )
+    cases.sort(key=lambda c: -c.disagreement)
+    out = Comparison(suite, base, list(arms), rows, cases)
+    judged = _judged_metric(suite)
+    if judged:
+        for arm in arms:
+            _calibrate(suite, arm, judged, out)
+    return out
+
+
+def _calibrate(suite: Suite, arm: ArmResult, metric_name: str, out: Comparison) -> None:
+    conf = [p.confidence for p in arm.predictions]
+    if all(c is None for c in conf):
+        return
+    correct = arm.scores[metric_name]
+    pairs = [(c, s) for c, s in zip(conf, correct, strict=True) if c is not None and s is not None]
+    if not pairs:
+        return
+    cs, ss = [c for c, _ in pairs], [s for _, s in pairs]
+    out.calibration[arm.arm.label] = Calibration(
+        metric_name, len(pairs), ece(cs, ss), brier(cs, ss), reliability_table(cs, ss)
+    )
+    samples = [p.details.get("maj_at_k") for p in arm.predictions]
+    if all(samples):
+        metric = get_metric(metric_name)
+        spec = next(s for s in suite.metrics if s.name == metric_name)
+        options = metric.validate_options(spec.options)
+        n = min(len(s) for s in samples)  # type: ignore[arg-type]
+        accuracy = []
+        for k in range(n):
+            preds = [Prediction(output=s[k], answer=s[k]) for s in samples]  # type: ignore[index]
+            scores = [v for v in metric.score(preds, list(suite.cases), options) if v is not None]
+            accuracy.append(sum(scores) / len(scores) if scores else math.nan)
+        out.maj_at_k[arm.arm.label] = accuracy
