@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from promptarena.hashing import content_hash
