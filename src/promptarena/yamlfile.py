@@ -68,6 +68,9 @@ def read_yaml(path: Path, display: str | None = None) -> Located:
     return parse_yaml(text, source)
 
 
+_TYPE_NAMES = {"str", "int", "float", "bool", "dict", "list"}
+
+
 def format_loc(loc: Sequence[str | int]) -> str:
     out = ""
     for part in loc:
@@ -77,9 +80,16 @@ def format_loc(loc: Sequence[str | int]) -> str:
 
 def validation_error(doc: Located, err: ValidationError, known: dict[str, list[str]] | None = None) -> ConfigError:
     """Turn pydantic's first error into one sentence with file, line and field, and a near name if any."""
-    first = err.errors()[0]
-    loc = [p for p in first["loc"] if not (isinstance(p, str) and p.startswith(("function-", "union[")))]
-    loc = [p for p in loc if p not in ("str", "list[...]", "dict[str,any]")]
+
+    def clean(loc: Sequence[str | int]) -> list[str | int]:
+        # union members appear in locations under their type's name ("str", "list[CaseModel]")
+        return [
+            p for p in loc if not (isinstance(p, str) and ("[" in p or p in _TYPE_NAMES or p.startswith("function-")))
+        ]
+
+    # the deepest error is the most specific one (a union reports one error per member)
+    first = max(err.errors(), key=lambda e: len(clean(e["loc"])))
+    loc = clean(first["loc"])
     field = format_loc(loc) or "(top level)"
     message = first["msg"]
     hint = ""
