@@ -1,0 +1,144 @@
+"""Compare two arms: per metric the paired difference with its CI, p-value and verdict; cases by disagreement."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+from _workbench import (
+    arm_label,
+    feedback_buttons,
+    friendly_errors,
+    page,
+    pick_suite,
+    require_db,
+    show_text,
+    workspace,
+)
+
+from promptarena import feedback, views
+from promptarena.compare import compare_arms
+
+page("Compare", "⚖️")
+st.caption(
+    "B against A on the same cases. The difference is B − A with its 95% paired bootstrap interval; the p-value "
+    "is McNemar's exact test for pass/fail metrics and a sign-flip permutation test otherwise."
+)
+ws = workspace()
+
+_VERDICT_ICON = {"better": "🟢", "worse": "🔴", "higher": "🔼", "lower": "🔽"}
+
+
+def _fmt(x: float, spec: str = ".3f") -> str:
+    return "–" if x is None or math.isnan(x) else format(x, spec)
+
+
+with friendly_errors():
+    require_db(ws)
+    entry = pick_suite(ws)
+    if entry is None:
+        st.stop()
+    if entry.suite is None:
+        st.warning(
+            f"Suite `{entry.name}` has stored runs but no loadable suite file under evals/, so its cases and "
+            "metrics are unknown: restore the file to compare its arms."
+        )
+        st.stop()
+    suite = entry.suite
+    with ws.results() as results, ws.prompts() as store:
+        choices = views.arm_choices(results, suite.name, store)
+        if len(choices) < 2:
+            st.info(
+                f"Suite `{suite.name}` needs at least two evaluated arms (versions or variants) to compare; "
+                f"it has {len(choices)}. Run more versions with `evals run {suite.name}` or **Start a run**."
+            )
+            st.stop()
+        labels = [arm_label(c) for c in choices]
+        col_a, col_b = st.columns(2)
+        a_label = col_a.selectbox("A (baseline)", labels, index=1, key="arm_a")
+        b_label = col_b.selectbox("B (candidate)", labels, index=0, key="arm_b")
+        a, b = choices[labels.index(a_label)], choices[labels.index(b_label)]
+        if a == b:
+            st.info("Pick two different arms.")
+            st.stop()
+        narrowed, arms = views.load_arms(results, suite, [a, b], store)
+        shares = feedback.thumbs_up_shares(results, suite.name)
+    if not narrowed.cases:
+        st.info("The two arms have no case in common with the suite's current cases.")
+        st.stop()
+    comparison = compare_arms(narrowed, arms)
+
+    st.subheader("Metrics")
+    table = []
+    for row in comparison.rows:
+        c = row.comparison
+        table.append(
+            {
+                "metric": row.metric,
+                "A": _fmt(c.mean_a),
+                "B": _fmt(c.mean_b),
+                "B − A [95% CI]": f"{_fmt(c.diff, '+.3f')} [{_fmt(c.ci_low, '+.3f')}, {_fmt(c.ci_high, '+.3f')}]",
+                "p-value": _fmt(c.p_value, ".4f"),
+                "verdict": f"{_VERDICT_ICON.get(c.verdict, '⚪')} {c.verdict}",
+                "win / tie / loss": f"{c.wins} / {c.ties} / {c.losses}",
+                "test": c.test,
+                "n": c.n,
+            }
+        )
+    ia = shares.get((suite.name, a.blob, a.variant))
+    ib = shares.get((suite.name, b.blob, b.variant))
+    if ia or ib:
+        table.append(
+            {
+                "metric": "👍 thumbs_up (people)",
+                "A": f"{views.fmt_interval(ia)} ({ia.n} votes)" if ia else "no votes",
+                "B": f"{views.fmt_interval(ib)} ({ib.n} votes)" if ib else "no votes",
+                "B − A [95% CI]": _fmt(ib.mean - ia.mean, "+.3f") if ia and ib else "–",
+                "p-value": "–",
+                "verdict": "not tested (votes are not paired)",
+                "win / tie / loss": "",
+                "test": "",
+                "n": (ia.n if ia else 0) + (ib.n if ib else 0),
+            }
+        )
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+
+    st.subheader("Cases, most disagreement first")
+    la, lb = arms[0].arm.label, arms[1].arm.label
+    primary = comparison.rows[0].metric if comparison.rows else None
+    cases = pd.DataFrame(
+        [
+            {
+                "case": cr.case_id,
+                "reference": " | ".join(cr.references),
+                f"A answer ({la})": cr.answers[la],
+                f"B answer ({lb})": cr.answers[lb],
+                f"A {primary}": cr.scores[la].get(primary) if primary else None,
+                f"B {primary}": cr.scores[lb].get(primary) if primary else None,
+                "disagreement": cr.disagreement,
+            }
+            for cr in comparison.cases
+        ]
+    )
+    st.dataframe(cases, hide_index=True, width="stretch", height=260)
+
+    st.subheader("Outputs side by side")
+    per_page = 5
+    pages = max(1, math.ceil(len(comparison.cases) / per_page))
+    page_no = st.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="compare_page")
+    start = (int(page_no) - 1) * per_page
+    for cr in comparison.cases[start : start + per_page]:
+        with st.container(border=True):
+            st.markdown(f"**Case** `{cr.case_id}` · disagreement {cr.disagreement:.3f}")
+            ref_col, a_col, b_col = st.columns(3)
+            with ref_col:
+                st.caption("Reference")
+                show_text("\n".join(cr.references) or "(no reference)")
+            for col, choice, label, side in ((a_col, a, la, "A"), (b_col, b, lb, "B")):
+                with col:
+                    scores = ", ".join(f"{m} {_fmt(v)}" for m, v in cr.scores[label].items())
+                    st.caption(f"{side} · {label} · {scores}")
+                    show_text(cr.outputs[label])
+                    feedback_buttons(ws, choice, cr.case_id, cr.outputs[label], key=f"fb-{side}-{cr.case_id}")
+    st.caption(f"Cases {start + 1}–{min(start + per_page, len(comparison.cases))} of {len(comparison.cases)}.")

@@ -1,0 +1,360 @@
+"""Read models of the workbench and people's feedback, on a real git repository evaluated by the real engine.
+
+``build_workbench`` is shared with test_app.py and test_browser.py: a prompt with three commits and an
+uncommitted edit, a suite evaluated with plain, cot and self-consistency by the fake backend, and model
+outputs that contain HTML (they must always be shown as text).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from promptarena import feedback, views
+from promptarena.backends.fake import FakeBackend
+from promptarena.engine import run_suite
+from promptarena.gitstore import PromptStore
+from promptarena.results import ResultsStore
+from promptarena.suite import load_suite
+from promptarena.types import GenerationRequest
+from tests.conftest import GitRepo
+
+XSS_SCRIPT = "<script>alert('xss')</script>"
+XSS_IMG = '<img src=x onerror="alert(1)">'
+
+PROMPT = """---
+description: Solve a small sum.
+variables:
+  problem: the sum to solve
+parameters:
+  max_new_tokens: 32
+answer:
+  extract: last_number
+---
+user:
+{instruction}
+{{{{ problem }}}}
+"""
+
+SUITE = """description: Small sums, a few of them answered with HTML by the fake model.
+prompt: math
+cases:
+  - {id: one_plus_one, vars: {problem: "1+1"}, reference: "2"}
+  - {id: two_plus_three, vars: {problem: "2+3"}, reference: "5"}
+  - {id: four_times_two, vars: {problem: "4*2"}, reference: "8"}
+  - {id: ten_minus_three, vars: {problem: "10-3"}, reference: "7"}
+  - {id: six_halves, vars: {problem: "6/2"}, reference: "3"}
+  - {id: nine_plus_nine, vars: {problem: "9+9"}, reference: "18"}
+  - {id: html_script, vars: {problem: "script"}, reference: "0"}
+  - {id: html_img, vars: {problem: "img"}, reference: "0"}
+metrics: [exact_match, contains]
+variants:
+  - plain
+  - cot
+  - self_consistency: {samples: 3, temperature: 0.7}
+versions: {last: 3}
+model: {backend: fake, default: "42"}
+seed: 0
+"""
+
+SECOND_SUITE = """description: A suite that has never been run.
+prompt: math
+cases:
+  - {id: a, vars: {problem: "1+1"}, reference: "2"}
+metrics: [exact_match]
+"""
+
+_SUMS = {"1+1": 2, "2+3": 5, "4*2": 8, "10-3": 7, "6/2": 3, "9+9": 18}
+
+
+def fake_answer(request: GenerationRequest) -> str:
+    """A fake model that gets better with the prompt's version: v1 misses half the sums, v3 none."""
+    text = request.messages[-1].content
+    problem = next((p for p in _SUMS if f"\n{p}" in text), None)
+    if "script" in text.split("\n")[1:3]:
+        return XSS_SCRIPT
+    if "\nimg" in text:
+        return XSS_IMG
+    if problem is None:
+        return "no idea"
+    right = _SUMS[problem]
+    version = 1 if "Solve:" in text else 2 if "Solve carefully:" in text else 3
+    wrong = version == 1 and problem in ("2+3", "10-3", "9+9") or version == 2 and problem == "9+9"
+    answer = right + 1 if wrong else right
+    if request.sample_index == 1 and version < 3:
+        answer = right + 2  # one dissenting sample in self-consistency
+    if "step by step" in text:
+        return f"Let me work it out: {problem} is computed first.\nAnswer: {answer}"
+    return f"The answer is {answer}."
+
+
+@dataclass
+class Workbench:
+    repo: GitRepo
+    db: Path
+    commits: list[str]
+    run_id: str
+
+
+def build_workbench(root: Path, *, run: bool = True) -> Workbench:
+    """A repository with three commits of prompts/math.prompt, an uncommitted edit, and one stored run."""
+    repo = GitRepo(root / "repo")
+    commits = []
+    repo.write("prompts/math.prompt", PROMPT.format(instruction="Solve:"))
+    repo.write("evals/math.yaml", SUITE)
+    commits.append(repo.commit("Add the math prompt"))
+    repo.write("prompts/math.prompt", PROMPT.format(instruction="Solve carefully:"))
+    commits.append(repo.commit("Ask for care: fewer slips on subtraction"))
+    repo.write("evals/never_run.yaml", SECOND_SUITE)
+    commits.append(repo.commit("Add a suite that nobody ran yet"))
+    repo.write("prompts/math.prompt", PROMPT.format(instruction="Solve exactly, checking each step:"))
+    db = root / "results.db"
+    run_id = ""
+    if run:
+        with PromptStore(repo.root) as store, ResultsStore(db) as results:
+            suite = load_suite(repo.root / "evals" / "math.yaml", repo.root)
+            run_id = run_suite(suite, store, results, backend=FakeBackend(fn=fake_answer)).run_id
+    return Workbench(repo, db, commits, run_id)
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Workbench:
+    return build_workbench(tmp_path)
+
+
+# --- overview and history ---------------------------------------------------------------------------------
+
+
+def test_overview_has_a_cell_per_suite_version_variant_metric(bench: Workbench) -> None:
+    with ResultsStore(bench.db) as results:
+        cells = views.overview(results)
+    # default versions: worktree, HEAD's text (commit 2, unchanged by commit 3), commit 1
+    assert {c.version for c in cells} == {"worktree", bench.commits[1][:7], bench.commits[0][:7]}
+    assert {c.variant for c in cells} == {"plain", "cot", "self_consistency"}
+    assert len(cells) == 3 * 3 * 2
+    v1 = next(c for c in cells if c.version == bench.commits[0][:7] and c.variant == "plain" and c.metric == "contains")
+    assert v1.interval.n == 8
+    assert v1.interval.mean == pytest.approx(3 / 8)  # v1 misses three sums and both HTML cases
+    assert 0 <= v1.interval.low < v1.interval.mean < v1.interval.high <= 1
+    assert views.fmt_interval(v1.interval).startswith("0.38 [")
+
+
+def test_overview_takes_the_latest_run_of_each_arm(bench: Workbench) -> None:
+    with PromptStore(bench.repo.root) as store, ResultsStore(bench.db) as results:
+        suite = load_suite(bench.repo.root / "evals" / "math.yaml", bench.repo.root)
+        version = store.resolve("math@worktree")
+        second = run_suite(suite, store, results, versions=[version], backend=FakeBackend(fn=fake_answer))
+        cells = views.overview(results)
+    assert {c.run_id for c in cells if c.version == "worktree"} == {second.run_id}
+    assert {c.run_id for c in cells if c.version != "worktree"} == {bench.run_id}
+
+
+def test_metric_history_orders_commits_oldest_first_and_ends_with_the_worktree(bench: Workbench) -> None:
+    with PromptStore(bench.repo.root) as store, ResultsStore(bench.db) as results:
+        points = views.metric_history(views.overview(results), store, "math")
+    plain = [p for p in points if p.variant == "plain" and p.metric == "exact_match"]
+    assert [p.version for p in plain] == [bench.commits[0][:7], bench.commits[1][:7], "worktree"]
+    assert [p.order for p in plain] == [0, 1, 2]
+    assert plain[0].mean < plain[1].mean < plain[2].mean  # the prompt got better with each edit
+
+
+def test_commit_rows_list_messages_authors_and_scores_worktree_first(bench: Workbench) -> None:
+    with PromptStore(bench.repo.root) as store, ResultsStore(bench.db) as results:
+        rows = views.commit_rows(store, "math", views.overview(results))
+    assert [r.version.label for r in rows] == ["worktree", bench.commits[1][:7], bench.commits[0][:7]]
+    assert rows[1].version.message == "Ask for care: fewer slips on subtraction"
+    assert rows[1].version.author == "Test Author"
+    assert rows[2].scores["math · exact_match · plain"] == pytest.approx(3 / 8)
+
+
+def test_side_by_side_pairs_changed_lines_and_keeps_the_rest_aligned() -> None:
+    rows = views.side_by_side("a\nb\nc\n", "a\nB\nc\nd\n")
+    assert [(r.tag, r.left, r.right) for r in rows] == [
+        ("equal", "a", "a"),
+        ("replace", "b", "B"),
+        ("equal", "c", "c"),
+        ("insert", "", "d"),
+    ]
+    assert rows[3].left_no is None and rows[3].right_no == 4
+
+
+def test_diff_versions_include_the_uncommitted_worktree(bench: Workbench) -> None:
+    with PromptStore(bench.repo.root) as store:
+        versions = views.diff_versions(store, "math")
+        assert versions[0].commit is None and "checking each step" in versions[0].text
+        assert "Solve carefully" in store.diff(versions[1], versions[0])
+
+
+# --- arms, cases, runs -----------------------------------------------------------------------------------
+
+
+def test_load_arms_rebuilds_the_engines_arm_results(bench: Workbench) -> None:
+    with PromptStore(bench.repo.root) as store, ResultsStore(bench.db) as results:
+        suite = load_suite(bench.repo.root / "evals" / "math.yaml", bench.repo.root)
+        choices = views.arm_choices(results, "math", store)
+        assert choices[0].version == "worktree"
+        assert len(choices) == 9
+        narrowed, arms = views.load_arms(results, suite, choices[:2], store)
+        fresh = run_suite(
+            suite, store, results, versions=[store.resolve("math@worktree")], backend=FakeBackend(fn=fake_answer)
+        )
+    assert [c.id for c in narrowed.cases] == [c.id for c in suite.cases]
+    rebuilt = arms[0]
+    original = fresh.arm(f"worktree:{choices[0].variant}")
+    assert rebuilt.scores == original.scores
+    assert [p.output for p in rebuilt.predictions] == [p.output for p in original.predictions]
+    assert rebuilt.summary["exact_match"] == original.summary["exact_match"]
+    assert rebuilt.latency_p50 == pytest.approx(original.latency_p50)
+
+
+def test_case_samples_show_every_sample_with_votes_and_reasoning(bench: Workbench) -> None:
+    with ResultsStore(bench.db) as results:
+        choices = views.arm_choices(results, "math")
+        sc = next(c for c in choices if c.variant == "self_consistency" and c.version == bench.commits[0][:7])
+        cot = next(c for c in choices if c.variant == "cot" and c.version == bench.commits[0][:7])
+        (sample_sc,) = views.case_samples(results, [sc], "one_plus_one")
+        (sample_cot,) = views.case_samples(results, [cot], "one_plus_one")
+    assert len(sample_sc.samples) == 3
+    assert [a for a, _, _ in sample_sc.samples] == ["2", "4", "2"]
+    assert sample_sc.votes == {"2": 2, "4": 1}
+    assert sample_sc.confidence == pytest.approx(2 / 3)
+    assert sample_cot.answer == "2"
+    assert sample_cot.reasoning.startswith("Let me work it out")
+
+
+def test_run_views_carry_provenance_and_efficiency(bench: Workbench) -> None:
+    with ResultsStore(bench.db) as results:
+        (run,) = views.run_views(results)
+    assert run.status == "completed" and run.suite == "math"
+    assert set(run.commits) == {"worktree (dirty)", bench.commits[1][:7], bench.commits[0][:7]}
+    assert run.model.startswith("fake:")
+    assert run.seed == 0
+    assert "promptarena" in run.packages
+    assert run.latency_p50_s > 0 and run.latency_p95_s >= run.latency_p50_s and run.tokens_per_s > 0
+    assert run.peak_memory_mb is None  # shown when the engine records it
+
+
+def test_suite_entries_name_suites_without_runs_and_broken_files(bench: Workbench) -> None:
+    bench.repo.write("evals/broken.yaml", "prompt: math\ncases: []\nmetrics: [nope]\n")
+    with ResultsStore(bench.db) as results:
+        entries = {e.name: e for e in views.suite_entries(bench.repo.root, results)}
+    assert entries["math"].stored and entries["math"].suite is not None
+    assert not entries["never_run"].stored
+    assert entries["broken"].suite is None and "broken.yaml" in entries["broken"].error
+
+
+def test_workspace_reads_the_environment(bench: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROMPTARENA_REPO", str(bench.repo.root / "prompts"))
+    monkeypatch.delenv("PROMPTARENA_DB", raising=False)
+    ws = views.Workspace.from_env()
+    assert ws.workdir == bench.repo.root.resolve()
+    assert ws.db == bench.repo.root.resolve() / ".promptarena" / "results.db"
+    assert not ws.has_db
+
+
+# --- feedback --------------------------------------------------------------------------------------------
+
+
+def test_feedback_is_stored_with_time_name_comment_and_output_hash(bench: Workbench) -> None:
+    with ResultsStore(bench.db) as results:
+        choice = views.arm_choices(results, "math")[0]
+        base = dict(suite="math", prompt="math", blob=choice.blob, variant=choice.variant, case_id="one_plus_one")
+        feedback.record(results, **base, output="The answer is 2.", thumbs_up=True, comment=" clear ", name="Ada")
+        feedback.record(results, **base, output="The answer is 2.", thumbs_up=False, comment="  ", name=None)
+        feedback.record(results, **base, output="The answer is 2.", thumbs_up=True)
+        newest, middle, first = feedback.votes(results, "math", choice.blob, choice.variant)
+        share, n = feedback.thumbs_up_share(results, "math", choice.blob, choice.variant)
+        shares = feedback.thumbs_up_shares(results)
+        empty = feedback.thumbs_up_share(results, "math", "0" * 40, "plain")
+    assert (first.thumbs_up, first.comment, first.name) == (True, "clear", "Ada")
+    assert (middle.thumbs_up, middle.comment, middle.name) == (False, None, None)
+    assert first.output_hash == feedback.output_hash("The answer is 2.")
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", first.created_at)
+    assert (share, n) == (pytest.approx(2 / 3), 3)
+    assert shares[("math", choice.blob, choice.variant)].mean == pytest.approx(2 / 3)
+    assert math.isnan(empty[0]) and empty[1] == 0
+
+
+def test_feedback_share_sits_beside_the_metrics(bench: Workbench) -> None:
+    with ResultsStore(bench.db) as results:
+        choice = views.arm_choices(results, "math")[0]
+        feedback.record(
+            results,
+            suite="math",
+            prompt="math",
+            blob=choice.blob,
+            variant=choice.variant,
+            case_id="x",
+            output="o",
+            thumbs_up=True,
+        )
+        cells = views.with_feedback(views.overview(results), feedback.thumbs_up_shares(results))
+    (thumbs,) = [c for c in cells if c.metric == views.THUMBS_UP]
+    assert (thumbs.blob, thumbs.variant, thumbs.interval.mean, thumbs.interval.n) == (
+        choice.blob,
+        choice.variant,
+        1.0,
+        1,
+    )
+
+
+def test_feedback_while_evals_run_writes_loses_nothing(tmp_path: Path) -> None:
+    """A vote per few milliseconds while `evals run` fills the same database: every vote lands, no lock error."""
+    bench = build_workbench(tmp_path, run=False)
+    cases = "\n".join(f'  - {{id: c{i}, vars: {{problem: "{i}+{i}"}}, reference: "{2 * i}"}}' for i in range(400))
+    bench.repo.write(
+        "evals/big.yaml",
+        "prompt: math\ncases:\n" + cases + "\nmetrics: [exact_match, contains]\n"
+        "variants: [plain, {self_consistency: {samples: 4, temperature: 0.7}}]\nmodel: {backend: fake}\n",
+    )
+    evals = [sys.executable, "-c", "from promptarena.cli import main; main()"]
+    proc = subprocess.Popen(
+        [*evals, "run", "big", "--repo", str(bench.repo.root), "--db", str(bench.db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    errors: list[BaseException] = []
+    written = 0
+
+    def vote(i: int) -> None:
+        with ResultsStore(bench.db) as results:  # one connection per click, as the UI does
+            feedback.record(
+                results,
+                suite="big",
+                prompt="math",
+                blob="b" * 40,
+                variant="plain",
+                case_id=f"c{i}",
+                output=f"out {i}",
+                thumbs_up=i % 2 == 0,
+            )
+
+    while proc.poll() is None or written < 50:
+        try:
+            vote(written)
+            written += 1
+        except BaseException as err:  # noqa: BLE001 - collected and asserted below
+            errors.append(err)
+            break
+        if written >= 2000:
+            break
+    threads = [threading.Thread(target=vote, args=(written + i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert not errors
+    with ResultsStore(bench.db) as results:
+        assert feedback.thumbs_up_share(results, "big", "b" * 40, "plain")[1] == written + 20
+        assert results.count("generations") >= 400 * 5
+        assert results.runs()[0].status == "completed"
