@@ -55,12 +55,10 @@ with friendly_errors():
             if choice.message:
                 st.caption(choice.message)
             scores = " · ".join(f"{m}: {'–' if v is None else f'{v:.3f}'}" for m, v in sample.scores.items())
-            cols = st.columns(2)
-            cols[0].metric(
-                "Confidence (vote agreement)",
-                "–" if sample.confidence is None or math.isnan(sample.confidence) else f"{sample.confidence:.0%}",
-            )
-            cols[1].metric("Generations", len(sample.samples))
+            cols = st.columns(3)
+            cols[0].metric("Generations", len(sample.samples))
+            if sample.confidence is not None and not math.isnan(sample.confidence):
+                cols[1].metric("Confidence (vote agreement)", f"{sample.confidence:.0%}")
             st.caption(f"Scores — {scores}")
             st.caption("Extracted answer")
             show_text(sample.answer)

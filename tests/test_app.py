@@ -1,0 +1,268 @@
+"""Each workbench page's logic through Streamlit's AppTest, against a database the real engine filled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from promptarena import feedback
+from promptarena.results import ResultsStore
+from tests.test_views import XSS_IMG, XSS_SCRIPT, Workbench, build_workbench
+
+APP = Path(__file__).resolve().parents[1] / "app"
+PAGES = {
+    "overview": APP / "Home.py",
+    "history": APP / "pages" / "1_Prompt_history.py",
+    "compare": APP / "pages" / "2_Compare.py",
+    "explorer": APP / "pages" / "3_Case_explorer.py",
+    "runs": APP / "pages" / "4_Runs.py",
+    "run": APP / "pages" / "5_Start_a_run.py",
+}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Workbench:
+    return build_workbench(tmp_path_factory.mktemp("bench"))
+
+
+@pytest.fixture
+def bench(built: Workbench, monkeypatch: pytest.MonkeyPatch) -> Workbench:
+    monkeypatch.syspath_prepend(str(APP))
+    monkeypatch.setenv("PROMPTARENA_REPO", str(built.repo.root))
+    monkeypatch.setenv("PROMPTARENA_DB", str(built.db))
+    return built
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(PAGES[name]), default_timeout=60)
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    """Everything a page says in markdown, captions, infos, warnings and errors."""
+    parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in at.get(kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+# --- Overview ---------------------------------------------------------------------------------------------
+
+
+def test_overview_grid_has_every_version_variant_metric_with_an_interval(bench: Workbench) -> None:
+    at = ok(page("overview"))
+    grid = at.dataframe[0].value
+    assert list(grid.index) == [
+        "worktree",
+        f"{bench.commits[1][:7]} — Ask for care: fewer slips on subtraction",
+        f"{bench.commits[0][:7]} — Add the math prompt",
+    ]
+    assert "exact_match · self_consistency" in grid.columns
+    assert grid.loc[f"{bench.commits[0][:7]} — Add the math prompt", "exact_match · plain"].startswith("0.38 [")
+    assert len(at.get("vega_lite_chart")) == 1
+    assert "No completed runs of this suite yet: `evals run never_run`" in texts(at)
+
+
+def test_overview_shows_thumbs_up_share_beside_the_metrics(bench: Workbench) -> None:
+    with ResultsStore(bench.db) as results:
+        cell = results.conn.execute("SELECT blob FROM results WHERE version = 'worktree' LIMIT 1").fetchone()
+        feedback.record(
+            results,
+            suite="math",
+            prompt="math",
+            blob=cell[0],
+            variant="plain",
+            case_id="one_plus_one",
+            output="x",
+            thumbs_up=True,
+        )
+    try:
+        grid = ok(page("overview")).dataframe[0].value
+        assert grid.loc["worktree", "thumbs_up · plain"].startswith("1.00 [")
+    finally:
+        with ResultsStore(bench.db) as results, results.write() as conn:
+            conn.execute("DELETE FROM feedback")
+
+
+def test_overview_of_an_empty_database_says_what_to_do(bench: Workbench, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PROMPTARENA_DB", str(tmp_path / "none.db"))
+    at = ok(page("overview"))
+    assert "No results yet" in texts(at)
+    ResultsStore(tmp_path / "empty.db").close()
+    monkeypatch.setenv("PROMPTARENA_DB", str(tmp_path / "empty.db"))
+    assert "no completed runs yet" in texts(ok(page("overview")))
+
+
+def test_pages_outside_a_git_repository_say_so(bench: Workbench, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PROMPTARENA_REPO", str(tmp_path))
+    for name in PAGES:
+        at = page(name)
+        assert not at.exception
+        assert "not inside a git repository" in at.error[0].value
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_of_an_empty_database_is_a_message_not_a_traceback(
+    name: str, bench: Workbench, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("PROMPTARENA_DB", str(tmp_path / "missing.db"))
+    at = ok(page(name))
+    assert texts(at)
+
+
+# --- Prompt history ---------------------------------------------------------------------------------------
+
+
+def test_history_lists_commits_with_scores_and_diffs_the_worktree(bench: Workbench) -> None:
+    at = ok(page("history"))
+    commits = at.dataframe[0].value
+    assert list(commits["version"]) == ["worktree", bench.commits[1][:7], bench.commits[0][:7]]
+    assert list(commits["author"])[1:] == ["Test Author", "Test Author"]
+    assert commits["math · exact_match · plain"].tolist()[2] == pytest.approx(3 / 8)
+    diff = at.dataframe[1].value  # worktree against HEAD by default
+    assert "Solve carefully:" in diff.iloc[:, 1].tolist()
+    assert "Solve exactly, checking each step:" in diff.iloc[:, 3].tolist()
+    assert any("+Solve exactly" in c.value for c in at.code)
+    at.selectbox(key="diff_b").select_index(2).run()  # the first commit against the second
+    diff = ok(at).dataframe[1].value
+    assert "Solve:" in diff.iloc[:, 3].tolist()
+
+
+def test_a_deleted_prompt_keeps_its_history_results_and_runs(tmp_path: Path, monkeypatch) -> None:
+    bench = build_workbench(tmp_path)
+    bench.repo.remove("prompts/math.prompt")
+    bench.repo.commit("Retire the math prompt")
+    monkeypatch.syspath_prepend(str(APP))
+    monkeypatch.setenv("PROMPTARENA_REPO", str(bench.repo.root))
+    monkeypatch.setenv("PROMPTARENA_DB", str(bench.db))
+    at = ok(page("history"))
+    assert "not in the worktree or at HEAD any more" in texts(at)
+    assert list(at.dataframe[0].value["version"]) == [bench.commits[1][:7], bench.commits[0][:7]]
+    for name in ("overview", "compare", "explorer", "runs"):
+        ok(page(name))
+    run = ok(page("run"))
+    run.button(key="run_start").click().run()
+    assert "completed" in ok(run).success[0].value  # its committed versions can still be evaluated
+
+
+# --- Compare ----------------------------------------------------------------------------------------------
+
+
+def compare_page(bench: Workbench, a: str, b: str) -> AppTest:
+    at = ok(page("compare"))
+    at.selectbox(key="arm_a").select(next(o for o in at.selectbox(key="arm_a").options if o.startswith(a))).run()
+    at.selectbox(key="arm_b").select(next(o for o in at.selectbox(key="arm_b").options if o.startswith(b))).run()
+    return ok(at)
+
+
+def test_compare_gives_difference_ci_p_value_verdict_and_win_tie_loss(bench: Workbench) -> None:
+    at = compare_page(bench, f"{bench.commits[0][:7]}:plain", "worktree:plain")
+    metrics = at.dataframe[0].value.set_index("metric")
+    row = metrics.loc["exact_match"]
+    assert (row["A"], row["B"]) == ("0.375", "0.750")
+    assert row["B − A [95% CI]"].startswith("+0.375 [")
+    assert row["win / tie / loss"] == "3 / 5 / 0"
+    assert row["test"] == "mcnemar"
+    assert float(row["p-value"]) == pytest.approx(0.25)
+    assert row["verdict"].endswith("no significant difference")
+    cases = at.dataframe[1].value
+    assert cases["disagreement"].is_monotonic_decreasing
+    assert set(cases["case"][:3]) == {"two_plus_three", "ten_minus_three", "nine_plus_nine"}
+
+
+def test_compare_shows_html_in_model_output_as_literal_text(bench: Workbench) -> None:
+    at = compare_page(bench, f"{bench.commits[0][:7]}:plain", "worktree:plain")
+    at.number_input(key="compare_page").set_value(2).run()
+    codes = [c.value for c in ok(at).code]
+    assert XSS_SCRIPT in codes and XSS_IMG in codes
+    for element in at.markdown:  # model text never reaches markdown
+        assert "<script" not in element.value and "onerror" not in element.value
+        assert not element.proto.allow_html
+
+
+def test_no_page_renders_html() -> None:
+    sources = [p.read_text(encoding="utf-8") for p in [APP / "_workbench.py", *PAGES.values()]]
+    assert not any("unsafe_allow_html" in s or "st.html(" in s or "components.html" in s for s in sources)
+
+
+def test_thumbs_up_on_compare_is_stored_with_comment_and_name(bench: Workbench) -> None:
+    at = compare_page(bench, f"{bench.commits[0][:7]}:plain", "worktree:plain")
+    case = at.dataframe[1].value["case"][0]
+    at.sidebar.text_input(key="feedback_name").input("Grace").run()
+    at.text_input(key=f"fb-B-{case}-comment").input("right, and short").run()
+    at.button(key=f"fb-B-{case}-up").click().run()
+    ok(at)
+    with ResultsStore(bench.db) as results:
+        (vote,) = feedback.votes(results, "math", case_id=case)
+        with results.write() as conn:
+            conn.execute("DELETE FROM feedback")
+    assert (vote.thumbs_up, vote.comment, vote.name, vote.variant) == (True, "right, and short", "Grace", "plain")
+    assert vote.prompt == "math" and len(vote.output_hash) == 64
+
+
+def test_compare_needs_two_arms(tmp_path: Path, monkeypatch) -> None:
+    bench = build_workbench(tmp_path, run=False)
+    monkeypatch.syspath_prepend(str(APP))
+    monkeypatch.setenv("PROMPTARENA_REPO", str(bench.repo.root))
+    monkeypatch.setenv("PROMPTARENA_DB", str(bench.db))
+    ResultsStore(bench.db).close()
+    assert "needs at least two evaluated arms" in texts(ok(page("compare")))
+
+
+# --- Case explorer ----------------------------------------------------------------------------------------
+
+
+def test_case_explorer_shows_samples_votes_and_folded_reasoning(bench: Workbench) -> None:
+    at = ok(page("explorer"))
+    assert at.selectbox(key="explorer_case").value == "one_plus_one"
+    labels = at.multiselect(key="explorer_arms").options
+    v1 = bench.commits[0][:7]
+    at.multiselect(key="explorer_arms").set_value([o for o in labels if o.startswith(f"{v1}:")]).run()
+    ok(at)
+    assert [e.label for e in at.expander] == ["Reasoning (chain of thought)", "All 3 samples"]
+    assert "Let me work it out: 1+1 is computed first." in at.expander[0].code[0].value
+    votes = next(d.value for d in at.dataframe if list(d.value.columns) == ["answer", "votes"])
+    assert votes.to_dict("list") == {"answer": ["2", "4"], "votes": [2, 1]}
+    samples = at.expander[1].dataframe[0].value
+    assert samples["answer"].tolist() == ["2", "4", "2"]
+    assert [m.value for m in at.metric if m.label.startswith("Confidence")] == ["67%"]
+
+
+def test_case_explorer_shows_html_answers_literally(bench: Workbench) -> None:
+    at = ok(page("explorer"))
+    at.selectbox(key="explorer_case").select("html_img").run()
+    assert XSS_IMG in [c.value for c in ok(at).code]
+
+
+# --- Runs and Start a run ---------------------------------------------------------------------------------
+
+
+def test_runs_show_provenance_and_efficiency(bench: Workbench) -> None:
+    at = ok(page("runs"))
+    runs = at.dataframe[0].value
+    row = runs[runs["run"] == bench.run_id].iloc[0]
+    assert row["status"] == "completed"
+    assert bench.commits[0][:7] in row["versions"] and "worktree (dirty)" in row["versions"]
+    assert row["model"].startswith("fake:") and row["seed"] == 0
+    assert row["latency p95 s"] >= row["latency p50 s"] > 0 and row["tokens/s"] > 0
+    assert "peak memory MB" in runs.columns
+    packages = at.dataframe[-1].value
+    assert "promptarena" in packages["package"].tolist()
+
+
+def test_start_a_run_from_the_ui_and_see_it_without_a_restart(bench: Workbench) -> None:
+    at = ok(page("run"))
+    assert len(at.multiselect(key="run_versions").value) == 3
+    at.multiselect(key="run_variants").set_value(["plain"]).run()
+    at.button(key="run_start").click().run()
+    ok(at)
+    assert "completed" in at.success[0].value
+    assert "24 generated" in at.success[0].value  # 3 versions x 8 cases, the suite's own fake backend
+    runs = ok(page("runs")).dataframe[0].value
+    assert len(runs) == 2 and runs["generated"].iloc[0] == 24
