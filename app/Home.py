@@ -45,8 +45,8 @@ def history_chart(points: list[views.HistoryPoint]) -> alt.FacetChart:
     bars = base.mark_rule(opacity=0.5).encode(y="low:Q", y2="high:Q")
     return (
         alt.layer(bars, line, data=frame)
-        .properties(width=260, height=200)
-        .facet(column=alt.Column("metric:N", title=None))
+        .properties(width=230, height=180)
+        .facet(facet=alt.Facet("metric:N", title=None), columns=3)
         .resolve_scale(y="independent")
     )
 

@@ -87,6 +87,8 @@ def fake_answer(request: GenerationRequest) -> str:
     right = _SUMS[problem]
     version = 1 if "Solve:" in text else 2 if "Solve carefully:" in text else 3
     wrong = version == 1 and problem in ("2+3", "10-3", "9+9") or version == 2 and problem == "9+9"
+    if "step by step" in text and problem == "2+3":
+        wrong = False  # reasoning fixes one slip
     answer = right + 1 if wrong else right
     if request.sample_index == 1 and version < 3:
         answer = right + 2  # one dissenting sample in self-consistency

@@ -94,6 +94,13 @@ with friendly_errors():
             st.info("The two versions have the same text.")
         else:
             side = views.side_by_side(va.text, vb.text)
-            st.dataframe(diff_frame(side, va.label, vb.label), hide_index=True, width="stretch", height=420)
+            numbers = {c: st.column_config.NumberColumn(c, width="small") for c in ("#", "# ")}
+            st.dataframe(
+                diff_frame(side, va.label, vb.label),
+                hide_index=True,
+                width="stretch",
+                height=min(35 * (len(side) + 1) + 3, 640),
+                column_config=numbers,
+            )
             with st.expander("Unified diff"):
                 st.code(store.diff(va, vb), language="diff")

@@ -55,8 +55,12 @@ with friendly_errors():
             )
             st.stop()
         labels = [arm_label(c) for c in choices]
+        # by default the newest arm against the previous version of the same variant
+        default_a = next(
+            (i for i, c in enumerate(choices) if c.variant == choices[0].variant and c.blob != choices[0].blob), 1
+        )
         col_a, col_b = st.columns(2)
-        a_label = col_a.selectbox("A (baseline)", labels, index=1, key="arm_a")
+        a_label = col_a.selectbox("A (baseline)", labels, index=default_a, key="arm_a")
         b_label = col_b.selectbox("B (candidate)", labels, index=0, key="arm_b")
         a, b = choices[labels.index(a_label)], choices[labels.index(b_label)]
         if a == b:
@@ -124,7 +128,7 @@ with friendly_errors():
     st.dataframe(cases, hide_index=True, width="stretch", height=260)
 
     st.subheader("Outputs side by side")
-    per_page = 5
+    per_page = 10
     pages = max(1, math.ceil(len(comparison.cases) / per_page))
     page_no = st.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="compare_page")
     start = (int(page_no) - 1) * per_page

@@ -13,6 +13,60 @@ from promptarena import feedback, views
 page("Case explorer", "🔎")
 ws = workspace()
 
+
+def show_sample(ws: views.Workspace, sample: views.CaseSample, last: feedback.Vote | None) -> None:
+    """One arm's answer to the case: scores, answer, output, votes, samples and reasoning (folded)."""
+    choice = sample.choice
+    st.markdown(f"#### {choice.label}")
+    if choice.message:
+        st.caption(choice.message)
+    scores = " · ".join(f"{m} {'–' if v is None else f'{v:.3f}'}" for m, v in sample.scores.items())
+    confidence = ""
+    if sample.confidence is not None and not math.isnan(sample.confidence):
+        confidence = f" · confidence {sample.confidence:.0%}"
+    st.caption(f"{scores} · {len(sample.samples)} generation(s){confidence}")
+    st.caption("Extracted answer")
+    show_text(sample.answer)
+    st.caption("Output")
+    show_text(sample.output)
+    if sample.reasoning and sample.reasoning.strip() != sample.output.strip():
+        with st.expander("Reasoning (chain of thought)"):
+            show_text(sample.reasoning)
+    if sample.votes:
+        st.caption("Votes")
+        st.dataframe(
+            pd.DataFrame({"answer": list(sample.votes), "votes": list(sample.votes.values())}),
+            hide_index=True,
+            width="stretch",
+        )
+    if len(sample.samples) > 1:
+        with st.expander(f"All {len(sample.samples)} samples"):
+            st.dataframe(
+                pd.DataFrame(
+                    [
+                        {
+                            "sample": i,
+                            "answer": answer,
+                            "text": text or "",
+                            "tokens": gen.completion_tokens if gen else None,
+                            "latency s": gen.latency_s if gen else None,
+                        }
+                        for i, (answer, text, gen) in enumerate(sample.samples)
+                    ]
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+    if "judge_output" in sample.details:
+        with st.expander("Judge's reply"):
+            show_text(str(sample.details["judge_output"]))
+    feedback_buttons(
+        ws, choice, sample.case_id, sample.output, key=f"ex-{choice.blob}-{choice.variant}-{sample.case_id}"
+    )
+    if last is not None:
+        st.caption(f"Latest feedback here: {'👍' if last.thumbs_up else '👎'} at {last.created_at}")
+
+
 with friendly_errors():
     require_db(ws)
     entry = pick_suite(ws, key="explorer_suite")
@@ -26,7 +80,7 @@ with friendly_errors():
         choices = views.arm_choices(results, entry.name, store)
         case_id = st.selectbox("Case", ids, key="explorer_case")
         labels = [arm_label(c) for c in choices]
-        picked = st.multiselect("Arms", labels, default=labels[: min(len(labels), 4)], key="explorer_arms")
+        picked = st.multiselect("Arms", labels, default=labels[: min(len(labels), 3)], key="explorer_arms")
         chosen = [choices[labels.index(label)] for label in picked]
         samples = views.case_samples(results, chosen, case_id)
         votes: dict[tuple[str, str], feedback.Vote] = {}
@@ -48,53 +102,9 @@ with friendly_errors():
         st.info("None of the chosen arms has a result for this case.")
         st.stop()
 
-    for sample in samples:
-        choice = sample.choice
-        with st.container(border=True):
-            st.markdown(f"#### {choice.label}")
-            if choice.message:
-                st.caption(choice.message)
-            scores = " · ".join(f"{m}: {'–' if v is None else f'{v:.3f}'}" for m, v in sample.scores.items())
-            cols = st.columns(3)
-            cols[0].metric("Generations", len(sample.samples))
-            if sample.confidence is not None and not math.isnan(sample.confidence):
-                cols[1].metric("Confidence (vote agreement)", f"{sample.confidence:.0%}")
-            st.caption(f"Scores — {scores}")
-            st.caption("Extracted answer")
-            show_text(sample.answer)
-            st.caption("Output")
-            show_text(sample.output)
-            if sample.reasoning and sample.reasoning.strip() != sample.output.strip():
-                with st.expander("Reasoning (chain of thought)"):
-                    show_text(sample.reasoning)
-            if sample.votes:
-                st.caption("Votes")
-                st.dataframe(
-                    pd.DataFrame({"answer": list(sample.votes), "votes": list(sample.votes.values())}),
-                    hide_index=True,
-                )
-            if len(sample.samples) > 1:
-                with st.expander(f"All {len(sample.samples)} samples"):
-                    st.dataframe(
-                        pd.DataFrame(
-                            [
-                                {
-                                    "sample": i,
-                                    "answer": answer,
-                                    "text": text or "",
-                                    "tokens": gen.completion_tokens if gen else None,
-                                    "latency s": gen.latency_s if gen else None,
-                                }
-                                for i, (answer, text, gen) in enumerate(sample.samples)
-                            ]
-                        ),
-                        hide_index=True,
-                        width="stretch",
-                    )
-            if "judge_output" in sample.details:
-                with st.expander("Judge's reply"):
-                    show_text(str(sample.details["judge_output"]))
-            feedback_buttons(ws, choice, case_id, sample.output, key=f"ex-{choice.blob}-{choice.variant}-{case_id}")
-            last = votes.get((choice.blob, choice.variant))
-            if last is not None:
-                st.caption(f"Latest feedback here: {'👍' if last.thumbs_up else '👎'} at {last.created_at}")
+    per_row = 3
+    for row_start in range(0, len(samples), per_row):
+        columns = st.columns(per_row)
+        for column, sample in zip(columns, samples[row_start : row_start + per_row], strict=False):
+            with column, st.container(border=True):
+                show_sample(ws, sample, votes.get((sample.choice.blob, sample.choice.variant)))

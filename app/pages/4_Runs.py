@@ -33,8 +33,6 @@ with friendly_errors():
                 "status": r.status,
                 "started": r.started_at.replace("T", " ")[:19],
                 "versions": ", ".join(r.commits),
-                "model": r.model,
-                "seed": r.seed,
                 "generated": r.generated,
                 "cached": r.cached,
                 "wall s": r.wall_s,
@@ -42,14 +40,15 @@ with friendly_errors():
                 "latency p95 s": r.latency_p95_s,
                 "tokens/s": r.tokens_per_s,
                 "peak memory MB": r.peak_memory_mb,
+                "model": r.model,
+                "seed": r.seed,
             }
             for r in shown
         ]
     )
-    config = {
-        c: st.column_config.NumberColumn(c, format="%.3f")
-        for c in ("wall s", "latency p50 s", "latency p95 s", "tokens/s")
-    }
+    config = {c: st.column_config.NumberColumn(c, format="%.3f") for c in ("wall s", "latency p50 s", "latency p95 s")}
+    config["tokens/s"] = st.column_config.NumberColumn("tokens/s", format="%.0f")
+    config["peak memory MB"] = st.column_config.NumberColumn("peak memory MB", format="%.0f")
     st.dataframe(table, hide_index=True, width="stretch", column_config=config)
 
     if shown:
@@ -64,7 +63,7 @@ with friendly_errors():
                     [
                         {
                             "arm": arm.get("arm"),
-                            "message": arm.get("message"),
+                            "message": arm.get("message") or ("uncommitted edits" if arm.get("dirty") else ""),
                             "latency p50 s": arm.get("latency_p50_s"),
                             "latency p95 s": arm.get("latency_p95_s"),
                             "tokens/s": arm.get("tokens_per_s"),
@@ -79,7 +78,7 @@ with friendly_errors():
         left, right = st.columns(2)
         with left:
             st.caption("Provenance")
-            st.json({k: v for k, v in run.provenance.items() if k != "packages"}, expanded=False)
+            st.json({k: v for k, v in run.provenance.items() if k != "packages"}, expanded=1)
         with right:
             st.caption("Package versions")
             st.dataframe(

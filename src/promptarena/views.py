@@ -380,8 +380,11 @@ def arm_choices(results: ResultsStore, suite: str, store: PromptStore | None = N
     """The suite's arms with stored results, newest commit first (worktree first), from their latest run."""
     rows = results.conn.execute(
         """
-        SELECT r.blob, r.variant, r.version, r.commit_sha, r.run_id, runs.started_at, r.prompt
-        FROM (SELECT DISTINCT run_id, blob, variant, version, commit_sha, prompt FROM results WHERE suite = ?) r
+        SELECT r.blob, r.variant, r.version, r.commit_sha, r.run_id, runs.started_at, r.prompt, r.first
+        FROM (
+            SELECT run_id, blob, variant, version, commit_sha, prompt, MIN(rowid) AS first
+            FROM results WHERE suite = ? GROUP BY run_id, blob, variant
+        ) r
         JOIN runs ON runs.id = r.run_id
         WHERE runs.status = 'completed'
         ORDER BY runs.started_at DESC, runs.rowid DESC
@@ -396,13 +399,12 @@ def arm_choices(results: ResultsStore, suite: str, store: PromptStore | None = N
         except PromptArenaError:
             pass
     seen: dict[tuple[str, str], ArmChoice] = {}
-    for blob, variant, version, commit, run_id, started, prompt in rows:
+    variants_order: dict[str, int] = {}  # the order the engine stored them in: the suite's
+    for blob, variant, version, commit, run_id, started, prompt, first in rows:
+        variants_order[variant] = min(variants_order.get(variant, first), first)
         if (blob, variant) not in seen:
             message = messages.get(blob, (0, None))[1]
             seen[(blob, variant)] = ArmChoice(suite, prompt, blob, variant, version, commit, run_id, started, message)
-    variants_order: dict[str, int] = {}
-    for choice in seen.values():
-        variants_order.setdefault(choice.variant, len(variants_order))
 
     def rank(c: ArmChoice) -> tuple[int, int, int]:
         in_log = messages.get(c.blob)

@@ -41,6 +41,8 @@ def streamlit_argv(entry: Path, host: str, port: int | None) -> list[str]:
         "false",
         "--global.developmentMode",
         "false",
+        "--client.toolbarMode",
+        "minimal",
     ]
     if port is not None:
         argv += ["--server.port", str(port)]
