@@ -74,6 +74,7 @@ with friendly_errors():
                 ),
                 hide_index=True,
                 width="stretch",
+                column_config=config,
             )
         left, right = st.columns(2)
         with left:

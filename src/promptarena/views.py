@@ -413,12 +413,16 @@ def arm_choices(results: ResultsStore, suite: str, store: PromptStore | None = N
     return sorted(seen.values(), key=rank)
 
 
-def _stored_rows(results: ResultsStore, choice: ArmChoice) -> dict[str, dict[str, Any]]:
-    cur = results.conn.execute(
+def _stored_rows(results: ResultsStore, choice: ArmChoice, case_id: str | None = None) -> dict[str, dict[str, Any]]:
+    sql = (
         "SELECT case_id, output, answer, confidence, reasoning, details, generation_keys, scores, version, commit_sha "
-        "FROM results WHERE run_id = ? AND blob = ? AND variant = ?",
-        (choice.run_id, choice.blob, choice.variant),
+        "FROM results WHERE run_id = ? AND blob = ? AND variant = ?"
     )
+    args = [choice.run_id, choice.blob, choice.variant]
+    if case_id is not None:
+        sql += " AND case_id = ?"
+        args.append(case_id)
+    cur = results.conn.execute(sql, args)
     out = {}
     for case_id, output, answer, conf, reasoning, details, keys, scores, version, commit in cur:
         out[case_id] = {
@@ -546,7 +550,7 @@ def case_samples(results: ResultsStore, choices: Sequence[ArmChoice], case_id: s
     """All samples of a case under each chosen arm: outputs, extracted answers, votes, reasoning, scores."""
     out = []
     for choice in choices:
-        row = _stored_rows(results, choice).get(case_id)
+        row = _stored_rows(results, choice, case_id).get(case_id)
         if row is None:
             continue
         gens = results.cached_generations(row["keys"])
