@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -267,3 +270,37 @@ def test_start_a_run_from_the_ui_and_see_it_without_a_restart(bench: Workbench) 
     assert "24 generated" in at.success[0].value  # 3 versions x 8 cases, the suite's own fake backend
     runs = ok(page("runs")).dataframe[0].value
     assert len(runs) == 2 and runs["generated"].iloc[0] == 24
+
+
+# --- the command and the import path ----------------------------------------------------------------------
+
+
+def test_evals_ui_binds_to_loopback_unless_told_otherwise() -> None:
+    from click.testing import CliRunner
+
+    from promptarena.cli import main
+    from promptarena.cli.ui import app_entry, command, streamlit_argv
+
+    assert app_entry() == PAGES["overview"]
+    argv = streamlit_argv(app_entry(), "127.0.0.1", 8600)
+    assert argv[argv.index("--server.address") + 1] == "127.0.0.1"
+    assert argv[argv.index("--server.port") + 1] == "8600"
+    assert next(p for p in command.params if p.name == "host").default == "127.0.0.1"
+    assert all(p.help for p in command.params)
+    result = CliRunner().invoke(main, ["ui", "--help"])
+    assert result.exit_code == 0 and "--repo" in result.output and "--db" in result.output
+
+
+def test_pages_do_not_import_torch(bench: Workbench) -> None:
+    code = (
+        "import sys\n"
+        f"sys.path.insert(0, {str(APP)!r})\n"
+        "from streamlit.testing.v1 import AppTest\n"
+        f"for path in {[str(p) for p in PAGES.values()]!r}:\n"
+        "    at = AppTest.from_file(path, default_timeout=60).run()\n"
+        "    assert not at.exception, path\n"
+        "print('torch' in sys.modules)\n"
+    )
+    env = {**os.environ, "PROMPTARENA_REPO": str(bench.repo.root), "PROMPTARENA_DB": str(bench.db)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
