@@ -339,10 +339,14 @@ def test_feedback_while_evals_run_writes_loses_nothing(tmp_path: Path) -> None:
                 thumbs_up=i % 2 == 0,
             )
 
+    while_writing = 0  # votes cast while the run was open in the database
     while proc.poll() is None or written < 50:
         try:
+            with ResultsStore(bench.db) as results:
+                running = results.conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0]
             vote(written)
             written += 1
+            while_writing += bool(running) and proc.poll() is None
         except BaseException as err:  # noqa: BLE001 - collected and asserted below
             errors.append(err)
             break
@@ -356,6 +360,7 @@ def test_feedback_while_evals_run_writes_loses_nothing(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert not errors
+    assert while_writing >= 5, while_writing
     with ResultsStore(bench.db) as results:
         assert feedback.thumbs_up_share(results, "big", "b" * 40, "plain")[1] == written + 20
         assert results.count("generations") >= 400 * 5
