@@ -92,7 +92,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Work
 
 @pytest.fixture(scope="module")
 def browser_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra has it)")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        pytest.fail("the browser test needs Playwright's Python package: pip install -e '.[dev]'")
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
