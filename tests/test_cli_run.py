@@ -22,9 +22,10 @@ def _db(repo) -> Path:
 
 
 def _rows(db: Path, table: str) -> int:
-    if not db.exists():
+    try:
+        return sqlite3.connect(db).execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.OperationalError:  # no database yet, or not migrated yet
         return 0
-    return sqlite3.connect(db).execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
 def test_run_prints_a_table_and_rerun_is_cached(tmp_path: Path) -> None:
@@ -213,3 +214,30 @@ def test_help_on_every_command() -> None:
                 walk(sub, f"{path} {name}")
 
     walk(main, "evals")
+
+
+def test_thumbs_up_share_is_shown_and_gated(tmp_path: Path) -> None:
+    from promptarena import feedback
+    from promptarena.gitstore import PromptStore
+    from promptarena.results import ResultsStore
+
+    repo = qa_repo(tmp_path / "repo", thresholds={"thumbs_up": 0.5})
+    first = evals("run", cwd=repo.root)
+    assert first.returncode == 0 and "thumbs_up" not in first.stdout  # no votes yet: not gated
+    head = PromptStore(repo.root).resolve("qa@HEAD")
+    with ResultsStore(_db(repo)) as results:
+        for case_id, up in [("france", True), ("japan", False), ("italy", False)]:
+            feedback.record(
+                results,
+                suite="qa",
+                prompt="qa",
+                blob=head.blob,
+                variant="plain",
+                case_id=case_id,
+                output="x",
+                thumbs_up=up,
+            )
+    out = evals("run", cwd=repo.root)
+    assert out.returncode == 1
+    text = " ".join(out.stdout.split())
+    assert "thumbs_up" in text and "0.333 below the threshold 0.5" in text

@@ -19,12 +19,13 @@ from typing import Any
 
 from promptarena.backends import Backend, get_backend
 from promptarena.errors import PromptArenaError
+from promptarena.feedback import thumbs_up_interval
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
 from promptarena.metrics import Metric, get_metric
 from promptarena.results import ResultsStore
 from promptarena.stats import Interval, mean_ci, percentile
-from promptarena.suite import Spec, Suite
+from promptarena.suite import THUMBS_UP, Spec, Suite
 from promptarena.types import Generation, GenerationRequest, GenParams, Prediction
 from promptarena.variants import Item, Variant, make_variant
 
@@ -65,6 +66,7 @@ class SuiteResult:
     generated_tokens: int
     generation_s: float
     wall_s: float
+    peak_memory_mb: float = float("nan")
 
     def arm(self, label: str) -> ArmResult:
         return next(a for a in self.arms if a.arm.label == label)
@@ -117,6 +119,17 @@ def provenance(suite: Suite, arms: Sequence[Arm], backend: Backend, store: Promp
         "platform": platform.platform(),
         "packages": packages,
     }
+
+
+def peak_memory_mb() -> float:
+    """Peak memory of this process (resident set), plus the GPU's peak allocation when torch used one."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        peak += torch.cuda.max_memory_allocated() / 2**20
+    return peak
 
 
 def _score_key(metric: Metric, spec: Spec, prediction: Prediction, case: Any) -> str:
@@ -288,6 +301,9 @@ def run_suite(
         _score(results, suite, arm_results, progress)
         for arm_result in arm_results:
             _summarize(suite, arm_result)
+            votes = thumbs_up_interval(results, suite.name, arm_result.arm.version.blob, arm_result.arm.variant.name)
+            if votes.n:
+                arm_result.summary[THUMBS_UP] = votes
         outcome = SuiteResult(
             suite=suite,
             run_id=run_id,
@@ -298,6 +314,7 @@ def run_suite(
             generated_tokens=generate.generated_tokens,
             generation_s=generate.generation_s,
             wall_s=time.perf_counter() - wall,
+            peak_memory_mb=peak_memory_mb(),
         )
         keys = {(id(t.arm), t.item.case.id): t.keys for t in tasks}
         results.finish_run(run_id, "completed", _result_rows(outcome, keys), summary_json(outcome))
@@ -378,5 +395,6 @@ def summary_json(outcome: SuiteResult) -> dict[str, Any]:
         "generated_tokens": outcome.generated_tokens,
         "generation_s": outcome.generation_s,
         "wall_s": outcome.wall_s,
+        "peak_memory_mb": outcome.peak_memory_mb,
         "arms": arms,
     }

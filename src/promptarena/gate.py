@@ -20,7 +20,7 @@ from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.metrics import get_metric
 from promptarena.report import fmt_interval
 from promptarena.results import ResultsStore
-from promptarena.suite import Suite
+from promptarena.suite import THUMBS_UP, Suite
 
 
 @dataclass(frozen=True)
@@ -121,9 +121,12 @@ def threshold_gates(result: SuiteResult) -> list[Gate]:
     newest = result.arms[0].arm.version.label
     for arm in (a for a in result.arms if a.arm.version.label == newest):
         for name, threshold in result.suite.thresholds.items():
-            iv = arm.summary[name]
-            lower_is_better = get_metric(name).higher_is_better is False
+            lower_is_better = name != THUMBS_UP and get_metric(name).higher_is_better is False
             gate_name = f"{arm.arm.label} {name} {'<=' if lower_is_better else '>='} {threshold:g}"
+            if name == THUMBS_UP and THUMBS_UP not in arm.summary:
+                gates.append(Gate(result.suite.name, gate_name, True, "no feedback on this version yet; not gated"))
+                continue
+            iv = arm.summary[name]
             if iv.n == 0 or math.isnan(iv.mean):
                 gates.append(Gate(result.suite.name, gate_name, False, "no scores to compare"))
                 continue

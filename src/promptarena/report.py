@@ -12,6 +12,7 @@ from promptarena.compare import Comparison
 from promptarena.engine import SuiteResult
 from promptarena.metrics import get_metric
 from promptarena.stats import Interval
+from promptarena.suite import THUMBS_UP
 
 
 def fmt_interval(iv: Interval) -> str:
@@ -40,6 +41,9 @@ def suite_table(result: SuiteResult) -> Table:
         metric = get_metric(spec.name)
         arrow = {True: " ↑", False: " ↓", None: ""}[metric.higher_is_better]
         table.add_column(spec.name + arrow, justify="right")
+    votes = any(THUMBS_UP in arm.summary for arm in result.arms)
+    if votes:
+        table.add_column("thumbs_up ↑", justify="right")
     table.add_column("p50 s", justify="right")
     table.add_column("tok/s", justify="right")
     for arm in result.arms:
@@ -49,6 +53,7 @@ def suite_table(result: SuiteResult) -> Table:
             label,
             arm.arm.variant.name,
             *[fmt_interval(arm.summary[s.name]) for s in suite.metrics],
+            *([fmt_interval(arm.summary[THUMBS_UP]) if THUMBS_UP in arm.summary else "–"] if votes else []),
             _num(arm.latency_p50, ".2f"),
             _num(arm.tokens_per_s, ".0f"),
         )

@@ -15,6 +15,8 @@ from promptarena.hashing import content_hash, file_sha256
 from promptarena.types import Case
 from promptarena.yamlfile import Located, read_yaml, validation_error
 
+THUMBS_UP = "thumbs_up"  # the share of people's thumbs-up votes: a threshold like a metric's
+
 # --- the file format (pydantic, extra fields refused) -------------------------------------------------
 
 
@@ -184,10 +186,11 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
     _check_names(doc, variants, "variants")
     metric_names = {m.name for m in metrics}
     for name in list(model.thresholds) + list(model.gate or []):
-        if name not in metric_names:
+        if name not in metric_names and not (name == THUMBS_UP and name in model.thresholds):
             key = "thresholds" if name in model.thresholds else "gate"
             raise ConfigError(
-                f"{display}:{doc.line([key])}: {key}: {name!r} is not among this suite's metrics; add it to metrics."
+                f"{display}:{doc.line([key])}: {key}: {name!r} is not among this suite's metrics; "
+                "add it to metrics (thresholds also take thumbs_up)."
             )
     gate = tuple(model.gate) if model.gate is not None else _default_gate(metrics)
     versions = model.versions.last if isinstance(model.versions, VersionsModel) else tuple(model.versions)

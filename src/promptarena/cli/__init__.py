@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from promptarena.cli import compare, prompts, run, ui
 from promptarena.errors import PromptArenaError
 
 
@@ -29,18 +30,7 @@ def main() -> None:
     """promptarena: version prompts in git, evaluate every version on a local LLM, compare with statistics."""
 
 
-def _register() -> None:
-    from promptarena.cli import prompts as prompts_cmd
-
-    main.add_command(prompts_cmd.prompts)
-    for module_name in ("run", "compare", "ui"):
-        try:
-            module = __import__(f"promptarena.cli.{module_name}", fromlist=["command"])
-        except ModuleNotFoundError as err:
-            if err.name != f"promptarena.cli.{module_name}":
-                raise
-            continue
-        main.add_command(module.command)
-
-
-_register()
+main.add_command(prompts.prompts)
+main.add_command(run.command)
+main.add_command(compare.command)
+main.add_command(ui.command)
