@@ -1,0 +1,413 @@
+"""The ``openai`` backend: any OpenAI-compatible chat completions server (vLLM, TGI, llama.cpp server, Ollama).
+
+Requests go out over a bounded pool of ``concurrency`` threads and are yielded as they complete, so the
+engine stores each generation at once. Samples of one prompt (self-consistency, judge candidates) go out as
+one request with ``n`` choices where the server honours ``n``, else as separate requests with their own seeds.
+The API key is read from the environment at request time and is never stored, hashed or printed.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from promptarena.errors import BackendError
+from promptarena.types import Generation, GenerationRequest
+
+RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+MAX_BACKOFF_S = 8.0
+MAX_RETRY_AFTER_S = 30.0
+
+
+def sample_seed(seed: int, sample_index: int) -> int:
+    """The seed sent for one sample when samples go out as separate requests."""
+    return seed * 1000 + sample_index
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One HTTP request's worth of work: indices into the batch that share a prompt, ``n`` = their number."""
+
+    indices: tuple[int, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.indices)
+
+
+@dataclass(frozen=True)
+class _Done:
+    """A job's outcome: the generations made and the indices still to be sent one by one."""
+
+    results: list[tuple[int, Generation]]
+    leftover: tuple[int, ...] = ()
+
+
+class _Rejected(Exception):
+    """The server refused a request with a client error (4xx other than 429)."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"HTTP {status}: {detail}")
+        self.status = status
+        self.detail = detail
+
+
+class OpenAIBackend:
+    """Generations from an OpenAI-compatible ``/chat/completions`` endpoint.
+
+    Args:
+        base_url: The API root, e.g. ``http://127.0.0.1:8000/v1``.
+        model: The model id the server serves (as listed by ``GET /models``).
+        api_key_env: Name of the environment variable holding the API key; unset means no key is sent.
+        concurrency: Requests in flight at once.
+        timeout_s: Timeout of one HTTP request.
+        max_retries: Retries of a request after 429, 5xx, timeouts and connection errors.
+        revision: A label for the weights behind ``model`` (part of the cache key), e.g. a commit or date.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key_env: str = "OPENAI_API_KEY",
+        concurrency: int = 8,
+        timeout_s: float = 120,
+        max_retries: int = 4,
+        revision: str | None = None,
+        **_: Any,
+    ) -> None:
+        parts = urlsplit(str(base_url))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise BackendError(
+                f"openai backend: base_url {base_url!r} is not an http(s) URL; "
+                "set it in the suite's model: section, e.g. http://127.0.0.1:8000/v1."
+            )
+        if int(concurrency) < 1:
+            raise BackendError(f"openai backend: concurrency must be at least 1, got {concurrency}.")
+        self.base_url = str(base_url).rstrip("/")
+        self.model = str(model)
+        self.api_key_env = api_key_env
+        self.concurrency = int(concurrency)
+        self.timeout_s = float(timeout_s)
+        self.max_retries = max(0, int(max_retries))
+        self.revision = None if revision is None else str(revision)
+        host = parts.hostname + (f":{parts.port}" if parts.port else "")
+        self._fingerprint = f"openai:{host}:{self.model}" + (f":{self.revision}" if self.revision else "")
+        # whether the server honours ``n`` > 1: unknown until the first sampled group, then fixed for the run
+        self.n_supported: bool | None = None
+        self._checked = False
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    # --- HTTP -----------------------------------------------------------------------------------------
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+            self._client = httpx.Client(
+                timeout=httpx.Timeout(self.timeout_s, connect=min(10.0, self.timeout_s)), limits=limits
+            )
+        return self._client
+
+    def _headers(self) -> dict[str, str]:
+        key = os.environ.get(self.api_key_env) if self.api_key_env else None
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    def _unreachable(self, url: str, err: Exception) -> BackendError:
+        return BackendError(
+            f"openai backend: cannot reach {url} ({type(err).__name__}: {err or 'no detail'}). "
+            "Is the server running? Start it (e.g. `vllm serve MODEL` or `python -m llama_cpp.server --model FILE`) "
+            "or fix base_url in the suite's model: section."
+        )
+
+    def _backoff(self, attempt: int, response: httpx.Response | None) -> float:
+        """Seconds to wait before retry number ``attempt + 1``: Retry-After when given, else exponential + jitter."""
+        if response is not None:
+            try:
+                return min(MAX_RETRY_AFTER_S, max(0.0, float(response.headers.get("retry-after", ""))))
+            except ValueError:
+                pass
+        base = min(MAX_BACKOFF_S, 0.5 * 2**attempt)
+        return base + random.uniform(0, base / 2)
+
+    def _post(self, payload: dict[str, Any], stop: threading.Event) -> tuple[dict[str, Any], float]:
+        """POST a chat completion with retries; returns the decoded body and the last attempt's latency."""
+        url = f"{self.base_url}/chat/completions"
+        attempt = 0
+        while True:
+            response: httpx.Response | None = None
+            started = time.perf_counter()
+            try:
+                response = self._http().post(url, json=payload, headers=self._headers())
+            except httpx.TransportError as err:  # connection refused or reset, timeouts
+                if attempt >= self.max_retries:
+                    raise self._unreachable(url, err) from None
+            else:
+                latency = time.perf_counter() - started
+                if response.status_code < 400:
+                    return _json_body(response, url), latency
+                if response.status_code not in RETRY_STATUS:
+                    raise _Rejected(response.status_code, _error_detail(response))
+                if attempt >= self.max_retries:
+                    raise BackendError(
+                        f"openai backend: {url} answered HTTP {response.status_code} "
+                        f"({_error_detail(response)}) {attempt + 1} times; the server is overloaded or failing. "
+                        "Lower concurrency in the suite's model: section or check the server's log."
+                    )
+            if stop.wait(self._backoff(attempt, response)):
+                raise BackendError(f"openai backend: the run stopped while retrying {url}.")
+            attempt += 1
+
+    def check_server(self) -> list[str]:
+        """Check once that the server answers and serves ``model``; returns the served model ids."""
+        url = f"{self.base_url}/models"
+        try:
+            response = self._http().get(url, headers=self._headers())
+        except httpx.TransportError as err:
+            raise self._unreachable(url, err) from None
+        if response.status_code == 404:  # some servers have no /models: the first completion will tell
+            return []
+        if response.status_code in (401, 403):
+            raise BackendError(
+                f"openai backend: {url} refused the API key (HTTP {response.status_code}); "
+                f"set ${self.api_key_env} to a valid key, or set api_key_env in the suite's model: section."
+            )
+        if response.status_code >= 400:
+            raise BackendError(
+                f"openai backend: {url} answered HTTP {response.status_code} ({_error_detail(response)}); "
+                "check base_url (it usually ends in /v1) and the server's log."
+            )
+        body = _json_body(response, url)
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise BackendError(f"openai backend: {url} answered without a 'data' list of models: {_snippet(body)}")
+        served = [str(m.get("id")) for m in data if isinstance(m, dict)]
+        if self.model not in served:
+            raise BackendError(
+                f"openai backend: the server at {self.base_url} does not serve model {self.model!r}; "
+                f"it serves: {', '.join(served) or 'nothing'}. Set model: in the suite to one of them."
+            )
+        return served
+
+    # --- requests -------------------------------------------------------------------------------------
+
+    def _payload(self, request: GenerationRequest, n: int, seed: int) -> dict[str, Any]:
+        p = request.params
+        payload: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            "max_tokens": p.max_new_tokens,
+            "temperature": p.temperature,
+            "top_p": p.top_p,
+            "seed": seed,
+        }
+        if p.stop:
+            payload["stop"] = list(p.stop)
+        if n > 1:
+            payload["n"] = n
+        return payload
+
+    def _run(self, requests: Sequence[GenerationRequest], job: _Job, stop: threading.Event) -> _Done:
+        """Send one job; a group whose ``n`` the server refuses or cuts short hands back its leftover samples."""
+        first = requests[job.indices[0]]
+        n = job.n
+        if n == 1:
+            seed = sample_seed(first.seed, first.sample_index)
+        else:
+            seed = sample_seed(first.seed, min(requests[i].sample_index for i in job.indices))
+        try:
+            body, latency = self._post(self._payload(first, n, seed), stop)
+        except _Rejected as err:
+            if n > 1:  # n is not accepted here: send the samples one by one, for the rest of the run
+                self.n_supported = False
+                return _Done([], job.indices)
+            raise self._rejected(err) from None
+        choices = _choices(body, f"{self.base_url}/chat/completions")
+        if n > 1:
+            self.n_supported = len(choices) >= n
+        usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+        prompt_tokens = _int(usage.get("prompt_tokens"))
+        total_completion = _int(usage.get("completion_tokens"))
+        taken = choices[:n]
+        results = []
+        for index, choice in zip(job.indices, taken, strict=False):
+            text = _text(choice, f"{self.base_url}/chat/completions")
+            # Servers report usage for the whole request: with several choices, completion tokens are a
+            # total, split here evenly (rounded) over the choices; the prompt counts for each sample, and so
+            # does the request's wall time, as when the samples share a prefill in the transformers backend.
+            if total_completion is None:
+                completion = len(text.split())  # no usage reported: words stand in for tokens
+            elif len(taken) == 1:
+                completion = total_completion
+            else:
+                completion = round(total_completion / len(taken))
+            finish = "length" if choice.get("finish_reason") == "length" else "stop"
+            results.append((index, Generation(text, prompt_tokens or 0, completion, latency, finish)))
+        return _Done(results, job.indices[len(taken) :])
+
+    def _rejected(self, err: _Rejected) -> BackendError:
+        url = f"{self.base_url}/chat/completions"
+        if err.status in (401, 403):
+            return BackendError(
+                f"openai backend: {url} refused the API key (HTTP {err.status}); "
+                f"set ${self.api_key_env} to a valid key, or set api_key_env in the suite's model: section."
+            )
+        return BackendError(
+            f"openai backend: {url} rejected the request (HTTP {err.status}: {err.detail}); "
+            "check model, max_new_tokens and the prompt's length against the server's settings."
+        )
+
+    def _jobs(self, requests: Sequence[GenerationRequest]) -> list[_Job]:
+        """Group sampled requests of one prompt into one job each; every other request is a job of its own."""
+        groups: dict[str, list[int]] = {}
+        jobs: list[_Job] = []
+        for i, request in enumerate(requests):
+            if request.params.temperature > 0 and self.n_supported is not False:
+                groups.setdefault(request.prompt_key(), []).append(i)
+            else:
+                jobs.append(_Job((i,)))
+        for indices in groups.values():
+            if len(indices) == 1:
+                jobs.append(_Job((indices[0],)))
+            else:
+                jobs.append(_Job(tuple(indices)))
+        return jobs
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
+        """Yield ``(index, generation)`` for every request as its HTTP response arrives."""
+        if not requests:
+            return
+        with self._lock:
+            if not self._checked:
+                self.check_server()
+                self._checked = True
+        jobs = self._jobs(requests)
+        # while it is unknown whether the server honours n, one group goes first and the others wait for it
+        held: list[_Job] = []
+        if self.n_supported is None:
+            grouped = [j for j in jobs if j.n > 1]
+            held = grouped[1:]
+            jobs = [j for j in jobs if j.n == 1] + grouped[:1]
+        # Daemon threads rather than a ThreadPoolExecutor: a request still in flight when the run fails or is
+        # interrupted must not hold the process open until its timeout.
+        stop = threading.Event()
+        inbox: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        outbox: queue.SimpleQueue[tuple[_Done | None, BaseException | None]] = queue.SimpleQueue()
+
+        def work() -> None:
+            while (job := inbox.get()) is not None and not stop.is_set():
+                try:
+                    outbox.put((self._run(requests, job, stop), None))
+                except BaseException as err:  # handed to the caller's thread, which raises it
+                    outbox.put((None, err))
+
+        workers = [
+            threading.Thread(target=work, name=f"openai-{i}", daemon=True)
+            for i in range(min(self.concurrency, len(requests)))
+        ]
+        for worker in workers:
+            worker.start()
+        for job in jobs:
+            inbox.put(job)
+        outstanding = len(jobs)
+        try:
+            while outstanding:
+                try:
+                    done, err = outbox.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                outstanding -= 1
+                if err is not None:
+                    raise err
+                assert done is not None
+                yield from done.results
+                more = [_Job((i,)) for i in done.leftover]
+                if held and self.n_supported is not None:
+                    for job in held:
+                        more.extend([job] if self.n_supported else [_Job((i,)) for i in job.indices])
+                    held = []
+                for job in more:
+                    inbox.put(job)
+                outstanding += len(more)
+        finally:
+            stop.set()
+            for _ in workers:
+                inbox.put(None)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+# --- response parsing ---------------------------------------------------------------------------------
+
+
+def _snippet(value: Any, limit: int = 200) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The server's error message, from an OpenAI-style ``{"error": {"message": ...}}`` body when it has one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return _snippet(response.text.strip() or response.reason_phrase)
+    if isinstance(body, dict):
+        err = body.get("error", body.get("detail", body))
+        if isinstance(err, dict) and "message" in err:
+            return _snippet(err["message"])
+        return _snippet(err)
+    return _snippet(body)
+
+
+def _json_body(response: httpx.Response, url: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise BackendError(
+            f"openai backend: {url} did not answer with JSON (HTTP {response.status_code}, "
+            f"content-type {response.headers.get('content-type', 'none')!r}): {_snippet(response.text)!r}; "
+            "is base_url the API root of an OpenAI-compatible server (usually ending in /v1)?"
+        ) from None
+    if not isinstance(body, dict):
+        raise BackendError(f"openai backend: {url} answered with JSON that is not an object: {_snippet(body)}")
+    return body
+
+
+def _choices(body: dict[str, Any], url: str) -> list[dict[str, Any]]:
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not all(isinstance(c, dict) for c in choices):
+        raise BackendError(
+            f"openai backend: {url} answered without a 'choices' list: {_snippet(body)}; "
+            "is the server OpenAI-compatible, and is base_url its API root?"
+        )
+    return choices
+
+
+def _text(choice: dict[str, Any], url: str) -> str:
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise BackendError(f"openai backend: {url} answered a choice without a 'message': {_snippet(choice)}")
+    content = message.get("content")
+    return content if isinstance(content, str) else ""
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

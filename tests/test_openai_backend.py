@@ -1,0 +1,390 @@
+"""The openai backend against real HTTP servers: a scripted ``http.server`` on 127.0.0.1 for the protocol's
+corners (retries, malformed answers, ``n``), and llama.cpp's server on the embedded model end to end."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptarena.backends import get_backend
+from promptarena.backends.openai import OpenAIBackend
+from promptarena.errors import BackendError
+from promptarena.types import GenerationRequest, GenParams, Message
+from tests.helpers import COUNTRIES, EVALS, evals, qa_repo, write_suite
+from tests.llama_server import MODEL_ALIAS, LlamaServer, free_port, llama_server_fixture  # noqa: F401 (a fixture)
+
+Reply = tuple[int, dict[str, str], bytes]
+
+
+# --- a scripted OpenAI-compatible server ----------------------------------------------------------------
+
+
+def completion(texts: list[str], prompt_tokens: int = 5, finish: str = "stop") -> Reply:
+    body = {
+        "object": "chat.completion",
+        "choices": [
+            {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": finish}
+            for i, t in enumerate(texts)
+        ],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": 2 * len(texts)},
+    }
+    return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+
+def capital_answer(body: dict[str, Any]) -> Reply:
+    """Answers "Capital of X?" with X's capital; ``n`` choices when asked for them."""
+    last = body["messages"][-1]["content"]
+    city = next((city for country, city in COUNTRIES.items() if country in last), "unknown")
+    return completion([city] * body.get("n", 1))
+
+
+class Scripted:
+    """An HTTP server on 127.0.0.1 that answers ``POST /v1/chat/completions`` with ``reply(body)``."""
+
+    def __init__(self, reply: Callable[[dict[str, Any]], Reply] = capital_answer, models: tuple[str, ...] = ("m",)):
+        self.reply = reply
+        self.models = models
+        self.posts: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                data = json.dumps({"object": "list", "data": [{"id": m} for m in outer.models]}).encode()
+                self._send(200, {"Content-Type": "application/json"}, data)
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.posts.append(body)
+                outer.headers.append(dict(self.headers))
+                self._send(*outer.reply(body))
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def scripted() -> Iterator[Scripted]:
+    server = Scripted()
+    yield server
+    server.close()
+
+
+def ask(question: str, *, temperature: float = 0.0, sample: int = 0, seed: int = 7) -> GenerationRequest:
+    params = GenParams(max_new_tokens=8, temperature=temperature, stop=("\n",))
+    return GenerationRequest((Message("user", question),), params, seed, sample)
+
+
+def run(backend: OpenAIBackend, requests: list[GenerationRequest]) -> dict[int, Any]:
+    out = dict(backend.generate(requests))
+    assert sorted(out) == list(range(len(requests)))
+    return out
+
+
+# --- contract, fingerprint, payload --------------------------------------------------------------------
+
+
+def test_fingerprint_is_host_port_model_revision_and_needs_no_server() -> None:
+    backend = get_backend("openai", base_url="http://10.0.0.5:8000/v1", model="Qwen/Qwen2.5-7B")
+    assert backend.fingerprint == "openai:10.0.0.5:8000:Qwen/Qwen2.5-7B"
+    pinned = OpenAIBackend("https://api.example.com/v1/", "m", revision="2024-06")
+    assert pinned.fingerprint == "openai:api.example.com:m:2024-06"
+
+
+def test_not_a_url_is_a_backend_error() -> None:
+    with pytest.raises(BackendError, match="base_url"):
+        OpenAIBackend("localhost:8000", "m")
+
+
+def test_payload_usage_and_finish_reason(scripted: Scripted) -> None:
+    scripted.reply = lambda body: completion(["Pa"], prompt_tokens=11, finish="length")
+    (gen,) = run(OpenAIBackend(scripted.url, "m"), [ask("Capital of France?")]).values()
+    assert gen.text == "Pa" and gen.prompt_tokens == 11 and gen.completion_tokens == 2
+    assert gen.finish_reason == "length" and gen.latency_s > 0
+    (body,) = scripted.posts
+    assert body["model"] == "m" and body["messages"] == [{"role": "user", "content": "Capital of France?"}]
+    assert body["max_tokens"] == 8 and body["temperature"] == 0 and body["stop"] == ["\n"]
+    assert body["seed"] == 7000 and "n" not in body
+
+
+def test_concurrent_requests_are_bounded_and_yielded_as_they_complete(scripted: Scripted) -> None:
+    active, peak, lock = [0], [0], threading.Lock()
+
+    def slow(body: dict[str, Any]) -> Reply:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.4 if "France" in body["messages"][-1]["content"] else 0.05)
+        with lock:
+            active[0] -= 1
+        return capital_answer(body)
+
+    scripted.reply = slow
+    questions = [f"Capital of {c}?" for c in COUNTRIES]
+    order = [i for i, _ in OpenAIBackend(scripted.url, "m", concurrency=3).generate([ask(q) for q in questions])]
+    assert sorted(order) == list(range(len(questions)))
+    assert peak[0] == 3
+    assert order[0] != 0  # France (index 0) is slow: others come back first
+
+
+def test_api_key_is_read_from_the_environment_at_request_time(scripted: Scripted, monkeypatch) -> None:
+    backend = OpenAIBackend(scripted.url, "m", api_key_env="MY_KEY")
+    monkeypatch.delenv("MY_KEY", raising=False)
+    run(backend, [ask("Capital of Peru?")])
+    monkeypatch.setenv("MY_KEY", "sk-test-123")
+    run(backend, [ask("Capital of Chile?")])
+    assert "authorization" not in {k.lower() for k in scripted.headers[0]}
+    assert scripted.headers[1]["Authorization"] == "Bearer sk-test-123"
+    assert "sk-test" not in backend.fingerprint
+
+
+# --- retries and errors -----------------------------------------------------------------------------------
+
+
+def test_429_then_success_is_retried(scripted: Scripted) -> None:
+    calls = []
+
+    def busy_once(body: dict[str, Any]) -> Reply:
+        calls.append(1)
+        if len(calls) == 1:
+            return 429, {"Retry-After": "0", "Content-Type": "application/json"}, b'{"error": {"message": "busy"}}'
+        if len(calls) == 2:
+            return 503, {}, b"overloaded"
+        return capital_answer(body)
+
+    scripted.reply = busy_once
+    (gen,) = run(OpenAIBackend(scripted.url, "m", concurrency=1), [ask("Capital of Japan?")]).values()
+    assert gen.text == "Tokyo" and len(calls) == 3
+
+
+def test_retries_run_out_with_a_backend_error(scripted: Scripted) -> None:
+    scripted.reply = lambda body: (503, {"Retry-After": "0"}, b"overloaded")
+    with pytest.raises(BackendError, match=r"HTTP 503.*2 times"):
+        run(OpenAIBackend(scripted.url, "m", max_retries=1), [ask("Capital of Japan?")])
+    assert len(scripted.posts) == 2
+
+
+@pytest.mark.parametrize(
+    ("reply", "what"),
+    [
+        ((200, {"Content-Type": "text/html"}, b"<html>hello</html>"), "did not answer with JSON"),
+        ((200, {"Content-Type": "application/json"}, b'{"id": "x"}'), "without a 'choices' list"),
+        ((200, {"Content-Type": "application/json"}, b'{"choices": [{"text": "x"}]}'), "without a 'message'"),
+    ],
+)
+def test_malformed_response_is_a_backend_error_naming_the_url(scripted: Scripted, reply: Reply, what: str) -> None:
+    scripted.reply = lambda body: reply
+    with pytest.raises(BackendError) as err:
+        run(OpenAIBackend(scripted.url, "m"), [ask("Capital of Japan?")])
+    assert what in str(err.value) and f"{scripted.url}/chat/completions" in str(err.value)
+
+
+def test_client_error_is_not_retried(scripted: Scripted) -> None:
+    scripted.reply = lambda body: (400, {}, b'{"error": {"message": "context length exceeded"}}')
+    with pytest.raises(BackendError, match="HTTP 400: context length exceeded"):
+        run(OpenAIBackend(scripted.url, "m"), [ask("Capital of Japan?")])
+    assert len(scripted.posts) == 1
+
+
+def test_model_not_served_lists_the_served_ids(scripted: Scripted) -> None:
+    scripted.models = ("llama-3-8b", "qwen2.5-7b")
+    with pytest.raises(BackendError, match="does not serve model 'm'.*llama-3-8b, qwen2.5-7b"):
+        run(OpenAIBackend(scripted.url, "m"), [ask("Capital of Japan?")])
+    assert scripted.posts == []
+
+
+def test_unreachable_server_names_the_url() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(BackendError, match=re.escape(url) + ".*Is the server running"):
+        run(OpenAIBackend(url, "m"), [ask("Capital of Japan?")])
+
+
+# --- samples of one prompt: one request with n, or separate requests --------------------------------------
+
+
+def samples(k: int = 3) -> list[GenerationRequest]:
+    return [ask("Capital of Italy?", temperature=0.7, sample=i) for i in range(k)]
+
+
+def test_samples_go_as_one_request_with_n_when_the_server_honours_it(scripted: Scripted) -> None:
+    backend = OpenAIBackend(scripted.url, "m")
+    gens = run(backend, [ask("Capital of Spain?"), *samples(3)])
+    assert [g.text for g in gens.values()].count("Rome") == 3
+    assert sorted(p.get("n", 1) for p in scripted.posts) == [1, 3]
+    # the total of completion tokens is split over the choices; each sample counts the prompt
+    assert all(gens[i].completion_tokens == 2 and gens[i].prompt_tokens == 5 for i in (1, 2, 3))
+    assert backend.n_supported is True
+
+
+def test_server_that_ignores_n_falls_back_to_separate_requests_for_the_run(scripted: Scripted) -> None:
+    scripted.reply = lambda body: completion(["Rome"])  # one choice, whatever n says
+    backend = OpenAIBackend(scripted.url, "m")
+    gens = run(backend, samples(3) + [ask("Capital of Peru?", temperature=0.7, sample=i) for i in range(3)])
+    assert [g.text for g in gens.values()] == ["Rome"] * 6
+    assert backend.n_supported is False
+    # one probe with n=3 (its one choice is kept), then every other sample alone with its own seed
+    assert [p.get("n", 1) for p in scripted.posts].count(3) == 1 and len(scripted.posts) == 6
+    assert {p["seed"] for p in scripted.posts if "n" not in p} >= {7001, 7002}
+    scripted.posts.clear()
+    run(backend, samples(2))
+    assert [p.get("n", 1) for p in scripted.posts] == [1, 1]
+
+
+def test_server_that_rejects_n_falls_back_to_separate_requests(scripted: Scripted) -> None:
+    def no_n(body: dict[str, Any]) -> Reply:
+        if body.get("n", 1) > 1:
+            return 400, {}, b'{"error": {"message": "n > 1 is not supported"}}'
+        return capital_answer(body)
+
+    scripted.reply = no_n
+    backend = OpenAIBackend(scripted.url, "m")
+    assert [g.text for g in run(backend, samples(3)).values()] == ["Rome"] * 3
+    assert backend.n_supported is False and len(scripted.posts) == 4
+
+
+# --- through `evals run`, against the scripted server -----------------------------------------------------
+
+
+def openai_repo(root: Path, url: str, **model: Any) -> Any:
+    repo = qa_repo(root)
+    write_suite(repo, model={"backend": "openai", "base_url": url, "model": "m", **model})
+    return repo
+
+
+def test_cli_run_sends_the_key_but_never_stores_or_prints_it(tmp_path: Path, scripted: Scripted) -> None:
+    secret = "sk-do-not-store-4f9a1c"
+    repo = openai_repo(tmp_path / "repo", scripted.url)
+    out = evals("run", "--json", cwd=repo.root, env={"OPENAI_API_KEY": secret})
+    assert out.returncode == 0, out.stderr
+    (suite,) = json.loads(out.stdout)["suites"]
+    assert suite["generated"] == 2 * len(COUNTRIES) and suite["model"].startswith("openai:127.0.0.1:")
+    assert all(h["Authorization"] == f"Bearer {secret}" for h in scripted.headers)
+    assert secret not in out.stdout + out.stderr
+    for path in (repo.root / ".promptarena").iterdir():  # the database and its WAL
+        assert secret.encode() not in path.read_bytes(), path
+
+
+def test_cli_malformed_response_exits_3_without_traceback(tmp_path: Path, scripted: Scripted) -> None:
+    scripted.reply = lambda body: (200, {"Content-Type": "text/plain"}, b"not json")
+    repo = openai_repo(tmp_path / "repo", scripted.url)
+    out = evals("run", cwd=repo.root)
+    assert out.returncode == 3 and "Traceback" not in out.stderr
+    assert f"{scripted.url}/chat/completions" in out.stderr and "JSON" in out.stderr
+
+
+def test_cli_server_not_started_exits_3_naming_the_url(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    repo = openai_repo(tmp_path / "repo", url)
+    out = evals("run", cwd=repo.root)
+    assert out.returncode == 3, out.stdout + out.stderr
+    text = " ".join(out.stderr.split())
+    assert url in text and "Is the server running" in text and "Traceback" not in out.stderr
+
+
+# --- against a real llama.cpp server ----------------------------------------------------------------------
+
+
+def _db(repo: Any) -> Path:
+    return repo.root / ".promptarena" / "results.db"
+
+
+def _generations(db: Path) -> int:
+    try:
+        return sqlite3.connect(db).execute("SELECT count(*) FROM generations").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+@pytest.mark.server
+def test_real_server_runs_plain_cot_and_self_consistency_then_caches(tmp_path: Path, llama_server: LlamaServer) -> None:
+    repo = qa_repo(tmp_path / "repo")
+    write_suite(
+        repo,
+        model={"backend": "openai", "base_url": llama_server.base_url, "model": MODEL_ALIAS, "concurrency": 4},
+        variants=["plain", {"cot": {"max_new_tokens": 24}}, {"self_consistency": {"samples": 3}}],
+        versions=["HEAD"],
+        parameters={"max_new_tokens": 8},
+        metrics=["exact_match", "contains"],
+    )
+    first = evals("run", "--json", cwd=repo.root)
+    assert first.returncode in (0, 1), first.stderr  # quality of a 135M model is not the point here
+    (suite,) = json.loads(first.stdout)["suites"]
+    n = len(COUNTRIES)
+    assert suite["generated"] == n * (1 + 1 + 3) and suite["cached"] == 0
+    arms = {a["variant"]: a for a in suite["arms"]}
+    assert set(arms) == {"plain", "cot", "self_consistency"}
+    assert arms["plain"]["metrics"]["contains"]["mean"] > 0  # the model does know some capitals
+    con = sqlite3.connect(_db(repo))
+    texts = [row[0] for row in con.execute("SELECT text FROM generations")]
+    assert len(texts) == n * 5 and sum(bool(t and t.strip()) for t in texts) >= n * 4
+    again = evals("run", "--json", cwd=repo.root)
+    (suite,) = json.loads(again.stdout)["suites"]
+    assert suite["generated"] == 0 and suite["cached"] == n * 5
+
+
+@pytest.mark.server
+def test_server_killed_mid_run_keeps_rows_and_rerun_makes_only_the_missing(
+    tmp_path: Path, llama_server: LlamaServer
+) -> None:
+    cases = [{"id": f"c{i}", "vars": {"country": f"country number {i}"}, "reference": "x"} for i in range(24)]
+    repo = qa_repo(tmp_path / "repo")
+    repo.write("evals/cases/slow.jsonl", "\n".join(json.dumps(c) for c in cases) + "\n")
+    model = {"backend": "openai", "base_url": llama_server.base_url, "model": MODEL_ALIAS}
+    write_suite(
+        repo,
+        name="slow",
+        model={**model, "concurrency": 1, "max_retries": 1},
+        versions=["HEAD"],
+        parameters={"max_new_tokens": 24, "stop": []},
+    )
+    db = _db(repo)
+    proc = subprocess.Popen([EVALS, "run", "slow"], cwd=repo.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while _generations(db) < 3 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    llama_server.kill()
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        llama_server.start()
+    assert proc.returncode == 3, stderr
+    assert llama_server.base_url in stderr.decode() and b"Traceback" not in stderr
+    stored = _generations(db)
+    assert 3 <= stored < len(cases)
+    out = evals("run", "slow", "--json", cwd=repo.root)
+    assert out.returncode in (0, 1), out.stderr
+    (suite,) = json.loads(out.stdout)["suites"]
+    assert suite["generated"] == len(cases) - stored and suite["cached"] == stored
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*), count(DISTINCT key) FROM generations").fetchone() == (len(cases),) * 2
