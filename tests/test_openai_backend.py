@@ -18,7 +18,7 @@ import pytest
 
 from promptarena.backends import get_backend
 from promptarena.backends.openai import OpenAIBackend
-from promptarena.errors import BackendError
+from promptarena.errors import BackendError, ConfigError
 from promptarena.types import GenerationRequest, GenParams, Message
 from tests.helpers import COUNTRIES, EVALS, evals, qa_repo, write_suite
 from tests.llama_server import MODEL_ALIAS, LlamaServer, free_port, llama_server_fixture  # noqa: F401 (a fixture)
@@ -122,9 +122,14 @@ def test_fingerprint_is_host_port_model_revision_and_needs_no_server() -> None:
     assert pinned.fingerprint == "openai:api.example.com:m:2024-06"
 
 
-def test_not_a_url_is_a_backend_error() -> None:
-    with pytest.raises(BackendError, match="base_url"):
+def test_missing_or_wrong_base_url_is_a_config_error(monkeypatch) -> None:
+    with pytest.raises(ConfigError, match="base_url"):
         OpenAIBackend("localhost:8000", "m")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(ConfigError, match="OPENAI_BASE_URL"):
+        OpenAIBackend(model="m")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert OpenAIBackend(model="m").fingerprint == "openai:127.0.0.1:9:m"
 
 
 def test_payload_usage_and_finish_reason(scripted: Scripted) -> None:
@@ -293,6 +298,17 @@ def test_cli_run_sends_the_key_but_never_stores_or_prints_it(tmp_path: Path, scr
     assert secret not in out.stdout + out.stderr
     for path in (repo.root / ".promptarena").iterdir():  # the database and its WAL
         assert secret.encode() not in path.read_bytes(), path
+
+
+def test_cli_backend_option_uses_openai_base_url(tmp_path: Path, scripted: Scripted) -> None:
+    repo = qa_repo(tmp_path / "repo")  # a suite written for the fake backend
+    out = evals(
+        "run", "--backend", "openai", "--model", "m", "--json", cwd=repo.root, env={"OPENAI_BASE_URL": scripted.url}
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["suites"][0]["model"] == f"openai:127.0.0.1:{scripted.httpd.server_address[1]}:m"
+    missing = evals("run", "--backend", "openai", cwd=repo.root, env={"OPENAI_BASE_URL": ""})
+    assert missing.returncode == 2 and "base_url" in missing.stderr and "Traceback" not in missing.stderr
 
 
 def test_cli_malformed_response_exits_3_without_traceback(tmp_path: Path, scripted: Scripted) -> None:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from promptarena.errors import BackendError
+from promptarena.errors import BackendError, ConfigError
 from promptarena.types import Generation, GenerationRequest
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -65,7 +65,7 @@ class OpenAIBackend:
     """Generations from an OpenAI-compatible ``/chat/completions`` endpoint.
 
     Args:
-        base_url: The API root, e.g. ``http://127.0.0.1:8000/v1``.
+        base_url: The API root, e.g. ``http://127.0.0.1:8000/v1``; default ``$OPENAI_BASE_URL``.
         model: The model id the server serves (as listed by ``GET /models``).
         api_key_env: Name of the environment variable holding the API key; unset means no key is sent.
         concurrency: Requests in flight at once.
@@ -78,8 +78,8 @@ class OpenAIBackend:
 
     def __init__(
         self,
-        base_url: str,
-        model: str,
+        base_url: str | None = None,
+        model: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         concurrency: int = 8,
         timeout_s: float = 120,
@@ -87,14 +87,21 @@ class OpenAIBackend:
         revision: str | None = None,
         **_: Any,
     ) -> None:
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL")
+        if not base_url or not model or model == "default":
+            raise ConfigError(
+                "the openai backend needs base_url and model: write them in the suite's model: section, e.g. "
+                "{backend: openai, base_url: 'http://127.0.0.1:8000/v1', model: MODEL_ID}, "
+                "or set $OPENAI_BASE_URL and pass --model MODEL_ID."
+            )
         parts = urlsplit(str(base_url))
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise BackendError(
+            raise ConfigError(
                 f"openai backend: base_url {base_url!r} is not an http(s) URL; "
                 "set it in the suite's model: section, e.g. http://127.0.0.1:8000/v1."
             )
         if int(concurrency) < 1:
-            raise BackendError(f"openai backend: concurrency must be at least 1, got {concurrency}.")
+            raise ConfigError(f"openai backend: concurrency must be at least 1, got {concurrency}.")
         self.base_url = str(base_url).rstrip("/")
         self.model = str(model)
         self.api_key_env = api_key_env
