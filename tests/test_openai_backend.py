@@ -82,6 +82,7 @@ class Scripted:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        self.httpd.handle_error = lambda request, address: None  # a client that gave up: nothing to report
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -197,6 +198,17 @@ def test_retries_run_out_with_a_backend_error(scripted: Scripted) -> None:
     scripted.reply = lambda body: (503, {"Retry-After": "0"}, b"overloaded")
     with pytest.raises(BackendError, match=r"HTTP 503.*2 times"):
         run(OpenAIBackend(scripted.url, "m", max_retries=1), [ask("Capital of Japan?")])
+    assert len(scripted.posts) == 2
+
+
+def test_timeout_is_retried_then_says_which_setting_to_raise(scripted: Scripted) -> None:
+    def stall(body: dict[str, Any]) -> Reply:
+        time.sleep(0.6)
+        return capital_answer(body)
+
+    scripted.reply = stall
+    with pytest.raises(BackendError, match=r"did not answer within timeout_s=0.2 s \(2 tries\)"):
+        run(OpenAIBackend(scripted.url, "m", timeout_s=0.2, max_retries=1), [ask("Capital of Japan?")])
     assert len(scripted.posts) == 2
 
 

@@ -136,6 +136,12 @@ class OpenAIBackend:
         return {"Authorization": f"Bearer {key}"} if key else {}
 
     def _unreachable(self, url: str, err: Exception) -> BackendError:
+        if isinstance(err, httpx.TimeoutException) and not isinstance(err, httpx.ConnectTimeout):
+            return BackendError(
+                f"openai backend: {url} did not answer within timeout_s={self.timeout_s:g} s "
+                f"({self.max_retries + 1} tries). Raise timeout_s or lower concurrency in the suite's model: "
+                "section, or check the server's load."
+            )
         return BackendError(
             f"openai backend: cannot reach {url} ({type(err).__name__}: {err or 'no detail'}). "
             "Is the server running? Start it (e.g. `vllm serve MODEL` or `python -m llama_cpp.server --model FILE`) "
