@@ -111,11 +111,13 @@ def test_resolve_revision_forms(history: GitRepo, rev: str, text: str, path: str
     history.tag("v1", "HEAD~4")
     version = store(history).resolve(f"qa@{rev}")
     assert (version.text, version.path, version.rev) == (text, path, rev)
-    assert version.commit == history.rev_parse(rev)
+    # named by the newest commit, at or before REV, that made this text (the rename made HEAD~1's)
+    made = {"HEAD~1": "HEAD~2", "main~2": "HEAD~2", "v1": "HEAD~4"}.get(rev, rev)
+    assert version.commit == history.rev_parse(made)
 
 
 def test_resolve_by_sha_short_sha_and_file_name(history: GitRepo) -> None:
-    sha = history.rev_parse("HEAD~1")
+    sha = history.rev_parse("HEAD~2")
     s = store(history)
     assert s.resolve(f"qa@{sha}").commit == sha
     assert s.resolve(f"qa@{sha[:8]}").commit == sha
@@ -237,7 +239,7 @@ def test_load_parses_and_names_the_version_in_errors(history: GitRepo) -> None:
 
 def test_diff_has_version_labels(history: GitRepo) -> None:
     s = store(history)
-    old = history.rev_parse("HEAD~1")[:7]
+    old = history.rev_parse("HEAD~2")[:7]  # HEAD~1 left the text as HEAD~2 made it
     text = s.diff("qa@HEAD~1", "qa@HEAD")
     assert text.startswith(f"--- qa@{old}\n+++ qa@{history.rev_parse('HEAD')[:7]}\n")
     assert "-Be very short.\n" in text and "+Answer only.\n" in text

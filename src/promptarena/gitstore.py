@@ -310,6 +310,18 @@ class PromptStore:
                         break
         if blob is None:
             return None
+        # A version is named by the commit that made this text, not by a later commit that left it alone:
+        # `qa@HEAD` and the log's newest entry are then the same version, with the same label.
+        made = next(
+            (
+                v.commit
+                for v in self.log(name)
+                if v.blob == blob.hexsha and v.commit and self._repo.is_ancestor(v.commit, commit.hexsha)
+            ),
+            None,
+        )
+        if made and made != commit.hexsha:
+            commit = self._repo.commit(made)
         return PromptVersion(
             name=name,
             rev=rev,
