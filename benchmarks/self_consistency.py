@@ -1,0 +1,100 @@
+"""What self-consistency costs: N samples at temperature T per question, against one greedy answer each.
+
+Reports the wall-time ratio (sampled / greedy) for the transformers backend (samples share their prompt's
+prefill, finished rows leave the batch) beside plain ``generate(num_return_sequences=N)``, medians over
+``--repeats`` rounds measured in the same process.
+
+    python benchmarks/self_consistency.py --prompts benchmarks/workloads/questions16.json -n 5 -t 0.7
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from throughput import (  # same folder; sets HF_HUB_OFFLINE and the import path
+    HERE,
+    engine_generate,
+    load_plain,
+    plain_generate,
+    requests_for,
+)
+
+from promptarena.backends.hf import TransformersBackend
+from promptarena.types import GenParams
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prompts", type=Path, default=HERE / "workloads" / "questions16.json")
+    parser.add_argument("-n", "--samples", type=int, default=5)
+    parser.add_argument("-t", "--temperature", type=float, default=0.7)
+    parser.add_argument("--max-new-tokens", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = parse_args(argv)
+    questions = json.loads(args.prompts.read_text(encoding="utf-8"))
+    backend = TransformersBackend(model=args.model, device=args.device, dtype=args.dtype, threads=args.threads)
+    greedy = requests_for(questions, GenParams(max_new_tokens=args.max_new_tokens))
+    sampled = requests_for(
+        questions, GenParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature), args.samples
+    )
+    list(backend.generate(greedy[:1]))  # load and warm up
+    tokenizer, model = load_plain(backend)
+    plain_generate(tokenizer, model, questions[:2], 4, do_sample=False)
+    sample_kwargs = {
+        "do_sample": True,
+        "temperature": args.temperature,
+        "top_p": 1.0,
+        "top_k": 0,
+        "num_return_sequences": args.samples,
+    }
+
+    rows: dict[str, list[float]] = {k: [] for k in ("engine_greedy", "engine_sampled", "plain_greedy", "plain_sampled")}
+    for repeat in range(args.repeats):
+        rows["engine_greedy"].append(engine_generate(backend, greedy)[1])
+        rows["engine_sampled"].append(engine_generate(backend, sampled)[1])
+        rows["plain_greedy"].append(plain_generate(tokenizer, model, questions, args.max_new_tokens, do_sample=False)[1])
+        rows["plain_sampled"].append(plain_generate(tokenizer, model, questions, args.max_new_tokens, **sample_kwargs)[1])
+        print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in rows.items()), file=sys.stderr)
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    result = {
+        "benchmark": "self_consistency",
+        "questions": len(questions),
+        "samples": args.samples,
+        "temperature": args.temperature,
+        "max_new_tokens": args.max_new_tokens,
+        "repeats": args.repeats,
+        "device": backend.device,
+        "dtype": backend.dtype,
+        **{f"{k}_s": round(v, 2) for k, v in med.items()},
+        "engine_ratio": round(med["engine_sampled"] / med["engine_greedy"], 2),
+        "generate_ratio": round(med["plain_sampled"] / med["plain_greedy"], 2),
+    }
+    print(f"{'engine':<36}{'greedy s':>10}{f'N={args.samples} s':>10}{'ratio':>8}")
+    print(
+        f"{'promptarena transformers backend':<36}{med['engine_greedy']:>10.2f}"
+        f"{med['engine_sampled']:>10.2f}{result['engine_ratio']:>8}"
+    )
+    print(
+        f"{'generate(num_return_sequences=N)':<36}{med['plain_greedy']:>10.2f}"
+        f"{med['plain_sampled']:>10.2f}{result['generate_ratio']:>8}"
+    )
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

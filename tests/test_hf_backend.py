@@ -1,0 +1,188 @@
+"""The transformers backend: torch-free fingerprint, errors, sampling helpers, and real-model behaviour."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+
+import pytest
+
+from promptarena.backends.hf import TransformersBackend, resolve_device, resolve_dtype
+from promptarena.errors import BackendError
+from promptarena.types import GenerationRequest, GenParams, Message
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def ask(question: str, *, sample: int = 0, **params: object) -> GenerationRequest:
+    return GenerationRequest((Message("user", question),), GenParams(**params), seed=0, sample_index=sample)
+
+
+def run(backend: TransformersBackend, requests: list[GenerationRequest]) -> list:
+    results = dict(backend.generate(requests))
+    assert sorted(results) == list(range(len(requests)))
+    return [results[i] for i in range(len(requests))]
+
+
+# ------------------------------------------------------------------------------------- without a model
+
+
+def test_fingerprint_does_not_import_torch(tmp_path):
+    code = textwrap.dedent(
+        """
+        import sys
+        from promptarena.backends.hf import TransformersBackend
+        print(TransformersBackend().fingerprint)
+        assert "torch" not in sys.modules, "computing the fingerprint imported torch"
+        """
+    )
+    env = {**os.environ, "PROMPTARENA_CACHE": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    kind, model, digest, dtype, device = out.stdout.strip().split(":")
+    assert (kind, model) == ("transformers", "default")
+    assert len(digest) == 16 and int(digest, 16) >= 0
+    assert dtype in {"bfloat16", "float32"} and device in {"cpu", "cuda"}
+
+
+@pytest.mark.parametrize("path", ["./no/such/model", "/no/such/model.gguf", "../missing"])
+def test_missing_model_path_names_it(path):
+    with pytest.raises(BackendError) as info:
+        _ = TransformersBackend(model=path).fingerprint
+    assert path in str(info.value)
+    assert info.value.exit_code == 3
+
+
+def test_auto_device_and_dtype(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert resolve_device("auto") == "cpu"
+    assert resolve_dtype("auto", "cuda") == "bfloat16"
+    assert resolve_dtype("fp32", "cuda") == "float32"
+    with pytest.raises(BackendError, match="dtype"):
+        resolve_dtype("int3", "cpu")
+    with pytest.raises(BackendError, match="device"):
+        resolve_device("tpu")
+
+
+def test_inverse_cdf_follows_the_weights_and_skips_zeros():
+    torch = pytest.importorskip("torch")
+    from promptarena.backends.hf import _inverse_cdf
+
+    weights = torch.zeros(2, 300)
+    weights[0, [3, 150, 299]] = torch.tensor([1.0, 2.0, 1.0])
+    weights[1, 7] = 5.0
+    u = torch.linspace(0, 0.9999, 400)
+    picks = Counter(_inverse_cdf(weights[:1].expand(400, -1).contiguous(), u).tolist())
+    assert set(picks) == {3, 150, 299}
+    assert abs(picks[150] / 400 - 0.5) < 0.01
+    assert (
+        _inverse_cdf(weights[1:].expand(4, -1).contiguous(), torch.tensor([0.0, 0.3, 0.9, 0.99999])).tolist() == [7] * 4
+    )
+
+
+# ------------------------------------------------------------------------------------- the real model
+
+
+@pytest.fixture(scope="module")
+def backend() -> TransformersBackend:
+    return TransformersBackend()
+
+
+@pytest.fixture(scope="module")
+def backend32() -> TransformersBackend:
+    """float32, where batch composition changes logits only by ~1e-6: results can be compared exactly."""
+    return TransformersBackend(dtype="float32")
+
+
+QUESTION = "In one sentence, what is a volcano?"
+SHORT = "In one word, what color is the sky?"  # a short greedy answer keeps the plain generate() reference quick
+
+
+@pytest.fixture(scope="module")
+def plain_greedy(backend):
+    """Plain Hugging Face greedy generate() on the same model and dtype: (text, completion tokens, prompt tokens)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from promptarena.models import resolve_model
+
+    path = str(resolve_model("default").path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, backend.dtype)).eval()
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": SHORT}], add_generation_prompt=True, tokenize=False
+    )
+    enc = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        out = model.generate(**enc, max_new_tokens=24, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+    new = out[0, enc["input_ids"].shape[1] :].tolist()
+    eos = tokenizer.eos_token_id
+    count = new.index(eos) + 1 if eos in new else len(new)
+    return tokenizer.decode(new[:count], skip_special_tokens=True), count, enc["input_ids"].shape[1]
+
+
+@pytest.mark.model
+def test_greedy_is_deterministic_and_matches_plain_generate(backend, plain_greedy):
+    text, completion_tokens, prompt_tokens = plain_greedy
+    first, second = run(backend, [ask(SHORT, max_new_tokens=24), ask(SHORT, max_new_tokens=24)])
+    again = run(backend, [ask(SHORT, max_new_tokens=24)])[0]
+    assert first.text == second.text == again.text == text
+    assert first.completion_tokens == completion_tokens  # real tokens, EOS included
+    assert first.prompt_tokens == prompt_tokens
+    assert first.finish_reason == "stop"
+    assert first.latency_s > 0
+
+
+@pytest.mark.model
+def test_length_limit_and_stop_string(backend, plain_greedy):
+    text = plain_greedy[0]
+    short = run(backend, [ask(SHORT, max_new_tokens=3)])[0]
+    assert (short.completion_tokens, short.finish_reason) == (3, "length")
+    assert text.startswith(short.text)
+    stop = text.split()[-2]
+    cut = run(backend, [ask(SHORT, max_new_tokens=24, stop=(stop,))])[0]
+    assert cut.text == text[: text.index(stop)]
+    assert cut.finish_reason == "stop"
+    assert cut.completion_tokens < plain_greedy[1]
+
+
+@pytest.mark.model
+def test_samples_share_one_prefill_and_differ(backend):
+    import torch
+
+    prefills = []
+    forward = backend._model.forward
+
+    def counting(*args, **kwargs):
+        ids = kwargs.get("input_ids")
+        if ids is not None and ids.shape[1] > 1:
+            prefills.append(ids.shape[0])
+        return forward(*args, **kwargs)
+
+    backend._model.forward = counting
+    try:
+        samples = run(backend, [ask(QUESTION, sample=i, max_new_tokens=12, temperature=1.0) for i in range(5)])
+    finally:
+        del backend._model.forward
+    assert prefills == [1]  # one prompt, prefilled once for the five samples
+    assert len({s.text for s in samples}) >= 3
+    assert all(s.completion_tokens <= 12 for s in samples)
+    assert torch.get_num_threads() >= 1
+
+
+@pytest.mark.model
+def test_samples_are_reproducible_and_independent_of_the_batch(backend32):
+    others = ["In one sentence, what is a haiku?", "Name a color.", "In one sentence, what is gravity?"]
+    mine = [ask(QUESTION, sample=i, max_new_tokens=10, temperature=0.8, top_p=0.9) for i in range(3)]
+    greedy = ask(QUESTION, max_new_tokens=10)
+    alone = run(backend32, [*mine, greedy])
+    again = run(backend32, [*mine, greedy])
+    assert [(g.text, g.completion_tokens) for g in again] == [(g.text, g.completion_tokens) for g in alone]
+    crowd = [ask(q, sample=i, max_new_tokens=10 + i, temperature=0.8) for q in others for i in range(3)]
+    batch = [crowd[0], mine[2], *crowd[1:5], greedy, mine[0], *crowd[5:], mine[1]]
+    mixed = dict(zip(batch, run(backend32, batch), strict=True))
+    assert [mixed[r].text for r in [*mine, greedy]] == [g.text for g in alone]
+    assert len({g.text for g in alone[:3]}) >= 2
