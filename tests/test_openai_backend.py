@@ -385,7 +385,7 @@ def test_real_server_runs_plain_cot_and_self_consistency_then_caches(tmp_path: P
 def test_server_killed_mid_run_keeps_rows_and_rerun_makes_only_the_missing(
     tmp_path: Path, llama_server: LlamaServer
 ) -> None:
-    cases = [{"id": f"c{i}", "vars": {"country": f"country number {i}"}, "reference": "x"} for i in range(24)]
+    cases = [{"id": f"c{i}", "vars": {"country": f"country number {i}"}, "reference": "x"} for i in range(12)]
     repo = qa_repo(tmp_path / "repo")
     repo.write("evals/cases/slow.jsonl", "\n".join(json.dumps(c) for c in cases) + "\n")
     model = {"backend": "openai", "base_url": llama_server.base_url, "model": MODEL_ALIAS}
@@ -394,7 +394,7 @@ def test_server_killed_mid_run_keeps_rows_and_rerun_makes_only_the_missing(
         name="slow",
         model={**model, "concurrency": 1, "max_retries": 1},
         versions=["HEAD"],
-        parameters={"max_new_tokens": 24, "stop": []},
+        parameters={"max_new_tokens": 16},
     )
     db = _db(repo)
     proc = subprocess.Popen([EVALS, "run", "slow"], cwd=repo.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
