@@ -13,7 +13,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +65,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for repeat in range(args.repeats):
         rows["engine_greedy"].append(engine_generate(backend, greedy)[1])
         rows["engine_sampled"].append(engine_generate(backend, sampled)[1])
-        rows["plain_greedy"].append(plain_generate(tokenizer, model, questions, args.max_new_tokens, do_sample=False)[1])
-        rows["plain_sampled"].append(plain_generate(tokenizer, model, questions, args.max_new_tokens, **sample_kwargs)[1])
+        rows["plain_greedy"].append(
+            plain_generate(tokenizer, model, questions, args.max_new_tokens, do_sample=False)[1]
+        )
+        rows["plain_sampled"].append(
+            plain_generate(tokenizer, model, questions, args.max_new_tokens, **sample_kwargs)[1]
+        )
         print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in rows.items()), file=sys.stderr)
     med = {k: statistics.median(v) for k, v in rows.items()}
     result = {

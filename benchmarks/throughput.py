@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         p_tokens, p_seconds = plain_generate(tokenizer, model, questions, args.max_new_tokens, do_sample=False)
         plain_tps.append(p_tokens / p_seconds)
         print(
-            f"repeat {repeat + 1}: engine {tokens} tok in {seconds:.2f}s, generate() {p_tokens} tok in {p_seconds:.2f}s",
+            f"repeat {repeat + 1}: engine {tokens} tok in {seconds:.2f}s, "
+            f"generate() {p_tokens} tok in {p_seconds:.2f}s",
             file=sys.stderr,
         )
     naive = None
