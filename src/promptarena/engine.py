@@ -53,6 +53,7 @@ class ArmResult:
     latency_p50: float = float("nan")
     latency_p95: float = float("nan")
     tokens_per_s: float = float("nan")
+    mean_output_tokens: float = float("nan")
 
 
 @dataclass
@@ -242,6 +243,8 @@ def _summarize(suite: Suite, arm: ArmResult) -> None:
     arm.latency_p95 = percentile(latencies, 95)
     rates = [p.completion_tokens / p.latency_s for p in arm.predictions if p.latency_s > 0]
     arm.tokens_per_s = percentile(rates, 50) if rates else float("nan")
+    if arm.predictions:
+        arm.mean_output_tokens = sum(p.completion_tokens for p in arm.predictions) / len(arm.predictions)
 
 
 def run_suite(
@@ -382,6 +385,7 @@ def summary_json(outcome: SuiteResult) -> dict[str, Any]:
                 "latency_p50_s": arm.latency_p50,
                 "latency_p95_s": arm.latency_p95,
                 "tokens_per_s": arm.tokens_per_s,
+                "mean_output_tokens": arm.mean_output_tokens,
             }
         )
     return {

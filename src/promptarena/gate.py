@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from promptarena.backends import Backend
 from promptarena.compare import Comparison, compare_arms
 from promptarena.engine import ProgressFn, SuiteResult, run_suite, select_versions, summary_json
 from promptarena.gitstore import PromptStore, PromptVersion
@@ -97,10 +98,15 @@ def plan_suite(suite: Suite, store: PromptStore, revisions: Sequence[str], basel
 
 
 def evaluate_suite(
-    plan: SuitePlan, store: PromptStore, results: ResultsStore, alpha: float = 0.05, progress: ProgressFn | None = None
+    plan: SuitePlan,
+    store: PromptStore,
+    results: ResultsStore,
+    backend: Backend | None = None,
+    alpha: float = 0.05,
+    progress: ProgressFn | None = None,
 ) -> SuiteOutcome:
     suite = plan.suite
-    result = run_suite(suite, store, results, versions=plan.versions, progress=progress)
+    result = run_suite(suite, store, results, versions=plan.versions, backend=backend, progress=progress)
     outcome = SuiteOutcome(suite, result)
     outcome.gates.extend(threshold_gates(result))
     if plan.baseline is not None and len(plan.versions) == 2:

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from promptarena.backends import Backend, get_backend
 from promptarena.gitstore import PromptStore
 from promptarena.suite import Suite
 
@@ -56,3 +57,26 @@ def finite(obj: object) -> object:
     if isinstance(obj, list | tuple):
         return [finite(v) for v in obj]
     return obj
+
+
+class BackendPool:
+    """One backend per distinct model configuration, so suites that share a model load it once."""
+
+    def __init__(self) -> None:
+        self._backends: dict[str, Backend] = {}
+
+    def get(self, suite: Suite) -> Backend:
+        from promptarena.hashing import canonical_json
+
+        key = canonical_json(suite.model)
+        if key not in self._backends:
+            options = dict(suite.model)
+            self._backends[key] = get_backend(options.pop("backend", "transformers"), **options)
+        return self._backends[key]
+
+    def __enter__(self) -> BackendPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for backend in self._backends.values():
+            backend.close()

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from promptarena.cli.common import backend_options, default_db, finite, open_store, with_backend
+from promptarena.cli.common import BackendPool, backend_options, default_db, finite, open_store, with_backend
 
 
 @click.command("run")
@@ -72,7 +72,8 @@ def command(
 
     db = Path(db_path) if db_path else default_db(store.workdir)
     outcomes = []
-    with ResultsStore(db) as results, _progress() as progress:
+    backends = BackendPool()
+    with ResultsStore(db) as results, _progress() as progress, backends:
         for plan in plans:
             if plan.skipped:
                 outcomes.append(plan.skip_outcome())
@@ -84,7 +85,7 @@ def command(
             def report(phase: str, done: int, total: int, task: int = task, name: str = plan.suite.name) -> None:
                 progress.update(task, description=f"{name}: {phase}", completed=done, total=total)
 
-            outcome = evaluate_suite(plan, store, results, alpha=alpha, progress=report)
+            outcome = evaluate_suite(plan, store, results, backends.get(plan.suite), alpha=alpha, progress=report)
             progress.remove_task(task)
             outcomes.append(outcome)
             if not as_json:
