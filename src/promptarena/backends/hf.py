@@ -198,6 +198,9 @@ class TransformersBackend:
         resolved = resolve_model(self.model_id)
         if self.device == "cpu":
             torch.set_num_threads(self.threads or cpu_threads())
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # the engine shows its own progress; load bars would interleave
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(resolved.path))
             model = AutoModelForCausalLM.from_pretrained(str(resolved.path), dtype=getattr(torch, self.dtype))
