@@ -1,0 +1,80 @@
+"""End to end on the real embedded SmolLM2 model: plain, cot and self-consistency arms, then a cached rerun."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from promptarena.engine import run_suite
+from promptarena.gitstore import PromptStore
+from promptarena.results import ResultsStore
+from promptarena.suite import load_suite
+from tests.conftest import GitRepo
+
+pytestmark = pytest.mark.model
+
+PROMPT = """---
+description: small sums
+variables:
+  problem: the problem
+parameters:
+  max_new_tokens: 24
+answer:
+  extract: last_number
+---
+system:
+Solve the problem. End with "The answer is" and the number.
+
+user:
+{{ problem }}
+"""
+
+CASES = [
+    ("apples", "Tom has 3 apples and buys 5 more. How many apples does he have?", "8"),
+    ("eggs", "A box holds 6 eggs. How many eggs are in 2 boxes?", "12"),
+    ("pens", "Ana had 9 pens and gave away 4. How many pens are left?", "5"),
+]
+
+
+def test_real_model_runs_plain_cot_and_self_consistency(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("prompts/sums.prompt", PROMPT)
+    repo.write(
+        "evals/cases/sums.jsonl",
+        "\n".join(json.dumps({"id": i, "vars": {"problem": p}, "reference": r}) for i, p, r in CASES),
+    )
+    suite_doc = {
+        "prompt": "sums",
+        "cases": "cases/sums.jsonl",
+        "metrics": ["exact_match", "completion_tokens"],
+        "variants": [
+            "plain",
+            {"cot": {"max_new_tokens": 48}},
+            {"self_consistency": {"samples": 3, "temperature": 0.8}},
+        ],
+        "model": {"backend": "transformers", "model": "default"},
+    }
+    repo.write("evals/sums.yaml", yaml.safe_dump(suite_doc))
+    repo.commit("sums")
+    store = PromptStore(repo.root)
+    suite = load_suite(repo.root / "evals/sums.yaml", repo.root)
+    with ResultsStore(tmp_path / "r.db") as results:
+        out = run_suite(suite, store, results)
+        # 3 cases x (1 plain + 1 cot + 3 samples)
+        assert out.generated == 15 and out.model.startswith("transformers:default:")
+        plain, cot, sc = out.arms
+        for arm in out.arms:
+            assert all(p.output.strip() for p in arm.predictions)
+            assert 0.0 <= arm.summary["exact_match"].mean <= 1.0
+            assert arm.summary["completion_tokens"].mean > 0
+        assert all(p.reasoning is not None for p in cot.predictions)
+        assert all(p.confidence in (1 / 3, 2 / 3, 1.0) or p.confidence == 0.0 for p in sc.predictions)
+        assert all(len(p.details["samples"]) == 3 and len(p.generations) == 3 for p in sc.predictions)
+        # samples at temperature 0.8 are not all the same text
+        assert any(len({g.text for g in p.generations}) > 1 for p in sc.predictions)
+        again = run_suite(suite, store, results)
+        assert again.generated == 0 and again.cached == 15
+        assert [p.answer for p in again.arms[2].predictions] == [p.answer for p in sc.predictions]
