@@ -67,6 +67,7 @@ class SuiteResult:
     generated_tokens: int
     generation_s: float
     wall_s: float
+    load_s: float = 0.0
     peak_memory_mb: float = float("nan")
 
     def arm(self, label: str) -> ArmResult:
@@ -158,7 +159,7 @@ class _Generator:
         self.results = results
         self.progress = progress
         self.generated = self.cached = self.generated_tokens = 0
-        self.generation_s = 0.0
+        self.generation_s = self.load_s = 0.0
 
     def __call__(self, requests: Sequence[GenerationRequest]) -> list[tuple[str, Generation]]:
         fingerprint = self.backend.fingerprint
@@ -175,6 +176,11 @@ class _Generator:
 
     def _generate(self, todo: list[tuple[str, GenerationRequest]], found: dict[str, Generation]) -> None:
         fingerprint = self.backend.fingerprint
+        if self.progress:
+            self.progress("load model", 0, 1)
+        start = time.perf_counter()
+        self.backend.load()
+        self.load_s += time.perf_counter() - start
         buffer: list[tuple[str, str, dict[str, Any], Generation]] = []
         last_flush = time.monotonic()
         start = time.perf_counter()
@@ -316,6 +322,7 @@ def run_suite(
             cached=generate.cached,
             generated_tokens=generate.generated_tokens,
             generation_s=generate.generation_s,
+            load_s=generate.load_s,
             wall_s=time.perf_counter() - wall,
             peak_memory_mb=peak_memory_mb(),
         )
@@ -398,6 +405,7 @@ def summary_json(outcome: SuiteResult) -> dict[str, Any]:
         "cached": outcome.cached,
         "generated_tokens": outcome.generated_tokens,
         "generation_s": outcome.generation_s,
+        "load_s": outcome.load_s,
         "wall_s": outcome.wall_s,
         "peak_memory_mb": outcome.peak_memory_mb,
         "arms": arms,

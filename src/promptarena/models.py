@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,10 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
         from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
     except ImportError as err:  # pragma: no cover - both are hard dependencies
         raise BackendError(f"converting {gguf} needs torch and transformers: run `pip install promptarena`.") from err
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    print(f"converting {gguf.name} once into {out.parent} (it then loads in about a second)", file=sys.stderr)
     try:
         # Built by hand rather than with from_pretrained(gguf_file=...), which requires accelerate.
         tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)

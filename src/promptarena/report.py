@@ -65,7 +65,8 @@ def print_suite(console: Console, result: SuiteResult, db_path: str) -> None:
     rate = result.generated_tokens / result.generation_s if result.generation_s > 0 else float("nan")
     line = f"{result.generated} generated, {result.cached} from cache"
     if result.generated:
-        line += f" ({result.generated_tokens} tokens in {result.generation_s:.1f} s, {rate:.0f} tok/s)"
+        line += f" ({result.generated_tokens} tokens in {result.generation_s:.1f} s, {rate:.0f} tok/s"
+        line += f"; model ready in {result.load_s:.1f} s)" if result.load_s >= 0.05 else ")"
     console.print(f"[dim]{line}; run {result.run_id} in {db_path}; model {result.model}[/dim]\n")
 
 

@@ -1,8 +1,9 @@
 """Backends turn batches of GenerationRequests into Generations.
 
-The contract is two members: ``fingerprint`` (cheap, computed without loading the model or importing
-torch, since it is part of every cache key) and ``generate`` (yields results as they finish, so that the
-engine can store each one at once and a killed run loses at most the batch in flight).
+The contract is small: ``fingerprint`` (cheap, computed without loading the model or importing torch,
+since it is part of every cache key), ``load`` (called only when something must be generated, so a fully
+cached run never loads a model) and ``generate`` (yields results as they finish, so that the engine can
+store each one at once and a killed run loses at most the batch in flight).
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ class Backend(Protocol):
     @property
     def fingerprint(self) -> str:
         """A stable string naming everything about the model that changes its outputs."""
+        ...
+
+    def load(self) -> None:
+        """Get ready to generate (load the model, reach the server); called only when there is work."""
         ...
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:

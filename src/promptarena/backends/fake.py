@@ -61,6 +61,9 @@ class FakeBackend:
                 return out[request.sample_index % len(out)]
         return self._default if self._default is not None else last_user
 
+    def load(self) -> None:
+        pass
+
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         for i, request in enumerate(requests):
             self.history.append(request)

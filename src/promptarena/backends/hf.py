@@ -183,7 +183,7 @@ class TransformersBackend:
                     "set `dtype: float32` in the suite or pass --dtype float32."
                 )
 
-    def _load(self) -> None:
+    def load(self) -> None:
         """Load tokenizer and model on first use, so that fully cached runs never pay for it."""
         if self._model is not None:
             return
@@ -273,7 +273,7 @@ class TransformersBackend:
         """Yield ``(index, generation)`` for each request as soon as its row finishes."""
         if not requests:
             return
-        self._load()
+        self.load()
         import torch
 
         oom = getattr(torch.cuda, "OutOfMemoryError", RuntimeError)

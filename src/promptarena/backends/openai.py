@@ -301,14 +301,18 @@ class OpenAIBackend:
                 jobs.append(_Job(tuple(indices)))
         return jobs
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
-        """Yield ``(index, generation)`` for every request as its HTTP response arrives."""
-        if not requests:
-            return
+    def load(self) -> None:
+        """Check the server once: it answers, and it serves the model."""
         with self._lock:
             if not self._checked:
                 self.check_server()
                 self._checked = True
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
+        """Yield ``(index, generation)`` for every request as its HTTP response arrives."""
+        if not requests:
+            return
+        self.load()
         jobs = self._jobs(requests)
         # while it is unknown whether the server honours n, one group goes first and the others wait for it
         held: list[_Job] = []
