@@ -89,7 +89,8 @@ def _verdict_style(verdict: str) -> str:
 def comparison_table(comp: Comparison) -> Table:
     table = Table(title=f"{comp.suite.name}: paired comparison on {len(comp.suite.cases)} cases", title_justify="left")
     for col in ("metric", "A", "B", "mean A", "mean B", "B − A [95% CI]", "p", "win/tie/loss", "verdict"):
-        table.add_column(col, justify="right" if col.startswith(("mean", "B −", "p", "win")) else "left")
+        numeric = col.startswith(("mean", "B −", "p", "win"))
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=col not in ("A", "B"))
     for row in comp.rows:
         c = row.comparison
         style = _verdict_style(c.verdict)

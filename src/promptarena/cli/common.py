@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
 
 from promptarena.backends import Backend, get_backend
 from promptarena.gitstore import PromptStore
@@ -18,6 +20,12 @@ from promptarena.suite import Suite
 
 def open_store(repo: str) -> PromptStore:
     return PromptStore(repo)
+
+
+def make_console(as_json: bool) -> Console:
+    """Tables go to stdout (stderr under --json); wide enough for a comparison when not a terminal."""
+    stream = sys.stderr if as_json else sys.stdout
+    return Console(stderr=as_json, width=None if stream.isatty() else 150)
 
 
 def default_db(root: Path) -> Path:

@@ -7,9 +7,8 @@ import json
 import sys
 
 import click
-from rich.console import Console
 
-from promptarena.cli.common import backend_options, default_db, finite, open_store, with_backend
+from promptarena.cli.common import backend_options, default_db, finite, make_console, open_store, with_backend
 
 
 @click.command("compare")
@@ -63,7 +62,7 @@ def command(
 
             make_variant(named.name, named.options)
         chosen.append(Arm(version, named))
-    console = Console(stderr=as_json)
+    console = make_console(as_json)
     with ResultsStore(db_path or default_db(store.workdir)) as results:
         outcome = run_suite(loaded, store, results, arms=chosen)
     labels = [a.label for a in chosen]

@@ -11,7 +11,15 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from promptarena.cli.common import BackendPool, backend_options, default_db, finite, open_store, with_backend
+from promptarena.cli.common import (
+    BackendPool,
+    backend_options,
+    default_db,
+    finite,
+    make_console,
+    open_store,
+    with_backend,
+)
 
 
 @click.command("run")
@@ -63,7 +71,7 @@ def command(
     if baseline and revisions:
         raise ConfigError("--baseline and --rev choose versions in two ways; use one of them.")
     store = open_store(repo)
-    console = Console(stderr=as_json, width=None if sys.stdout.isatty() else 140)
+    console = make_console(as_json)
     # Everything that can be wrong with the input fails here, before any model call or write.
     plans = []
     for path in discover_suites(list(suites), store.workdir):
