@@ -107,10 +107,11 @@ def thumbs_up_share(results: ResultsStore, suite: str, blob: str, variant: str) 
 def thumbs_up_interval(results: ResultsStore, suite: str, blob: str, variant: str) -> Interval:
     """The share of thumbs-up for one arm with its Wilson interval, like a pass/fail metric."""
     share, n = thumbs_up_share(results, suite, blob, variant)
-    if n == 0:
-        return Interval(math.nan, math.nan, math.nan, 0)
-    ups = round(share * n)
-    return mean_ci([1.0] * ups + [0.0] * (n - ups), kind="binary")
+    return _wilson(n, round(share * n)) if n else Interval(math.nan, math.nan, math.nan, 0)
+
+
+def _wilson(votes: int, ups: int) -> Interval:
+    return mean_ci([1.0] * ups + [0.0] * (votes - ups), kind="binary")
 
 
 def thumbs_up_shares(results: ResultsStore, suite: str | None = None) -> dict[tuple[str, str, str], Interval]:
@@ -123,5 +124,5 @@ def thumbs_up_shares(results: ResultsStore, suite: str | None = None) -> dict[tu
     sql += " GROUP BY suite, blob, variant"
     out = {}
     for name, blob, variant, n, ups in results.conn.execute(sql, args):
-        out[(name, blob, variant)] = mean_ci([1.0] * int(ups) + [0.0] * (int(n) - int(ups)), kind="binary")
+        out[(name, blob, variant)] = _wilson(int(n), int(ups))
     return out
