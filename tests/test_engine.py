@@ -102,8 +102,11 @@ def test_run_records_provenance(setup) -> None:
     assert all(len(r["generation_keys"]) == 1 for r in rows)
 
 
-def test_a_failing_backend_keeps_what_was_generated(setup) -> None:
+@pytest.mark.parametrize("variant", [Spec("plain"), Spec("self_consistency", {"samples": 3, "temperature": 0.7})])
+def test_a_failing_backend_keeps_what_was_generated(setup, variant: Spec) -> None:
     _, store, suite, results = setup
+    suite = dataclasses.replace(suite, variants=(variant,))
+    per_case = variant.options.get("samples", 1)
     seen = []
     broken = [True]
 
@@ -121,8 +124,8 @@ def test_a_failing_backend_keeps_what_was_generated(setup) -> None:
     broken[0] = False
     backend = FakeBackend(fn=answer)
     run_suite(suite, store, results, backend=backend)
-    assert len(backend.history) == 2 * len(COUNTRIES) - stored
-    assert results.count("generations") == 2 * len(COUNTRIES)
+    assert len(backend.history) == 2 * len(COUNTRIES) * per_case - stored
+    assert results.count("generations") == 2 * len(COUNTRIES) * per_case
 
 
 def test_metric_scores_are_cached(setup, monkeypatch) -> None:
