@@ -66,9 +66,11 @@ def _version_json(version: PromptVersion) -> dict[str, Any]:
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from promptarena.cli.common import make_console
 
-    return Console(highlight=False)
+    console = make_console(as_json=False)
+    console.highlight = False
+    return console
 
 
 @prompts.command("list")
@@ -113,7 +115,7 @@ def list_command(ctx: click.Context, repo: str | None, prompts_dir: str | None, 
                 str(row["versions"]),
                 (row["latest_commit"] or "")[:7] or "-",
                 (row["latest_date"] or "")[:10],
-                row["latest_message"] or "",
+                _clip(row["latest_message"] or ""),
                 state if state == "clean" else f"[yellow]{state}[/yellow]",
             )
         _console().print(table)
@@ -154,11 +156,18 @@ def log_command(
         if worktree is not None:
             table.add_row("[yellow]worktree[/yellow]", "", "", "[yellow]uncommitted changes[/yellow]")
         for version in history:
-            table.add_row(version.label, (version.date or "")[:19], version.author or "", version.message or "")
+            table.add_row(
+                version.label, (version.date or "")[:19], version.author or "", _clip(version.message or "", 72)
+            )
         _console().print(table)
         if not history:
             click.echo(f"{name} has no commits yet: commit {store.path_of(name)} to make it a version")
         _note_shallow(store)
+
+
+def _clip(text: str, width: int = 40) -> str:
+    """A commit subject cut to one table line; `evals prompts log --json` keeps it whole."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _has_file(store: PromptStore, name: str) -> bool:
