@@ -241,3 +241,14 @@ def test_thumbs_up_share_is_shown_and_gated(tmp_path: Path) -> None:
     assert out.returncode == 1
     text = " ".join(out.stdout.split())
     assert "thumbs_up" in text and "0.333 below the threshold 0.5" in text
+
+
+def test_run_in_a_shallow_clone_says_history_is_cut(tmp_path: Path) -> None:
+    repo = qa_repo(tmp_path / "repo")
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo.root}", str(shallow)], check=True)
+    out = evals("run", "--json", cwd=shallow)
+    assert out.returncode == 0, out.stderr
+    assert "shallow" in out.stderr and "git fetch --unshallow" in out.stderr
+    (suite,) = json.loads(out.stdout)["suites"]
+    assert [a["version"] for a in suite["arms"]] == [repo.rev_parse("HEAD")[:7]]

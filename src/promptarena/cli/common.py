@@ -22,6 +22,15 @@ def open_store(repo: str) -> PromptStore:
     return PromptStore(repo)
 
 
+_SHALLOW_NOTE = "history is cut at the shallow boundary: run `git fetch --unshallow` to see all of it"
+
+
+def note_shallow(store: PromptStore) -> None:
+    """Say so when the clone is shallow: the versions before its boundary cannot be evaluated."""
+    if store.shallow:
+        click.secho(f"note: {_SHALLOW_NOTE}", fg="yellow", err=True)
+
+
 def make_console(as_json: bool) -> Console:
     """Tables go to stdout (stderr under --json); wide enough for a comparison when not a terminal."""
     stream = sys.stderr if as_json else sys.stdout

@@ -8,9 +8,8 @@ from typing import Any
 
 import click
 
+from promptarena.cli.common import note_shallow
 from promptarena.gitstore import WORKTREE, PromptStore, PromptVersion
-
-_SHALLOW_NOTE = "history is cut at the shallow boundary: run `git fetch --unshallow` to see all of it"
 
 _repo_option = click.option(
     "--repo",
@@ -45,11 +44,6 @@ def _store(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> Pro
     """The store for the command; a command's own --repo/--prompts-dir wins over the group's."""
     parent = ctx.find_object(dict) or {}
     return PromptStore(repo or parent.get("repo", "."), prompts_dir or parent.get("prompts_dir", "prompts"))
-
-
-def _note_shallow(store: PromptStore) -> None:
-    if store.shallow:
-        click.secho(f"note: {_SHALLOW_NOTE}", fg="yellow", err=True)
 
 
 def _version_json(version: PromptVersion) -> dict[str, Any]:
@@ -119,7 +113,7 @@ def list_command(ctx: click.Context, repo: str | None, prompts_dir: str | None, 
                 state if state == "clean" else f"[yellow]{state}[/yellow]",
             )
         _console().print(table)
-        _note_shallow(store)
+        note_shallow(store)
 
 
 @prompts.command("log")
@@ -162,7 +156,7 @@ def log_command(
         _console().print(table)
         if not history:
             click.echo(f"{name} has no commits yet: commit {store.path_of(name)} to make it a version")
-        _note_shallow(store)
+        note_shallow(store)
 
 
 def _clip(text: str, width: int = 40) -> str:

@@ -17,6 +17,7 @@ from promptarena.cli.common import (
     default_db,
     finite,
     make_console,
+    note_shallow,
     open_store,
     with_backend,
 )
@@ -71,6 +72,7 @@ def command(
     if baseline and revisions:
         raise ConfigError("--baseline and --rev choose versions in two ways; use one of them.")
     store = open_store(repo)
+    note_shallow(store)
     console = make_console(as_json)
     # Everything that can be wrong with the input fails here, before any model call or write.
     plans = []
