@@ -239,12 +239,14 @@ def _score(results: ResultsStore, suite: Suite, arms: list[ArmResult], progress:
             arm.scores[spec.name][i] = cached[k]
 
 
-def _summarize(suite: Suite, arm: ArmResult) -> None:
+def summarize_arm(suite: Suite, arm: ArmResult) -> None:
+    """Each metric's mean with its interval, and the arm's latency, rate and output length."""
     for spec in suite.metrics:
         metric = get_metric(spec.name)
         values = [v for v in arm.scores[spec.name] if v is not None]
         arm.summary[spec.name] = mean_ci(values, kind=metric.kind)
-    latencies = [p.latency_s for p in arm.predictions]
+    # an arm rebuilt from stored results may lack generations whose rows are gone: no latency to count
+    latencies = [p.latency_s for p in arm.predictions if p.generations]
     arm.latency_p50 = percentile(latencies, 50)
     arm.latency_p95 = percentile(latencies, 95)
     rates = [p.completion_tokens / p.latency_s for p in arm.predictions if p.latency_s > 0]
@@ -309,7 +311,7 @@ def run_suite(
             by_arm[id(task.arm)].predictions.append(task.variant.reduce(task.item, task.history))
         _score(results, suite, arm_results, progress)
         for arm_result in arm_results:
-            _summarize(suite, arm_result)
+            summarize_arm(suite, arm_result)
             votes = thumbs_up_interval(results, suite.name, arm_result.arm.version.blob, arm_result.arm.variant.name)
             if votes.n:
                 arm_result.summary[THUMBS_UP] = votes

@@ -11,16 +11,8 @@ from rich.table import Table
 from promptarena.compare import Comparison
 from promptarena.engine import SuiteResult
 from promptarena.metrics import get_metric
-from promptarena.stats import Interval
+from promptarena.stats import fmt_interval
 from promptarena.suite import THUMBS_UP
-
-
-def fmt_interval(iv: Interval) -> str:
-    if iv.n == 0 or math.isnan(iv.mean):
-        return "–"
-    if math.isnan(iv.low) or math.isnan(iv.high):
-        return f"{iv.mean:.3g}"
-    return f"{iv.mean:.3f} [{iv.low:.3f}, {iv.high:.3f}]"
 
 
 def _num(x: float, spec: str) -> str:

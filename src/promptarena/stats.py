@@ -51,6 +51,15 @@ class Interval:
     n: int
 
 
+def fmt_interval(iv: Interval, digits: int = 3) -> str:
+    """``0.667 [0.208, 0.939]``; the mean alone when its bounds are undefined; ``–`` when there is no value."""
+    if iv.n == 0 or math.isnan(iv.mean):
+        return "–"
+    if math.isnan(iv.low) or math.isnan(iv.high):
+        return f"{iv.mean:.{digits}f}"
+    return f"{iv.mean:.{digits}f} [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
+
+
 @dataclass(frozen=True)
 class Bin:
     """One equal-width confidence bin of a reliability diagram: [low, high)."""

@@ -14,10 +14,12 @@ import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from promptarena.engine import Arm, ArmResult
+from promptarena import stats
+from promptarena.engine import Arm, ArmResult, summarize_arm
 from promptarena.errors import ConfigError, PromptArenaError
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.results import ResultsStore
@@ -159,13 +161,8 @@ class OverviewCell:
     started_at: str
 
 
-def fmt_interval(iv: Interval, digits: int = 2) -> str:
-    """``0.67 [0.21, 0.94]``; just the mean when the bounds are undefined; ``–`` when there is no value."""
-    if iv.n == 0 or math.isnan(iv.mean):
-        return "–"
-    if math.isnan(iv.low) or math.isnan(iv.high):
-        return f"{iv.mean:.{digits}f}"
-    return f"{iv.mean:.{digits}f} [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
+# the workbench shows two digits: ``0.67 [0.21, 0.94]``
+fmt_interval = partial(stats.fmt_interval, digits=2)
 
 
 def _interval(d: dict[str, Any] | None) -> Interval:
@@ -499,27 +496,9 @@ def load_arms(
             for metric in scores:
                 scores[metric].append(row["scores"].get(metric))
         result = ArmResult(arm, predictions, scores)
-        _summarize_stored(narrowed, result)
+        summarize_arm(narrowed, result)
         arms.append(result)
     return narrowed, arms
-
-
-def _summarize_stored(suite: Suite, arm: ArmResult) -> None:
-    from promptarena.metrics import get_metric
-    from promptarena.stats import mean_ci
-
-    for spec in suite.metrics:
-        values = [v for v in arm.scores[spec.name] if v is not None]
-        try:
-            kind = get_metric(spec.name).kind
-        except PromptArenaError:
-            kind = "continuous"
-        arm.summary[spec.name] = mean_ci(values, kind=kind)
-    latencies = [p.latency_s for p in arm.predictions if p.generations]
-    arm.latency_p50 = percentile(latencies, 50)
-    arm.latency_p95 = percentile(latencies, 95)
-    rates = [p.completion_tokens / p.latency_s for p in arm.predictions if p.latency_s > 0]
-    arm.tokens_per_s = percentile(rates, 50) if rates else _NAN
 
 
 def case_ids(results: ResultsStore, suite: str) -> list[str]:
