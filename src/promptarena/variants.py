@@ -86,6 +86,7 @@ variants: Registry[type[Variant]] = Registry("variant")
 
 
 def make_variant(name: str, options: Mapping[str, Any] | None = None) -> Variant:
+    """The registered variant ``name`` with its suite options; ``ConfigError`` for an unknown name or option."""
     return variants.get(name).from_options(options)
 
 
