@@ -54,6 +54,7 @@ def test_unknown_metric_suggests_the_close_name(typed: str, suggested: str) -> N
 
 def test_normalize_answer_like_squad() -> None:
     assert normalize_answer("  The  Eiffel-Tower!! ") == "eiffeltower"
+    assert normalize_answer("The 1,000 Eiffel-Towers!") == "1000 eiffeltowers"
     assert normalize_answer("An apple, a day.") == "apple day"
     assert normalize_answer("«Théâtre»") == "théâtre"
 
@@ -70,6 +71,45 @@ def test_exact_match_is_normalized_and_best_over_references() -> None:
 def test_contains_matches_whole_words() -> None:
     got = score("contains", ["The answer is Paris.", "I think 14", "it is 4."], [("paris",), ("4",), ("4",)])
     assert got == [1.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference", "same"),
+    [
+        ("-21", "21", False),
+        ("\u221221", "-21", True),
+        ("3.5", "35", False),
+        ("3.50", "3.5", True),
+        ("1,000", "1000", True),
+        ("1,000", "1", False),
+        ("1,2,3", "123", False),
+        (".5", "0.5", True),
+        ("1e3", "1000", True),
+        ("!!!", "???", False),
+        ("!!!", "!!!", True),
+        ("The answer.", "answer", True),
+    ],
+)
+def test_exact_match_never_drops_what_changes_a_value(answer: str, reference: str, same: bool) -> None:
+    assert score("exact_match", [answer], [(reference,)]) == [float(same)]
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference", "found"),
+    [
+        ("it is 4", "-4", False),
+        ("it is -4", "4", False),
+        ("it is \u22124.", "-4", True),
+        ("it costs $1,000.", "1000", True),
+        ("it is 3.5 m", "35", False),
+        ("it is 3.5 m", "5", False),
+        ("pages 10-12", "12", True),
+        ("pages 10-12", "-12", False),
+        ("what?!", "???", False),
+    ],
+)
+def test_contains_keeps_signs_and_decimals(answer: str, reference: str, found: bool) -> None:
+    assert score("contains", [answer], [(reference,)]) == [float(found)]
 
 
 def test_regex_matches_the_answer_and_needs_no_reference() -> None:
@@ -106,6 +146,11 @@ def test_json_valid_tolerates_fences() -> None:
     assert score("json_valid", answers, [()] * 5) == [1.0, 1.0, 1.0, 0.0, 0.0]
 
 
+def test_json_valid_refuses_nan_and_infinity() -> None:
+    answers = ['{"a": NaN}', "Infinity", "[1, -Infinity]", '```json\n{"a": NaN}\n```', '{"a": 1e400}', "[" * 100_000]
+    assert score("json_valid", answers, [()] * 6) == [0.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+
+
 def test_rouge_f_measures_with_stemming() -> None:
     # answer "cats sat", reference "the cat sat down": stemming makes cats == cat.
     # unigrams: 2 common, P = 2/2, R = 2/4 -> F = 2PR/(P+R) = 2/3.
@@ -116,6 +161,21 @@ def test_rouge_f_measures_with_stemming() -> None:
     assert score("rougeL", ["cats sat"], refs) == [pytest.approx(2 / 3)]
     assert score("rouge_l", ["sat cats"], refs) == [pytest.approx(1 / 3)]  # LCS 1: P 1/2, R 1/4
     assert score("rouge1", ["x"], [("y", "x")]) == [1.0]
+
+
+def test_rouge_l_scores_a_runaway_output_on_its_first_characters() -> None:
+    from rouge_score import rouge_scorer
+
+    from promptarena.metrics.text import ROUGE_L_MAX_CHARS
+
+    words = ["the", "cat", "sat", "on", "a", "mat", "while", "dogs", "ran", "over", "hills", "and", "rivers"]
+    answer = " ".join(words[i % len(words)] for i in range(10_000))[:50_000]
+    reference = " ".join(words[(i * 7) % len(words)] for i in range(10_000))[:50_000]
+    cut = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True).score(
+        reference[:ROUGE_L_MAX_CHARS], answer[:ROUGE_L_MAX_CHARS]
+    )
+    assert score("rougeL", [answer], [(reference,)]) == [pytest.approx(cut["rougeL"].fmeasure)]
+    assert str(ROUGE_L_MAX_CHARS) in get_metric("rougeL").description
 
 
 def test_bleu_and_chrf_are_on_zero_to_one() -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from promptarena.errors import ConfigError
 from promptarena.extract import extract_answer
+from promptarena.metrics import get_metric
 from promptarena.promptfile import AnswerSpec
-from promptarena.types import Case, Generation, GenParams, Message
-from promptarena.variants import Item, majority, make_variant
+from promptarena.suite import load_suite
+from promptarena.types import Case, Generation, GenParams, Message, Prediction
+from promptarena.variants import Item, majority, make_variant, variants
+from tests.helpers import evals, qa_repo
 
 
 def _item(extract: str = "last_number", **spec) -> Item:
@@ -58,6 +63,35 @@ def test_majority_ties_go_to_the_first_sampled_and_empty_never_wins() -> None:
     assert majority(["Paris.", "paris", "Lyon"]) == (0, 2)
 
 
+@pytest.mark.parametrize(
+    ("answers", "won"),
+    [
+        (["-21", "21", "21"], (1, 2)),
+        (["1,000", "1000", "-1000"], (0, 2)),
+        (["3.5", "35", "3.50"], (0, 2)),
+        (["\u22123", "-3", "3"], (0, 2)),
+        (["!!!", "???", "???"], (1, 2)),
+    ],
+)
+def test_majority_counts_numbers_by_value(answers: list[str], won: tuple[int, int]) -> None:
+    assert majority(answers) == won
+
+
+def test_votes_and_exact_match_agree_on_what_is_the_same_answer() -> None:
+    pairs = [("-21", "21"), ("1,000", "1000"), ("3.5", "35"), ("The Paris.", "paris"), ("!!!", "???"), (".5", "0.5")]
+    metric = get_metric("exact_match")
+    for a, b in pairs:
+        same_vote = majority([a, b]) == (0, 2)
+        scored = metric.score([Prediction(a, a)], [Case("c", {}, (b,))], {})[0]
+        assert same_vote == (scored == 1.0), (a, b)
+
+
+def test_an_unextractable_answer_is_empty_and_the_run_goes_on() -> None:
+    item = _item("regex", pattern=r"(\d+)|none")
+    pred, _ = _play(make_variant("plain"), item, lambda r, req: "none")
+    assert pred.answer == "" and pred.output == "none"
+
+
 def test_plain_is_one_greedy_request() -> None:
     pred, history = _play(make_variant("plain"), _item(), lambda r, req: "It is 5.")
     assert len(history) == 1 and len(history[0]) == 1
@@ -75,6 +109,19 @@ def test_cot_appends_the_instruction_and_reads_the_answer_line() -> None:
     assert "step by step" in seen[0].messages[-1].content and "Answer:" in seen[0].messages[-1].content
     assert seen[0].params.max_new_tokens >= 160
     assert pred.answer == "5" and pred.reasoning == "2 plus 3 makes 5, not 6."
+
+
+def test_cot_reads_the_last_answer_outside_parentheses() -> None:
+    cot = make_variant("cot")
+    text = "2 plus 3.\nAnswer: 5\n(Note: a wrong answer: 4 would miss the carry)"
+    assert cot.split(_item(), text) == ("5", "2 plus 3.")
+
+
+def test_cot_prefix_is_found_in_any_case_without_shifting_the_text() -> None:
+    # "İ" lower-cases to two characters: a search in text.lower() would slice the original one off.
+    cot = make_variant("cot")
+    assert cot.split(_item(), "İİİ so it is ANSWER: 5") == ("5", "İİİ so it is")
+    assert cot.split(_item("text"), "İİ answer: Paris\nmore") == ("Paris", "İİ")
 
 
 def test_self_consistency_votes_and_keeps_agreement_and_maj_at_k() -> None:
@@ -117,11 +164,34 @@ def test_judge_shows_shuffled_candidates_and_maps_the_pick_back() -> None:
     assert "correct sum" in pred.details["judge_output"]
 
 
+def test_judge_confidence_describes_the_answer_it_picked() -> None:
+    variant = make_variant("judge", {"samples": 5})
+    item = _item()
+    candidates = ["It is 4", "It is 4", "It is 4", "It is 5", "It is 5.0"]
+    shown_pos = variant.order(item).index(3) + 1  # the judge picks "It is 5", against the majority's 4
+
+    pred, _ = _play(variant, item, lambda r, req: candidates[req.sample_index] if r == 0 else f"{shown_pos}")
+    assert pred.answer == "5" and pred.details["pick"] == 3
+    assert pred.confidence == pytest.approx(2 / 5)  # "5" and "5.0" agree with the pick; the three 4s do not
+    assert pred.details["votes"] == {"4": 3, "5": 2}
+    assert "maj_at_k" not in pred.details  # the majority's maj@k would describe an answer not scored
+
+
+def test_judge_that_picks_an_empty_answer_has_no_confidence_in_it() -> None:
+    variant = make_variant("judge", {"samples": 3})
+    item = _item()
+    candidates = ["It is 4", "no idea", "no idea"]
+    shown_pos = variant.order(item).index(1) + 1
+    pred, _ = _play(variant, item, lambda r, req: candidates[req.sample_index] if r == 0 else f"{shown_pos}")
+    assert pred.answer == "" and pred.confidence == 0.0
+
+
 def test_judge_that_names_no_candidate_falls_back_to_the_vote() -> None:
     variant = make_variant("judge", {"samples": 3})
     outputs = ["It is 7", "It is 7", "It is 8"]
     pred, _ = _play(variant, _item(), lambda r, req: outputs[req.sample_index] if r == 0 else "all good")
     assert pred.answer == "7" and "judge_fallback" in pred.details
+    assert pred.confidence == pytest.approx(2 / 3) and pred.details["maj_at_k"] == ["7", "7", "7"]
 
 
 def test_variant_options_are_checked() -> None:
@@ -131,3 +201,56 @@ def test_variant_options_are_checked() -> None:
         make_variant("self_consistency", {"temperature": 0})
     with pytest.raises(ConfigError, match="did you mean self_consistency"):
         make_variant("self_consistancy")
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("self_consistency", {"samples": 2.5}, r"option 'samples': input should be a valid integer \(got 2.5\)"),
+        ("self_consistency", {"samples": True}, "option 'samples'"),
+        ("self_consistency", {"samples": "5"}, "option 'samples'"),
+        ("self_consistency", {"samples": 0}, "option 'samples': input should be greater than or equal to 1"),
+        ("self_consistency", {"top_p": 1.5}, "option 'top_p'"),
+        ("self_consistency", {"temperature": float("inf")}, "option 'temperature'"),
+        ("self_consistency", {"base": "judge"}, "option 'base'"),
+        ("cot", {"max_new_tokens": 2.5}, "option 'max_new_tokens'"),
+        ("cot", {"answer_prefix": ""}, "option 'answer_prefix'"),
+        ("cot", {"max_new_token": 200}, r"no option 'max_new_token' \(did you mean max_new_tokens\?\)"),
+        ("judge", {"judge_max_new_tokens": -1}, "option 'judge_max_new_tokens'"),
+        ("plain", {"samples": 3}, "has no option 'samples'; options: none"),
+        ("judge", ["samples"], "must be a mapping"),
+    ],
+)
+def test_variant_options_are_strict(name: str, options: object, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        variants.get(name).validate_options(options)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=message):
+        make_variant(name, options)  # type: ignore[arg-type]
+
+
+def test_validate_options_fills_in_the_defaults() -> None:
+    assert variants.get("self_consistency").validate_options({"samples": 3, "temperature": 1}) == {
+        "samples": 3,
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "base": "plain",
+    }
+    assert variants.get("plain").validate_options(None) == {}
+
+
+def test_suite_loader_names_the_place_of_a_bad_variant_option(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "prompt: qa\nmetrics: [exact_match]\ncases:\n  - {id: a}\nvariants:\n  - plain\n"
+        "  - self_consistency: {samples: 2.5}\n"
+    )
+    with pytest.raises(ConfigError, match=r"s\.yaml:7: variants\[1\]: variant 'self_consistency': option 'samples'"):
+        load_suite(path)
+
+
+def test_evals_run_exits_2_on_a_bad_variant_option(tmp_path: Path) -> None:
+    repo = qa_repo(tmp_path / "repo", variants=[{"cot": {"max_new_tokens": 2.5}}])
+    out = evals("run", cwd=repo.root)
+    assert out.returncode == 2, out.stderr
+    assert "evals/qa.yaml:" in out.stderr and "max_new_tokens" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -1,13 +1,23 @@
-"""Answer extraction: from a model's output to the final answer that metrics score and votes count."""
+"""Answer extraction: from a model's output to the final answer that metrics score and votes count.
+
+Extraction never fails a run: an output from which nothing can be read gives the empty answer, which
+scores as wrong and never wins a vote. ``normalize_answer`` decides what "the same answer" is, for the
+self-consistency vote and for ``exact_match`` / ``contains`` alike.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+import string
+import unicodedata
 from collections.abc import Callable
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from promptarena.registry import Registry
+
+__all__ = ["AnswerSpec", "canonical_number", "extract_answer", "extractors", "normalize_answer"]
 
 
 class AnswerSpec(Protocol):
@@ -20,7 +30,68 @@ class AnswerSpec(Protocol):
 Extractor = Callable[[str, AnswerSpec], str]
 extractors: Registry[Extractor] = Registry("answer extractor")
 
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+_MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-"})
+# A number: thousands groups of three (1,000) or plain digits, an optional fraction (.5) and exponent (1e3).
+# A minus is a sign only where no word or digit stands right before it ("10-12" is two numbers).
+_BODY = r"(?=\.?\d)(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)?(?:\.\d+)?(?:[eE][+-]?\d{1,3}(?!\d))?"
+_NUMBER_IN_TEXT = re.compile(rf"(?<!\d)(?<!\d\.)(?:(?<![\w.])-)?{_BODY}")
+_NUMBER_TOKEN = re.compile(rf"(?<![\w.])-?{_BODY}(?!\w|\.\d)")
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+_PLAIN_DIGITS_MAX = 50  # beyond 10**50 a canonical number is written with an exponent
+
+
+def canonical_number(token: str) -> str:
+    """One spelling per value: ``1,000``, ``1000.0`` and ``1e3`` are ``1000``; ``.5`` is ``0.5``; ``-0`` is ``0``."""
+    try:
+        value = Decimal(token.translate(_MINUS).replace(",", ""))
+    except InvalidOperation:
+        return token
+    if not value.is_finite():
+        return token
+    if value.is_zero():
+        return "0"
+    exact = Context(prec=len(value.as_tuple().digits), Emax=MAX_EMAX, Emin=MIN_EMIN)
+    value = value.normalize(exact)
+    return format(value, "f") if abs(value.adjusted()) <= _PLAIN_DIGITS_MAX else format(value, "e")
+
+
+def _is_punct(ch: str) -> bool:
+    return ch in string.punctuation or unicodedata.category(ch).startswith("P")
+
+
+def _squad_words(text: str) -> str:
+    """SQuAD's word normalization on lower-cased text that holds no standalone number.
+
+    Punctuation is dropped, except a point between digits (``v1.5`` stays), and punctuation between two
+    digits becomes a space, so that ``1.2.3`` or ``x1_2`` never reads as a different number.
+    """
+    out = []
+    for i, ch in enumerate(text):
+        if not _is_punct(ch):
+            out.append(ch)
+            continue
+        between_digits = 0 < i < len(text) - 1 and text[i - 1].isdecimal() and text[i + 1].isdecimal()
+        if between_digits:
+            out.append("." if ch == "." else " ")
+    return _ARTICLES.sub(" ", "".join(out))
+
+
+def normalize_answer(text: str) -> str:
+    """The form in which two answers are compared: equal forms are the same answer, for votes and metrics.
+
+    Words are normalized as SQuAD does (lower case, no punctuation, no articles a/an/the, single spaces),
+    where punctuation is every Unicode punctuation character. Numbers keep their value: a leading minus
+    (also U+2212) and a decimal point stay, ``1,000`` is ``1000``, and ``3.50``, ``1e3`` and ``.5`` are
+    written as ``3.5``, ``1000`` and ``0.5`` (see ``canonical_number``). Text that normalizes to nothing
+    (``"!!!"``) is compared as its lower-cased, whitespace-collapsed self, so ``"!!!"`` is not ``"???"``.
+    """
+    lowered = text.translate(_MINUS).lower()
+    parts, pos = [], 0
+    for m in _NUMBER_TOKEN.finditer(lowered):
+        parts += [_squad_words(lowered[pos : m.start()]), canonical_number(m.group())]
+        pos = m.end()
+    parts.append(_squad_words(lowered[pos:]))
+    return " ".join(" ".join(parts).split()) or " ".join(lowered.split())
 
 
 def _lines(text: str) -> list[str]:
@@ -46,53 +117,100 @@ def _last_line(text: str, spec: AnswerSpec) -> str:
 
 @extractors.decorator("last_number")
 def _last_number(text: str, spec: AnswerSpec) -> str:
-    found = _NUMBER.findall(text)
-    if not found:
-        return ""
-    number = found[-1].replace(",", "")
-    if "." in number:
-        number = number.rstrip("0").rstrip(".")
-    return number
+    """The last number in the output, in ``canonical_number`` form (``1,250.50`` -> ``1250.5``, ``1e3`` -> ``1000``).
+
+    ``1,2,3`` is three numbers (the last is 3), ``10-12`` is 10 and 12, and ``5kg`` is 5.
+    """
+    found = _NUMBER_IN_TEXT.findall(text.translate(_MINUS))
+    return canonical_number(found[-1]) if found else ""
+
+
+# A letter that is also an English word ("a trick", "I think") is prose, not a choice, when a lower-case
+# word follows it, unless that word says something about the letter ("A is right").
+_WORD_LETTERS = frozenset("aAI")
+_ABOUT_LETTER = re.compile(r"\s+(?:is|was|seems|looks|fits|because|and|or)\b")
+_PROSE_AFTER = re.compile(r"\s+[a-z]")
+_EXPLICIT_ANSWER = r"\banswer\s*(?:is\b|:)\s*[(\[*\"']*\s*"
+
+
+def _stands_as_choice(text: str, start: int, end: int) -> bool:
+    """False where a one-letter match is an English word in a sentence (the article "a"), else True."""
+    if end - start != 1 or text[start] not in _WORD_LETTERS:
+        return True
+    after = text[end:]
+    return not _PROSE_AFTER.match(after) or bool(_ABOUT_LETTER.match(after))
+
+
+def _choice_matches(text: str, choices: list[str], before: str = "", after: str = "") -> list[tuple[int, str]]:
+    """(position, choice) for each place where a choice stands as a whole word between ``before`` and ``after``."""
+    longest_first = sorted(range(len(choices)), key=lambda i: -len(choices[i]))
+    alternatives = "|".join(f"(?P<c{i}>{re.escape(choices[i])})" for i in longest_first)
+    pattern = re.compile(rf"{before}(?<![\w'])(?:{alternatives})(?![\w']){after}", flags=re.IGNORECASE)
+    found = []
+    for m in pattern.finditer(text):
+        group = m.lastgroup or ""
+        if _stands_as_choice(text, m.start(group), m.end(group)):
+            found.append((m.start(group), choices[int(group[1:])]))
+    return found
 
 
 @extractors.decorator("choice")
 def _choice(text: str, spec: AnswerSpec) -> str:
-    """The allowed choice that appears first in the output (whole word, any case)."""
-    best: tuple[int, str] | None = None
-    for choice in spec.choices or ():
-        m = re.search(rf"(?<!\w){re.escape(choice)}(?!\w)", text, flags=re.IGNORECASE)
-        if m and (best is None or m.start() < best[0]):
-            best = (m.start(), choice)
-    return best[1] if best else ""
+    """The allowed choice the output settles on (whole word, any case).
+
+    An explicit "answer is X" / "answer: X" wins (the last one); then a bracketed "(X)"; then the choice
+    that appears first. A one-letter choice that reads as an English word ("a trick") is not a choice.
+    """
+    choices = [c for c in spec.choices or () if c]
+    if not choices:
+        return ""
+    explicit = _choice_matches(text, choices, before=_EXPLICIT_ANSWER)
+    if explicit:
+        return explicit[-1][1]
+    for found in (_choice_matches(text, choices, before=r"\(\s*", after=r"\s*\)"), _choice_matches(text, choices)):
+        if found:
+            return found[0][1]
+    return ""
 
 
 @extractors.decorator("regex")
 def _regex(text: str, spec: AnswerSpec) -> str:
+    """Group 1 of the first match (the whole match without groups); "" when group 1 took no part in it."""
     m = re.search(spec.pattern or "", text, flags=re.MULTILINE)
     if not m:
         return ""
-    return (m.group(1) if m.groups() else m.group(0)).strip()
+    found = m.group(1) if m.groups() else m.group(0)
+    return (found or "").strip()
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_text(value: Any) -> str:
+    """A string as itself, anything else as the JSON text the model wrote for it (``true``, ``{"v": 1}``)."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 @extractors.decorator("json_field")
 def _json_field(text: str, spec: AnswerSpec) -> str:
+    """The field of the JSON object in the output (inside a ```json fence or not), as JSON text; "" if absent."""
     body = text.strip()
     fence = re.search(r"```(?:json)?\s*(.*?)```", body, flags=re.DOTALL)
     if fence:
         body = fence.group(1)
     start, end = body.find("{"), body.rfind("}")
-    try:
-        obj: Any = json.loads(body[start : end + 1]) if start >= 0 else None
-    except json.JSONDecodeError:
+    if start < 0 or end < start:
         return ""
-    value = obj.get(spec.field or "") if isinstance(obj, dict) else None
-    return "" if value is None else str(value)
+    try:
+        obj: Any = json.loads(body[start : end + 1], parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return ""
+    if not isinstance(obj, dict) or (spec.field or "") not in obj:
+        return ""
+    return _json_text(obj[spec.field or ""])
 
 
 def extract_answer(text: str, spec: AnswerSpec) -> str:
+    """The final answer in ``text`` as ``spec`` says to read it; "" when there is none."""
     return extractors.get(spec.extract)(text, spec)
-
-
-def vote_key(answer: str) -> str:
-    """Answers that differ only in case, spacing or final punctuation count as the same vote."""
-    return re.sub(r"\s+", " ", answer.strip().strip(".!").lower())

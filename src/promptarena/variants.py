@@ -11,12 +11,14 @@ import dataclasses
 import random
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, Self
 
-from promptarena.errors import ConfigError
-from promptarena.extract import AnswerSpec, extract_answer, vote_key
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from promptarena.errors import ConfigError, did_you_mean
+from promptarena.extract import AnswerSpec, extract_answer, normalize_answer
 from promptarena.hashing import content_hash
 from promptarena.registry import Registry
 from promptarena.types import Case, Generation, GenerationRequest, GenParams, Message, Prediction
@@ -36,7 +38,11 @@ class Item:
 History = Sequence[Sequence[Generation]]
 
 
-class Variant:
+class Variant(BaseModel):
+    """A variant's fields are its suite options, checked strictly: an int must be an int, no unknown keys."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
     name: ClassVar[str]
 
     def requests(self, item: Item, history: History) -> list[GenerationRequest] | None:
@@ -46,29 +52,42 @@ class Variant:
         raise NotImplementedError
 
     @classmethod
-    def validate_options(cls, options: dict[str, Any]) -> None:
-        fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    def from_options(cls, options: Mapping[str, Any] | None) -> Self:
+        """The variant with these suite options, or ``ConfigError`` naming the option and the fix."""
+        options = {} if options is None else options
+        if not isinstance(options, Mapping):
+            raise ConfigError(
+                f"options of variant {cls.name!r} must be a mapping of names to values, not {type(options).__name__}."
+            )
+        fields = list(cls.model_fields)
         for key in options:
             if key not in fields:
-                from promptarena.errors import did_you_mean
-
                 raise ConfigError(
-                    f"variant {cls.name!r} has no option {key!r}{did_you_mean(key, fields)}; "
+                    f"variant {cls.name!r} has no option {key!r}{did_you_mean(str(key), fields)}; "
                     f"options: {', '.join(fields) or 'none'}."
                 )
         try:
-            cls(**options)  # type: ignore[call-arg]
-        except (TypeError, ValueError) as err:
-            raise ConfigError(f"variant {cls.name!r}: {err}.") from None
+            return cls.model_validate(dict(options))
+        except ValidationError as err:
+            first = err.errors()[0]
+            option = ".".join(str(part) for part in first["loc"])
+            raise ConfigError(
+                f"variant {cls.name!r}: option {option!r}: {first['msg'][0].lower()}{first['msg'][1:]} "
+                f"(got {first['input']!r})."
+            ) from None
+
+    @classmethod
+    def validate_options(cls, options: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The options with defaults filled in, or ``ConfigError`` (what the suite loader calls)."""
+        return cls.from_options(options).model_dump()
 
 
 variants: Registry[type[Variant]] = Registry("variant")
 
 
-def make_variant(name: str, options: dict[str, Any] | None = None) -> Variant:
-    cls = variants.get(name)
-    cls.validate_options(options or {})
-    return cls(**(options or {}))  # type: ignore[call-arg]
+def make_variant(name: str, options: Mapping[str, Any] | None = None) -> Variant:
+    """The registered variant ``name`` with its suite options; ``ConfigError`` for an unknown name or option."""
+    return variants.get(name).from_options(options)
 
 
 def _single(item: Item, text_of: Generation, answer: str, reasoning: str | None = None) -> Prediction:
@@ -76,7 +95,6 @@ def _single(item: Item, text_of: Generation, answer: str, reasoning: str | None 
 
 
 @variants.decorator("plain")
-@dataclass(frozen=True)
 class Plain(Variant):
     """The prompt as written, with its own parameters (greedy unless the prompt says otherwise)."""
 
@@ -93,18 +111,13 @@ class Plain(Variant):
 
 
 @variants.decorator("cot")
-@dataclass(frozen=True)
 class ChainOfThought(Variant):
     """Appends a step-by-step instruction and a final-answer line; the answer is read from that line."""
 
     name: ClassVar[str] = "cot"
     instruction: str = "Think step by step. Then write the final answer alone on the last line, after '{prefix}'."
-    answer_prefix: str = "Answer:"
-    max_new_tokens: int = 160
-
-    def __post_init__(self) -> None:
-        if self.max_new_tokens < 1:
-            raise ValueError("max_new_tokens must be at least 1")
+    answer_prefix: str = Field("Answer:", min_length=1)
+    max_new_tokens: int = Field(160, ge=1)
 
     def messages(self, item: Item) -> tuple[Message, ...]:
         msgs = list(item.messages)
@@ -117,13 +130,19 @@ class ChainOfThought(Variant):
         return dataclasses.replace(item.params, max_new_tokens=max(self.max_new_tokens, item.params.max_new_tokens))
 
     def split(self, item: Item, text: str) -> tuple[str, str]:
-        """(answer, reasoning): the text after the last answer prefix, else the whole output."""
-        idx = text.lower().rfind(self.answer_prefix.lower())
-        if idx < 0:
+        """(answer, reasoning): the rest of the line after the last answer prefix, else the whole output.
+
+        The prefix is matched in any case; one inside a parenthesis ("(a wrong answer: 4)") is passed over
+        while one outside any parenthesis exists.
+        """
+        found = list(re.finditer(re.escape(self.answer_prefix), text, flags=re.IGNORECASE))
+        if not found:
             return extract_answer(text, item.answer), text.strip()
-        tail = text[idx + len(self.answer_prefix) :].strip()
+        outside = [m for m in found if _paren_depth(text, m.start()) == 0]
+        m = (outside or found)[-1]
+        tail = text[m.end() :].strip()
         tail = tail.splitlines()[0] if tail else ""
-        return extract_answer(tail, item.answer), text[:idx].strip()
+        return extract_answer(tail, item.answer), text[: m.start()].strip()
 
     def requests(self, item: Item, history: History) -> list[GenerationRequest] | None:
         if history:
@@ -136,12 +155,21 @@ class ChainOfThought(Variant):
         return _single(item, gen, answer, reasoning)
 
 
+def _paren_depth(text: str, end: int) -> int:
+    """How many parentheses are open at ``text[end]`` (a stray closing one does not go below zero)."""
+    depth = 0
+    for ch in text[:end]:
+        depth = depth + 1 if ch == "(" else max(depth - 1, 0) if ch == ")" else depth
+    return depth
+
+
 def majority(answers: Sequence[str]) -> tuple[int, int]:
     """Index of the winning sample and its vote count; ties go to the answer sampled first.
 
+    Answers vote together when ``normalize_answer`` makes them equal, the test exact_match scores with.
     Empty answers (nothing extracted) never win while any sample has an answer.
     """
-    keys = [vote_key(a) for a in answers]
+    keys = [normalize_answer(a) for a in answers]
     counts = Counter(k for k in keys if k)
     if not counts:
         return 0, 0
@@ -150,20 +178,11 @@ def majority(answers: Sequence[str]) -> tuple[int, int]:
     return winner, top
 
 
-@dataclass(frozen=True)
 class _Sampled(Variant):
-    samples: int = 5
-    temperature: float = 0.7
-    top_p: float = 1.0
-    base: str = "plain"
-
-    def __post_init__(self) -> None:
-        if self.samples < 1:
-            raise ValueError("samples must be at least 1")
-        if self.temperature <= 0:
-            raise ValueError("temperature must be above 0 for sampling")
-        if self.base not in ("plain", "cot"):
-            raise ValueError("base must be 'plain' or 'cot'")
+    samples: int = Field(5, ge=1)
+    temperature: float = Field(0.7, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    base: Literal["plain", "cot"] = "plain"
 
     def _cot(self) -> ChainOfThought | None:
         return ChainOfThought() if self.base == "cot" else None
@@ -186,7 +205,7 @@ class _Sampled(Variant):
         answers = [a for a, _ in parsed]
         win, top = majority(answers)
         maj_at_k = [answers[majority(answers[:k])[0]] for k in range(1, len(answers) + 1)]
-        votes = Counter(vote_key(a) for a in answers if vote_key(a))
+        votes = Counter(key for a in answers if (key := normalize_answer(a)))
         return Prediction(
             output=gens[win].text,
             answer=answers[win],
@@ -198,7 +217,6 @@ class _Sampled(Variant):
 
 
 @variants.decorator("self_consistency")
-@dataclass(frozen=True)
 class SelfConsistency(_Sampled):
     """N samples at temperature T, answers extracted, majority vote; agreement is the confidence."""
 
@@ -219,12 +237,17 @@ JUDGE_PROMPT = (
 
 
 @variants.decorator("judge")
-@dataclass(frozen=True)
 class Judge(_Sampled):
-    """The model's own vote: N candidates, shown in shuffled order, and the model picks the best."""
+    """The model's own vote: N candidates, shown in shuffled order, and the model picks the best.
+
+    The prediction is the picked candidate. Its confidence is the share of the N samples whose answer
+    is the same as the pick's (``normalize_answer``), so calibration describes the answer that is scored;
+    ``maj_at_k`` is left out, since the majority is not what the judge answers. When the judge names no
+    candidate the majority vote stands, with its own agreement and ``maj_at_k``.
+    """
 
     name: ClassVar[str] = "judge"
-    judge_max_new_tokens: int = 48
+    judge_max_new_tokens: int = Field(48, ge=1)
 
     def order(self, item: Item) -> list[int]:
         order = list(range(self.samples))
@@ -260,12 +283,14 @@ class Judge(_Sampled):
             return dataclasses.replace(voted, generations=gens, details=details)
         pick = order[pos]
         answer, reasoning = self.answers(item, [candidates[pick]])[0]
-        details["pick"] = pick
+        samples = [normalize_answer(a) for a in voted.details["samples"]]
+        key = normalize_answer(answer)
+        details = {k: v for k, v in details.items() if k != "maj_at_k"} | {"pick": pick}
         return Prediction(
             output=candidates[pick].text,
             answer=answer,
             generations=gens,
-            confidence=voted.confidence,
+            confidence=samples.count(key) / len(samples) if key else 0.0,
             reasoning=reasoning,
             details=details,
         )

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import re
-import string
-import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
 from promptarena.errors import ConfigError
+from promptarena.extract import normalize_answer
 from promptarena.metrics import Metric
 from promptarena.types import Case, Prediction
 
@@ -34,19 +33,8 @@ __all__ = [
     "rouge_l",
 ]
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_ASCII_PUNCT = frozenset(string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    """Normalize as SQuAD does: lower case, drop punctuation and articles, collapse whitespace.
-
-    Punctuation is every Unicode punctuation character, not only ASCII, so that answers in other
-    scripts normalize the same way.
-    """
-    text = "".join(ch for ch in text.lower() if ch not in _ASCII_PUNCT and not unicodedata.category(ch).startswith("P"))
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+ROUGE_L_MAX_CHARS = 4000
+"""rougeL scores the first this many characters of each text: its longest common subsequence is quadratic."""
 
 
 def _check_lengths(predictions: Sequence[Prediction], cases: Sequence[Case]) -> None:
@@ -90,9 +78,10 @@ def _contains(answer: str, reference: str) -> float:
 exact_match = Metric(
     name="exact_match",
     description="1 if the answer equals a reference after SQuAD normalization "
-    "(case, punctuation, articles, whitespace), else 0.",
+    "(case, punctuation, articles, whitespace; numbers keep sign and decimals, 1,000 is 1000), else 0.",
     score=_best_over_references(_exact),
     kind="binary",
+    version=2,
 )
 
 contains = Metric(
@@ -100,6 +89,7 @@ contains = Metric(
     description="1 if a normalized reference occurs as whole words in the normalized answer, else 0.",
     score=_best_over_references(_contains),
     kind="binary",
+    version=2,
 )
 
 
@@ -155,10 +145,15 @@ regex = Metric(
 _FENCE = re.compile(r"```[ \t]*(?:json)?[ \t]*\n?(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _parses(text: str) -> bool:
+    """True for strict JSON (RFC 8259): Python's NaN and Infinity extensions are refused."""
     try:
-        json.loads(text)
-    except ValueError:
+        json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
         return False
     return True
 
@@ -180,10 +175,11 @@ def _score_json(
 
 json_valid = Metric(
     name="json_valid",
-    description="1 if the answer parses as JSON (alone or inside a ```json fence), else 0.",
+    description="1 if the answer parses as strict JSON (alone or inside a ```json fence; no NaN or Infinity), else 0.",
     score=_score_json,
     kind="binary",
     needs_reference=False,
+    version=2,
 )
 
 
@@ -197,8 +193,10 @@ def _rouge_scorer(rouge_type: str) -> Any:
     return rouge_scorer.RougeScorer([rouge_type], use_stemmer=True)
 
 
-def _rouge(rouge_type: str) -> Callable[[str, str], float]:
+def _rouge(rouge_type: str, max_chars: int | None = None) -> Callable[[str, str], float]:
     def pair(answer: str, reference: str) -> float:
+        if max_chars is not None:
+            answer, reference = answer[:max_chars], reference[:max_chars]
         return _rouge_scorer(rouge_type).score(reference, answer)[rouge_type].fmeasure
 
     return pair
@@ -216,8 +214,10 @@ rouge2 = Metric(
 )
 rouge_l = Metric(
     name="rougeL",
-    description="ROUGE-L F-measure (longest common subsequence, Porter stemming) against the best reference, 0..1.",
-    score=_best_over_references(_rouge("rougeL")),
+    description="ROUGE-L F-measure (longest common subsequence, Porter stemming) against the best reference, "
+    f"0..1, on the first {ROUGE_L_MAX_CHARS} characters of each, so that a runaway output cannot stall a suite.",
+    score=_best_over_references(_rouge("rougeL", ROUGE_L_MAX_CHARS)),
+    version=2,
 )
 
 
