@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import signal
 from collections.abc import Iterable
 
 
@@ -22,6 +23,22 @@ class BackendError(PromptArenaError):
     """The model or backend is unavailable or failed at run time."""
 
     exit_code = 3
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) as an exception: the engine records the run as interrupted.
+
+    It is a KeyboardInterrupt so that every ``except KeyboardInterrupt`` treats `docker stop` like Ctrl-C.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, as a shell reports a process stopped by that signal."""
+        return 128 + self.signum
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

@@ -23,8 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.types import GenParams, Message
+from promptarena.yamlfile import parse_yaml
 
-__all__ = ["ROLES", "EXTRACTORS", "AnswerSpec", "PromptFile", "parse_prompt"]
+__all__ = ["ROLES", "EXTRACTORS", "AnswerSpec", "Parameters", "PromptFile", "parse_prompt"]
 
 ROLES = ("system", "user", "assistant")
 EXTRACTORS = ("text", "first_line", "last_line", "last_number", "choice", "regex", "json_field")
@@ -46,8 +47,13 @@ class AnswerSpec:
 # --- front matter schema (pydantic at the file boundary only) -------------------------------------------
 
 
-class _Parameters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Parameters(BaseModel):
+    """Generation parameters as a prompt's front matter or a suite's `parameters:` write them.
+
+    Strict: an unknown key or a value of the wrong type (``max_new_tokens: 2.5``) is refused, not coerced.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     max_new_tokens: int = Field(128, gt=0)
     temperature: float = Field(0.0, ge=0)
@@ -85,7 +91,7 @@ class _FrontMatter(BaseModel):
 
     description: str = ""
     variables: dict[str, str] = Field(default_factory=dict)
-    parameters: _Parameters = Field(default_factory=_Parameters)
+    parameters: Parameters = Field(default_factory=Parameters)
     answer: _Answer = Field(default_factory=_Answer)
 
     @field_validator("variables", mode="before")
@@ -110,7 +116,7 @@ class _FrontMatter(BaseModel):
 
 _FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
     (): tuple(_FrontMatter.model_fields),
-    ("parameters",): tuple(_Parameters.model_fields),
+    ("parameters",): tuple(Parameters.model_fields),
     ("answer",): tuple(_Answer.model_fields),
 }
 
@@ -228,18 +234,8 @@ def _environment() -> SandboxedEnvironment:
 
 def _parse_front_matter(yaml_text: str, source: str) -> _FrontMatter:
     """Load the YAML safely and validate it; errors point at the offending line of the file."""
-    try:
-        node = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(yaml_text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-        line = mark.line + 2 if mark is not None else 2
-        problem = getattr(err, "problem", None) or str(err)
-        if "python/" in str(err):
-            problem = "YAML tags such as !!python/object are not allowed in front matter (plain YAML only)"
-        raise ConfigError(f"{source}:{line}: invalid YAML front matter: {problem}") from None
-    if data is None:
-        data = {}
+    doc = parse_yaml(yaml_text, source, first_line=2)
+    data = {} if doc.data is None else doc.data
     if not isinstance(data, dict):
         raise ConfigError(f"{source}:2: the front matter must be a YAML mapping (key: value lines)")
     try:
@@ -247,7 +243,7 @@ def _parse_front_matter(yaml_text: str, source: str) -> _FrontMatter:
     except ValidationError as err:
         first = err.errors()[0]
         loc = tuple(str(part) for part in first["loc"])
-        line = _line_of(node, loc) + 2
+        line = _line_of(doc.root, loc) + 2
         raise ConfigError(f"{source}:{line}: {_describe(first, loc)}") from None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from promptarena.errors import ConfigError
 from promptarena.hashing import content_hash, file_sha256
+from promptarena.promptfile import Parameters
 from promptarena.types import Case
-from promptarena.yamlfile import Located, read_yaml, validation_error
+from promptarena.yamlfile import Located, read_text, read_yaml, validation_error
 
 THUMBS_UP = "thumbs_up"  # the share of people's thumbs-up votes: a threshold like a metric's
 
@@ -47,7 +49,7 @@ class SuiteModel(_Strict):
     gate: list[str] | None = None
     model: dict[str, Any] = Field(default_factory=lambda: {"backend": "transformers", "model": "default"})
     seed: int = 0
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: Parameters = Field(default_factory=Parameters)
 
     @field_validator("metrics", "variants")
     @classmethod
@@ -116,9 +118,11 @@ def _case_from(model: CaseModel, index: int, where: str) -> Case:
 def _read_case_file(path: Path, display: str) -> list[tuple[CaseModel, str]]:
     if not path.is_file():
         raise ConfigError(f"{display}: case file not found; create it or fix `cases:` in the suite.")
+    text = read_text(path, display).removeprefix("\ufeff")
     rows: list[tuple[dict[str, Any], str]] = []
     if path.suffix == ".jsonl":
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        # JSON Lines ends a line at \n only: U+2028 or U+0085 inside a string is text, not a line break.
+        for n, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
@@ -129,14 +133,14 @@ def _read_case_file(path: Path, display: str) -> list[tuple[CaseModel, str]]:
                 raise ConfigError(f"{display}:{n}: each line must be a JSON object with vars and reference.")
             rows.append((obj, f"{display}:{n}"))
     elif path.suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as fh:
-            for n, rec in enumerate(csv.DictReader(fh), start=2):
-                rec = dict(rec)
-                row: dict[str, Any] = {"id": rec.pop("id", None) or None}
-                if "reference" in rec:
-                    row["reference"] = rec.pop("reference")
-                row["vars"] = rec
-                rows.append((row, f"{display}:{n}"))
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        for rec in reader:
+            rec = dict(rec)
+            row: dict[str, Any] = {"id": rec.pop("id", None) or None}
+            if "reference" in rec:
+                row["reference"] = rec.pop("reference")
+            row["vars"] = rec
+            rows.append((row, f"{display}:{reader.line_num}"))
     else:
         raise ConfigError(f"{display}: cases must be a .jsonl or .csv file.")
     out = []
@@ -150,6 +154,34 @@ def _read_case_file(path: Path, display: str) -> list[tuple[CaseModel, str]]:
     return out
 
 
+def _check_text(case: Case) -> None:
+    """A lone surrogate (JSON's or YAML's ``\\ud800`` escape) is no character: refuse it before it is stored."""
+    try:
+        json.dumps([case.id, case.vars, case.references, case.meta], ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        escape = f"\\u{ord(err.object[err.start]):04x}"
+        raise ConfigError(
+            f"{case.meta['where']}: the escape {escape} is half of a surrogate pair, not a character; "
+            "write the character itself or the whole pair."
+        ) from None
+
+
+def _check_model(doc: Located, options: dict[str, Any]) -> None:
+    """`model:` holds options that its backend knows, with values of the right type."""
+    from promptarena.backends.options import options_model
+
+    rest = dict(options)
+    name = str(rest.pop("backend", "transformers"))
+    try:
+        schema = options_model(name)
+    except ConfigError as err:
+        raise ConfigError(f"{doc.source}:{doc.line(['model', 'backend'])}: model.backend: {err}") from None
+    try:
+        schema.model_validate(rest)
+    except ValidationError as err:
+        raise validation_error(doc, err, {"model": ["backend", *schema.model_fields]}, at=["model"]) from None
+
+
 def load_suite(path: str | Path, root: Path | None = None) -> Suite:
     """Read and validate a suite file; every error names the file, the line and the field."""
     path = Path(path)
@@ -160,7 +192,9 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
     try:
         model = SuiteModel.model_validate(doc.data)
     except ValidationError as err:
-        raise validation_error(doc, err, {"": list(SuiteModel.model_fields)}) from None
+        known = {"": list(SuiteModel.model_fields), "parameters": list(Parameters.model_fields)}
+        raise validation_error(doc, err, known) from None
+    _check_model(doc, model.model)
 
     case_path: Path | None = None
     if isinstance(model.cases, str):
@@ -176,6 +210,7 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         raise ConfigError(f"{display}:{doc.line(['cases'])}: cases: the suite has no cases; add some.")
     seen: dict[str, str] = {}
     for case in cases:
+        _check_text(case)
         if case.id in seen:
             raise ConfigError(f"{case.meta['where']}: duplicate case id {case.id!r} (also at {seen[case.id]}).")
         seen[case.id] = case.meta["where"]
@@ -207,7 +242,7 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         gate=gate,
         model=dict(model.model),
         seed=model.seed,
-        parameters=dict(model.parameters),
+        parameters=model.parameters.model_dump(exclude_unset=True),
         suite_hash=file_sha256(str(path)),
         case_file=case_path if isinstance(model.cases, str) else None,
         cases_hash=cases_hash,

@@ -18,12 +18,12 @@ class Located:
     def __init__(self, source: str, root: yaml.Node | None, data: Any, first_line: int = 1) -> None:
         self.source = source
         self.data = data
-        self._root = root
+        self.root = root
         self._offset = first_line - 1
 
     def line(self, loc: Sequence[str | int]) -> int:
         """The 1-based line of the value at ``loc``, or of its closest parent that exists."""
-        node = self._root
+        node = self.root
         line = node.start_mark.line if node is not None else 0
         for part in loc:
             if isinstance(node, yaml.MappingNode):
@@ -43,29 +43,75 @@ class Located:
 
 
 def parse_yaml(text: str, source: str, first_line: int = 1) -> Located:
-    """Parse with the safe loader only; a syntax error or an unsafe tag names the file and line."""
+    """Parse with the safe loader only; a syntax error, an unsafe tag or a duplicated key names the file and line."""
+    loader = yaml.SafeLoader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = loader.get_single_node()
+        if root is not None:
+            check_unique_keys(root, source, first_line)
+        data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = (mark.line + first_line) if mark else first_line
         problem = err.problem or "invalid YAML"
         if "could not determine a constructor" in problem:
-            problem = f"the tag {problem.split('tag')[-1].strip()} is not allowed (only plain YAML is read)"
+            tag = problem.rsplit(" ", 1)[-1].strip("'").replace("tag:yaml.org,2002:", "!!")
+            problem = f"the tag {tag} is not allowed (only plain YAML is read)"
         raise ConfigError(f"{source}:{line}: {problem}; fix the YAML there.") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{source}: invalid YAML ({err}); fix the file.") from None
+    finally:
+        loader.dispose()
     return Located(source, root, data, first_line)
+
+
+def check_unique_keys(root: yaml.Node, source: str, first_line: int = 1) -> None:
+    """A key written twice in one mapping is an error: YAML loaders silently keep the last one."""
+    seen_nodes: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen_nodes:  # an alias repeats a node already checked
+            continue
+        seen_nodes.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            first: dict[tuple[str, str], int] = {}
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+                    line = key.start_mark.line + first_line
+                    if (key.tag, key.value) in first:
+                        raise ConfigError(
+                            f"{source}:{line}: duplicate key {key.value!r} (first at line "
+                            f"{first[(key.tag, key.value)]}); keep one of them."
+                        )
+                    first[(key.tag, key.value)] = line
+                stack.extend((key, value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
+def read_text(path: Path, display: str | None = None) -> str:
+    """A text file's content; a byte that is not UTF-8 is named by line and column."""
+    source = display or str(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such file; check the path.") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a folder, not a file; check the path.") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ConfigError(
+            f"{source}:{line}: not UTF-8 (byte 0x{data[err.start]:02x} at column {column}); save the file as UTF-8."
+        ) from None
 
 
 def read_yaml(path: Path, display: str | None = None) -> Located:
     source = display or str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{source}: no such file; check the path.") from None
-    return parse_yaml(text, source)
+    return parse_yaml(read_text(path, source), source)
 
 
 _TYPE_NAMES = {"str", "int", "float", "bool", "dict", "list"}
@@ -78,8 +124,13 @@ def format_loc(loc: Sequence[str | int]) -> str:
     return out
 
 
-def validation_error(doc: Located, err: ValidationError, known: dict[str, list[str]] | None = None) -> ConfigError:
-    """Turn pydantic's first error into one sentence with file, line and field, and a near name if any."""
+def validation_error(
+    doc: Located, err: ValidationError, known: dict[str, list[str]] | None = None, at: Sequence[str | int] = ()
+) -> ConfigError:
+    """Turn pydantic's first error into one sentence with file, line and field, and a near name if any.
+
+    ``at`` is where the validated value sits in the document, when it is not the whole document.
+    """
 
     def clean(loc: Sequence[str | int]) -> list[str | int]:
         # union members appear in locations under their type's name ("str", "list[CaseModel]")
@@ -89,7 +140,7 @@ def validation_error(doc: Located, err: ValidationError, known: dict[str, list[s
 
     # the deepest error is the most specific one (a union reports one error per member)
     first = max(err.errors(), key=lambda e: len(clean(e["loc"])))
-    loc = clean(first["loc"])
+    loc = [*at, *clean(first["loc"])]
     field = format_loc(loc) or "(top level)"
     message = first["msg"]
     hint = ""

@@ -2,32 +2,81 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
 
 import click
 
 from promptarena.cli import compare, prompts, run, ui
-from promptarena.errors import PromptArenaError
+from promptarena.errors import Interrupted, PromptArenaError
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+_BUG = "error: this is a bug in promptarena; please report it with the traceback below"
+
+
+@contextmanager
+def _stop_signals_raise() -> Iterator[None]:
+    """While a command runs, SIGINT, SIGTERM and SIGHUP raise Interrupted; a second signal acts as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in _STOP_SIGNALS}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    def raise_interrupted(signum: int, _frame: FrameType | None) -> None:
+        restore()
+        raise Interrupted(signum)
+
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, raise_interrupted)
+    try:
+        yield
+    finally:
+        restore()
 
 
 class _Group(click.Group):
-    """Prints PromptArenaError as one sentence, without a traceback, and exits with its code."""
+    """Maps every way a command can end to the exit-code contract.
+
+    PromptArenaError: its sentence and code (2 bad input, 3 infrastructure); a stop signal: 128 + its
+    number; click's own usage errors pass through (2); anything else is a bug: the traceback and 4.
+    """
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
-            return super().invoke(ctx)
+            with _stop_signals_raise():
+                return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+            raise
         except PromptArenaError as err:
             click.secho(f"error: {err}", fg="red", err=True)
             sys.exit(err.exit_code)
-        except KeyboardInterrupt:
-            click.secho("interrupted", fg="yellow", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as err:
+            stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
+            click.secho(f"interrupted by {stop}", fg="yellow", err=True)
+            sys.exit(stop.exit_code)
+        except Exception:
+            click.secho(_BUG, fg="red", err=True)
+            traceback.print_exc(file=sys.stderr)
+            sys.exit(4)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="promptarena")
 def main() -> None:
-    """promptarena: version prompts in git, evaluate every version on a local LLM, compare with statistics."""
+    """promptarena: version prompts in git, evaluate every version on a local LLM, compare with statistics.
+
+    Exit codes: 0 all gates passed, 1 a quality gate failed, 2 bad input, 3 model, backend, database or disk
+    unavailable, 4 a bug in promptarena, 128 + the signal number when stopped (130 Ctrl-C, 143 SIGTERM).
+    """
 
 
 main.add_command(prompts.prompts)

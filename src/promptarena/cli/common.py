@@ -14,8 +14,11 @@ import click
 from rich.console import Console
 
 from promptarena.backends import Backend, get_backend
+from promptarena.errors import ConfigError
 from promptarena.gitstore import PromptStore
 from promptarena.suite import Suite
+
+ALPHA = click.FloatRange(0, 1, min_open=True, max_open=True)  # a significance level, strictly between 0 and 1
 
 
 def open_store(repo: str) -> PromptStore:
@@ -56,13 +59,60 @@ def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def with_backend(suite: Suite, backend: str | None, model: str | None, seed: int | None) -> Suite:
-    """The suite with the command line's backend, model and seed in place of its own."""
+    """The suite with the command line's backend, model and seed in place of its own, checked as a suite's are."""
+    from pydantic import ValidationError
+
+    from promptarena.backends.options import options_model
+
     options = dict(suite.model)
     if backend and backend != options.get("backend"):
         options = {"backend": backend}
     if model:
         options["model"] = model
+    if backend or model:
+        rest = dict(options)
+        name = str(rest.pop("backend", "transformers"))
+        try:
+            options_model(name).model_validate(rest)
+        except ConfigError as err:
+            raise ConfigError(f"--backend: {err}") from None
+        except ValidationError as err:
+            first = err.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"--backend {name} --model {model}: model.{field}: {first['msg']}.") from None
     return dataclasses.replace(suite, model=options, seed=suite.seed if seed is None else seed)
+
+
+def writable_file(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """A click callback: the file an option names can be written, checked before any model call."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if path.is_dir():
+        raise click.BadParameter(f"{value} is a folder; name a file in it.", ctx, param)
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise click.BadParameter(f"{value} is not writable; pick another path or fix its permissions.", ctx, param)
+        return path
+    folder = path.absolute().parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"{value}: {folder} is a file, not a folder; pick another path.", ctx, param)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"{value}: the folder {folder} is not writable; pick another path.", ctx, param)
+    return path
+
+
+def db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--db: the results database, checked to be writable before anything runs."""
+    return click.option(
+        "--db",
+        "db_path",
+        default=None,
+        callback=writable_file,
+        help="Results database (default: $PROMPTARENA_DB, else .promptarena/results.db in the repo).",
+    )(fn)
 
 
 def finite(obj: object) -> object:

@@ -5,25 +5,35 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 import click
 
-from promptarena.cli.common import backend_options, default_db, finite, make_console, open_store, with_backend
+from promptarena.cli.common import (
+    ALPHA,
+    backend_options,
+    db_option,
+    default_db,
+    finite,
+    make_console,
+    open_store,
+    with_backend,
+)
 
 
 @click.command("compare")
 @click.argument("suite")
 @click.argument("arms", nargs=-1, required=True)
 @click.option("--repo", default=".", show_default=True, help="The git repository holding prompts/ and evals/.")
-@click.option("--db", "db_path", default=None, help="Results database (default: .promptarena/results.db in the repo).")
+@db_option
 @backend_options
-@click.option("--alpha", default=0.05, show_default=True, help="Significance level of the verdicts.")
+@click.option("--alpha", type=ALPHA, default=0.05, show_default=True, help="Significance level of the verdicts.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
 def command(
     suite: str,
     arms: tuple[str, ...],
     repo: str,
-    db_path: str | None,
+    db_path: Path | None,
     backend: str | None,
     model: str | None,
     seed: int | None,
@@ -62,12 +72,12 @@ def command(
 
             make_variant(named.name, named.options)
         chosen.append(Arm(version, named))
-    console = make_console(as_json)
-    with ResultsStore(db_path or default_db(store.workdir)) as results:
-        outcome = run_suite(loaded, store, results, arms=chosen)
     labels = [a.label for a in chosen]
     if len(set(labels)) != len(labels):
         raise ConfigError(f"the arms {', '.join(arms)} name the same version and variant twice; pick distinct arms.")
+    console = make_console(as_json)
+    with ResultsStore(db_path or default_db(store.workdir)) as results:
+        outcome = run_suite(loaded, store, results, arms=chosen)
     comp = compare_arms(loaded, [outcome.arm(label) for label in labels], alpha=alpha)
     if as_json:
         doc = {

@@ -12,21 +12,24 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from promptarena.cli.common import (
+    ALPHA,
     BackendPool,
     backend_options,
+    db_option,
     default_db,
     finite,
     make_console,
     note_shallow,
     open_store,
     with_backend,
+    writable_file,
 )
 
 
 @click.command("run")
 @click.argument("suites", nargs=-1)
 @click.option("--repo", default=".", show_default=True, help="The git repository holding prompts/ and evals/.")
-@click.option("--db", "db_path", default=None, help="Results database (default: .promptarena/results.db in the repo).")
+@db_option
 @backend_options
 @click.option(
     "--rev",
@@ -40,14 +43,26 @@ from promptarena.cli.common import (
     help="Git ref to gate against (e.g. origin/main): suites whose prompt, suite or cases changed since it are "
     "evaluated at REF and now, and a significant regression of a gated metric fails the run.",
 )
-@click.option("--alpha", default=0.05, show_default=True, help="Significance level of the regression gate.")
+@click.option("--alpha", type=ALPHA, default=0.05, show_default=True, help="Significance level of the regression gate.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
-@click.option("--junit-xml", "junit_path", default=None, help="Also write a JUnit XML report: one test case per gate.")
-@click.option("--markdown", "markdown_path", default=None, help="Also write a Markdown summary for a pull request.")
+@click.option(
+    "--junit-xml",
+    "junit_path",
+    default=None,
+    callback=writable_file,
+    help="Also write a JUnit XML report: one test case per gate.",
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    default=None,
+    callback=writable_file,
+    help="Also write a Markdown summary for a pull request.",
+)
 def command(
     suites: tuple[str, ...],
     repo: str,
-    db_path: str | None,
+    db_path: Path | None,
     backend: str | None,
     model: str | None,
     seed: int | None,
@@ -55,13 +70,14 @@ def command(
     baseline: str | None,
     alpha: float,
     as_json: bool,
-    junit_path: str | None,
-    markdown_path: str | None,
+    junit_path: Path | None,
+    markdown_path: Path | None,
 ) -> None:
     """Evaluate SUITES (files or names under evals/; default: every evals/*.yaml).
 
-    Exit codes: 0 all gates passed, 1 a quality gate failed, 2 bad input, 3 model or backend unavailable,
-    130 interrupted.
+    Exit codes: 0 all gates passed, 1 a quality gate failed, 2 bad input, 3 model, backend or database
+    unavailable, 4 a bug in promptarena, 128 + the signal number when stopped (130 Ctrl-C, 143 SIGTERM);
+    a stopped run keeps what it stored and a rerun resumes there.
     """
     from promptarena.errors import ConfigError
     from promptarena.gate import evaluate_suite, plan_suite, write_junit, write_markdown
@@ -80,7 +96,7 @@ def command(
         suite = with_backend(load_suite(path, store.workdir), backend, model, seed)
         plans.append(plan_suite(suite, store, revisions, baseline))
 
-    db = Path(db_path) if db_path else default_db(store.workdir)
+    db = db_path or default_db(store.workdir)
     outcomes = []
     backends = BackendPool()
     with ResultsStore(db) as results, _progress() as progress, backends:
@@ -104,9 +120,9 @@ def command(
                     print_comparison(console, comp)
     failures = [f for o in outcomes for f in o.failures]
     if junit_path:
-        write_junit(Path(junit_path), outcomes)
+        write_junit(junit_path, outcomes)
     if markdown_path:
-        write_markdown(Path(markdown_path), outcomes, baseline)
+        write_markdown(markdown_path, outcomes, baseline)
     if as_json:
         doc = {"db": str(db), "baseline": baseline, "suites": [o.to_json() for o in outcomes]}
         click.echo(json.dumps(finite(doc), indent=2))

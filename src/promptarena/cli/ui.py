@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import click
 
-from promptarena.errors import ConfigError
+from promptarena.cli.common import db_option, default_db, open_store
+from promptarena.errors import ConfigError, missing_dependency
 
 
 def app_entry() -> Path:
@@ -51,27 +52,34 @@ def streamlit_argv(entry: Path, host: str, port: int | None) -> list[str]:
 
 @click.command("ui")
 @click.option("--repo", default=".", show_default=True, help="The git repository holding prompts/ and evals/.")
-@click.option("--db", "db_path", default=None, help="Results database (default: .promptarena/results.db in the repo).")
+@db_option
 @click.option(
     "--host",
     default="127.0.0.1",
     show_default=True,
     help="Address to listen on; the default keeps the workbench on this machine (0.0.0.0 exposes it).",
 )
-@click.option("--port", type=int, default=None, help="Port to listen on (default: Streamlit's, 8501 or the next free).")
-def command(repo: str, db_path: str | None, host: str, port: int | None) -> None:
-    """Start the Streamlit workbench: overview, prompt history, compare, case explorer, feedback and runs."""
-    from promptarena.cli.common import default_db, open_store
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Port to listen on (default: Streamlit's, 8501 or the next free).",
+)
+def command(repo: str, db_path: Path | None, host: str, port: int | None) -> None:
+    """Start the Streamlit workbench: overview, prompt history, compare, case explorer, feedback and runs.
 
+    Streamlit replaces this process: stopping `evals ui` (Ctrl-C, SIGTERM) stops the server.
+    """
     store = open_store(repo)
     workdir = store.workdir
     store.close()
     db = Path(db_path).expanduser().resolve() if db_path else default_db(workdir).resolve()
     env = {**os.environ, "PROMPTARENA_REPO": str(Path(repo).expanduser().resolve()), "PROMPTARENA_DB": str(db)}
     argv = streamlit_argv(app_entry(), host, port)
+    if importlib.util.find_spec("streamlit") is None:
+        raise missing_dependency("streamlit", "evals ui")
     click.echo(f"promptarena workbench on {repo} with {db} (Ctrl-C stops it)", err=True)
-    try:
-        code = subprocess.call(argv, env=env)
-    except KeyboardInterrupt:
-        code = 130
-    sys.exit(code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Streamlit takes this process's place, so a signal sent to `evals ui` stops the server itself.
+    os.execve(sys.executable, argv, env)

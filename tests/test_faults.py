@@ -1,0 +1,339 @@
+"""Every failure named: each fault exits with its code, says what and where, prints no traceback (except a
+bug's), and loses nothing already stored.
+
+Error paths run through click's CliRunner, which goes through the same group (and so the same exit codes)
+as the console script; real subprocesses only where a signal or a server is involved.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from promptarena.cli import main
+from promptarena.metrics import Metric, metrics
+from promptarena.suite import load_suite
+from tests.conftest import GitRepo
+from tests.helpers import COUNTRIES, EVALS, QA_V1, evals, qa_repo
+
+N = len(COUNTRIES)
+BUG = "error: this is a bug in promptarena; please report it with the traceback below"
+
+
+@pytest.fixture(autouse=True)
+def _no_db_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROMPTARENA_DB", raising=False)
+
+
+def cli(repo: GitRepo, *args: str) -> Result:
+    """`evals COMMAND --repo REPO ARGS` in this process."""
+    command, *rest = args
+    return CliRunner().invoke(main, [command, "--repo", str(repo.root), *rest])
+
+
+def edit_suite(repo: GitRepo, **fields: object) -> None:
+    """Change fields of the stored qa suite, keeping the rest (its scripted model) as it is."""
+    path = repo.root / "evals/qa.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **fields}, sort_keys=False))
+
+
+def db_of(repo: GitRepo) -> Path:
+    return repo.root / ".promptarena" / "results.db"
+
+
+def stored(repo: GitRepo) -> tuple[int, int]:
+    """(runs, generations) in the repository's results database."""
+    con = sqlite3.connect(db_of(repo))
+    try:
+        return tuple(con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("runs", "generations"))
+    finally:
+        con.close()
+
+
+def statuses(repo: GitRepo) -> list[str]:
+    con = sqlite3.connect(db_of(repo))
+    try:
+        return [row[0] for row in con.execute("SELECT status FROM runs ORDER BY started_at, rowid")]
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    """The two-version qa repository, evaluated once: a run and its generations are already stored."""
+    repo = qa_repo(tmp_path / "repo")
+    first = cli(repo, "run")
+    assert first.exit_code == 0, first.output
+    assert stored(repo) == (1, 2 * N)
+    return repo
+
+
+def refused(repo: GitRepo, result: Result, code: int = 2) -> str:
+    """The error output of a refused command, after checking its code, no traceback and nothing written."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert stored(repo) == (1, 2 * N)
+    return " ".join(result.stderr.split())
+
+
+# --- 1. a bug is exit 4 with the traceback; click's usage errors stay 2 ---------------------------------
+
+
+def _zero_division(predictions, cases, options):  # noqa: ANN001, ANN202 - a ScoreFn
+    return [1 / 0 for _ in predictions]
+
+
+def test_unexpected_exception_is_a_bug_with_its_traceback(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(metrics._entries, "broken", Metric("broken", "raises", _zero_division))
+    edit_suite(repo, metrics=["exact_match", "broken"])
+    result = cli(repo, "run")
+    assert result.exit_code == 4, result.output
+    assert result.stderr.startswith(BUG)
+    assert "Traceback (most recent call last)" in result.stderr and "ZeroDivisionError" in result.stderr
+    runs, generations = stored(repo)
+    assert runs == 2 and generations == 2 * N  # the failed run is recorded; what was stored is kept
+    assert statuses(repo) == ["completed", "failed"]
+
+
+def test_console_script_maps_a_bug_to_4_and_a_usage_error_to_2(repo: GitRepo) -> None:
+    edit_suite(repo, metrics=["exact_match", "broken"])
+    script = (
+        "import sys; from promptarena.metrics import Metric, metrics; from promptarena.cli import main; "
+        "metrics.register('broken', Metric('broken', 'raises', lambda p, c, o: [1 / 0 for _ in p])); "
+        "sys.argv[0] = 'evals'; main()"
+    )
+    bug = subprocess.run([sys.executable, "-c", script, "run"], cwd=repo.root, capture_output=True, text=True)
+    assert bug.returncode == 4 and bug.stderr.startswith(BUG) and "ZeroDivisionError" in bug.stderr
+    usage = evals("run", "--no-such-option", cwd=repo.root)
+    assert usage.returncode == 2 and "No such option" in usage.stderr and "Traceback" not in usage.stderr
+
+
+def test_usage_errors_exit_2_through_the_runner(repo: GitRepo) -> None:
+    assert "No such option" in refused(repo, cli(repo, "run", "--no-such-option"))
+    assert CliRunner().invoke(main, ["no-such-command"]).exit_code == 2
+    assert CliRunner().invoke(main, ["--help"]).exit_code == 0
+
+
+# --- 2. SIGTERM, SIGHUP and SIGINT: 128 + signal, the run marked interrupted, generations kept -------------
+
+
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
+    ids=["SIGTERM", "SIGHUP", "SIGINT"],
+)
+def test_signal_mid_run_is_recorded_and_exits_128_plus_signal(tmp_path: Path, signum: int, code: int) -> None:
+    repo = qa_repo(tmp_path / "repo")
+    model = yaml.safe_load((repo.root / "evals/qa.yaml").read_text())["model"]
+    edit_suite(repo, model={**model, "delay_s": 0.2})
+    proc = subprocess.Popen([EVALS, "run"], cwd=repo.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while (not db_of(repo).exists() or _generations(repo) < 3) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = _generations(repo)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err
+    assert f"interrupted by {signal.Signals(signum).name}" in err and "Traceback" not in err
+    assert statuses(repo) == ["interrupted"]
+    after = _generations(repo)
+    assert before <= after < 2 * N  # what was stored before the signal is kept
+    edit_suite(repo, model=model)  # the same fake model (delay_s is not in its fingerprint), fast
+    rerun = cli(repo, "run", "--json")
+    assert rerun.exit_code == 0, rerun.output
+    assert json.loads(rerun.stdout)["suites"][0]["cached"] == after
+
+
+def _generations(repo: GitRepo) -> int:
+    try:
+        return stored(repo)[1]
+    except sqlite3.OperationalError:  # not migrated yet
+        return 0
+
+
+# --- 3. stopping `evals ui` stops the Streamlit server ---------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _streamlit_on(port: int) -> list[int]:
+    """Pids of processes whose command line runs streamlit on ``port``."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"streamlit" in argv and str(port).encode() in argv:
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.fixture
+def ui(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
+    repo = qa_repo(tmp_path / "repo")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [EVALS, "ui", "--repo", str(repo.root), "--db", str(tmp_path / "r.db"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield proc, port
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc to find stray servers")
+def test_sigterm_to_evals_ui_stops_the_server(ui: tuple[subprocess.Popen, int]) -> None:
+    proc, port = ui
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    break
+        except OSError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "the workbench did not start"
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 5
+    while _answers(port) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _answers(port)
+    assert _streamlit_on(port) == []
+
+
+# --- 4. case files: line breaks inside strings, encodings, lone surrogates --------------------------------
+
+
+@pytest.mark.parametrize("char", ["\u2028", "\u2029", "\u0085"])
+def test_unicode_line_separators_inside_a_json_string_are_text(tmp_path: Path, char: str) -> None:
+    cases = [{"id": "a", "vars": {"q": f"one{char}two"}, "reference": "x"}, {"id": "b", "vars": {"q": "z"}}]
+    (tmp_path / "c.jsonl").write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in cases) + "\n")
+    (tmp_path / "s.yaml").write_text("prompt: qa\nmetrics: [exact_match]\ncases: c.jsonl\n")
+    suite = load_suite(tmp_path / "s.yaml")
+    assert [c.id for c in suite.cases] == ["a", "b"]
+    assert suite.cases[0].vars["q"] == f"one{char}two" and suite.cases[1].meta["where"].endswith("c.jsonl:2")
+
+
+def test_latin1_case_file_names_line_and_byte(repo: GitRepo) -> None:
+    lines = [json.dumps(c) for c in [{"vars": {"country": "France"}}, {"vars": {"country": "Peru"}}]]
+    lines.append('{"vars": {"country": "Bogot\xe1"}}')
+    (repo.root / "evals/cases/qa.jsonl").write_bytes("\n".join(lines).encode("latin-1"))
+    err = refused(repo, cli(repo, "run"))
+    assert "evals/cases/qa.jsonl:3: not UTF-8 (byte 0xe1 at column 28); save the file as UTF-8." in err
+
+
+def test_latin1_csv_and_suite_files_are_named(repo: GitRepo) -> None:
+    (repo.root / "evals/cases/c.csv").write_bytes("id,country,reference\nx,Bogot\xe1,B\n".encode("latin-1"))
+    edit_suite(repo, cases="cases/c.csv")
+    assert "evals/cases/c.csv:2: not UTF-8 (byte 0xe1 at column 8)" in refused(repo, cli(repo, "run"))
+    (repo.root / "evals/qa.yaml").write_bytes("prompt: qa\ndescription: caf\xe9\n".encode("latin-1"))
+    assert "evals/qa.yaml:2: not UTF-8 (byte 0xe9 at column 17)" in refused(repo, cli(repo, "run"))
+
+
+def test_lone_surrogate_escape_names_file_and_line(repo: GitRepo) -> None:
+    text = (repo.root / "evals/cases/qa.jsonl").read_text().splitlines()
+    text[1] = '{"id": "s", "vars": {"country": "\\ud800"}, "reference": "x"}'
+    (repo.root / "evals/cases/qa.jsonl").write_text("\n".join(text) + "\n")
+    err = refused(repo, cli(repo, "run"))
+    assert "evals/cases/qa.jsonl:2:" in err and "\\ud800" in err and "surrogate" in err
+
+
+# --- 5. parameters:, model: and duplicated keys ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"parameters": {"temprature": 0.5}}, "parameters.temprature: unknown field (did you mean temperature?)"),
+        ({"parameters": {"max_new_tokens": "lots"}}, "parameters.max_new_tokens: Input should be a valid integer"),
+        ({"parameters": {"max_new_tokens": 2.5}}, "parameters.max_new_tokens: Input should be a valid integer"),
+        ({"model": {"backend": "fake", "dealy_s": 1}}, "model.dealy_s: unknown field (did you mean delay_s?)"),
+        ({"model": {"backend": "transformers", "dtyp": "float16"}}, "model.dtyp: unknown field (did you mean dtype?)"),
+        ({"model": {"backend": "transformers", "dtype": "fp16"}}, "model.dtype: Input should be 'auto'"),
+        ({"model": {"backend": "fakes"}}, "model.backend: unknown backend 'fakes' (did you mean fake?)"),
+    ],
+)
+def test_suite_parameters_and_model_are_validated_at_load(repo: GitRepo, fields: dict, expected: str) -> None:
+    edit_suite(repo, **fields)
+    err = refused(repo, cli(repo, "run"))
+    assert err.startswith("error: evals/qa.yaml:") and expected in err
+
+
+def test_suite_parameters_reach_the_generations(repo: GitRepo) -> None:
+    edit_suite(repo, parameters={"max_new_tokens": 3})
+    doc = json.loads(cli(repo, "run", "--json").stdout)
+    assert doc["suites"][0]["generated"] == 2 * N  # new parameters, new cache keys
+
+
+def test_backend_override_is_validated(repo: GitRepo) -> None:
+    err = refused(repo, cli(repo, "run", "--backend", "transformer"))
+    assert "--backend: unknown backend 'transformer' (did you mean transformers?)" in err
+
+
+def test_duplicate_key_in_a_suite_names_both_lines(repo: GitRepo) -> None:
+    text = (repo.root / "evals/qa.yaml").read_text()
+    (repo.root / "evals/qa.yaml").write_text(text + "metrics: [rougeL]\n")
+    err = refused(repo, cli(repo, "run"))
+    last = len(text.splitlines()) + 1
+    assert f"evals/qa.yaml:{last}: duplicate key 'metrics' (first at line 3)" in err
+
+
+def test_duplicate_key_in_prompt_front_matter(repo: GitRepo) -> None:
+    repo.write("prompts/qa.prompt", QA_V1.replace("description: capitals\n", "description: a\ndescription: b\n"))
+    err = refused(repo, cli(repo, "run"))
+    assert "prompts/qa.prompt:3: duplicate key 'description' (first at line 2)" in err
+
+
+# --- 6. checked up front: output paths, alpha, identical arms ----------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["--junit-xml", "--markdown", "--db"])
+def test_unwritable_output_path_is_refused_before_any_model_call(repo: GitRepo, option: str) -> None:
+    blocker = repo.root / "a-file"
+    blocker.write_text("not a folder")
+    err = refused(repo, cli(repo, "run", option, str(blocker / "out" / "report")))
+    assert option in err and str(blocker) in err and "is a file, not a folder" in err
+    err = refused(repo, cli(repo, "run", option, str(repo.root / "evals")))
+    assert "is a folder" in err
+
+
+@pytest.mark.parametrize("alpha", ["5", "-1", "0", "1"])
+def test_alpha_outside_zero_one_is_refused(repo: GitRepo, alpha: str) -> None:
+    assert "--alpha" in refused(repo, cli(repo, "run", "--alpha", alpha))
+    assert "--alpha" in refused(repo, cli(repo, "compare", "qa", "HEAD~1", "HEAD", "--alpha", alpha))
+
+
+def test_compare_refuses_identical_arms_before_generating(repo: GitRepo) -> None:
+    edit_suite(repo, variants=["plain", "cot"])
+    for arms in (["HEAD", "HEAD"], ["HEAD", "HEAD:plain"], ["HEAD:cot", "HEAD~1", "HEAD:cot"]):
+        err = refused(repo, cli(repo, "compare", "qa", *arms))
+        assert "name the same version and variant twice" in err
