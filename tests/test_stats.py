@@ -9,7 +9,6 @@ import pytest
 
 from promptarena.stats import (
     Bin,
-    PairedComparison,
     brier,
     compare_family,
     compare_paired,
@@ -205,7 +204,7 @@ def test_edge_cases_do_not_raise() -> None:
     flat = compare_paired([0.4] * 8, [0.4] * 8, "continuous")
     assert flat.ci_low == pytest.approx(0.0, abs=1e-9) and flat.ci_high == pytest.approx(0.0, abs=1e-9)
     perfect = compare_paired([0] * 8, [1] * 8, "binary")
-    assert perfect.verdict == "better" and 0 < perfect.ci_low and perfect.ci_high == 1.0
+    assert perfect.verdict == "better" and perfect.ci_low > 0 and perfect.ci_high == 1.0
     shift = compare_paired([0.0] * 8, [0.5] * 8, "continuous", bounds=(0.0, 1.0))  # constant difference
     assert shift.verdict == "better" and shift.ci_low == pytest.approx(0.5) and shift.ci_high == pytest.approx(0.5)
     four = compare_paired([0.0] * 4, [1.0] * 4, "continuous", min_cases=2, bounds=(0.0, 1.0))  # p = 2/16
@@ -220,7 +219,7 @@ def test_bounded_intervals_stay_in_range() -> None:
     inside = mean_ci([0.4, 0.5, 0.6], bounds=(0.0, 1.0))
     assert (inside.low, inside.high) == (mean_ci([0.4, 0.5, 0.6]).low, mean_ci([0.4, 0.5, 0.6]).high)
     c = compare_paired([0, 0, 0, 0, 0, 1], [1, 1, 1, 1, 1, 0], "continuous", min_cases=2, bounds=(0.0, 1.0))
-    assert -1.0 <= c.ci_low and c.ci_high <= 1.0
+    assert c.ci_low >= -1.0 and c.ci_high <= 1.0
 
 
 def test_power_mcnemar_by_connor() -> None:

@@ -19,8 +19,8 @@ from promptarena.compare import Comparison, compare_arms
 from promptarena.engine import ProgressFn, SuiteResult, run_suite, select_versions, summary_json
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.metrics import get_metric
-from promptarena.results import ResultsStore
 from promptarena.report import fmt_difference, interval_label
+from promptarena.results import ResultsStore
 from promptarena.stats import fmt_confidence, fmt_detect, fmt_interval
 from promptarena.suite import THUMBS_UP, Suite
 
