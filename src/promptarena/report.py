@@ -101,12 +101,7 @@ def fmt_difference(c: PairedComparison, per_cell: bool = False) -> str:
 
 
 def comparison_table(comp: Comparison) -> Table:
-    table = Table(
-        title=f"{comp.suite.name}: paired comparison on {len(comp.suite.cases)} cases",
-        title_justify="left",
-        caption="\n".join(f"{r.metric} {r.b}: {fmt_detect(r.comparison)}" for r in comp.rows),
-        caption_justify="left",
-    )
+    table = Table(title=f"{comp.suite.name}: paired comparison on {len(comp.suite.cases)} cases", title_justify="left")
     label = interval_label([r.comparison for r in comp.rows])
     for col in ("metric", "A", "B", "mean A", "mean B", f"B − A [{label}]", "p", "win/tie/loss", "verdict"):
         numeric = col.startswith(("mean", "B −", "p", "win"))
@@ -130,6 +125,8 @@ def comparison_table(comp: Comparison) -> Table:
 
 def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> None:
     console.print(comparison_table(comp))
+    for row in comp.rows:
+        console.print(f"{row.metric} {row.a} → {row.b}: {fmt_detect(row.comparison)}", highlight=False)
     disagreements = [c for c in comp.cases if c.disagreement > 0][:top_cases]
     if disagreements:
         cases = Table(title="cases where the arms disagree most", title_justify="left", show_lines=True)

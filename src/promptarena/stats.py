@@ -518,7 +518,7 @@ def fmt_detect(c: PairedComparison, digits: int = 2) -> str:
     if math.isnan(c.detectable):
         first = "no case differs between A and B" if c.test == "mcnemar" and c.n else "too few cases to size"
     elif math.isinf(c.detectable) and c.test == "mcnemar":
-        first = f"with {c.wins + c.losses} of {c.n} cases differing, no difference is detectable at {power}"
+        first = f"{c.wins + c.losses} of {c.n} cases differ, too few to detect any difference at {power}"
     elif math.isinf(c.detectable):
         first = f"{c.n} cases cannot detect any difference at {power}"
     else:
