@@ -126,7 +126,7 @@ def comparison_table(comp: Comparison) -> Table:
 def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> None:
     console.print(comparison_table(comp))
     for row in comp.rows:
-        console.print(f"{row.metric} {row.a} → {row.b}: {fmt_detect(row.comparison)}", highlight=False)
+        console.print(f"{row.metric} ({row.b}): {fmt_detect(row.comparison)}", highlight=False)
     disagreements = [c for c in comp.cases if c.disagreement > 0][:top_cases]
     if disagreements:
         cases = Table(title="cases where the arms disagree most", title_justify="left", show_lines=True)
