@@ -431,7 +431,7 @@ def _decide(
     level = alpha / factor
     low = high = _NAN
     verdict: Verdict = "too few cases"
-    if n >= min_cases:
+    if n >= max(min_cases, 1):
         low, high = _invert(test, lambda delta: factor * test.pvalue(delta) < alpha, p_value < alpha)
         if bounds is not None:
             width = bounds[1] - bounds[0]
