@@ -1,4 +1,4 @@
-"""Statistics checked against values computed by hand in the test."""
+"""Statistics checked against values computed by hand in the test (references: test_stat_references.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ import pytest
 
 from promptarena.stats import (
     Bin,
-    PairedComparison,
     brier,
+    compare_family,
     compare_paired,
     ece,
+    fmt_confidence,
+    fmt_detect,
     holm,
-    holm_comparisons,
+    holm_factors,
     mcnemar_exact_pvalue,
     mean_ci,
-    paired_bootstrap_ci,
     paired_permutation_pvalue,
     percentile,
     reliability_table,
@@ -92,15 +93,19 @@ def test_holm_by_hand() -> None:
     assert adjusted[0] == pytest.approx(0.02) and math.isnan(adjusted[1])
 
 
-def test_paired_bootstrap_ci_brackets_the_mean_difference() -> None:
+def test_continuous_interval_is_the_inverted_sign_flip_test() -> None:
     a = [0.1, 0.4, 0.3, 0.5, 0.2, 0.6, 0.3, 0.4]
     b = [0.3, 0.5, 0.6, 0.6, 0.4, 0.7, 0.5, 0.4]
-    diff, low, high = paired_bootstrap_ci(a, b)
-    assert diff == pytest.approx(0.15)
-    assert 0.0 < low < diff < high < 0.3  # differences lie in 0..0.3, all >= 0
-    assert paired_bootstrap_ci(a, b) == (diff, low, high)  # seeded
-    assert paired_bootstrap_ci([1.0], [2.0])[0] == 1.0
-    assert paired_bootstrap_ci([1.0, 2.0], [2.0, 3.0]) == (1.0, 1.0, 1.0)
+    c = compare_paired(a, b, "continuous")
+    assert c.diff == pytest.approx(0.15)
+    assert 0.0 < c.ci_low < c.diff < c.ci_high <= 0.3  # differences lie in 0..0.3, 7 of 8 positive
+    assert c.verdict == "better" and c.p_value < 0.05
+    # each bound is a shift where the exact test of (d - shift) sits on the 5% edge
+    d = [y - x for x, y in zip(a, b, strict=True)]
+    for bound, inside in ((c.ci_low, 1e-9), (c.ci_high, -1e-9)):
+        assert paired_permutation_pvalue([0.0] * 8, [x - bound - inside for x in d]) >= 0.05
+        assert paired_permutation_pvalue([0.0] * 8, [x - bound + inside for x in d]) < 0.05
+    assert compare_paired(a, b, "continuous") == c  # seeded
 
 
 def test_compare_binary_uses_mcnemar_and_calls_better() -> None:
@@ -110,7 +115,7 @@ def test_compare_binary_uses_mcnemar_and_calls_better() -> None:
     assert (c.n, c.wins, c.ties, c.losses) == (12, 9, 2, 1)
     assert c.p_value == pytest.approx(2 * (1 + 10) / 2**10)  # 1 vs 9 discordant
     assert c.test == "mcnemar" and c.verdict == "better"
-    assert c.diff == pytest.approx(8 / 12) and c.ci_low <= c.diff <= c.ci_high
+    assert c.diff == pytest.approx(8 / 12) and 0 < c.ci_low <= c.diff <= c.ci_high
     assert compare_paired(b, a, "binary").verdict == "worse"
 
 
@@ -135,18 +140,110 @@ def test_compare_too_few_and_no_difference() -> None:
         compare_paired([1], [1, 0], "binary")
 
 
-def test_holm_comparisons_recomputes_verdicts() -> None:
+def test_holm_family_adjusts_p_and_intervals_together() -> None:
     a = [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
-    b = [0, 1, 1, 1, 1, 1, 1, 1, 0, 0]  # 1 vs 7 discordant: p = 2 * 9 / 256 = 0.0703
-    strong = compare_paired([0] * 10, [1] * 10, "binary")  # p = 2 / 1024
-    weak = compare_paired([1] + [0] * 9, [0] + [1] * 5 + [0] * 4, "binary")  # 1 vs 5: p = 2 * 7 / 64
-    mid = compare_paired(a, b, "binary")
-    assert (weak.p_value, mid.p_value) == (pytest.approx(2 * 7 / 64), pytest.approx(2 * 9 / 256))
-    adjusted = holm_comparisons([weak, strong, mid])
-    assert [c.p_value for c in adjusted] == pytest.approx(holm([weak.p_value, strong.p_value, mid.p_value]))
-    assert [c.verdict for c in adjusted] == ["no significant difference", "better", "no significant difference"]
-    assert holm_comparisons(adjusted) == adjusted  # idempotent: adjusts the raw p-values
-    assert isinstance(adjusted[0], PairedComparison) and adjusted[0].p_raw == weak.p_value
+    b = [0, 1, 1, 1, 1, 1, 1, 1, 0, 0]  # 1 vs 7 discordant: p = 2 * 9 / 256
+    pairs = [
+        ([1] + [0] * 9, [0] + [1] * 5 + [0] * 4),  # 1 vs 5: p = 2 * 7 / 64
+        ([0] * 10, [1] * 10),  # 0 vs 10: p = 2 / 1024
+        (a, b),
+    ]
+    raw = [compare_paired(x, y, "binary").p_value for x, y in pairs]
+    assert raw == pytest.approx([2 * 7 / 64, 2 / 1024, 2 * 9 / 256])
+    family = compare_family(pairs, "binary")
+    assert [c.p_value for c in family] == pytest.approx(holm(raw))
+    assert [c.p_raw for c in family] == raw
+    assert [c.verdict for c in family] == ["no significant difference", "better", "no significant difference"]
+    # sorted p: strong (rejected at alpha/3), mid (kept at alpha/2), weak (kept: shares mid's level alpha/2)
+    assert holm_factors(raw, 0.05) == [2, 3, 2]
+    assert [c.confidence for c in family] == pytest.approx([1 - 0.05 / 2, 1 - 0.05 / 3, 1 - 0.05 / 2])
+    strong = family[1]
+    assert strong.ci_low > 0 and strong.ci_low < compare_paired(*pairs[1], "binary").ci_low  # wider than alone
+    assert all(c.ci_low <= 0 <= c.ci_high for c in (family[0], family[2]))
+
+
+def test_holm_factors_by_hand() -> None:
+    # sorted 0.01 (x3 = 0.03 < 0.05: rejected), 0.02 (x2 = 0.04: rejected), 0.04 (x1 = 0.04: rejected)
+    assert holm_factors([0.04, 0.01, 0.02], 0.05) == [1, 3, 2]
+    # 0.01 rejected at /3, 0.03 * 2 = 0.06 kept: it and everything after share level alpha / 2
+    assert holm_factors([0.01, 0.03, 0.04], 0.05) == [3, 2, 2]
+    assert holm_factors([0.2, 0.3], 0.05) == [2, 2]
+    assert holm_factors([0.02, float("nan")], 0.05) == [1, 1]
+    assert holm_factors([], 0.05) == []
+
+
+def test_bug_five_discordant_pairs_all_for_b_is_one_decision() -> None:
+    # 5 of 20 cases discordant, all in B's favour: p = 2 / 32 = 0.0625, so the interval must include 0.
+    c = compare_paired([0] * 20, [0] * 15 + [1] * 5, "binary")
+    assert c.p_value == pytest.approx(0.0625) and c.verdict == "no significant difference"
+    assert c.ci_low <= 0 < c.ci_high and c.diff == pytest.approx(0.25)
+    six = compare_paired([0] * 20, [0] * 14 + [1] * 6, "binary")  # p = 2 / 64
+    assert six.verdict == "better" and six.ci_low > 0
+
+
+def test_confidence_follows_alpha() -> None:
+    a, b = [0.1, 0.4, 0.3, 0.5, 0.2, 0.6], [0.3, 0.5, 0.2, 0.6, 0.4, 0.7]
+    c90, c95 = compare_paired(a, b, "continuous", alpha=0.1), compare_paired(a, b, "continuous")
+    assert (c90.confidence, c95.confidence) == (pytest.approx(0.9), pytest.approx(0.95))
+    assert c95.ci_low <= c90.ci_low and c90.ci_high <= c95.ci_high
+    assert [fmt_confidence(x) for x in (0.9, 0.95, 1 - 0.05 / 3, 0.975)] == ["90%", "95%", "98.3%", "97.5%"]
+
+
+def test_edge_cases_do_not_raise() -> None:
+    one = compare_paired([0.2], [0.9], "continuous")
+    assert one.verdict == "too few cases" and math.isnan(one.ci_low) and math.isnan(one.ci_high)
+    dropped = compare_paired([0.2, None, 0.3], [0.9, 0.5, None], "continuous")
+    assert dropped.n == 1 and dropped.verdict == "too few cases" and dropped.diff == pytest.approx(0.7)
+    for kind in ("binary", "continuous"):
+        empty = compare_paired([], [], kind)
+        assert empty.n == 0 and empty.verdict == "too few cases" and math.isnan(empty.diff)
+        assert math.isnan(empty.detectable) and empty.cases_needed is None
+    ties = compare_paired([1, 0, 1, 0, 1, 0], [1, 0, 1, 0, 1, 0], "binary")
+    assert (ties.ci_low, ties.ci_high, ties.verdict) == (0.0, 0.0, "no significant difference")
+    assert fmt_detect(ties) == "no case differs between A and B"
+    flat = compare_paired([0.4] * 8, [0.4] * 8, "continuous")
+    assert flat.ci_low == pytest.approx(0.0, abs=1e-9) and flat.ci_high == pytest.approx(0.0, abs=1e-9)
+    perfect = compare_paired([0] * 8, [1] * 8, "binary")
+    assert perfect.verdict == "better" and perfect.ci_low > 0 and perfect.ci_high == 1.0
+    shift = compare_paired([0.0] * 8, [0.5] * 8, "continuous", bounds=(0.0, 1.0))  # constant difference
+    assert shift.verdict == "better" and shift.ci_low == pytest.approx(0.5) and shift.ci_high == pytest.approx(0.5)
+    four = compare_paired([0.0] * 4, [1.0] * 4, "continuous", min_cases=2, bounds=(0.0, 1.0))  # p = 2/16
+    assert four.verdict == "no significant difference" and (four.ci_low, four.ci_high) == (-1.0, 1.0)
+
+
+def test_bounded_intervals_stay_in_range() -> None:
+    raw = mean_ci([0, 0, 0, 1])
+    assert raw.low < 0 and raw.high > 1  # the t interval alone leaves [0, 1]
+    clipped = mean_ci([0, 0, 0, 1], bounds=(0.0, 1.0))
+    assert (clipped.low, clipped.high, clipped.mean) == (0.0, 1.0, 0.25)
+    inside = mean_ci([0.4, 0.5, 0.6], bounds=(0.0, 1.0))
+    assert (inside.low, inside.high) == (mean_ci([0.4, 0.5, 0.6]).low, mean_ci([0.4, 0.5, 0.6]).high)
+    c = compare_paired([0, 0, 0, 0, 0, 1], [1, 1, 1, 1, 1, 0], "continuous", min_cases=2, bounds=(0.0, 1.0))
+    assert c.ci_low >= -1.0 and c.ci_high <= 1.0
+
+
+def test_power_mcnemar_by_connor() -> None:
+    # 20 cases, 10 discordant (psi 0.5), 6 for B: observed diff 0.1.
+    a = [1] * 4 + [0] * 6 + [1] * 5 + [0] * 5
+    b = [0] * 4 + [1] * 6 + [1] * 5 + [0] * 5
+    c = compare_paired(a, b, "binary")
+    za, zb, psi, n = 1.959963984540054, 0.8416212335729143, 0.5, 20
+    delta = c.detectable
+    assert math.sqrt(n) * delta == pytest.approx(za * math.sqrt(psi) + zb * math.sqrt(psi - delta**2))
+    needed = (za * math.sqrt(psi) + zb * math.sqrt(psi - 0.01)) ** 2 / 0.01
+    assert c.cases_needed == math.ceil(needed) == 391
+    assert fmt_detect(c) == f"could detect ±{delta:.2f} at 80% power; ~391 cases needed to detect the observed +0.10"
+
+
+def test_power_continuous_by_normal_approximation() -> None:
+    d = [0.1, -0.2, 0.3, 0.0, 0.2, -0.1, 0.15, 0.05, -0.05, 0.1]
+    c = compare_paired([0.0] * 10, d, "continuous")
+    z = 1.959963984540054 + 0.8416212335729143
+    sd = float(__import__("numpy").std(d, ddof=1))
+    assert c.detectable == pytest.approx(z * sd / math.sqrt(10))
+    assert c.cases_needed == math.ceil((z * sd / (sum(d) / 10)) ** 2)
+    assert compare_paired([0.0] * 4, [0.1, 0.2, 0.3, 0.4], "continuous").detectable == math.inf  # 4 < 6 signs
+    assert "4 cases cannot detect any difference" in fmt_detect(compare_paired([0.0] * 4, [0.1] * 4, "continuous"))
 
 
 def test_calibration_by_hand() -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from promptarena.engine import ArmResult
 from promptarena.errors import ConfigError
 from promptarena.metrics import get_metric
-from promptarena.stats import Bin, PairedComparison, brier, compare_paired, ece, holm_comparisons, reliability_table
+from promptarena.stats import Bin, PairedComparison, brier, compare_family, ece, reliability_table
 from promptarena.suite import Suite
 from promptarena.types import Prediction
 
@@ -73,21 +73,19 @@ def _judged_metric(suite: Suite) -> str | None:
 
 
 def compare_arms(suite: Suite, arms: Sequence[ArmResult], alpha: float = 0.05) -> Comparison:
-    """Compare every arm with the first (the baseline), per metric, on the same cases."""
+    """Compare every arm with the first (the baseline), per metric, on the same cases.
+
+    The arms of one metric form a family: with more than two arms, p-values and intervals are Holm-adjusted
+    together (see ``stats.compare_family``), so each verdict is the one its interval shows.
+    """
     if len(arms) < 2:
         raise ConfigError("a comparison needs at least two arms, for example HEAD~1 HEAD.")
     base, others = arms[0], list(arms[1:])
     rows: list[MetricRow] = []
     for spec in suite.metrics:
         metric = get_metric(spec.name)
-        comps = [
-            compare_paired(
-                base.scores[spec.name], arm.scores[spec.name], metric.kind, metric.higher_is_better, alpha=alpha
-            )
-            for arm in others
-        ]
-        if len(comps) > 1:
-            comps = holm_comparisons(comps)
+        pairs = [(base.scores[spec.name], arm.scores[spec.name]) for arm in others]
+        comps = compare_family(pairs, metric.kind, metric.higher_is_better, alpha=alpha, bounds=metric.range)
         rows.extend(
             MetricRow(spec.name, base.arm.label, arm.arm.label, c) for arm, c in zip(others, comps, strict=True)
         )

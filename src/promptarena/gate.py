@@ -19,8 +19,9 @@ from promptarena.compare import Comparison, compare_arms
 from promptarena.engine import ProgressFn, SuiteResult, run_suite, select_versions, summary_json
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.metrics import get_metric
+from promptarena.report import fmt_difference, interval_label
 from promptarena.results import ResultsStore
-from promptarena.stats import fmt_interval
+from promptarena.stats import fmt_confidence, fmt_detect, fmt_interval
 from promptarena.suite import THUMBS_UP, Suite
 
 
@@ -74,8 +75,13 @@ class SuiteOutcome:
                 "mean_b": r.comparison.mean_b,
                 "diff": r.comparison.diff,
                 "ci": [r.comparison.ci_low, r.comparison.ci_high],
+                "ci_confidence": r.comparison.confidence,
                 "p_value": r.comparison.p_value,
+                "p_raw": r.comparison.p_raw,
                 "verdict": r.comparison.verdict,
+                "detectable": r.comparison.detectable,
+                "cases_needed": r.comparison.cases_needed,
+                "power_note": fmt_detect(r.comparison),
             }
             for c in self.comparisons
             for r in c.rows
@@ -138,7 +144,8 @@ def threshold_gates(result: SuiteResult) -> list[Gate]:
                 continue
             passed = iv.mean <= threshold if lower_is_better else iv.mean >= threshold
             op = ("above" if lower_is_better else "below") if not passed else "meets"
-            detail = f"{iv.mean:.3f} {op} the threshold {threshold:g} (mean [95% CI] {fmt_interval(iv)})"
+            label = fmt_confidence(iv.confidence)
+            detail = f"{iv.mean:.3f} {op} the threshold {threshold:g} (mean [{label} CI] {fmt_interval(iv)})"
             gates.append(Gate(result.suite.name, gate_name, passed, detail))
     return gates
 
@@ -148,15 +155,19 @@ def _p(p: float) -> str:
 
 
 def regression_gates(comp: Comparison, gate: Sequence[str]) -> list[Gate]:
-    """A gated metric that got significantly worse from the baseline arm fails."""
+    """A gated metric fails when compare's verdict is "worse": its interval excludes 0 on the worse side.
+
+    The verdict, interval and p-value are compare's one decision (``stats.compare_family``); nothing is
+    re-decided here.
+    """
     gates = []
     for row in comp.rows:
         if row.metric not in gate:
             continue
         c = row.comparison
         detail = (
-            f"{row.a} -> {row.b}: {c.mean_a:.3f} -> {c.mean_b:.3f}, diff {c.diff:+.3f} "
-            f"[95% CI {c.ci_low:+.3f}, {c.ci_high:+.3f}], p={_p(c.p_value)}, {c.verdict}"
+            f"{row.a} -> {row.b}: {c.mean_a:.3f} -> {c.mean_b:.3f}, diff {fmt_difference(c)} "
+            f"({fmt_confidence(c.confidence)} CI), p={_p(c.p_value)}, {c.verdict}; {fmt_detect(c)}"
         )
         gates.append(Gate(comp.suite.name, f"no regression in {row.metric} ({row.b})", c.verdict != "worse", detail))
     return gates
@@ -214,14 +225,15 @@ def write_markdown(path: Path, outcomes: Sequence[SuiteOutcome], baseline: str |
             lines.append(f"| `{arm.arm.label}` | " + " | ".join(cells) + " |")
         lines.append("")
         for comp in outcome.comparisons:
-            lines.append("| metric | A → B | diff [95% CI] | p | W/T/L | verdict |")
-            lines.append("|---|---|---|---|---|---|")
+            label = interval_label([r.comparison for r in comp.rows])
+            lines.append(f"| metric | A → B | diff [{label}] | p | W/T/L | verdict | what these cases can detect |")
+            lines.append("|---|---|---|---|---|---|---|")
             for row in comp.rows:
                 c = row.comparison
                 mark = {"better": "🟢", "worse": "🔴"}.get(c.verdict, "⚪")
                 lines.append(
-                    f"| {row.metric} | `{row.a}` → `{row.b}` | {c.diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}] "
-                    f"| {_p(c.p_value)} | {c.wins}/{c.ties}/{c.losses} | {mark} {c.verdict} |"
+                    f"| {row.metric} | `{row.a}` → `{row.b}` | {fmt_difference(c, per_cell=label == 'CI')} "
+                    f"| {_p(c.p_value)} | {c.wins}/{c.ties}/{c.losses} | {mark} {c.verdict} | {_md(fmt_detect(c))} |"
                 )
             worst = [c for c in comp.cases if c.disagreement > 0][:5]
             if worst:

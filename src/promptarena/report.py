@@ -11,7 +11,7 @@ from rich.table import Table
 from promptarena.compare import Comparison
 from promptarena.engine import SuiteResult
 from promptarena.metrics import get_metric
-from promptarena.stats import fmt_interval
+from promptarena.stats import PairedComparison, fmt_confidence, fmt_detect, fmt_interval
 from promptarena.suite import THUMBS_UP
 
 
@@ -19,12 +19,18 @@ def _num(x: float, spec: str) -> str:
     return "–" if x is None or math.isnan(x) else format(x, spec)
 
 
+def summary_confidence(result: SuiteResult) -> str:
+    """The confidence of the per-arm intervals (``95%``), as their label says it."""
+    levels = {iv.confidence for arm in result.arms for iv in arm.summary.values()}
+    return fmt_confidence(levels.pop()) if len(levels) == 1 else "per-cell"
+
+
 def suite_table(result: SuiteResult) -> Table:
     suite = result.suite
     table = Table(
         title=f"{suite.name}  ({suite.prompt}, {len(suite.cases)} cases)",
         title_justify="left",
-        caption="mean [95% CI] per metric; p50 latency per case; mean output tokens per case",
+        caption=f"mean [{summary_confidence(result)} CI] per metric; p50 latency per case; mean output tokens per case",
         caption_justify="left",
     )
     table.add_column("version")
@@ -78,9 +84,26 @@ def _verdict_style(verdict: str) -> str:
     return {"better": "green", "worse": "red"}.get(verdict, "yellow" if verdict == "too few cases" else "")
 
 
+def interval_label(comparisons: Sequence[PairedComparison]) -> str:
+    """``95% CI`` when every interval has that confidence; ``CI`` when Holm gives each its own (then per cell)."""
+    levels = {c.confidence for c in comparisons}
+    return f"{fmt_confidence(levels.pop())} CI" if len(levels) == 1 else "CI"
+
+
+def fmt_difference(c: PairedComparison, per_cell: bool = False) -> str:
+    """``+0.250 [+0.010, +0.450]``, with `` 98.3%`` appended when ``per_cell``; the estimate alone without bounds."""
+    if math.isnan(c.diff):
+        return "–"
+    if math.isnan(c.ci_low) or math.isnan(c.ci_high):
+        return f"{c.diff:+.3f}"
+    text = f"{c.diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]"
+    return text + f" {fmt_confidence(c.confidence)}" if per_cell else text
+
+
 def comparison_table(comp: Comparison) -> Table:
     table = Table(title=f"{comp.suite.name}: paired comparison on {len(comp.suite.cases)} cases", title_justify="left")
-    for col in ("metric", "A", "B", "mean A", "mean B", "B − A [95% CI]", "p", "win/tie/loss", "verdict"):
+    label = interval_label([r.comparison for r in comp.rows])
+    for col in ("metric", "A", "B", "mean A", "mean B", f"B − A [{label}]", "p", "win/tie/loss", "verdict"):
         numeric = col.startswith(("mean", "B −", "p", "win"))
         table.add_column(col, justify="right" if numeric else "left", no_wrap=col not in ("A", "B"))
     for row in comp.rows:
@@ -92,7 +115,7 @@ def comparison_table(comp: Comparison) -> Table:
             row.b,
             _num(c.mean_a, ".3f"),
             _num(c.mean_b, ".3f"),
-            f"{c.diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]" if not math.isnan(c.diff) else "–",
+            fmt_difference(c, per_cell=label == "CI"),
             _p(c.p_value) + (" (Holm)" if len(comp.arms) > 2 else ""),
             f"{c.wins}/{c.ties}/{c.losses}",
             f"[{style}]{c.verdict}[/{style}]" if style else c.verdict,
@@ -102,6 +125,8 @@ def comparison_table(comp: Comparison) -> Table:
 
 def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> None:
     console.print(comparison_table(comp))
+    for row in comp.rows:
+        console.print(f"{row.metric} ({row.b}): {fmt_detect(row.comparison)}", highlight=False)
     disagreements = [c for c in comp.cases if c.disagreement > 0][:top_cases]
     if disagreements:
         cases = Table(title="cases where the arms disagree most", title_justify="left", show_lines=True)

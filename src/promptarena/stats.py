@@ -7,12 +7,12 @@ noise. ``None`` scores (a case without a reference) are dropped; in paired funct
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 __all__ = [
     "Bin",
@@ -20,13 +20,16 @@ __all__ = [
     "PairedComparison",
     "Verdict",
     "brier",
+    "compare_family",
     "compare_paired",
     "ece",
+    "fmt_confidence",
+    "fmt_detect",
+    "fmt_interval",
     "holm",
-    "holm_comparisons",
+    "holm_factors",
     "mcnemar_exact_pvalue",
     "mean_ci",
-    "paired_bootstrap_ci",
     "paired_permutation_pvalue",
     "percentile",
     "reliability_table",
@@ -49,6 +52,12 @@ class Interval:
     low: float
     high: float
     n: int
+    confidence: float = 0.95
+
+
+def fmt_confidence(confidence: float) -> str:
+    """``95%``, ``98.3%``: the confidence level as printed beside an interval."""
+    return f"{confidence * 100:.1f}".removesuffix(".0") + "%"
 
 
 def fmt_interval(iv: Interval, digits: int = 3) -> str:
@@ -73,10 +82,14 @@ class Bin:
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """B against A on the same cases: means, difference (B - A) with its CI, test and verdict.
+    """B against A on the same cases: means, difference (B - A) with its interval, test, verdict and power.
 
     ``wins``/``losses`` count cases where B is better/worse than A in the metric's direction (for metrics
-    without a direction: higher/lower). ``p_value`` may be Holm-adjusted; ``p_raw`` is the test's own.
+    without a direction: higher/lower). ``p_value`` is Holm-adjusted in a family; ``p_raw`` is the test's own.
+    ``[ci_low, ci_high]`` is the test inverted at level ``confidence`` (see ``compare_family``), so the
+    verdict is better/worse exactly when it excludes 0, which is exactly when ``p_value < alpha``.
+    ``detectable`` is the smallest difference these cases detect with 80% power (``inf``: none; NaN:
+    unknown) and ``cases_needed`` the cases that would detect the observed difference (None: nothing to detect).
     """
 
     n: int
@@ -95,6 +108,9 @@ class PairedComparison:
     alpha: float = 0.05
     min_cases: int = 5
     p_raw: float = _NAN
+    confidence: float = 0.95
+    detectable: float = _NAN
+    cases_needed: int | None = None
 
 
 def _clean(values: Sequence[float | None]) -> np.ndarray:
@@ -118,60 +134,74 @@ def _check_binary(values: np.ndarray, what: str) -> None:
         raise ValueError(f"{what} must be pass/fail scores (0 or 1)")
 
 
-def mean_ci(values: Sequence[float | None], kind: Kind = "continuous", confidence: float = 0.95) -> Interval:
+def mean_ci(
+    values: Sequence[float | None],
+    kind: Kind = "continuous",
+    confidence: float = 0.95,
+    bounds: tuple[float, float] | None = None,
+) -> Interval:
     """Mean with a confidence interval: Wilson score for binary values, Student t for continuous ones.
 
-    Wilson stays inside [0, 1] and behaves at 0/n and n/n, where the normal interval does not. With no
-    values everything is NaN; with one continuous value (or no spread) the bounds are NaN (or the point).
+    Wilson stays inside [0, 1] and behaves at 0/n and n/n, where the normal interval does not. The t
+    interval is clipped to ``bounds`` (the metric's range), which it can otherwise leave near an edge. With
+    no values everything is NaN; with one continuous value (or no spread) the bounds are NaN (or the point).
     """
     x = _clean(values)
     n = int(x.size)
     if n == 0:
-        return Interval(_NAN, _NAN, _NAN, 0)
+        return Interval(_NAN, _NAN, _NAN, 0, confidence)
     mean = float(x.mean())
     if kind == "binary":
         _check_binary(x, "binary values")
         ci = stats.binomtest(int(x.sum()), n).proportion_ci(confidence_level=confidence, method="wilson")
-        return Interval(mean, float(ci.low), float(ci.high), n)
+        return Interval(mean, float(ci.low), float(ci.high), n, confidence)
     if n == 1:
-        return Interval(mean, _NAN, _NAN, 1)
+        return Interval(mean, _NAN, _NAN, 1, confidence)
     sem = float(stats.sem(x))
     if sem == 0.0:
-        return Interval(mean, mean, mean, n)
+        return Interval(mean, mean, mean, n, confidence)
     low, high = stats.t.interval(confidence, df=n - 1, loc=mean, scale=sem)
-    return Interval(mean, float(low), float(high), n)
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Interval(mean, float(low), float(high), n, confidence)
 
 
-def paired_bootstrap_ci(
-    a: Sequence[float | None],
-    b: Sequence[float | None],
-    confidence: float = 0.95,
-    n_resamples: int = 10_000,
-    seed: int = 0,
-) -> tuple[float, float, float]:
-    """Return ``(diff, low, high)``: mean(B - A) and its percentile bootstrap interval over cases.
+@dataclass(frozen=True)
+class _SignFlips:
+    """One fixed set of sign vectors s and, per vector, s·d and sum(s): the sign-flip null of mean(d - delta).
 
-    Resampling cases (pairs together) keeps the pairing; the percentile method needs no normality and
-    does not break on the few distinct values of 0/1 scores. Bounds are NaN below two pairs.
+    Every shift delta is tested against the same vectors, so the p-value and the interval built by inverting
+    it come from one resampling. All 2^n vectors for n <= 16, else ``n_resamples`` seeded random ones.
     """
-    xa, xb = _clean_pairs(a, b)
-    d = xb - xa
-    if d.size == 0:
-        return _NAN, _NAN, _NAN
-    diff = float(d.mean())
-    if d.size < 2:
-        return diff, _NAN, _NAN
-    if np.all(d == d[0]):
-        return diff, diff, diff
-    res = stats.bootstrap(
-        (d,),
-        np.mean,
-        n_resamples=n_resamples,
-        confidence_level=confidence,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    return diff, float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+    d: np.ndarray
+    dot: np.ndarray
+    total: np.ndarray
+    exact: bool
+
+    @classmethod
+    def build(cls, d: np.ndarray, n_resamples: int = 10_000, seed: int = 0) -> _SignFlips:
+        n = d.size
+        if n <= _EXACT_MAX_N:
+            signs = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * -2 + 1
+            return cls(d, signs @ d, signs.sum(axis=1), True)
+        rng = np.random.default_rng(seed)
+        dot, total = np.empty(n_resamples), np.empty(n_resamples)
+        for start in range(0, n_resamples, 1024):
+            stop = min(start + 1024, n_resamples)
+            signs = rng.integers(0, 2, size=(stop - start, n), dtype=np.int8) * -2 + 1
+            dot[start:stop], total[start:stop] = signs @ d, signs.sum(axis=1)
+        return cls(d, dot, total, False)
+
+    def pvalue(self, delta: float = 0.0) -> float:
+        """Two-sided p-value that the mean difference is ``delta``, computed as scipy's permutation_test does."""
+        n, adjust = self.d.size, 0 if self.exact else 1
+        observed = float(np.mean(self.d - delta))
+        null = (self.dot - delta * self.total) / n
+        gamma = abs(np.finfo(float).eps * 100 * observed)
+        less = np.count_nonzero(null <= observed + gamma) + adjust
+        greater = np.count_nonzero(null >= observed - gamma) + adjust
+        return float(min(1.0, 2 * min(less, greater) / (null.size + adjust)))
 
 
 def paired_permutation_pvalue(
@@ -179,26 +209,22 @@ def paired_permutation_pvalue(
 ) -> float:
     """Two-sided p-value that mean(B - A) is zero, by flipping the signs of the paired differences.
 
-    Exact (every one of the 2^n sign assignments) when 2^n <= max(n_resamples, 2^16), else Monte Carlo.
-    Returns 1.0 when there is no difference at all (no evidence either way).
+    Exact (every one of the 2^n sign assignments) for n <= 16, else ``n_resamples`` seeded Monte Carlo ones;
+    the same p-value as ``scipy.stats.permutation_test`` with ``permutation_type="samples"``. Returns 1.0
+    when there is no difference at all (no evidence either way).
     """
     xa, xb = _clean_pairs(a, b)
     d = xb - xa
-    if d.size == 0 or np.all(d == 0):
+    if d.size == 0:
         return 1.0
-    resamples = n_resamples
-    if d.size <= _EXACT_MAX_N:
-        resamples = max(n_resamples, 2**d.size)
-    res = stats.permutation_test(
-        (d,),
-        lambda x, axis: np.mean(x, axis=axis),
-        permutation_type="samples",
-        vectorized=True,
-        n_resamples=resamples,
-        alternative="two-sided",
-        rng=np.random.default_rng(seed),
-    )
-    return float(min(1.0, res.pvalue))
+    return _SignFlips.build(d, n_resamples, seed).pvalue()
+
+
+def _discordant(xa: np.ndarray, xb: np.ndarray) -> tuple[int, int]:
+    """``(only_a, only_b)``: the cases only A passes and only B passes."""
+    _check_binary(xa, "McNemar's scores for A")
+    _check_binary(xb, "McNemar's scores for B")
+    return int(np.sum((xa == 1) & (xb == 0))), int(np.sum((xa == 0) & (xb == 1)))
 
 
 def mcnemar_exact_pvalue(a: Sequence[float | None], b: Sequence[float | None]) -> float:
@@ -207,11 +233,7 @@ def mcnemar_exact_pvalue(a: Sequence[float | None], b: Sequence[float | None]) -
     Only cases where A and B disagree carry information; under no difference each is equally likely to
     favour either. Returns 1.0 when there are no discordant pairs.
     """
-    xa, xb = _clean_pairs(a, b)
-    _check_binary(xa, "McNemar's scores for A")
-    _check_binary(xb, "McNemar's scores for B")
-    only_a = int(np.sum((xa == 1) & (xb == 0)))
-    only_b = int(np.sum((xa == 0) & (xb == 1)))
+    only_a, only_b = _discordant(*_clean_pairs(a, b))
     if only_a + only_b == 0:
         return 1.0
     return float(stats.binomtest(only_b, only_a + only_b, 0.5).pvalue)
@@ -235,16 +257,241 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return out.tolist()
 
 
-def _verdict(
-    n: int, diff: float, p_value: float, higher_is_better: bool | None, alpha: float, min_cases: int
-) -> Verdict:
-    if n < min_cases:
-        return "too few cases"
-    if not p_value < alpha or diff == 0:
-        return "no significant difference"
+def holm_factors(pvalues: Sequence[float], alpha: float) -> list[int]:
+    """The divisor of ``alpha`` at which Holm tests each comparison, in the input order (1 where p is NaN).
+
+    With the raw p-values sorted, rank r (from 0) of k is tested at ``alpha / (k - r)`` while every smaller
+    p-value was rejected; from the first one kept on, all share that step's level ``alpha / (k - s)``.
+    So ``factor * p_raw < alpha`` holds exactly when the Holm-adjusted p is below ``alpha`` (the same
+    products as ``holm`` computes), and an interval at level ``alpha / factor`` excludes 0 exactly then.
+    """
+    p = np.asarray(pvalues, dtype=float)
+    factors = np.ones(p.shape, dtype=int)
+    valid = np.flatnonzero(~np.isnan(p))
+    k = valid.size
+    if k == 0:
+        return factors.tolist()
+    order = valid[np.argsort(p[valid], kind="stable")]
+    rejected = np.asarray(holm(p.tolist()))[order] < alpha
+    first_kept = k if rejected.all() else int(np.argmin(rejected))
+    factors[order] = k - np.minimum(np.arange(k), first_kept)
+    return factors.tolist()
+
+
+@dataclass(frozen=True)
+class _Test:
+    """A paired test of "mean(B - A) = delta" for any delta, ready to be inverted into an interval.
+
+    Beyond ``[low, high]`` the p-value no longer changes; ``open_ended`` says whether the difference itself
+    may lie beyond them (a continuous difference can; a pass/fail one cannot leave ±discordant/n).
+    """
+
+    name: Literal["mcnemar", "permutation"]
+    p_raw: float
+    estimate: float
+    pvalue: Callable[[float], float]
+    low: float
+    high: float
+    open_ended: bool
+
+
+def _mcnemar_test(xa: np.ndarray, xb: np.ndarray) -> _Test:
+    """Exact conditional McNemar: B's share of the m discordant cases is Binomial(m, pi), and the
+    difference is m/n * (2 pi - 1); testing pi two one-sided ways inverts to the Clopper-Pearson interval."""
+    only_a, only_b = _discordant(xa, xb)
+    n, m = xa.size, only_a + only_b
+    p_raw = float(stats.binomtest(only_b, m, 0.5).pvalue) if m else 1.0
+    estimate = (only_b - only_a) / n if n else _NAN
+
+    def pvalue(delta: float) -> float:
+        if m == 0:
+            return 1.0
+        pi = min(1.0, max(0.0, (delta * n / m + 1) / 2))
+        tail = min(stats.binom.cdf(only_b, m, pi), stats.binom.sf(only_b - 1, m, pi))
+        return float(min(1.0, 2 * tail))
+
+    return _Test("mcnemar", p_raw, estimate, pvalue, -m / max(n, 1), m / max(n, 1), False)
+
+
+def _signflip_test(d: np.ndarray, n_resamples: int, seed: int) -> _Test:
+    """Sign-flip permutation test of mean(d - delta) = 0; below min(d) (above max(d)) its p is constant."""
+    if d.size == 0:
+        return _Test("permutation", 1.0, _NAN, lambda _: 1.0, 0.0, 0.0, False)
+    flips = _SignFlips.build(d, n_resamples, seed)
+    low, high = min(float(d.min()), 0.0) - 1.0, max(float(d.max()), 0.0) + 1.0
+    return _Test("permutation", flips.pvalue(), float(d.mean()), flips.pvalue, low, high, True)
+
+
+def _invert(test: _Test, rejects: Callable[[float], bool], zero_rejected: bool) -> tuple[float, float]:
+    """The interval {delta : not rejects(delta)}, by bisection from the estimate outwards.
+
+    0 is always a bracket point with its side given by ``zero_rejected`` (the decision of the test itself),
+    so the interval excludes 0 exactly when the test rejects, whatever the rounding of the bounds.
+    """
+
+    def search(inner: float, outer: float, outer_rejects: bool, beyond: float) -> float:
+        if not outer_rejects and not rejects(outer):
+            return beyond
+        while abs(outer - inner) > 1e-12 * max(1.0, test.high - test.low):
+            mid = (inner + outer) / 2
+            if mid in (inner, outer):
+                break
+            inner, outer = (inner, mid) if rejects(mid) else (mid, outer)
+        return inner
+
+    est = test.estimate
+    lo = (est, test.low, False)
+    hi = (est, test.high, False)
+    if est > 0:
+        lo = (est, 0.0, True) if zero_rejected else (0.0, test.low, False)
+    elif est < 0:
+        hi = (est, 0.0, True) if zero_rejected else (0.0, test.high, False)
+    low = search(*lo, -math.inf if test.open_ended else test.low)
+    high = search(*hi, math.inf if test.open_ended else test.high)
+    return low, high
+
+
+_POWER = 0.8
+
+
+def _min_count(level: float) -> int:
+    """The fewest signs (discordant cases) an exact two-sided sign test needs to reject: 2 * 0.5^k < level."""
+    return math.floor(math.log2(2 / level)) + 1
+
+
+def _mcnemar_power(n: int, discordant: int, diff: float, level: float, min_cases: int) -> tuple[float, int | None]:
+    """Connor's (1987) normal approximation for McNemar: n = (z_a sqrt(psi) + z_b sqrt(psi - d^2))^2 / d^2.
+
+    psi is the observed share of discordant cases. Returns the smallest |difference| detectable with 80%
+    power at these n and psi (``inf`` if none, NaN without discordant cases) and the cases that would detect
+    the observed one, never fewer than the exact test needs to reject at all (``_min_count`` discordant).
+    """
+    if n == 0 or discordant == 0:
+        return _NAN, None
+    psi = discordant / n
+    za, zb = float(stats.norm.ppf(1 - level / 2)), float(stats.norm.ppf(_POWER))
+
+    def gap(delta: float) -> float:
+        return math.sqrt(n) * delta - za * math.sqrt(psi) - zb * math.sqrt(max(psi - delta * delta, 0.0))
+
+    detectable = math.inf
+    if discordant >= _min_count(level) and gap(psi) >= 0:
+        detectable = float(optimize.brentq(gap, 0.0, psi))
+    delta = abs(diff)
+    if delta == 0:
+        return detectable, None
+    needed = (za * math.sqrt(psi) + zb * math.sqrt(psi - delta * delta)) ** 2 / delta**2
+    return detectable, max(math.ceil(needed), math.ceil(_min_count(level) / psi), min_cases)
+
+
+def _continuous_power(d: np.ndarray, level: float, min_cases: int) -> tuple[float, int | None]:
+    """Paired normal approximation: detectable = (z_a + z_b) * sd(d) / sqrt(n), n = ((z_a + z_b) sd / diff)^2.
+
+    Never fewer cases than the exact sign-flip test needs to reject at all (``_min_count``).
+    """
+    n = d.size
+    if n < 2:
+        return _NAN, None
+    z = float(stats.norm.ppf(1 - level / 2) + stats.norm.ppf(_POWER))
+    sd = float(np.std(d, ddof=1))
+    detectable = float(z * sd / math.sqrt(n)) if n >= _min_count(level) else math.inf
+    delta = abs(float(d.mean()))
+    if delta == 0:
+        return detectable, None
+    return detectable, max(math.ceil((z * sd / delta) ** 2), _min_count(level), min_cases)
+
+
+def _paired_test(
+    a: Sequence[float | None], b: Sequence[float | None], kind: Kind, seed: int
+) -> tuple[np.ndarray, np.ndarray, _Test]:
+    xa, xb = _clean_pairs(a, b)
+    test = _mcnemar_test(xa, xb) if kind == "binary" else _signflip_test(xb - xa, 10_000, seed)
+    return xa, xb, test
+
+
+def _direction(positive: bool, higher_is_better: bool | None) -> Verdict:
     if higher_is_better is None:
-        return "higher" if diff > 0 else "lower"
-    return "better" if (diff > 0) == higher_is_better else "worse"
+        return "higher" if positive else "lower"
+    return "better" if positive == higher_is_better else "worse"
+
+
+def _decide(
+    xa: np.ndarray,
+    xb: np.ndarray,
+    test: _Test,
+    factor: int,
+    p_value: float,
+    higher_is_better: bool | None,
+    alpha: float,
+    min_cases: int,
+    bounds: tuple[float, float] | None,
+) -> PairedComparison:
+    """One comparison at level ``alpha / factor``: the interval inverts the test and the verdict reads it."""
+    n = int(xa.size)
+    level = alpha / factor
+    low = high = _NAN
+    verdict: Verdict = "too few cases"
+    if n >= max(min_cases, 1):
+        low, high = _invert(test, lambda delta: factor * test.pvalue(delta) < alpha, p_value < alpha)
+        if bounds is not None:
+            width = bounds[1] - bounds[0]
+            low, high = max(low, -width), min(high, width)
+        verdict = _direction(low > 0, higher_is_better) if low > 0 or high < 0 else "no significant difference"
+    if test.name == "mcnemar":
+        detectable, needed = _mcnemar_power(n, int(np.sum(xa != xb)), test.estimate, level, min_cases)
+    else:
+        detectable, needed = _continuous_power(xb - xa, level, min_cases)
+    sign = -1.0 if higher_is_better is False else 1.0
+    d = sign * (xb - xa)
+    wins, losses = int(np.sum(d > 0)), int(np.sum(d < 0))
+    return PairedComparison(
+        n=n,
+        mean_a=float(xa.mean()) if n else _NAN,
+        mean_b=float(xb.mean()) if n else _NAN,
+        diff=test.estimate,
+        ci_low=float(low),
+        ci_high=float(high),
+        p_value=p_value,
+        wins=wins,
+        ties=n - wins - losses,
+        losses=losses,
+        verdict=verdict,
+        test=test.name,
+        higher_is_better=higher_is_better,
+        alpha=alpha,
+        min_cases=min_cases,
+        p_raw=test.p_raw,
+        confidence=1 - level,
+        detectable=detectable,
+        cases_needed=needed,
+    )
+
+
+def compare_family(
+    pairs: Sequence[tuple[Sequence[float | None], Sequence[float | None]]],
+    kind: Kind,
+    higher_is_better: bool | None = True,
+    alpha: float = 0.05,
+    min_cases: int = 5,
+    seed: int = 0,
+    bounds: tuple[float, float] | None = None,
+) -> list[PairedComparison]:
+    """Compare each (A, B) pair of one metric and decide them together, Holm-corrected when there are several.
+
+    Pass/fail scores use exact McNemar and the Clopper-Pearson interval of B's share of the discordant
+    cases mapped to the difference; continuous ones the sign-flip permutation test and the shifts it does
+    not reject (one fixed resampling for both). Each interval is at level ``1 - alpha / holm_factors(...)``,
+    so "excludes 0" and "adjusted p < alpha" are one decision. Intervals are clipped to ±(range width) of
+    ``bounds``; comparisons under ``min_cases`` pairs say "too few cases" and have NaN bounds.
+    """
+    tests = [_paired_test(a, b, kind, seed) for a, b in pairs]
+    raw = [t.p_raw for _, _, t in tests]
+    adjusted = holm(raw) if len(raw) > 1 else raw
+    factors = holm_factors(raw, alpha)
+    return [
+        _decide(xa, xb, t, f, p, higher_is_better, alpha, min_cases, bounds)
+        for (xa, xb, t), f, p in zip(tests, factors, adjusted, strict=True)
+    ]
 
 
 def compare_paired(
@@ -255,60 +502,30 @@ def compare_paired(
     alpha: float = 0.05,
     min_cases: int = 5,
     seed: int = 0,
+    bounds: tuple[float, float] | None = None,
 ) -> PairedComparison:
-    """Compare version B against version A on the same cases and say whether B is better.
+    """Compare version B against version A on the same cases and say whether B is better (see ``compare_family``).
 
-    Binary scores use exact McNemar, continuous ones the sign-flip permutation test; the interval is a
-    paired bootstrap at confidence ``1 - alpha``. Pairs with a ``None`` on either side are dropped.
+    Pairs with a ``None`` on either side are dropped.
     """
-    xa, xb = _clean_pairs(a, b)
-    n = int(xa.size)
-    if kind == "binary":
-        test: Literal["mcnemar", "permutation"] = "mcnemar"
-        p_value = mcnemar_exact_pvalue(xa.tolist(), xb.tolist())
+    return compare_family([(a, b)], kind, higher_is_better, alpha, min_cases, seed, bounds)[0]
+
+
+def fmt_detect(c: PairedComparison, digits: int = 2) -> str:
+    """What these cases can detect, as advice: ``could detect ±0.31 at 80% power; ~140 cases needed to
+    detect the observed +0.05``."""
+    power = f"{_POWER:.0%} power"
+    if math.isnan(c.detectable):
+        first = "no case differs between A and B" if c.test == "mcnemar" and c.n else "too few cases to size"
+    elif math.isinf(c.detectable) and c.test == "mcnemar":
+        first = f"{c.wins + c.losses} of {c.n} cases differ, too few to detect any difference at {power}"
+    elif math.isinf(c.detectable):
+        first = f"{c.n} cases cannot detect any difference at {power}"
     else:
-        test = "permutation"
-        p_value = paired_permutation_pvalue(xa.tolist(), xb.tolist(), seed=seed)
-    diff, low, high = paired_bootstrap_ci(xa.tolist(), xb.tolist(), confidence=1 - alpha, seed=seed)
-    sign = -1.0 if higher_is_better is False else 1.0
-    d = sign * (xb - xa)
-    wins, losses = int(np.sum(d > 0)), int(np.sum(d < 0))
-    return PairedComparison(
-        n=n,
-        mean_a=float(xa.mean()) if n else _NAN,
-        mean_b=float(xb.mean()) if n else _NAN,
-        diff=diff,
-        ci_low=low,
-        ci_high=high,
-        p_value=p_value,
-        wins=wins,
-        ties=n - wins - losses,
-        losses=losses,
-        verdict=_verdict(n, diff, p_value, higher_is_better, alpha, min_cases),
-        test=test,
-        higher_is_better=higher_is_better,
-        alpha=alpha,
-        min_cases=min_cases,
-        p_raw=p_value,
-    )
-
-
-def holm_comparisons(comparisons: Sequence[PairedComparison]) -> list[PairedComparison]:
-    """Return the comparisons with Holm-adjusted p-values and verdicts recomputed from them.
-
-    Adjusts the raw p-values (``p_raw``), so applying it twice gives the same result. Comparisons with too
-    few cases keep their verdict but still count in the family.
-    """
-    adjusted = holm([c.p_raw if not math.isnan(c.p_raw) else c.p_value for c in comparisons])
-    return [
-        replace(
-            c,
-            p_value=p,
-            p_raw=c.p_raw if not math.isnan(c.p_raw) else c.p_value,
-            verdict=_verdict(c.n, c.diff, p, c.higher_is_better, c.alpha, c.min_cases),
-        )
-        for c, p in zip(comparisons, adjusted, strict=True)
-    ]
+        first = f"could detect ±{c.detectable:.{digits}f} at {power}"
+    if c.cases_needed is None:
+        return first
+    return f"{first}; ~{c.cases_needed} cases needed to detect the observed {c.diff:+.{digits}f}"
 
 
 def _calibration_pairs(

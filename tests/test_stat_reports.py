@@ -1,0 +1,128 @@
+"""Comparison reports and the regression gate on real git repositories and the fake backend: one decision
+(verdict = interval excludes 0) everywhere, labels from the confidence used, and the detectable-difference
+advice beside every comparison."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from promptarena.backends.fake import FakeBackend
+from promptarena.compare import compare_arms
+from promptarena.engine import run_suite
+from promptarena.gate import evaluate_suite, plan_suite, regression_gates, write_junit, write_markdown
+from promptarena.gitstore import PromptStore
+from promptarena.report import print_comparison
+from promptarena.results import ResultsStore
+from promptarena.suite import load_suite
+from tests.helpers import QA_V2, evals, qa_repo, write_suite
+
+COUNTRIES = {f"Land{i}": f"City{i}" for i in range(20)}
+
+
+def _repo(root: Path, wrong: dict[str, int]):
+    """A qa repository on 20 cases; ``wrong[fragment]`` = how many cases the prompt text with it gets wrong."""
+    responses = {}
+    for fragment, n_wrong in wrong.items():
+        for i, (country, city) in enumerate(COUNTRIES.items()):
+            responses[fragment.format(c=country)] = "no idea" if i < n_wrong else city
+    repo = qa_repo(root, responses=responses)
+    cases = [{"id": c, "vars": {"country": c}, "reference": city} for c, city in COUNTRIES.items()]
+    repo.write("evals/cases/qa.jsonl", "\n".join(json.dumps(c) for c in cases) + "\n")
+    write_suite(repo, model={"backend": "fake", "responses": responses})
+    repo.git("commit", "-qam", "20 cases")
+    return repo
+
+
+def _backend(suite) -> FakeBackend:
+    options = dict(suite.model)
+    options.pop("backend")
+    return FakeBackend(**options)
+
+
+@pytest.fixture()
+def opened(tmp_path: Path):
+    def open_repo(wrong: dict[str, int]):
+        repo = _repo(tmp_path / "repo", wrong)
+        store, results = PromptStore(repo.root), ResultsStore(tmp_path / "results.db")
+        closers.extend([store.close, results.close])
+        return repo, store, load_suite(repo.root / "evals" / "qa.yaml", repo.root), results
+
+    closers: list = []
+    yield open_repo
+    for close in closers:
+        close()
+
+
+@pytest.mark.parametrize(("n_wrong", "fails"), [(5, False), (6, True)])
+def test_gate_fails_exactly_when_the_interval_excludes_0_on_the_worse_side(opened, n_wrong, fails, tmp_path) -> None:
+    # v1 right everywhere; v2 wrong on n_wrong of 20: 5 discordant gives p = 0.0625, 6 gives p = 0.031.
+    _, store, suite, results = opened({"Capital of {c}?": 0, "capital city of {c}.": n_wrong})
+    plan = plan_suite(suite, store, [], "HEAD~2")
+    outcome = evaluate_suite(plan, store, results, _backend(suite), alpha=0.05)
+    (comp,) = outcome.comparisons
+    (row,) = comp.rows
+    c = row.comparison
+    assert (c.ci_high < 0) == fails == (c.verdict == "worse") == (c.p_value < 0.05)
+    (gate,) = [g for g in outcome.gates if g.name.startswith("no regression")]
+    assert gate.passed is not fails
+    assert regression_gates(comp, suite.gate) == [gate]
+    assert "(95% CI)" in gate.detail and "cases needed to detect the observed -0." in gate.detail
+
+
+def test_labels_follow_alpha_in_table_markdown_junit_and_json(opened, tmp_path: Path) -> None:
+    _, store, suite, results = opened({"Capital of {c}?": 0, "capital city of {c}.": 2})
+    plan = plan_suite(suite, store, [], "HEAD~2")
+    outcome = evaluate_suite(plan, store, results, _backend(suite), alpha=0.1)
+    md, junit = tmp_path / "pr.md", tmp_path / "junit.xml"
+    write_markdown(md, [outcome], "HEAD~2")
+    write_junit(junit, [outcome])
+    console = Console(record=True, width=200)
+    print_comparison(console, outcome.comparisons[0])
+    text = console.export_text()
+    for doc in (md.read_text(), junit.read_text(), text):
+        assert "90% CI" in doc and "95%" not in doc.replace("mean [95% CI]", "")
+    assert "could detect" in md.read_text() or "too few to detect" in md.read_text()
+    assert "~" in text and "cases needed to detect the observed -0.10" in text
+    (row,) = outcome.to_json()["comparisons"]
+    assert row["ci_confidence"] == pytest.approx(0.9) and row["cases_needed"] > 20
+    assert row["power_note"].endswith("cases needed to detect the observed -0.10")
+
+
+def test_holm_gives_each_interval_its_level_and_the_table_says_so(opened) -> None:
+    repo, store, suite, results = opened(
+        {"Capital of {c}?": 0, "capital city of {c}.": 12, "Which city is the capital of {c}?": 1}
+    )
+    repo.write(
+        "prompts/qa.prompt",
+        QA_V2.replace("Name the capital city of {{ country }}.", "Which city is the capital of {{ country }}?"),
+    )
+    repo.commit("qa: a third wording")
+    out = run_suite(
+        suite,
+        store,
+        results,
+        versions=[store.resolve(f"qa@{r}") for r in ("HEAD~3", "HEAD~1", "HEAD")],
+        backend=_backend(suite),
+    )
+    comp = compare_arms(suite, out.arms, alpha=0.05)
+    strong, weak = (r.comparison for r in comp.rows)
+    assert strong.verdict == "worse" and strong.confidence == pytest.approx(1 - 0.05 / 2) and strong.ci_high < 0
+    assert weak.verdict == "no significant difference" and weak.confidence == pytest.approx(0.95)
+    console = Console(record=True, width=220)
+    print_comparison(console, comp)
+    text = console.export_text()
+    assert "B − A [CI]" in text and "97.5%" in text and "(Holm)" in text
+
+
+def test_evals_compare_prints_the_advice_line(tmp_path: Path) -> None:
+    repo = qa_repo(tmp_path / "repo")
+    out = evals("compare", "qa", "HEAD~1", "HEAD", "--alpha", "0.1", cwd=repo.root, env={"COLUMNS": "200"})
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "B − A [90% CI]" in text and "95%" not in text
+    assert "3 of 6 cases differ, too few to detect any difference at 80% power" in text
+    assert "cases needed to detect the observed -0.50" in text
