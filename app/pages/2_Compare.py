@@ -19,11 +19,14 @@ from _workbench import (
 
 from promptarena import feedback, views
 from promptarena.compare import compare_arms
+from promptarena.report import fmt_difference, interval_label
+from promptarena.stats import fmt_detect
 
 page("Compare", "⚖️")
 st.caption(
-    "B against A on the same cases. The difference is B − A with its 95% paired bootstrap interval; the p-value "
-    "is McNemar's exact test for pass/fail metrics and a sign-flip permutation test otherwise."
+    "B against A on the same cases. The p-value is McNemar's exact test for pass/fail metrics and a sign-flip "
+    "permutation test otherwise; the interval of B − A is that test inverted, so it excludes 0 exactly when the "
+    "verdict is significant."
 )
 ws = workspace()
 
@@ -75,6 +78,7 @@ with friendly_errors():
 
     st.subheader("Metrics")
     table = []
+    diff_col = f"B − A [{interval_label([r.comparison for r in comparison.rows])}]"
     for row in comparison.rows:
         c = row.comparison
         table.append(
@@ -82,12 +86,13 @@ with friendly_errors():
                 "metric": row.metric,
                 "A": _fmt(c.mean_a),
                 "B": _fmt(c.mean_b),
-                "B − A [95% CI]": f"{_fmt(c.diff, '+.3f')} [{_fmt(c.ci_low, '+.3f')}, {_fmt(c.ci_high, '+.3f')}]",
+                diff_col: fmt_difference(c, per_cell=diff_col == "B − A [CI]"),
                 "p-value": _fmt(c.p_value, ".4f"),
                 "verdict": f"{_VERDICT_ICON.get(c.verdict, '⚪')} {c.verdict}",
                 "win / tie / loss": f"{c.wins} / {c.ties} / {c.losses}",
                 "test": c.test,
                 "n": c.n,
+                "what these cases can detect": fmt_detect(c),
             }
         )
     ia = shares.get((suite.name, a.blob, a.variant))
@@ -98,12 +103,13 @@ with friendly_errors():
                 "metric": "👍 thumbs_up (people)",
                 "A": f"{views.fmt_interval(ia)} ({ia.n} votes)" if ia else "no votes",
                 "B": f"{views.fmt_interval(ib)} ({ib.n} votes)" if ib else "no votes",
-                "B − A [95% CI]": _fmt(ib.mean - ia.mean, "+.3f") if ia and ib else "–",
+                diff_col: _fmt(ib.mean - ia.mean, "+.3f") if ia and ib else "–",
                 "p-value": "–",
                 "verdict": "not tested (votes are not paired)",
                 "win / tie / loss": "",
                 "test": "",
                 "n": (ia.n if ia else 0) + (ib.n if ib else 0),
+                "what these cases can detect": "",
             }
         )
     st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
