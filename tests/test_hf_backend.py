@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from promptarena.backends.hf import TransformersBackend, resolve_device, resolve_dtype
-from promptarena.errors import BackendError
+from promptarena.errors import BackendError, ConfigError
 from promptarena.types import GenerationRequest, GenParams, Message
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -61,9 +61,9 @@ def test_auto_device_and_dtype(monkeypatch):
     assert resolve_device("auto") == "cpu"
     assert resolve_dtype("auto", "cuda") == "bfloat16"
     assert resolve_dtype("fp32", "cuda") == "float32"
-    with pytest.raises(BackendError, match="dtype"):
+    with pytest.raises(ConfigError, match="dtype"):
         resolve_dtype("int3", "cpu")
-    with pytest.raises(BackendError, match="device"):
+    with pytest.raises(ConfigError, match="device"):
         resolve_device("tpu")
 
 
