@@ -176,9 +176,23 @@ class _Generator:
         self.generated = self.cached = self.generated_tokens = 0
         self.generation_s = self.load_s = 0.0
         self.spans: dict[str, tuple[float, float]] = {}  # key -> (admitted, finished), generated in this run
+        self._fits: set[str] = set()  # keys whose prompts were checked against the context
 
     def __call__(self, requests: Sequence[GenerationRequest], places: Sequence[str]) -> list[tuple[str, Generation]]:
         """Each request's generation with its cache key; ``places`` name each request's case for errors."""
+        keys, found, missing = self._lookup(requests, places)
+        self.cached += len(set(keys)) - len(missing)
+        if missing:
+            self._generate([(key, request) for key, (request, _) in missing.items()], found)
+        return [(key, found[key]) for key in keys]
+
+    def check(self, requests: Sequence[GenerationRequest], places: Sequence[str]) -> None:
+        """Refuse prompts of the cache misses that do not fit the model's context (reads only)."""
+        self._lookup(requests, places)
+
+    def _lookup(
+        self, requests: Sequence[GenerationRequest], places: Sequence[str]
+    ) -> tuple[list[str], dict[str, Generation], dict[str, tuple[GenerationRequest, str]]]:
         fingerprint = self.backend.fingerprint
         keys = [r.key(fingerprint) for r in requests]
         found = self.results.cached_generations(keys)
@@ -186,11 +200,9 @@ class _Generator:
         for key, request, place in zip(keys, requests, places, strict=True):
             if key not in found:
                 missing.setdefault(key, (request, place))
-        self.cached += len(set(keys)) - len(missing)
-        if missing:
-            check_context(self.backend, list(missing.values()))
-            self._generate([(key, request) for key, (request, _) in missing.items()], found)
-        return [(key, found[key]) for key in keys]
+        check_context(self.backend, [missing[k] for k in missing.keys() - self._fits])
+        self._fits.update(missing)
+        return keys, found, missing
 
     def _generate(self, todo: list[tuple[str, GenerationRequest]], found: dict[str, Generation]) -> None:
         fingerprint = self.backend.fingerprint
@@ -351,16 +363,13 @@ def run_suite(
         options = dict(suite.model)
         backend = get_backend(options.pop("backend", "transformers"), **options)
 
-    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backend, store))
     generate = _Generator(backend, results, progress)
+    tasks = [_Task(arm, made[id(arm.variant)], item) for arm in arms for item in rendered[arm.version.label]]
+    generate.check(*_requests(suite, _next_round(tasks)))  # too long a prompt: refused before the run is recorded
+    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backend, store))
     try:
-        tasks = [_Task(arm, made[id(arm.variant)], item) for arm in arms for item in rendered[arm.version.label]]
-        while True:
-            rounds = [(task, reqs) for task in tasks if (reqs := task.variant.requests(task.item, task.history))]
-            if not rounds:
-                break
-            requests = [r for _, reqs in rounds for r in reqs]
-            answered = iter(generate(requests, [task.place(suite) for task, reqs in rounds for _ in reqs]))
+        while rounds := _next_round(tasks):
+            answered = iter(generate(*_requests(suite, rounds)))
             for task, reqs in rounds:
                 pairs = [next(answered) for _ in reqs]
                 task.history.append([g for _, g in pairs])
@@ -400,6 +409,21 @@ def run_suite(
         detail = str(err) if isinstance(err, PromptArenaError) else repr(err)
         results.finish_run(run_id, status, [], {"error": detail})
         raise
+
+
+Round = list[tuple["_Task", list[GenerationRequest]]]
+
+
+def _next_round(tasks: Sequence[_Task]) -> Round:
+    """The tasks that want another round, with its requests."""
+    return [(task, reqs) for task in tasks if (reqs := task.variant.requests(task.item, task.history))]
+
+
+def _requests(
+    suite: Suite, rounds: list[tuple[_Task, list[GenerationRequest]]]
+) -> tuple[list[GenerationRequest], list[str]]:
+    """A round's requests, flat, and the place of each one's case (for error messages)."""
+    return [r for _, reqs in rounds for r in reqs], [task.place(suite) for task, reqs in rounds for _ in reqs]
 
 
 @dataclass

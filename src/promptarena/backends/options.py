@@ -17,7 +17,9 @@ Truncate = Literal["left"]
 """``left``: drop a prompt's oldest tokens so that it and ``max_new_tokens`` fit the model's context."""
 
 Dtype = Literal["auto", "bfloat16", "bf16", "float16", "fp16", "half", "float32", "fp32", "float"]
-Device = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^(auto|cpu|cuda(:\d+)?)$")]
+Device = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"(?i)^(auto|cpu|cuda(:\d+)?)$")
+]
 
 
 class _Options(BaseModel):
