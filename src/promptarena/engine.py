@@ -200,7 +200,7 @@ class _Generator:
         for key, request, place in zip(keys, requests, places, strict=True):
             if key not in found:
                 missing.setdefault(key, (request, place))
-        check_context(self.backend, [missing[k] for k in missing.keys() - self._fits])
+        check_context(self.backend, [todo for key, todo in missing.items() if key not in self._fits])
         self._fits.update(missing)
         return keys, found, missing
 
