@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from promptarena.backends.fake import FakeBackend
-from promptarena.engine import run_suite
+from promptarena.engine import run_suite, summary_json
+from promptarena.errors import ConfigError
 from promptarena.gitstore import PromptStore
+from promptarena.report import suite_table
 from promptarena.results import ResultsStore
 from promptarena.suite import Spec, load_suite
 from tests.helpers import COUNTRIES, qa_repo
@@ -136,3 +139,86 @@ def test_metric_scores_are_cached(setup, monkeypatch) -> None:
     assert scores > 0
     run_suite(suite, store, results, backend=_backend(suite))
     assert sqlite3.connect(results.path).execute("SELECT count(*) FROM scores").fetchone()[0] == scores
+
+
+# --- latency and throughput --------------------------------------------------------------------------
+
+
+def test_concurrent_samples_give_one_samples_latency_not_their_sum(setup) -> None:
+    _, store, suite, results = setup
+    sc = Spec("self_consistency", {"samples": 5, "temperature": 0.7})
+    suite = dataclasses.replace(suite, cases=suite.cases[:1])
+    backend = FakeBackend(default="Paris", delay_s=0.05, concurrency=5)
+    out = run_suite(suite, store, results, backend=backend, variants=[sc], versions=[store.resolve("qa@HEAD")])
+    (pred,) = out.arms[0].predictions
+    assert len(pred.generations) == 5
+    assert all(0.05 <= g.latency_s < 0.09 for g in pred.generations)
+    assert pred.latency_s == pytest.approx(max(g.latency_s for g in pred.generations))
+    assert pred.latency_s < 0.09 < sum(g.latency_s for g in pred.generations)
+    assert out.arms[0].latency_p50 == pytest.approx(pred.latency_s)
+
+
+def test_a_queued_batch_counts_each_requests_wait(setup) -> None:
+    _, store, suite, results = setup
+    suite = dataclasses.replace(suite, cases=suite.cases[:3])
+    out = run_suite(
+        suite, store, results, backend=FakeBackend(default="Paris", delay_s=0.03), versions=[store.resolve("qa@HEAD")]
+    )
+    latencies = sorted(p.latency_s for p in out.arms[0].predictions)
+    assert [round(x / 0.03) for x in latencies] == [1, 2, 3]  # one at a time: queue wait plus own delay
+
+
+def test_judge_rounds_add_up(setup) -> None:
+    _, store, suite, results = setup
+    suite = dataclasses.replace(suite, cases=suite.cases[:1])
+    judge = Spec("judge", {"samples": 3, "temperature": 0.7})
+    backend = FakeBackend(default="1. Paris", delay_s=0.04, concurrency=8)
+    out = run_suite(suite, store, results, backend=backend, variants=[judge], versions=[store.resolve("qa@HEAD")])
+    (pred,) = out.arms[0].predictions
+    candidates, verdict = pred.generations[:3], pred.generations[3]
+    assert pred.latency_s == pytest.approx(max(g.latency_s for g in candidates) + verdict.latency_s)
+    assert 0.08 <= pred.latency_s < 0.14
+    (row,) = results.results(out.run_id)
+    assert row["details"]["rounds"] == [3, 1]
+
+
+def test_arm_throughput_is_tokens_over_the_span_they_were_generated_in(setup) -> None:
+    _, store, suite, results = setup
+    backend = FakeBackend(default="one two three four", delay_s=0.02, concurrency=len(suite.cases))
+    version = [store.resolve("qa@HEAD")]
+    out = run_suite(suite, store, results, backend=backend, versions=version)
+    arm = out.arms[0]
+    tokens = 4 * len(suite.cases)
+    assert tokens / 0.04 < arm.tokens_per_s <= tokens / 0.02  # all cases in one 0.02 s wave
+    assert summary_json(out)["arms"][0]["tokens_per_s"] == arm.tokens_per_s
+    cached = run_suite(suite, store, results, backend=backend, versions=version)
+    assert math.isnan(cached.arms[0].tokens_per_s)
+    assert cached.arms[0].latency_p50 == pytest.approx(arm.latency_p50)  # from the stored generations
+    assert "tok/s" in [c.header for c in suite_table(out).columns]
+
+
+# --- context ------------------------------------------------------------------------------------------
+
+
+def test_a_prompt_over_the_context_is_refused_before_any_generation(setup) -> None:
+    _, store, suite, results = setup
+    backend = FakeBackend(default="Paris", context_length=40)
+    long_case = dataclasses.replace(suite.cases[2], vars={"country": "word " * 60})
+    suite = dataclasses.replace(suite, cases=(suite.cases[0], suite.cases[1], long_case))
+    with pytest.raises(ConfigError) as info:
+        run_suite(suite, store, results, backend=backend)
+    message = str(info.value)
+    assert message.startswith(f"{long_case.meta['where']}: case {long_case.id!r} (version qa@")
+    assert "max_new_tokens is 16, over the model's context of 40 tokens" in message
+    assert "set `model: {truncate: left}`" in message
+    assert backend.history == [] and results.count("generations") == 0 and results.runs() == []
+
+
+def test_truncate_left_lets_a_long_prompt_through(setup) -> None:
+    _, store, suite, results = setup
+    backend = FakeBackend(default="Paris", context_length=40, truncate="left")
+    long_case = dataclasses.replace(suite.cases[0], vars={"country": "word " * 60})
+    suite = dataclasses.replace(suite, cases=(long_case,))
+    out = run_suite(suite, store, results, backend=backend, versions=[store.resolve("qa@HEAD")])
+    (pred,) = out.arms[0].predictions
+    assert pred.prompt_tokens == 40 - 16

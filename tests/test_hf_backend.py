@@ -6,12 +6,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections import Counter
 
 import pytest
 
 from promptarena.backends.hf import TransformersBackend, resolve_device, resolve_dtype
-from promptarena.errors import BackendError
+from promptarena.errors import BackendError, ConfigError
 from promptarena.types import GenerationRequest, GenParams, Message
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -61,9 +62,9 @@ def test_auto_device_and_dtype(monkeypatch):
     assert resolve_device("auto") == "cpu"
     assert resolve_dtype("auto", "cuda") == "bfloat16"
     assert resolve_dtype("fp32", "cuda") == "float32"
-    with pytest.raises(BackendError, match="dtype"):
+    with pytest.raises(ConfigError, match="dtype"):
         resolve_dtype("int3", "cpu")
-    with pytest.raises(BackendError, match="device"):
+    with pytest.raises(ConfigError, match="device"):
         resolve_device("tpu")
 
 
@@ -186,3 +187,24 @@ def test_samples_are_reproducible_and_independent_of_the_batch(backend32):
     mixed = dict(zip(batch, run(backend32, batch), strict=True))
     assert [mixed[r].text for r in [*mine, greedy]] == [g.text for g in alone]
     assert len({g.text for g in alone[:3]}) >= 2
+
+
+@pytest.mark.model
+def test_tokens_are_counted_without_the_weights_and_truncate_left_keeps_the_newest():
+    backend = TransformersBackend(device="cpu", dtype="float32", truncate="left")
+    long = ask("apples " * 9000 + "How many?", max_new_tokens=64)
+    assert backend.context_length == 8192
+    count = backend.count_tokens(long.messages)
+    assert count > 8192
+    assert backend._model is None  # the tokenizer and config were enough
+    ids = backend._encode(long)
+    assert len(ids) == 8192 - 64
+    assert backend._tokenizer.decode(ids).endswith("How many?<|im_end|>\n<|im_start|>assistant\n")
+
+
+@pytest.mark.model
+def test_samples_latency_is_from_admission_not_the_sum_of_the_batch(backend):
+    started = time.perf_counter()
+    gens = run(backend, [ask(SHORT, sample=i, max_new_tokens=8, temperature=0.8) for i in range(4)])
+    wall = time.perf_counter() - started
+    assert all(0 < g.latency_s <= wall for g in gens)  # each from its admission, never the batch's sum

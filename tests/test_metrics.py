@@ -191,7 +191,7 @@ def test_bleu_and_chrf_are_on_zero_to_one() -> None:
 def test_efficiency_figures_come_from_the_generations() -> None:
     gens = (Generation("a", 10, 3, 0.5), Generation("b", 12, 4, 0.25))
     p, c = [pred("a", gens), pred("b")], [case(), case()]
-    assert get_metric("latency_s").score(p, c, {}) == [0.75, 0.0]
+    assert get_metric("latency_s").score(p, c, {}) == [0.5, 0.0]  # one round, run concurrently: the slowest
     assert get_metric("prompt_tokens").score(p, c, {}) == [22.0, 0.0]
     assert get_metric("completion_tokens").score(p, c, {}) == [7.0, 0.0]
     assert get_metric("latency_s").higher_is_better is False

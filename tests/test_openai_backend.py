@@ -18,6 +18,7 @@ import pytest
 
 from promptarena.backends import get_backend
 from promptarena.backends.openai import OpenAIBackend
+from promptarena.engine import check_context
 from promptarena.errors import BackendError, ConfigError
 from promptarena.types import GenerationRequest, GenParams, Message
 from tests.helpers import COUNTRIES, EVALS, evals, qa_repo, write_suite
@@ -416,3 +417,47 @@ def test_server_killed_mid_run_keeps_rows_and_rerun_makes_only_the_missing(
     assert suite["generated"] == len(cases) - stored and suite["cached"] == stored
     con = sqlite3.connect(db)
     assert con.execute("SELECT count(*), count(DISTINCT key) FROM generations").fetchone() == (len(cases),) * 2
+
+
+# --- context length ------------------------------------------------------------------------------------
+
+
+def _tokenizing(count: int | None) -> Callable[[dict[str, Any]], Reply]:
+    """Answers vLLM's ``POST /tokenize`` with ``count`` tokens (404 when None), and completions as usual."""
+
+    def reply(body: dict[str, Any]) -> Reply:
+        if "add_generation_prompt" not in body:
+            return capital_answer(body)
+        if count is None:
+            return 404, {"Content-Type": "application/json"}, b'{"detail": "Not Found"}'
+        return 200, {"Content-Type": "application/json"}, json.dumps({"count": count, "tokens": []}).encode()
+
+    return reply
+
+
+def test_context_is_checked_only_when_given_and_counted_by_the_server() -> None:
+    server = Scripted(_tokenizing(30))
+    try:
+        check_context(OpenAIBackend(base_url=server.url, model="m"), [(ask("Capital of France?"), "here")])
+        assert server.posts == []  # no context_length: the server judges lengths itself
+        backend = OpenAIBackend(base_url=server.url, model="m", context_length=32)
+        with pytest.raises(ConfigError) as info:
+            check_context(backend, [(ask("Capital of France?"), "evals/qa.yaml:3: case 'fr'")])
+        assert str(info.value) == (
+            "evals/qa.yaml:3: case 'fr': the prompt is 30 tokens and max_new_tokens is 8, over the model's "
+            "context of 32 tokens; shorten the input, lower max_new_tokens."
+        )
+        assert server.posts[0]["messages"] == [{"role": "user", "content": "Capital of France?"}]
+        check_context(OpenAIBackend(base_url=server.url, model="m", context_length=38), [(ask("Capital?"), "x")])
+    finally:
+        server.close()
+
+
+def test_context_length_on_a_server_that_cannot_count_says_what_to_remove() -> None:
+    server = Scripted(_tokenizing(None))
+    try:
+        backend = OpenAIBackend(base_url=server.url, model="m", context_length=32)
+        with pytest.raises(ConfigError, match="remove context_length"):
+            check_context(backend, [(ask("Capital of France?"), "here")])
+    finally:
+        server.close()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -10,9 +13,11 @@ import yaml
 
 from promptarena.engine import run_suite
 from promptarena.gitstore import PromptStore
+from promptarena.models import resolve_model
 from promptarena.results import ResultsStore
 from promptarena.suite import load_suite
 from tests.conftest import GitRepo
+from tests.helpers import evals
 
 pytestmark = pytest.mark.model
 
@@ -78,3 +83,30 @@ def test_real_model_runs_plain_cot_and_self_consistency(tmp_path: Path) -> None:
         again = run_suite(suite, store, results)
         assert again.generated == 0 and again.cached == 15
         assert [p.answer for p in again.arms[2].predictions] == [p.answer for p in sc.predictions]
+
+
+def test_a_prompt_over_the_models_context_exits_2_fast_and_stores_nothing(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("prompts/sums.prompt", PROMPT)
+    long_problem = "How many apples? " * 2400  # ~40,000 characters: well over SmolLM2's 8,192 positions
+    cases = [{"id": "short", "vars": {"problem": CASES[0][1]}}, {"id": "long", "vars": {"problem": long_problem}}]
+    repo.write("evals/cases/sums.jsonl", "\n".join(json.dumps(c) for c in cases))
+    suite_doc = {"prompt": "sums", "cases": "cases/sums.jsonl", "metrics": ["exact_match"], "variants": ["plain"]}
+    repo.write("evals/sums.yaml", yaml.safe_dump({**suite_doc, "model": {"backend": "transformers"}}))
+    repo.commit("sums")
+    resolve_model("default")  # the one-time conversion of the embedded GGUF is not what is timed
+    started = time.monotonic()
+    out = evals("run", cwd=repo.root, timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert time.monotonic() - started < 60  # only the tokenizer is loaded, nothing is generated
+    assert "Traceback" not in out.stderr
+    message = " ".join(out.stderr.split())
+    assert re.search(
+        r"evals/cases/sums\.jsonl:2: case 'long' \(version sums@\w+\): the prompt is [\d,]+ tokens and "
+        r"max_new_tokens is 24, over the model's context of 8,192 tokens; shorten the input, lower "
+        r"max_new_tokens, or set `model: \{truncate: left\}`",
+        message,
+    ), message
+    db = repo.root / ".promptarena" / "results.db"
+    for table in ("generations", "runs", "results"):
+        assert not db.exists() or sqlite3.connect(db).execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)

@@ -3,6 +3,19 @@
 `run_suite` is the one entry point; the CLI, the UI and the CI gate all call it. Everything that can be
 wrong with the input (suite, prompt versions, variables) fails before the first model call and before
 anything is written; generations are stored as they arrive, so a killed run resumes where it stopped.
+A prompt that with its ``max_new_tokens`` does not fit the model's context is bad input too, refused
+before the first model call (unless the suite's model sets ``truncate: left``).
+
+Latency and throughput in a batched engine:
+
+* a generation's latency runs from its admission into the backend's batch to its last token (the
+  end-to-end latency of serving systems; see ``promptarena.backends``);
+* a case's latency runs from its first request's admission to its last answer: the generations of one
+  round (e.g. self-consistency samples) run concurrently, rounds (the judge's candidates, then its
+  verdict) one after another, so it is the sum over rounds of each round's slowest generation;
+* an arm's throughput is the completion tokens generated for it in this run over the span in which they
+  were generated (from the first one's admission to the last one's finish); arms sharing batches share
+  that time, so it is the rate the arm saw, not the hardware's total. NaN when everything was cached.
 """
 
 from __future__ import annotations
@@ -18,7 +31,8 @@ from importlib import metadata
 from typing import Any
 
 from promptarena.backends import Backend, get_backend
-from promptarena.errors import PromptArenaError
+from promptarena.backends.options import OPTIONS
+from promptarena.errors import ConfigError, PromptArenaError
 from promptarena.feedback import thumbs_up_interval
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
@@ -26,10 +40,11 @@ from promptarena.metrics import Metric, get_metric
 from promptarena.results import ResultsStore
 from promptarena.stats import Interval, mean_ci, percentile
 from promptarena.suite import THUMBS_UP, Spec, Suite
-from promptarena.types import Generation, GenerationRequest, GenParams, Prediction
+from promptarena.types import Generation, GenerationRequest, GenParams, Prediction, case_latency
 from promptarena.variants import Item, Variant, make_variant
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
+ROUNDS = "rounds"  # key of a stored result's details: generations per round, in generation_keys order
 
 
 @dataclass(frozen=True)
@@ -50,9 +65,9 @@ class ArmResult:
     predictions: list[Prediction]  # aligned with suite.cases
     scores: dict[str, list[float | None]]  # metric -> per case, aligned with suite.cases
     summary: dict[str, Interval] = field(default_factory=dict)
-    latency_p50: float = float("nan")
+    latency_p50: float = float("nan")  # per case, seconds (see the module docstring)
     latency_p95: float = float("nan")
-    tokens_per_s: float = float("nan")
+    tokens_per_s: float = float("nan")  # the arm's throughput in this run; NaN when all was cached
     mean_output_tokens: float = float("nan")
 
 
@@ -160,19 +175,34 @@ class _Generator:
         self.progress = progress
         self.generated = self.cached = self.generated_tokens = 0
         self.generation_s = self.load_s = 0.0
+        self.spans: dict[str, tuple[float, float]] = {}  # key -> (admitted, finished), generated in this run
+        self._fits: set[str] = set()  # keys whose prompts were checked against the context
 
-    def __call__(self, requests: Sequence[GenerationRequest]) -> list[tuple[str, Generation]]:
+    def __call__(self, requests: Sequence[GenerationRequest], places: Sequence[str]) -> list[tuple[str, Generation]]:
+        """Each request's generation with its cache key; ``places`` name each request's case for errors."""
+        keys, found, missing = self._lookup(requests, places)
+        self.cached += len(set(keys)) - len(missing)
+        if missing:
+            self._generate([(key, request) for key, (request, _) in missing.items()], found)
+        return [(key, found[key]) for key in keys]
+
+    def check(self, requests: Sequence[GenerationRequest], places: Sequence[str]) -> None:
+        """Refuse prompts of the cache misses that do not fit the model's context (reads only)."""
+        self._lookup(requests, places)
+
+    def _lookup(
+        self, requests: Sequence[GenerationRequest], places: Sequence[str]
+    ) -> tuple[list[str], dict[str, Generation], dict[str, tuple[GenerationRequest, str]]]:
         fingerprint = self.backend.fingerprint
         keys = [r.key(fingerprint) for r in requests]
         found = self.results.cached_generations(keys)
-        missing: dict[str, GenerationRequest] = {}
-        for key, request in zip(keys, requests, strict=True):
+        missing: dict[str, tuple[GenerationRequest, str]] = {}
+        for key, request, place in zip(keys, requests, places, strict=True):
             if key not in found:
-                missing.setdefault(key, request)
-        self.cached += len(set(keys)) - len(missing)
-        if missing:
-            self._generate(list(missing.items()), found)
-        return [(key, found[key]) for key in keys]
+                missing.setdefault(key, (request, place))
+        check_context(self.backend, [todo for key, todo in missing.items() if key not in self._fits])
+        self._fits.update(missing)
+        return keys, found, missing
 
     def _generate(self, todo: list[tuple[str, GenerationRequest]], found: dict[str, Generation]) -> None:
         fingerprint = self.backend.fingerprint
@@ -190,6 +220,8 @@ class _Generator:
         try:
             for index, generation in self.backend.generate([r for _, r in todo]):
                 key, request = todo[index]
+                now = time.perf_counter()
+                self.spans[key] = (now - generation.latency_s, now)
                 found[key] = generation
                 buffer.append((key, fingerprint, dataclasses.asdict(request), generation))
                 done += 1
@@ -206,6 +238,47 @@ class _Generator:
                 self.results.put_generations(buffer)
         self.generated += done
         self.generation_s += time.perf_counter() - start
+
+
+def check_context(backend: Backend, todo: Sequence[tuple[GenerationRequest, str]]) -> None:
+    """Refuse, before any model call, a prompt that with its ``max_new_tokens`` does not fit the context.
+
+    Raises:
+        ConfigError: naming the case, both lengths and the fixes; with ``truncate: left`` only when even the
+            new tokens alone do not fit.
+    """
+    context = backend.context_length
+    if context is None:
+        return
+    counted: dict[tuple[Any, ...], int] = {}
+    for request, place in todo:
+        new = request.params.max_new_tokens
+        if backend.truncate and new < context:
+            continue
+        if request.messages not in counted:
+            counted[request.messages] = backend.count_tokens(request.messages)
+        prompt = counted[request.messages]
+        if prompt + new > context:
+            options = OPTIONS.get(backend.name)
+            hint = ", or set `model: {truncate: left}`" if options and "truncate" in options.model_fields else ""
+            raise ConfigError(
+                f"{place}: the prompt is {prompt:,} tokens and max_new_tokens is {new:,}, over the model's "
+                f"context of {context:,} tokens; shorten the input, lower max_new_tokens{hint}."
+            )
+
+
+def arm_throughput(tasks: Sequence[_Task], spans: dict[str, tuple[float, float]]) -> float:
+    """Completion tokens generated in this run for these tasks over the span they were generated in."""
+    fresh = {
+        key: generation
+        for task in tasks
+        for key, generation in zip(task.keys, (g for round_ in task.history for g in round_), strict=True)
+        if key in spans
+    }
+    if not fresh:
+        return float("nan")
+    span = max(spans[k][1] for k in fresh) - min(spans[k][0] for k in fresh)
+    return sum(g.completion_tokens for g in fresh.values()) / span if span > 0 else float("nan")
 
 
 def _score(results: ResultsStore, suite: Suite, arms: list[ArmResult], progress: ProgressFn | None) -> None:
@@ -240,17 +313,15 @@ def _score(results: ResultsStore, suite: Suite, arms: list[ArmResult], progress:
 
 
 def summarize_arm(suite: Suite, arm: ArmResult) -> None:
-    """Each metric's mean with its interval, and the arm's latency, rate and output length."""
+    """Each metric's mean with its interval, and the arm's per-case latency and output length."""
     for spec in suite.metrics:
         metric = get_metric(spec.name)
         values = [v for v in arm.scores[spec.name] if v is not None]
-        arm.summary[spec.name] = mean_ci(values, kind=metric.kind)
+        arm.summary[spec.name] = mean_ci(values, kind=metric.kind, bounds=metric.range)
     # an arm rebuilt from stored results may lack generations whose rows are gone: no latency to count
     latencies = [p.latency_s for p in arm.predictions if p.generations]
     arm.latency_p50 = percentile(latencies, 50)
     arm.latency_p95 = percentile(latencies, 95)
-    rates = [p.completion_tokens / p.latency_s for p in arm.predictions if p.latency_s > 0]
-    arm.tokens_per_s = percentile(rates, 50) if rates else float("nan")
     if arm.predictions:
         arm.mean_output_tokens = sum(p.completion_tokens for p in arm.predictions) / len(arm.predictions)
 
@@ -292,15 +363,13 @@ def run_suite(
         options = dict(suite.model)
         backend = get_backend(options.pop("backend", "transformers"), **options)
 
-    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backend, store))
     generate = _Generator(backend, results, progress)
+    tasks = [_Task(arm, made[id(arm.variant)], item) for arm in arms for item in rendered[arm.version.label]]
+    generate.check(*_requests(suite, _next_round(tasks)))  # too long a prompt: refused before the run is recorded
+    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backend, store))
     try:
-        tasks = [_Task(arm, made[id(arm.variant)], item) for arm in arms for item in rendered[arm.version.label]]
-        while True:
-            rounds = [(task, reqs) for task in tasks if (reqs := task.variant.requests(task.item, task.history))]
-            if not rounds:
-                break
-            answered = iter(generate([r for _, reqs in rounds for r in reqs]))
+        while rounds := _next_round(tasks):
+            answered = iter(generate(*_requests(suite, rounds)))
             for task, reqs in rounds:
                 pairs = [next(answered) for _ in reqs]
                 task.history.append([g for _, g in pairs])
@@ -308,10 +377,14 @@ def run_suite(
         arm_results = [ArmResult(arm, [], {}) for arm in arms]
         by_arm = {id(a.arm): a for a in arm_results}
         for task in tasks:
-            by_arm[id(task.arm)].predictions.append(task.variant.reduce(task.item, task.history))
+            prediction = task.variant.reduce(task.item, task.history)
+            by_arm[id(task.arm)].predictions.append(
+                dataclasses.replace(prediction, latency_s=case_latency(task.history))
+            )
         _score(results, suite, arm_results, progress)
         for arm_result in arm_results:
             summarize_arm(suite, arm_result)
+            arm_result.tokens_per_s = arm_throughput([t for t in tasks if t.arm is arm_result.arm], generate.spans)
             votes = thumbs_up_interval(results, suite.name, arm_result.arm.version.blob, arm_result.arm.variant.name)
             if votes.n:
                 arm_result.summary[THUMBS_UP] = votes
@@ -328,14 +401,29 @@ def run_suite(
             wall_s=time.perf_counter() - wall,
             peak_memory_mb=peak_memory_mb(),
         )
-        keys = {(id(t.arm), t.item.case.id): t.keys for t in tasks}
-        results.finish_run(run_id, "completed", _result_rows(outcome, keys), summary_json(outcome))
+        rounds = {(id(t.arm), t.item.case.id): (t.keys, [len(r) for r in t.history]) for t in tasks}
+        results.finish_run(run_id, "completed", _result_rows(outcome, rounds), summary_json(outcome))
         return outcome
     except BaseException as err:
         status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
         detail = str(err) if isinstance(err, PromptArenaError) else repr(err)
         results.finish_run(run_id, status, [], {"error": detail})
         raise
+
+
+Round = list[tuple["_Task", list[GenerationRequest]]]
+
+
+def _next_round(tasks: Sequence[_Task]) -> Round:
+    """The tasks that want another round, with its requests."""
+    return [(task, reqs) for task in tasks if (reqs := task.variant.requests(task.item, task.history))]
+
+
+def _requests(
+    suite: Suite, rounds: list[tuple[_Task, list[GenerationRequest]]]
+) -> tuple[list[GenerationRequest], list[str]]:
+    """A round's requests, flat, and the place of each one's case (for error messages)."""
+    return [r for _, reqs in rounds for r in reqs], [task.place(suite) for task, reqs in rounds for _ in reqs]
 
 
 @dataclass
@@ -348,12 +436,21 @@ class _Task:
     history: list[list[Generation]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
 
+    def place(self, suite: Suite) -> str:
+        """Where the case is written and which version it runs, for error messages."""
+        where = self.item.case.meta.get("where", suite.path)
+        return f"{where}: case {self.item.case.id!r} (version {suite.prompt}@{self.arm.version.label})"
 
-def _result_rows(outcome: SuiteResult, keys: dict[tuple[int, str], list[str]]) -> list[dict[str, Any]]:
+
+def _result_rows(
+    outcome: SuiteResult, rounds: dict[tuple[int, str], tuple[list[str], list[int]]]
+) -> list[dict[str, Any]]:
+    """One stored row per (arm, case); its details keep the generations per round, to rebuild its latency."""
     rows = []
     for arm in outcome.arms:
         v = arm.arm.version
         for i, (case, pred) in enumerate(zip(outcome.suite.cases, arm.predictions, strict=True)):
+            keys, sizes = rounds[(id(arm.arm), case.id)]
             rows.append(
                 {
                     "run_id": outcome.run_id,
@@ -368,8 +465,8 @@ def _result_rows(outcome: SuiteResult, keys: dict[tuple[int, str], list[str]]) -
                     "answer": pred.answer,
                     "confidence": pred.confidence,
                     "reasoning": pred.reasoning,
-                    "details": json.dumps(pred.details, ensure_ascii=False),
-                    "generation_keys": json.dumps(keys[(id(arm.arm), case.id)]),
+                    "details": json.dumps({**pred.details, ROUNDS: sizes}, ensure_ascii=False),
+                    "generation_keys": json.dumps(keys),
                     "scores": json.dumps({m: s[i] for m, s in arm.scores.items()}),
                 }
             )

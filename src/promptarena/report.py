@@ -30,7 +30,8 @@ def suite_table(result: SuiteResult) -> Table:
     table = Table(
         title=f"{suite.name}  ({suite.prompt}, {len(suite.cases)} cases)",
         title_justify="left",
-        caption=f"mean [{summary_confidence(result)} CI] per metric; p50 latency per case; mean output tokens per case",
+        caption=f"mean [{summary_confidence(result)} CI] per metric; p50 latency per case; the arm's tokens/s in "
+        "this run; mean output tokens",
         caption_justify="left",
     )
     table.add_column("version")
@@ -43,6 +44,7 @@ def suite_table(result: SuiteResult) -> Table:
     if votes:
         table.add_column("thumbs_up ↑", justify="right")
     table.add_column("p50 s", justify="right")
+    table.add_column("tok/s", justify="right")
     table.add_column("out tok", justify="right")
     for arm in result.arms:
         v = arm.arm.version
@@ -53,6 +55,7 @@ def suite_table(result: SuiteResult) -> Table:
             *[fmt_interval(arm.summary[s.name]) for s in suite.metrics],
             *([fmt_interval(arm.summary[THUMBS_UP]) if THUMBS_UP in arm.summary else "–"] if votes else []),
             _num(arm.latency_p50, ".2f"),
+            _num(arm.tokens_per_s, ".0f"),
             _num(arm.mean_output_tokens, ".1f"),
         )
     return table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +53,8 @@ class GenerationRequest:
 
 @dataclass(frozen=True)
 class Generation:
+    """One generated text; ``latency_s`` runs from its admission into the backend's batch to its last token."""
+
     text: str
     prompt_tokens: int
     completion_tokens: int
@@ -74,7 +77,9 @@ class Prediction:
     """What a variant makes of its generations for one case.
 
     ``output`` is the text a person reads; ``answer`` is what reference metrics score (the extracted final
-    answer). ``confidence`` is the vote agreement for sampled variants, else ``None``.
+    answer). ``confidence`` is the vote agreement for sampled variants, else ``None``. ``latency_s`` runs
+    from the first request's admission to the last answer: the engine sets it from the variant's rounds
+    (see ``case_latency``); left out, the generations count as one round that ran concurrently.
     """
 
     output: str
@@ -83,10 +88,11 @@ class Prediction:
     confidence: float | None = None
     reasoning: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    latency_s: float = None  # type: ignore[assignment]  # None: computed in __post_init__
 
-    @property
-    def latency_s(self) -> float:
-        return sum(g.latency_s for g in self.generations)
+    def __post_init__(self) -> None:
+        if self.latency_s is None:
+            object.__setattr__(self, "latency_s", case_latency([self.generations]))
 
     @property
     def prompt_tokens(self) -> int:
@@ -95,3 +101,11 @@ class Prediction:
     @property
     def completion_tokens(self) -> int:
         return sum(g.completion_tokens for g in self.generations)
+
+
+def case_latency(rounds: Sequence[Sequence[Generation]]) -> float:
+    """A case's latency: rounds run one after another, the generations of a round run concurrently.
+
+    So the sum over rounds of the slowest generation in each, never the sum of all generations.
+    """
+    return sum(max((g.latency_s for g in generations), default=0.0) for generations in rounds)

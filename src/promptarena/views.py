@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from promptarena import stats
-from promptarena.engine import Arm, ArmResult, summarize_arm
+from promptarena.engine import ROUNDS, Arm, ArmResult, summarize_arm
 from promptarena.errors import ConfigError, PromptArenaError
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.results import ResultsStore
 from promptarena.stats import Interval, percentile
 from promptarena.suite import Spec, Suite, load_suite
-from promptarena.types import Generation, Prediction
+from promptarena.types import Generation, Prediction, case_latency
 
 __all__ = [
     "ArmChoice",
@@ -482,15 +482,16 @@ def load_arms(
         scores: dict[str, list[float | None]] = {m.name: [] for m in suite.metrics}
         for case in common:
             row = rows[case.id]
-            gens = tuple(generations[k] for k in row["keys"] if k in generations)
+            rounds = _rounds(row["keys"], row["details"].pop(ROUNDS, None), generations)
             predictions.append(
                 Prediction(
                     output=row["output"],
                     answer=row["answer"],
-                    generations=gens,
+                    generations=tuple(g for round_ in rounds for g in round_),
                     confidence=row["confidence"],
                     reasoning=row["reasoning"],
                     details=row["details"],
+                    latency_s=case_latency(rounds),
                 )
             )
             for metric in scores:
@@ -499,6 +500,15 @@ def load_arms(
         summarize_arm(narrowed, result)
         arms.append(result)
     return narrowed, arms
+
+
+def _rounds(keys: list[str], sizes: list[int] | None, generations: dict[str, Generation]) -> list[list[Generation]]:
+    """A stored result's generations per round (one round when the row predates round sizes), as still stored."""
+    rounds, start = [], 0
+    for size in sizes or [len(keys)]:
+        rounds.append([generations[k] for k in keys[start : start + size] if k in generations])
+        start += size
+    return rounds
 
 
 def case_ids(results: ResultsStore, suite: str) -> list[str]:

@@ -4,6 +4,15 @@ The contract is small: ``fingerprint`` (cheap, computed without loading the mode
 since it is part of every cache key), ``load`` (called only when something must be generated, so a fully
 cached run never loads a model) and ``generate`` (yields results as they finish, so that the engine can
 store each one at once and a killed run loses at most the batch in flight).
+
+Latency: a generation's ``latency_s`` is the time from its admission into the backend's batch (or, over
+HTTP, from sending the request the server accepted) to its last token, what serving systems report as
+end-to-end latency. Time spent waiting for a free row is not part of it; rows that run concurrently each
+count their own time, never their batch's.
+
+Context: ``context_length`` (prompt plus new tokens; ``None`` when unknown) and ``count_tokens`` let the
+engine refuse a prompt that does not fit before any model call, unless the suite sets ``truncate: left``.
+Options are validated against ``promptarena.backends.options`` before a backend is built.
 """
 
 from __future__ import annotations
@@ -11,14 +20,25 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
+from promptarena.backends.options import validate_options
 from promptarena.registry import Registry
-from promptarena.types import Generation, GenerationRequest
+from promptarena.types import Generation, GenerationRequest, Message
 
 Progress = Callable[[int], None]
 
 
 class Backend(Protocol):
     name: str
+    truncate: str | None  # "left": drop a long prompt's oldest tokens instead of refusing it
+
+    @property
+    def context_length(self) -> int | None:
+        """Positions the model attends to (prompt plus new tokens); ``None`` when unknown (no check)."""
+        ...
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Prompt tokens of ``messages`` as the model sees them (chat template included), without the model."""
+        ...
 
     @property
     def fingerprint(self) -> str:
@@ -43,5 +63,10 @@ backends.register("openai", "promptarena.backends.openai:OpenAIBackend")
 
 
 def get_backend(name: str, **options: Any) -> Backend:
-    """Build the backend registered as ``name`` with the suite's or the command line's options."""
-    return backends.get(name)(**options)
+    """Build the backend registered as ``name`` with the suite's or the command line's options, validated.
+
+    Raises:
+        ConfigError: an unknown backend or option, or an option of the wrong type.
+    """
+    factory = backends.get(name)
+    return factory(**validate_options(name, options))

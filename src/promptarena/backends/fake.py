@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
 
 from promptarena.hashing import content_hash
-from promptarena.types import Generation, GenerationRequest
+from promptarena.types import Generation, GenerationRequest, Message
 
 Responder = Callable[[GenerationRequest], str]
 
@@ -17,8 +16,16 @@ class FakeBackend:
 
     ``responses`` maps a substring of the last user message to an output, or to a list of outputs indexed
     by sample index (cycled). ``outputs`` is a list handed out in order. ``fn`` computes the output from
-    the request. With none of them, the backend echoes the last user message. ``delay_s`` makes each
-    answer take that long, to stand in for a slow model. ``history`` keeps every request it answered.
+    the request. With none of them, the backend echoes the last user message. ``history`` keeps every
+    request it answered. Tokens are words.
+
+    Timing: a batch is admitted whole when ``generate`` is called and served ``concurrency`` requests at
+    a time, each taking ``delay_s`` (a slow model's stand-in). A request's latency is measured from the
+    call to its answer, so it is its wait in the queue plus its own delay: with ``concurrency`` at least
+    the batch size every request takes ``delay_s``; with 1 (the default) they finish one after another.
+
+    ``context_length`` makes the fake refuse (through the engine) prompts that, with ``max_new_tokens``,
+    do not fit; ``truncate: left`` counts such prompts as cut to fit instead.
     """
 
     name = "fake"
@@ -30,19 +37,32 @@ class FakeBackend:
         fn: Responder | None = None,
         default: str | None = None,
         delay_s: float = 0.0,
+        concurrency: int = 1,
         model: str = "fake",
-        **_: Any,
+        context_length: int | None = None,
+        truncate: str | None = None,
     ) -> None:
         self._responses = dict(responses or {})
         self._outputs = list(outputs or [])
         self._fn = fn
         self._default = default
         self._delay_s = delay_s
+        self._concurrency = concurrency
+        self._context_length = context_length
+        self.truncate = truncate
         self.model = model
         self.history: list[GenerationRequest] = []
         script = {"responses": self._responses, "outputs": self._outputs, "default": default}
         fn_id = f"{fn.__module__}.{fn.__qualname__}" if fn is not None else None
         self._fingerprint = f"fake:{model}:{content_hash({'script': script, 'fn': fn_id})[:16]}"
+
+    @property
+    def context_length(self) -> int | None:
+        return self._context_length
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Words of every message."""
+        return sum(len(m.content.split()) for m in messages)
 
     @property
     def fingerprint(self) -> str:
@@ -65,23 +85,28 @@ class FakeBackend:
         pass
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
-        for i, request in enumerate(requests):
-            self.history.append(request)
+        """Answer ``concurrency`` requests at a time; each one's latency runs from this call to its answer."""
+        admitted = time.perf_counter()
+        for first in range(0, len(requests), self._concurrency):
             if self._delay_s:
                 time.sleep(self._delay_s)
-            text = self._answer(request)
-            words = text.split()[: request.params.max_new_tokens]
-            prompt_tokens = sum(len(m.content.split()) for m in request.messages)
-            yield (
-                i,
-                Generation(
-                    text=text,
-                    prompt_tokens=prompt_tokens,
-                    completion_tokens=len(words),
-                    latency_s=0.001 * (1 + len(words)),
-                    finish_reason="stop",
-                ),
-            )
+            for i in range(first, min(first + self._concurrency, len(requests))):
+                yield i, self._generation(requests[i], time.perf_counter() - admitted)
+
+    def _generation(self, request: GenerationRequest, latency_s: float) -> Generation:
+        self.history.append(request)
+        text = self._answer(request)
+        words = text.split()[: request.params.max_new_tokens]
+        prompt_tokens = self.count_tokens(request.messages)
+        if self.truncate and self._context_length:
+            prompt_tokens = min(prompt_tokens, self._context_length - request.params.max_new_tokens)
+        return Generation(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=len(words),
+            latency_s=latency_s,
+            finish_reason="stop",
+        )
 
     def close(self) -> None:
         pass

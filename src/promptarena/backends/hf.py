@@ -9,6 +9,10 @@ here differs from ``model.generate`` in three ways that matter for that shape:
 * sampling noise is a hash of (prompt, seed, sample index, step), so a sample does not depend on which
   other rows share its batch, and the run is reproducible.
 
+A row's latency runs from its admission (the start of its prefill) to its last token; rows still waiting
+for a free place are not yet admitted. ``context_length`` and ``count_tokens`` need only the tokenizer and
+the model's config, so a prompt that does not fit is refused before the weights are loaded.
+
 Importing this module does not import torch; the fingerprint is computed without it too.
 """
 
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import os
 import time
 from collections import deque
@@ -24,9 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from promptarena.errors import BackendError
-from promptarena.models import model_weights_hash, resolve_model
-from promptarena.types import Generation, GenerationRequest
+from promptarena.errors import BackendError, ConfigError
+from promptarena.models import ResolvedModel, model_weights_hash, resolve_model
+from promptarena.types import Generation, GenerationRequest, Message
 
 _DTYPE_ALIASES = {
     "auto": "auto",
@@ -81,7 +86,7 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if nvidia_present() else "cpu"
     if device != "cpu" and not device.startswith("cuda"):
-        raise BackendError(f"unknown device {device!r} for the transformers backend: use auto, cpu or cuda[:N].")
+        raise ConfigError(f"unknown device {device!r} for the transformers backend: use auto, cpu or cuda[:N].")
     return device
 
 
@@ -89,7 +94,7 @@ def resolve_dtype(dtype: str, device: str) -> str:
     """``auto`` -> ``bfloat16`` on CUDA and on CPUs with native bf16, else ``float32``."""
     name = _DTYPE_ALIASES.get((dtype or "auto").strip().lower())
     if name is None:
-        raise BackendError(
+        raise ConfigError(
             f"unknown dtype {dtype!r} for the transformers backend: use auto, bfloat16, float16 or float32."
         )
     if name != "auto":
@@ -137,17 +142,18 @@ class TransformersBackend:
         dtype: str = "auto",
         batch_size: int | None = None,
         threads: int | None = None,
-        **_: Any,
+        truncate: str | None = None,
     ) -> None:
         self.model_id = str(model)
         self._device_option = device
         self._dtype_option = dtype
         self.device = resolve_device(device)
         self.dtype = resolve_dtype(dtype, self.device)
-        if batch_size is not None and batch_size < 1:
-            raise BackendError(f"batch_size must be at least 1, got {batch_size}.")
         self.batch_size = batch_size
         self.threads = threads
+        self.truncate = truncate
+        self._resolved: ResolvedModel | None = None
+        self._context_length: int | None = None
         self._fingerprint: str | None = None
         self._model: Any = None
         self._tokenizer: Any = None
@@ -164,6 +170,37 @@ class TransformersBackend:
         return self._fingerprint
 
     # ----------------------------------------------------------------------------------------- loading
+
+    def _model_dir(self) -> ResolvedModel:
+        if self._resolved is None:
+            self._resolved = resolve_model(self.model_id)
+        return self._resolved
+
+    @property
+    def context_length(self) -> int | None:
+        """The model's positions (``max_position_embeddings`` in its config.json), read without loading it."""
+        if self._context_length is None:
+            config = json.loads((self._model_dir().path / "config.json").read_text(encoding="utf-8"))
+            value = config.get("max_position_embeddings") or config.get("n_positions")
+            self._context_length = int(value) if value else None
+        return self._context_length
+
+    def _load_tokenizer(self) -> Any:
+        """The tokenizer alone: enough to count a prompt's tokens before the weights are loaded."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            path = self._model_dir().path
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(str(path))
+            except Exception as err:
+                raise BackendError(f"could not load the tokenizer of {self.model_id!r} from {path}: {err}") from err
+            self._tokenizer.padding_side = "left"
+        return self._tokenizer
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """The prompt's tokens after the chat template, as ``generate`` would feed them."""
+        return len(self._template_ids(messages))
 
     def _check_hardware(self, torch: Any) -> None:
         """Fail early, with the fix, when the torch-free guess of device and dtype is wrong."""
@@ -189,24 +226,23 @@ class TransformersBackend:
             return
         try:
             import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers import AutoModelForCausalLM
         except ImportError as err:  # pragma: no cover - hard dependencies
             raise BackendError(
                 "the transformers backend needs torch and transformers: run `pip install torch transformers`."
             ) from err
         self._check_hardware(torch)
-        resolved = resolve_model(self.model_id)
+        resolved = self._model_dir()
         if self.device == "cpu":
             torch.set_num_threads(self.threads or cpu_threads())
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # the engine shows its own progress; load bars would interleave
+        tokenizer = self._load_tokenizer()
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(resolved.path))
             model = AutoModelForCausalLM.from_pretrained(str(resolved.path), dtype=getattr(torch, self.dtype))
         except Exception as err:
             raise BackendError(f"could not load model {self.model_id!r} from {resolved.path}: {err}") from err
-        tokenizer.padding_side = "left"
         model = model.to(self.device).eval()
         if self.device == "cpu" and self.dtype == "bfloat16":
             _pack_linears(model)
@@ -221,7 +257,6 @@ class TransformersBackend:
         params = inspect.signature(model.forward).parameters
         self._cache_kw = "cache" if "cache" in params else "past_key_values"
         self._eos_ids = frozenset(eos)
-        self._tokenizer = tokenizer
         self._model = model
 
     def close(self) -> None:
@@ -231,10 +266,19 @@ class TransformersBackend:
 
     # -------------------------------------------------------------------------------------- generation
 
+    def _template_ids(self, messages: Sequence[Message]) -> list[int]:
+        tokenizer = self._load_tokenizer()
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        text = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
     def _encode(self, request: GenerationRequest) -> list[int]:
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        text = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+        """The prompt's tokens; with ``truncate: left``, only the newest ones that leave room for the answer."""
+        ids = self._template_ids(request.messages)
+        if self.truncate == "left" and self.context_length:
+            room = self.context_length - request.params.max_new_tokens
+            ids = ids[-room:] if 0 < room < len(ids) else ids
+        return ids
 
     def _groups(self, requests: Sequence[GenerationRequest]) -> list[_Group]:
         """Group requests sharing a prompt (shared prefill), sorted by prompt length (less padding)."""

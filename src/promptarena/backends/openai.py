@@ -4,6 +4,12 @@ Requests go out over a bounded pool of ``concurrency`` threads and are yielded a
 engine stores each generation at once. Samples of one prompt (self-consistency, judge candidates) go out as
 one request with ``n`` choices where the server honours ``n``, else as separate requests with their own seeds.
 The API key is read from the environment at request time and is never stored, hashed or printed.
+
+A generation's latency is the time of the HTTP request the server accepted, from sending it to its full
+response (earlier refused or failed tries are not part of it): the server's end-to-end latency plus the
+network. The samples of one ``n`` request are each charged that request's time, as they ran together.
+The context is unknown unless ``context_length`` is given; then prompts are counted by the server's
+``/tokenize`` endpoint (vLLM's), before anything is generated.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from promptarena.errors import BackendError, ConfigError
-from promptarena.types import Generation, GenerationRequest
+from promptarena.types import Generation, GenerationRequest, Message
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 8.0
@@ -72,6 +78,7 @@ class OpenAIBackend:
         timeout_s: Timeout of one HTTP request.
         max_retries: Retries of a request after 429, 5xx, timeouts and connection errors.
         revision: A label for the weights behind ``model`` (part of the cache key), e.g. a commit or date.
+        context_length: The model's context in tokens, to refuse prompts that do not fit before generating.
     """
 
     name = "openai"
@@ -85,7 +92,7 @@ class OpenAIBackend:
         timeout_s: float = 120,
         max_retries: int = 4,
         revision: str | None = None,
-        **_: Any,
+        context_length: int | None = None,
     ) -> None:
         base_url = base_url or os.environ.get("OPENAI_BASE_URL")
         if not base_url or not model or model == "default":
@@ -109,6 +116,8 @@ class OpenAIBackend:
         self.timeout_s = float(timeout_s)
         self.max_retries = max(0, int(max_retries))
         self.revision = None if revision is None else str(revision)
+        self.context_length = context_length
+        self.truncate: str | None = None
         host = parts.hostname + (f":{parts.port}" if parts.port else "")
         self._fingerprint = f"openai:{host}:{self.model}" + (f":{self.revision}" if self.revision else "")
         # whether the server honours ``n`` > 1: unknown until the first sampled group, then fixed for the run
@@ -217,6 +226,26 @@ class OpenAIBackend:
             )
         return served
 
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """The prompt's tokens after the chat template, counted by the server's ``POST /tokenize``."""
+        root = self.base_url.removesuffix("/v1")
+        url = f"{root}/tokenize"
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        payload = {"model": self.model, "messages": chat, "add_generation_prompt": True}
+        try:
+            response = self._http().post(url, json=payload, headers=self._headers())
+        except httpx.TransportError as err:
+            raise self._unreachable(url, err) from None
+        body = _json_body(response, url) if response.status_code < 400 else {}
+        count = body.get("count", len(body["tokens"]) if isinstance(body.get("tokens"), list) else None)
+        if not isinstance(count, int):
+            raise ConfigError(
+                f"openai backend: context_length is set but the server cannot count tokens (POST {url} answered "
+                f"HTTP {response.status_code}); remove context_length from the suite's model: section, "
+                "and the server will judge prompt lengths itself."
+            )
+        return count
+
     # --- requests -------------------------------------------------------------------------------------
 
     def _payload(self, request: GenerationRequest, n: int, seed: int) -> dict[str, Any]:
@@ -262,7 +291,7 @@ class OpenAIBackend:
             text = _text(choice, f"{self.base_url}/chat/completions")
             # Servers report usage for the whole request: with several choices, completion tokens are a
             # total, split here evenly (rounded) over the choices; the prompt counts for each sample, and so
-            # does the request's wall time, as when the samples share a prefill in the transformers backend.
+            # does the request's time: the samples ran concurrently, each from admission to the response.
             if total_completion is None:
                 completion = len(text.split())  # no usage reported: words stand in for tokens
             elif len(taken) == 1:

@@ -60,9 +60,7 @@ def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def with_backend(suite: Suite, backend: str | None, model: str | None, seed: int | None) -> Suite:
     """The suite with the command line's backend, model and seed in place of its own, checked as a suite's are."""
-    from pydantic import ValidationError
-
-    from promptarena.backends.options import options_model
+    from promptarena.backends.options import validate_options
 
     options = dict(suite.model)
     if backend and backend != options.get("backend"):
@@ -71,15 +69,10 @@ def with_backend(suite: Suite, backend: str | None, model: str | None, seed: int
         options["model"] = model
     if backend or model:
         rest = dict(options)
-        name = str(rest.pop("backend", "transformers"))
         try:
-            options_model(name).model_validate(rest)
+            validate_options(str(rest.pop("backend", "transformers")), rest)
         except ConfigError as err:
-            raise ConfigError(f"--backend: {err}") from None
-        except ValidationError as err:
-            first = err.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"--backend {name} --model {model}: model.{field}: {first['msg']}.") from None
+            raise ConfigError(f"--backend: {err}" if backend else f"--model: {err}") from None
     return dataclasses.replace(suite, model=options, seed=suite.seed if seed is None else seed)
 
 

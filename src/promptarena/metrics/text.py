@@ -265,7 +265,10 @@ def _from_prediction(attr: str) -> Callable[..., list[float | None]]:
 
 latency_s = Metric(
     name="latency_s",
-    description="Seconds spent generating the prediction (all its generations together); lower is better.",
+    description=(
+        "Seconds from the case's first request's admission to its last answer (concurrent samples count once); "
+        "lower is better."
+    ),
     score=_from_prediction("latency_s"),
     higher_is_better=False,
     range=None,
