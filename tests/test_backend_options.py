@@ -88,7 +88,8 @@ def test_cli_rejects_a_misspelt_option_with_exit_2_and_writes_nothing(tmp_path: 
     (repo.root / "evals/qa.yaml").write_text(yaml.safe_dump(suite))
     out = evals("run", cwd=repo.root)
     assert out.returncode == 2, out.stderr
-    assert "model.dealy_s: unknown option (did you mean delay_s?)" in out.stderr
+    assert "evals/qa.yaml:" in out.stderr
+    assert "model.dealy_s: unknown field (did you mean delay_s?)" in out.stderr
     assert "Traceback" not in out.stderr
 
 
