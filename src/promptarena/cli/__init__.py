@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from promptarena.cli import compare, prompts, run, ui
+from promptarena.cli import compare, prompts, run, runs, ui
 from promptarena.errors import PromptArenaError
 
 
@@ -32,5 +32,6 @@ def main() -> None:
 
 main.add_command(prompts.prompts)
 main.add_command(run.command)
+main.add_command(runs.command)
 main.add_command(compare.command)
 main.add_command(ui.command)
