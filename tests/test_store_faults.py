@@ -37,6 +37,7 @@ def _invoke(*args: str) -> Result:
 def _schema_2_database(db: Path) -> None:
     """A database as the release before pid and host were recorded left it, holding one completed run."""
     conn = sqlite3.connect(db)
+    conn.execute("PRAGMA journal_mode = WAL")
     conn.executescript("".join(MIGRATIONS[:2]) + "PRAGMA user_version = 2;")
     conn.execute("INSERT INTO runs VALUES ('old', 'qa', 'qa', 'completed', '2024-01-01T00:00:00', NULL, '{}', NULL)")
     conn.commit()
@@ -236,3 +237,19 @@ def test_the_runs_page_shows_an_abandoned_run(tmp_path: Path, monkeypatch: pytes
         assert next(r for r in results.runs() if r.id == abandoned).pid == dead_pid
     at.selectbox(key="runs_detail").set_value(abandoned).run()
     assert any("was abandoned" in w.value for w in at.warning)
+
+
+def test_runs_without_a_database_lists_nothing_and_creates_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "none.db"
+    listed = _invoke("runs", "--db", str(db), "--json")
+    assert listed.exit_code == 0 and json.loads(listed.stdout)["runs"] == []
+    assert "no runs yet" in _invoke("runs", "--db", str(db)).stdout
+    assert not db.exists()
+
+
+def test_evals_runs_has_help_on_every_option() -> None:
+    from promptarena.cli.runs import command
+
+    assert command.help
+    for param in command.params:
+        assert getattr(param, "help", None), f"`evals runs {param.opts[0]}` has no help"

@@ -227,6 +227,12 @@ class ResultsStore:
             yield conn
 
     @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """The connection for queries, with any SQLite failure raised as a BackendError that names it."""
+        with self._guard(writing=False):
+            yield self.conn
+
+    @contextmanager
     def _guard(self, *, writing: bool) -> Iterator[None]:
         """Turn a sqlite3 or file-system error into a BackendError that names the database and the cause."""
         try:
@@ -246,7 +252,7 @@ class ResultsStore:
             return self._corrupt(str(err), "what was stored before is kept as it was" if writing else "")
         if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
             return BackendError(
-                f"the results database {self.path} stayed locked by another process for 30 s ({err}): "
+                f"the results database {self.path} is locked by another process ({err}): "
                 "try again when that process has finished."
             )
         if name.startswith("SQLITE_READONLY"):
