@@ -2,7 +2,9 @@
 
 WAL mode and a busy timeout let the UI read and write feedback while `evals run` writes; every write
 is one `BEGIN IMMEDIATE` transaction, so a reader never sees half of it and a killed run leaves only
-whole rows. Schema changes are numbered migrations recorded in `PRAGMA user_version`.
+whole rows. Schema changes are numbered migrations recorded in `PRAGMA user_version`. A new file is made
+under a temporary name and linked in place; an existing one is checked before use. Every SQLite failure
+leaves as a BackendError that names the file and the cause (disk full, locked, corrupt).
 """
 
 from __future__ import annotations
@@ -178,9 +180,13 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
+    try:
+        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error:
+        conn.close()
+        raise
     return conn
 
 
