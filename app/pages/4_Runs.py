@@ -11,7 +11,8 @@ from promptarena import views
 page("Runs", "🧾")
 st.caption(
     "Latency p50 is the median over arms of each arm's median per-case latency; p95 is the worst arm's p95; "
-    "tokens/s is the median generation speed. Peak memory appears when the run recorded it."
+    "tokens/s is the median generation speed. Peak memory appears when the run recorded it. "
+    "A run marked running whose process is gone from this machine shows as abandoned."
 )
 ws = workspace()
 
@@ -57,6 +58,11 @@ with friendly_errors():
         run = next(r for r in shown if r.id == run_id)
         if run.error:
             st.error(f"This run {run.status}: {run.error}")
+        if run.status == "abandoned":
+            st.warning(
+                "This run was abandoned: its process ended before it finished (killed, or the machine stopped). "
+                "What it generated is cached; run the suite again to complete it."
+            )
         if run.arms:
             st.dataframe(
                 pd.DataFrame(

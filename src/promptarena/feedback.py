@@ -86,10 +86,9 @@ def votes(
             sql += f" AND {column} = ?"
             args.append(value)
     sql += " ORDER BY id DESC"
-    return [
-        Vote(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10])
-        for r in results.conn.execute(sql, args)
-    ]
+    with results.read() as conn:
+        rows = conn.execute(sql, args).fetchall()
+    return [Vote(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10]) for r in rows]
 
 
 def thumbs_up_share(results: ResultsStore, suite: str, blob: str, variant: str) -> tuple[float, int]:
@@ -97,10 +96,11 @@ def thumbs_up_share(results: ResultsStore, suite: str, blob: str, variant: str) 
 
     This is the figure the CI gate compares with a ``thumbs_up`` threshold.
     """
-    n, ups = results.conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(thumbs_up), 0) FROM feedback WHERE suite = ? AND blob = ? AND variant = ?",
-        (suite, blob, variant),
-    ).fetchone()
+    with results.read() as conn:
+        n, ups = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(thumbs_up), 0) FROM feedback WHERE suite = ? AND blob = ? AND variant = ?",
+            (suite, blob, variant),
+        ).fetchone()
     return (ups / n if n else math.nan), int(n)
 
 
@@ -122,7 +122,6 @@ def thumbs_up_shares(results: ResultsStore, suite: str | None = None) -> dict[tu
         sql += " WHERE suite = ?"
         args.append(suite)
     sql += " GROUP BY suite, blob, variant"
-    out = {}
-    for name, blob, variant, n, ups in results.conn.execute(sql, args):
-        out[(name, blob, variant)] = _wilson(int(n), int(ups))
-    return out
+    with results.read() as conn:
+        rows = conn.execute(sql, args).fetchall()
+    return {(name, blob, variant): _wilson(int(n), int(ups)) for name, blob, variant, n, ups in rows}
