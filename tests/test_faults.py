@@ -120,6 +120,17 @@ def test_console_script_maps_a_bug_to_4_and_a_usage_error_to_2(repo: GitRepo) ->
     assert usage.returncode == 2 and "No such option" in usage.stderr and "Traceback" not in usage.stderr
 
 
+def test_a_closed_output_pipe_is_not_a_failed_gate(repo: GitRepo) -> None:
+    """`evals ... | head` closing the pipe ends as SIGPIPE would (141), quietly, never as exit 1."""
+    proc = subprocess.Popen(
+        [EVALS, "prompts", "show", "qa"], cwd=repo.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    proc.stdout.close()  # the reader is gone before the first write
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 128 + signal.SIGPIPE, stderr
+    assert "Traceback" not in stderr
+
+
 def test_usage_errors_exit_2_through_the_runner(repo: GitRepo) -> None:
     assert "No such option" in refused(repo, cli(repo, "run", "--no-such-option"))
     assert CliRunner().invoke(main, ["no-such-command"]).exit_code == 2
@@ -278,7 +289,7 @@ def test_lone_surrogate_escape_names_file_and_line(repo: GitRepo) -> None:
         ({"parameters": {"max_new_tokens": 2.5}}, "parameters.max_new_tokens: Input should be a valid integer"),
         ({"model": {"backend": "fake", "dealy_s": 1}}, "model.dealy_s: unknown field (did you mean delay_s?)"),
         ({"model": {"backend": "transformers", "dtyp": "float16"}}, "model.dtyp: unknown field (did you mean dtype?)"),
-        ({"model": {"backend": "transformers", "dtype": "fp16"}}, "model.dtype: Input should be 'auto'"),
+        ({"model": {"backend": "transformers", "dtype": "fp8"}}, "model.dtype: Input should be 'auto'"),
         ({"model": {"backend": "fakes"}}, "model.backend: unknown backend 'fakes' (did you mean fake?)"),
     ],
 )

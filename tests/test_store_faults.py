@@ -62,7 +62,8 @@ def _open_and_start(folder: str, barrier, failures) -> None:
 def test_processes_opening_a_new_or_old_database_at_once_all_succeed(tmp_path: Path) -> None:
     for round_ in range(ROUNDS):
         _schema_2_database(tmp_path / f"old{round_}.db")
-    ctx = multiprocessing.get_context("spawn")
+    # fork: a spawned child re-runs __main__, which an in-process AppTest may have pointed at a page
+    ctx = multiprocessing.get_context("fork")
     barrier, failures = ctx.Barrier(PROCESSES), ctx.Queue()
     procs = [ctx.Process(target=_open_and_start, args=(str(tmp_path), barrier, failures)) for _ in range(PROCESSES)]
     for proc in procs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -54,8 +55,12 @@ class _Group(click.Group):
         try:
             with _stop_signals_raise():
                 return super().invoke(ctx)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            # the reader went away (`evals run | head`): stopped as by SIGPIPE, which is not a failed gate
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more may reach the closed pipe
+            sys.exit(128 + signal.SIGPIPE)
         except PromptArenaError as err:
             click.secho(f"error: {err}", fg="red", err=True)
             sys.exit(err.exit_code)
