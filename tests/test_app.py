@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from promptarena import feedback
-from promptarena.results import ResultsStore
+from promptarena.store import ResultsStore
 from tests.test_views import XSS_IMG, XSS_SCRIPT, Workbench, build_workbench
 
 APP = Path(__file__).resolve().parents[1] / "app"

@@ -21,7 +21,7 @@ from promptarena import feedback, views
 from promptarena.backends.fake import FakeBackend
 from promptarena.engine import run_suite
 from promptarena.gitstore import PromptStore
-from promptarena.results import ResultsStore
+from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from promptarena.types import GenerationRequest
 from tests.conftest import GitRepo
