@@ -7,7 +7,6 @@ nothing here passes model text to markdown or HTML.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterator
 
 import streamlit as st
@@ -59,8 +58,6 @@ def friendly_errors() -> Iterator[None]:
         yield
     except PromptArenaError as err:
         st.error(str(err))
-    except sqlite3.Error as err:
-        st.error(f"The results database could not be read ({err}). Is it a promptarena database?")
 
 
 def pick_suite(ws: Workspace, entries: list[SuiteEntry] | None = None, key: str = "suite") -> SuiteEntry | None:

@@ -72,7 +72,7 @@ def build(root: Path, cases: int) -> Path:
     from promptarena.backends.fake import FakeBackend
     from promptarena.engine import run_suite
     from promptarena.gitstore import PromptStore
-    from promptarena.results import ResultsStore
+    from promptarena.store import ResultsStore
     from promptarena.suite import load_suite
 
     repo = root / "repo"

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from promptarena import feedback
-from promptarena.results import ResultsStore
+from promptarena.store import ResultsStore
 from tests.test_views import XSS_IMG, XSS_SCRIPT, Workbench, build_workbench
 
 APP = Path(__file__).resolve().parents[1] / "app"
@@ -74,12 +74,12 @@ def test_overview_grid_has_every_version_variant_metric_with_an_interval(bench: 
 
 def test_overview_shows_thumbs_up_share_beside_the_metrics(bench: Workbench) -> None:
     with ResultsStore(bench.db) as results:
-        cell = results.conn.execute("SELECT blob FROM results WHERE version = 'worktree' LIMIT 1").fetchone()
+        worktree = next(arm.blob for arm in results.stored_arms("math") if arm.version == "worktree")
         feedback.record(
             results,
             suite="math",
             prompt="math",
-            blob=cell[0],
+            blob=worktree,
             variant="plain",
             case_id="one_plus_one",
             output="x",

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from promptarena import feedback
-from promptarena.results import ResultsStore
+from promptarena.store import ResultsStore
 from tests.test_views import XSS_IMG, XSS_SCRIPT, Workbench, build_workbench
 
 pytestmark = pytest.mark.browser

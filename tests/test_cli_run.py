@@ -219,7 +219,7 @@ def test_help_on_every_command() -> None:
 def test_thumbs_up_share_is_shown_and_gated(tmp_path: Path) -> None:
     from promptarena import feedback
     from promptarena.gitstore import PromptStore
-    from promptarena.results import ResultsStore
+    from promptarena.store import ResultsStore
 
     repo = qa_repo(tmp_path / "repo", thresholds={"thumbs_up": 0.5})
     first = evals("run", cwd=repo.root)

@@ -14,7 +14,7 @@ from promptarena.engine import run_suite, summary_json
 from promptarena.errors import ConfigError
 from promptarena.gitstore import PromptStore
 from promptarena.report import suite_table
-from promptarena.results import ResultsStore
+from promptarena.store import ResultsStore
 from promptarena.suite import Spec, load_suite
 from tests.helpers import COUNTRIES, qa_repo
 

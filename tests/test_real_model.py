@@ -14,7 +14,7 @@ import yaml
 from promptarena.engine import run_suite
 from promptarena.gitstore import PromptStore
 from promptarena.models import resolve_model
-from promptarena.results import ResultsStore
+from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from tests.conftest import GitRepo
 from tests.helpers import evals

@@ -16,7 +16,7 @@ from promptarena.engine import run_suite
 from promptarena.gate import evaluate_suite, plan_suite, regression_gates, write_junit, write_markdown
 from promptarena.gitstore import PromptStore
 from promptarena.report import print_comparison
-from promptarena.results import ResultsStore
+from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from tests.helpers import QA_V2, evals, qa_repo, write_suite
 

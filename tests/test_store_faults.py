@@ -20,7 +20,7 @@ from click.testing import CliRunner, Result
 
 from promptarena.cli import main
 from promptarena.errors import BackendError
-from promptarena.results import MIGRATIONS, ResultsStore
+from promptarena.store import MIGRATIONS, ResultsStore
 from tests.helpers import EVALS, evals, qa_repo
 
 PROCESSES, ROUNDS = 4, 8
@@ -189,7 +189,7 @@ def test_a_damaged_database_is_refused_and_left_as_it_is(tmp_path: Path, damage:
 def _start_run_and_exit(db: Path) -> int:
     """A real process that starts a run and ends without finishing it; returns its (now dead) pid."""
     code = (
-        "import os\nfrom promptarena.results import ResultsStore\n"
+        "import os\nfrom promptarena.store import ResultsStore\n"
         f"ResultsStore({str(db)!r}).start_run('qa', 'qa', {{}})\nprint(os.getpid())"
     )
     proc = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=60)

@@ -21,7 +21,7 @@ from promptarena import feedback, views
 from promptarena.backends.fake import FakeBackend
 from promptarena.engine import run_suite
 from promptarena.gitstore import PromptStore
-from promptarena.results import ResultsStore
+from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from promptarena.types import GenerationRequest
 from tests.conftest import GitRepo
@@ -343,7 +343,7 @@ def test_feedback_while_evals_run_writes_loses_nothing(tmp_path: Path) -> None:
     while proc.poll() is None or written < 50:
         try:
             with ResultsStore(bench.db) as results:
-                running = results.conn.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0]
+                running = any(run.status == "running" for run in results.runs())
             vote(written)
             written += 1
             while_writing += bool(running) and proc.poll() is None
@@ -365,3 +365,18 @@ def test_feedback_while_evals_run_writes_loses_nothing(tmp_path: Path) -> None:
         assert feedback.thumbs_up_share(results, "big", "b" * 40, "plain")[1] == written + 20
         assert results.count("generations") >= 400 * 5
         assert results.runs()[0].status == "completed"
+
+
+def test_sql_lives_only_in_the_store_and_read_models_stay_small() -> None:
+    root = Path(__file__).parents[1]
+    sql = re.compile(
+        r"\bexecute(many|script)?\(|\b(SELECT|INSERT|UPDATE|DELETE FROM|CREATE TABLE)\b|\bimport sqlite3\b"
+    )
+    sources = [*(root / "src" / "promptarena").rglob("*.py"), *(root / "app").rglob("*.py")]
+    outside = [p for p in sources if "store" not in p.relative_to(root).parts]
+    assert [str(p.relative_to(root)) for p in outside if sql.search(p.read_text(encoding="utf-8"))] == []
+    mine = [
+        *(root / "src" / "promptarena" / "store").glob("*.py"),
+        *(root / "src" / "promptarena" / "views").glob("*.py"),
+    ]
+    assert max(len(p.read_text(encoding="utf-8").splitlines()) for p in mine) <= 450

@@ -37,8 +37,8 @@ from promptarena.feedback import thumbs_up_interval
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
 from promptarena.metrics import Metric, get_metric
-from promptarena.results import ResultsStore
 from promptarena.stats import Interval, mean_ci, percentile
+from promptarena.store import ResultsStore
 from promptarena.suite import THUMBS_UP, Spec, Suite
 from promptarena.types import Generation, GenerationRequest, GenParams, Prediction, case_latency
 from promptarena.variants import Item, Variant, make_variant

@@ -20,8 +20,8 @@ from promptarena.engine import ProgressFn, SuiteResult, run_suite, select_versio
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.metrics import get_metric
 from promptarena.report import fmt_difference, interval_label
-from promptarena.results import ResultsStore
 from promptarena.stats import fmt_confidence, fmt_detect, fmt_interval
+from promptarena.store import ResultsStore
 from promptarena.suite import THUMBS_UP, Suite
 
 

@@ -13,7 +13,7 @@ from types import FrameType
 
 import click
 
-from promptarena.cli import compare, prompts, run, runs, ui
+from promptarena.cli import compare, db, prompts, run, runs, ui
 from promptarena.errors import Interrupted, PromptArenaError
 
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -87,5 +87,6 @@ def main() -> None:
 main.add_command(prompts.prompts)
 main.add_command(run.command)
 main.add_command(runs.command)
+main.add_command(db.group)
 main.add_command(compare.command)
 main.add_command(ui.command)

@@ -42,8 +42,9 @@ def make_console(as_json: bool) -> Console:
 
 def default_db(root: Path) -> Path:
     """The results database: $PROMPTARENA_DB, else .promptarena/results.db inside the repository."""
-    env = os.environ.get("PROMPTARENA_DB")
-    return Path(env) if env else Path(root) / ".promptarena" / "results.db"
+    from promptarena.store import default_path
+
+    return default_path(root)
 
 
 def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -50,7 +50,7 @@ def command(
     from promptarena.engine import Arm, run_suite
     from promptarena.errors import ConfigError
     from promptarena.report import print_comparison
-    from promptarena.results import ResultsStore
+    from promptarena.store import ResultsStore
     from promptarena.suite import Spec, discover_suites, load_suite
 
     if len(arms) < 2:

@@ -82,7 +82,7 @@ def command(
     from promptarena.errors import ConfigError
     from promptarena.gate import evaluate_suite, plan_suite, write_junit, write_markdown
     from promptarena.report import print_comparison, print_failures, print_suite
-    from promptarena.results import ResultsStore
+    from promptarena.store import ResultsStore
     from promptarena.suite import discover_suites, load_suite
 
     if baseline and revisions:

@@ -16,7 +16,12 @@ _STYLES = {"completed": "green", "failed": "red", "abandoned": "yellow", "interr
 
 @click.command("runs")
 @click.option("--repo", default=".", show_default=True, help="The git repository whose results database to read.")
-@click.option("--db", "db_path", default=None, help="Results database (default: .promptarena/results.db in the repo).")
+@click.option(
+    "--db",
+    "db_path",
+    default=None,
+    help="Results database (default: $PROMPTARENA_DB, else .promptarena/results.db in the repo).",
+)
 @click.option("--suite", default=None, help="Only the runs of this suite.")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="Show this many runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of a table.")
@@ -25,7 +30,7 @@ def command(repo: str, db_path: str | None, suite: str | None, limit: int, as_js
 
     A run still marked running whose process no longer exists on this host is shown as abandoned.
     """
-    from promptarena.results import ResultsStore
+    from promptarena.store import ResultsStore
 
     db = Path(db_path) if db_path else default_db(open_store(repo).workdir)
     rows: list[dict[str, Any]] = []

@@ -1,4 +1,4 @@
-"""The results store: one SQLite file holding cached generations, cached scores, runs and feedback.
+"""The results database file: connection, migrations, write transactions, integrity checks, errors named.
 
 WAL mode and a busy timeout let the UI read and write feedback while `evals run` writes; every write
 is one `BEGIN IMMEDIATE` transaction, so a reader never sees half of it and a killed run leaves only
@@ -9,24 +9,18 @@ leaves as a BackendError that names the file and the cause (disk full, locked, c
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import socket
 import sqlite3
-import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from sqlite_utils import Database
 
 from promptarena.errors import BackendError, ConfigError
-from promptarena.types import Generation
+
+__all__ = ["MIGRATIONS", "Database", "default_path", "now"]
 
 MIGRATIONS: list[str] = [
     # 1: the cache of generations and scores, runs and their per-case results
@@ -107,44 +101,14 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-_HOST = socket.gethostname()
+def default_path(root: str | Path) -> Path:
+    """The results database of a repository: ``$PROMPTARENA_DB``, else ``<root>/.promptarena/results.db``."""
+    env = os.environ.get("PROMPTARENA_DB")
+    return Path(env).expanduser() if env else Path(root) / ".promptarena" / "results.db"
 
 
-@dataclass(frozen=True)
-class RunRow:
-    """A stored run; ``status`` is ``abandoned`` for a run still marked running whose process is gone."""
-
-    id: str
-    suite: str
-    prompt: str
-    status: str
-    started_at: str
-    finished_at: str | None
-    provenance: dict[str, Any]
-    summary: dict[str, Any] | None
-    pid: int | None = None
-    host: str | None = None
-
-
-def run_status(status: str, pid: int | None, host: str | None) -> str:
-    """The status to show: a run left ``running`` by a process that no longer exists on this host is abandoned."""
-    if status == "running" and pid and host == _HOST and not _alive(pid):
-        return "abandoned"
-    return status
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
-
-
-def _tables(version: int) -> list[str]:
-    """The tables that the first ``version`` migrations create."""
+def tables(version: int = len(MIGRATIONS)) -> list[str]:
+    """The tables that the first ``version`` migrations create, in the order they are made."""
     return [name for script in MIGRATIONS[:version] for name in re.findall(r"CREATE TABLE (\w+)", script)]
 
 
@@ -190,8 +154,8 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class ResultsStore:
-    """A results database file. Cheap to open: the UI opens one per operation.
+class Database:
+    """A results database file, checked, migrated and open. Cheap to open: the UI opens one per operation.
 
     Opening an existing file checks it first (``PRAGMA quick_check`` and the tables its schema version
     promises) and refuses a damaged or emptied one before anything is written to it.
@@ -212,12 +176,11 @@ class ResultsStore:
         except BaseException:
             self.conn.close()
             raise
-        self.db = Database(self.conn)
 
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> ResultsStore:
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -237,6 +200,23 @@ class ResultsStore:
         """The connection for queries, with any SQLite failure raised as a BackendError that names it."""
         with self._guard(writing=False):
             yield self.conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside it sees the same state, whatever other processes write."""
+        with self.read() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+
+    def count(self, table: str) -> int:
+        """The number of rows in one of the store's tables."""
+        if table not in tables():
+            raise ConfigError(f"no table {table!r} in the results database; its tables are {', '.join(tables())}.")
+        with self.read() as conn:
+            return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
     @contextmanager
     def _guard(self, *, writing: bool) -> Iterator[None]:
@@ -299,7 +279,7 @@ class ResultsStore:
         try:
             problems = [row[0] for row in self.conn.execute("PRAGMA quick_check")]
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-            tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            found = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         except sqlite3.DatabaseError as err:
             if getattr(err, "sqlite_errorname", "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR")):
                 raise self._failure(err, writing=False) from err
@@ -310,145 +290,7 @@ class ResultsStore:
             raise ConfigError(
                 f"{self.path}: made by a newer promptarena (schema {version}); upgrade promptarena to read it."
             )
-        missing = [name for name in _tables(version) if name not in tables]
+        missing = [name for name in tables(version) if name not in found]
         if missing:
             raise self._corrupt(f"schema version {version} but no table {', '.join(missing)}")
         return version
-
-    # --- generations -----------------------------------------------------------------------------
-
-    def cached_generations(self, keys: Iterable[str]) -> dict[str, Generation]:
-        out: dict[str, Generation] = {}
-        for key, text, pt, ct, lat, fin in self._by_keys(
-            "SELECT key, text, prompt_tokens, completion_tokens, latency_s, finish_reason FROM generations", keys
-        ):
-            out[key] = Generation(text, pt, ct, lat, fin)
-        return out
-
-    def _by_keys(self, select: str, keys: Iterable[str]) -> list[tuple[Any, ...]]:
-        """Rows of ``select ... WHERE key IN (...)`` for every key, 500 keys a query."""
-        keys = list(dict.fromkeys(keys))
-        rows: list[tuple[Any, ...]] = []
-        with self._guard(writing=False):
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                rows += self.conn.execute(f"{select} WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
-        return rows
-
-    def put_generations(self, rows: Sequence[tuple[str, str, dict[str, Any], Generation]]) -> None:
-        """Store (key, model fingerprint, request, generation) rows; a key already stored is kept."""
-        stamp = now()
-        with self.write() as conn:
-            conn.executemany(
-                "INSERT OR IGNORE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        key,
-                        model,
-                        json.dumps(request, ensure_ascii=False),
-                        g.text,
-                        g.prompt_tokens,
-                        g.completion_tokens,
-                        g.latency_s,
-                        g.finish_reason,
-                        stamp,
-                    )
-                    for key, model, request, g in rows
-                ],
-            )
-
-    # --- scores ----------------------------------------------------------------------------------
-
-    def cached_scores(self, keys: Iterable[str]) -> dict[str, float | None]:
-        out: dict[str, float | None] = {}
-        for key, value in self._by_keys("SELECT key, value FROM scores", keys):
-            out[key] = value
-        return out
-
-    def put_scores(self, rows: Sequence[tuple[str, str, float | None]]) -> None:
-        with self.write() as conn:
-            conn.executemany("INSERT OR IGNORE INTO scores VALUES (?, ?, ?)", rows)
-
-    # --- runs ------------------------------------------------------------------------------------
-
-    def start_run(self, suite: str, prompt: str, provenance: dict[str, Any]) -> str:
-        """Record a run as running, by this process on this host."""
-        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        with self.write() as conn:
-            conn.execute(
-                "INSERT INTO runs (id, suite, prompt, status, started_at, provenance, pid, host) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    run_id,
-                    suite,
-                    prompt,
-                    "running",
-                    now(),
-                    json.dumps(provenance, ensure_ascii=False),
-                    os.getpid(),
-                    _HOST,
-                ),
-            )
-        return run_id
-
-    def finish_run(
-        self, run_id: str, status: str, results: Sequence[dict[str, Any]], summary: dict[str, Any] | None
-    ) -> None:
-        """Write a run's per-case results and its summary in one transaction, and close it."""
-        with self.write() as conn:
-            if results:
-                cols = list(results[0])
-                conn.executemany(
-                    f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    [tuple(r[c] for c in cols) for r in results],
-                )
-            conn.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
-                (status, now(), json.dumps(summary, ensure_ascii=False) if summary else None, run_id),
-            )
-
-    def runs(self, suite: str | None = None, limit: int = 200) -> list[RunRow]:
-        """The latest runs, newest first; a run whose process died while running shows as ``abandoned``."""
-        sql = "SELECT id, suite, prompt, status, started_at, finished_at, provenance, summary, pid, host FROM runs"
-        args: list[Any] = []
-        if suite:
-            sql += " WHERE suite = ?"
-            args.append(suite)
-        sql += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
-        args.append(limit)
-        with self._guard(writing=False):
-            rows = self.conn.execute(sql, args).fetchall()
-        return [
-            RunRow(
-                r[0],
-                r[1],
-                r[2],
-                run_status(r[3], r[8], r[9]),
-                r[4],
-                r[5],
-                json.loads(r[6]),
-                json.loads(r[7]) if r[7] else None,
-                r[8],
-                r[9],
-            )
-            for r in rows
-        ]
-
-    def results(self, run_id: str) -> list[dict[str, Any]]:
-        with self._guard(writing=False):
-            cur = self.conn.execute(
-                "SELECT * FROM results WHERE run_id = ? ORDER BY version, variant, case_id", (run_id,)
-            )
-            rows = cur.fetchall()
-        names = [d[0] for d in cur.description]
-        out = []
-        for row in rows:
-            rec = dict(zip(names, row, strict=True))
-            for key in ("details", "generation_keys", "scores"):
-                rec[key] = json.loads(rec[key])
-            out.append(rec)
-        return out
-
-    def count(self, table: str) -> int:
-        with self._guard(writing=False):
-            return self.db[table].count

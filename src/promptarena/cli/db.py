@@ -1,0 +1,89 @@
+"""`evals db`: maintain the results database as a whole: export its tables to files, merge a teammate's into it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from promptarena.cli.common import default_db, open_store
+from promptarena.errors import ConfigError
+from promptarena.store import FORMATS, tables
+
+_REPO_HELP = "The git repository whose results database to use."
+_DB_HELP = "Results database (default: $PROMPTARENA_DB, else .promptarena/results.db in the repo)."
+
+
+def _database(repo: str, db_path: Path | None) -> Path:
+    return db_path or default_db(open_store(repo).workdir)
+
+
+@click.group("db")
+def group() -> None:
+    """Maintain the results database: export its tables, merge a teammate's database into it."""
+
+
+@group.command("export")
+@click.option("--repo", default=".", show_default=True, help=_REPO_HELP)
+@click.option("--db", "db_path", default=None, type=click.Path(dir_okay=False, path_type=Path), help=_DB_HELP)
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    type=click.Choice(tables()),
+    help="Export only this table (repeat for more; default: every table).",
+)
+@click.option("--format", "fmt", default="jsonl", show_default=True, type=click.Choice(FORMATS), help="File format.")
+@click.option(
+    "--out",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the files, one per table named TABLE.FORMAT; made when missing.",
+)
+def export(repo: str, db_path: Path | None, tables: tuple[str, ...], fmt: str, out: Path) -> None:
+    """Write tables of the results database to files, one per table, all from one consistent snapshot."""
+    from promptarena.store import ResultsStore
+
+    path = _database(repo, db_path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no results database there; run `evals run` first, or name one with --db.")
+    with ResultsStore(path) as results:
+        counts = results.export(out, tables, fmt)
+    for table, n in counts.items():
+        click.echo(f"{table}: {n} rows -> {out / f'{table}.{fmt}'}")
+
+
+@group.command("merge")
+@click.argument("other", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--repo", default=".", show_default=True, help=_REPO_HELP)
+@click.option("--db", "db_path", default=None, type=click.Path(dir_okay=False, path_type=Path), help=_DB_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
+def merge(other: Path, repo: str, db_path: Path | None, as_json: bool) -> None:
+    """Merge OTHER, a teammate's results database, into ours; merging it again adds nothing.
+
+    Both files are checked first. Cached generations and scores are added by content key, runs with their
+    results by run id (a run id both hold with different contents is skipped and named), votes without
+    duplicates; all in one transaction. OTHER is migrated to this version's schema if it is older.
+    """
+    from promptarena.store import ResultsStore
+
+    path = _database(repo, db_path)
+    if path.exists() and path.resolve() == other.resolve():
+        raise ConfigError(f"{other}: this is the results database itself; name a teammate's database to merge.")
+    with ResultsStore(other) as theirs, ResultsStore(path) as ours:
+        report = ours.merge(theirs)
+    if as_json:
+        click.echo(json.dumps({"db": str(path), "added": report.added, "conflicts": report.conflicts}, indent=2))
+        return
+    click.echo(f"merged {other} into {path}")
+    for table, n in report.added.items():
+        click.echo(f"  {table}: {n} rows added")
+    if report.conflicts:
+        click.secho(
+            f"skipped {len(report.conflicts)} run(s) both databases hold with different contents: "
+            + ", ".join(report.conflicts),
+            fg="yellow",
+            err=True,
+        )

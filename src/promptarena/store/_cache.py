@@ -1,0 +1,64 @@
+"""Cached generations and scores, keyed by content hashes: a key already stored is never written twice."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from promptarena.store._db import Database, now
+from promptarena.types import Generation
+
+
+class Cache(Database):
+    """Generations and scores by key."""
+
+    def cached_generations(self, keys: Iterable[str]) -> dict[str, Generation]:
+        out: dict[str, Generation] = {}
+        for key, text, pt, ct, lat, fin in self._by_keys(
+            "SELECT key, text, prompt_tokens, completion_tokens, latency_s, finish_reason FROM generations", keys
+        ):
+            out[key] = Generation(text, pt, ct, lat, fin)
+        return out
+
+    def _by_keys(self, select: str, keys: Iterable[str]) -> list[tuple[Any, ...]]:
+        """Rows of ``select ... WHERE key IN (...)`` for every key, 500 keys a query."""
+        keys = list(dict.fromkeys(keys))
+        rows: list[tuple[Any, ...]] = []
+        with self.read() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                rows += conn.execute(f"{select} WHERE key IN ({','.join('?' * len(chunk))})", chunk).fetchall()
+        return rows
+
+    def put_generations(self, rows: Sequence[tuple[str, str, dict[str, Any], Generation]]) -> None:
+        """Store (key, model fingerprint, request, generation) rows; a key already stored is kept."""
+        stamp = now()
+        with self.write() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        key,
+                        model,
+                        json.dumps(request, ensure_ascii=False),
+                        g.text,
+                        g.prompt_tokens,
+                        g.completion_tokens,
+                        g.latency_s,
+                        g.finish_reason,
+                        stamp,
+                    )
+                    for key, model, request, g in rows
+                ],
+            )
+
+    def cached_scores(self, keys: Iterable[str]) -> dict[str, float | None]:
+        out: dict[str, float | None] = {}
+        for key, value in self._by_keys("SELECT key, value FROM scores", keys):
+            out[key] = value
+        return out
+
+    def put_scores(self, rows: Sequence[tuple[str, str, float | None]]) -> None:
+        with self.write() as conn:
+            conn.executemany("INSERT OR IGNORE INTO scores VALUES (?, ?, ?)", rows)

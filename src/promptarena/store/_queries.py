@@ -1,0 +1,98 @@
+"""The read models the workbench needs: stored suites, completed runs' summaries, arms and their per-case results."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from promptarena.store._db import Database
+
+
+@dataclass(frozen=True)
+class StoredArm:
+    """An arm (version blob x variant) as one run stored it; ``first`` orders arms as the run wrote them."""
+
+    blob: str
+    variant: str
+    version: str
+    commit: str | None
+    run_id: str
+    started_at: str
+    prompt: str
+    first: int
+
+
+class Queries(Database):
+    """Reads for the workbench, each one query under the store's error naming."""
+
+    def stored_suites(self) -> list[tuple[str, str]]:
+        """(suite, prompt) of every suite with stored runs, by name."""
+        with self.read() as conn:
+            return [(s, p) for s, p in conn.execute("SELECT suite, prompt FROM runs GROUP BY suite ORDER BY suite")]
+
+    def completed_summaries(self, suite: str | None = None) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """(run id, suite, started_at, summary) of completed runs, newest first."""
+        sql = "SELECT id, suite, started_at, summary FROM runs WHERE status = 'completed' AND summary IS NOT NULL"
+        args: list[Any] = []
+        if suite is not None:
+            sql += " AND suite = ?"
+            args.append(suite)
+        sql += " ORDER BY started_at DESC, rowid DESC"
+        with self.read() as conn:
+            return [(r[0], r[1], r[2], json.loads(r[3])) for r in conn.execute(sql, args)]
+
+    def stored_arms(self, suite: str) -> list[StoredArm]:
+        """Every arm of the suite in every completed run, newest run first."""
+        with self.read() as conn:
+            rows = conn.execute(
+                """
+                SELECT r.blob, r.variant, r.version, r.commit_sha, r.run_id, runs.started_at, r.prompt, r.first
+                FROM (
+                    SELECT run_id, blob, variant, version, commit_sha, prompt, MIN(rowid) AS first
+                    FROM results WHERE suite = ? GROUP BY run_id, blob, variant
+                ) r
+                JOIN runs ON runs.id = r.run_id
+                WHERE runs.status = 'completed'
+                ORDER BY runs.started_at DESC, runs.rowid DESC
+                """,
+                (suite,),
+            ).fetchall()
+        return [StoredArm(*row) for row in rows]
+
+    def arm_results(
+        self, run_id: str, blob: str, variant: str, case_id: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """case id -> the stored result of one arm in one run (output, answer, details, keys, scores, ...)."""
+        sql = (
+            "SELECT case_id, output, answer, confidence, reasoning, details, generation_keys, scores, version, "
+            "commit_sha FROM results WHERE run_id = ? AND blob = ? AND variant = ?"
+        )
+        args = [run_id, blob, variant]
+        if case_id is not None:
+            sql += " AND case_id = ?"
+            args.append(case_id)
+        with self.read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        out = {}
+        for case, output, answer, conf, reasoning, details, keys, scores, version, commit in rows:
+            out[case] = {
+                "output": output,
+                "answer": answer,
+                "confidence": conf,
+                "reasoning": reasoning,
+                "details": json.loads(details),
+                "keys": json.loads(keys),
+                "scores": json.loads(scores),
+                "version": version,
+                "commit": commit,
+            }
+        return out
+
+    def case_ids(self, suite: str) -> list[str]:
+        """Case ids with stored results for a suite, in the order they were first stored."""
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT case_id FROM results WHERE suite = ? GROUP BY case_id ORDER BY MIN(rowid)", (suite,)
+            )
+            return [r[0] for r in rows]

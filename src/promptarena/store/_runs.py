@@ -1,0 +1,129 @@
+"""Runs and their per-case results; a run left ``running`` by a dead process on this host shows as abandoned."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from promptarena.store._db import Database, now
+
+_HOST = socket.gethostname()
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A stored run; ``status`` is ``abandoned`` for a run still marked running whose process is gone."""
+
+    id: str
+    suite: str
+    prompt: str
+    status: str
+    started_at: str
+    finished_at: str | None
+    provenance: dict[str, Any]
+    summary: dict[str, Any] | None
+    pid: int | None = None
+    host: str | None = None
+
+
+def run_status(status: str, pid: int | None, host: str | None) -> str:
+    """The status to show: a run left ``running`` by a process that no longer exists on this host is abandoned."""
+    if status == "running" and pid and host == _HOST and not _alive(pid):
+        return "abandoned"
+    return status
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+class Runs(Database):
+    """Runs: started, finished with their results, listed."""
+
+    def start_run(self, suite: str, prompt: str, provenance: dict[str, Any]) -> str:
+        """Record a run as running, by this process on this host."""
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO runs (id, suite, prompt, status, started_at, provenance, pid, host) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id,
+                    suite,
+                    prompt,
+                    "running",
+                    now(),
+                    json.dumps(provenance, ensure_ascii=False),
+                    os.getpid(),
+                    _HOST,
+                ),
+            )
+        return run_id
+
+    def finish_run(
+        self, run_id: str, status: str, results: Sequence[dict[str, Any]], summary: dict[str, Any] | None
+    ) -> None:
+        """Write a run's per-case results and its summary in one transaction, and close it."""
+        with self.write() as conn:
+            if results:
+                cols = list(results[0])
+                conn.executemany(
+                    f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                    [tuple(r[c] for c in cols) for r in results],
+                )
+            conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
+                (status, now(), json.dumps(summary, ensure_ascii=False) if summary else None, run_id),
+            )
+
+    def runs(self, suite: str | None = None, limit: int = 200) -> list[RunRow]:
+        """The latest runs, newest first; a run whose process died while running shows as ``abandoned``."""
+        sql = "SELECT id, suite, prompt, status, started_at, finished_at, provenance, summary, pid, host FROM runs"
+        args: list[Any] = []
+        if suite:
+            sql += " WHERE suite = ?"
+            args.append(suite)
+        sql += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        args.append(limit)
+        with self.read() as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [
+            RunRow(
+                r[0],
+                r[1],
+                r[2],
+                run_status(r[3], r[8], r[9]),
+                r[4],
+                r[5],
+                json.loads(r[6]),
+                json.loads(r[7]) if r[7] else None,
+                r[8],
+                r[9],
+            )
+            for r in rows
+        ]
+
+    def results(self, run_id: str) -> list[dict[str, Any]]:
+        with self.read() as conn:
+            cur = conn.execute("SELECT * FROM results WHERE run_id = ? ORDER BY version, variant, case_id", (run_id,))
+            rows = cur.fetchall()
+        names = [d[0] for d in cur.description]
+        out = []
+        for row in rows:
+            rec = dict(zip(names, row, strict=True))
+            for key in ("details", "generation_keys", "scores"):
+                rec[key] = json.loads(rec[key])
+            out.append(rec)
+        return out

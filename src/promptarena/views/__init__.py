@@ -1,0 +1,52 @@
+"""Read models for the Streamlit workbench: plain data built from the results store, the prompt store and suites.
+
+The pages in ``app/`` call these functions and only draw what they return, so that every figure the UI shows
+is testable without a browser. Arms are read back from the stored per-case results of the latest completed
+run that holds them: viewing a page never needs the model, never generates and never records a run.
+Nothing here imports streamlit or torch, and nothing here writes SQL: the results store answers.
+"""
+
+from promptarena.views._arms import ArmChoice, CaseSample, arm_choices, case_ids, case_samples, load_arms
+from promptarena.views._history import (
+    THUMBS_UP,
+    CommitRow,
+    DiffRow,
+    HistoryPoint,
+    OverviewCell,
+    commit_rows,
+    diff_versions,
+    fmt_interval,
+    metric_history,
+    overview,
+    side_by_side,
+    with_feedback,
+)
+from promptarena.views._runs import RunView, run_views
+from promptarena.views._workspace import SuiteEntry, Workspace, prompt_names, suite_entries
+
+__all__ = [
+    "THUMBS_UP",
+    "ArmChoice",
+    "CaseSample",
+    "CommitRow",
+    "DiffRow",
+    "HistoryPoint",
+    "OverviewCell",
+    "RunView",
+    "SuiteEntry",
+    "Workspace",
+    "arm_choices",
+    "case_ids",
+    "case_samples",
+    "commit_rows",
+    "diff_versions",
+    "fmt_interval",
+    "load_arms",
+    "metric_history",
+    "overview",
+    "prompt_names",
+    "run_views",
+    "side_by_side",
+    "suite_entries",
+    "with_feedback",
+]

@@ -1,0 +1,217 @@
+"""The overview grid, each metric over a prompt's commits, and diffs between versions."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
+
+from promptarena import stats
+from promptarena.errors import ConfigError, PromptArenaError
+from promptarena.gitstore import PromptStore, PromptVersion
+from promptarena.stats import Interval
+from promptarena.store import ResultsStore
+
+_NAN = float("nan")
+THUMBS_UP = "thumbs_up"
+"""The name people's share of thumbs-up goes by beside the automatic metrics (and as a gate threshold)."""
+
+# --- overview and metric history -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OverviewCell:
+    """One metric of one arm (suite x version x variant) from the latest completed run that evaluated it."""
+
+    suite: str
+    prompt: str
+    version: str  # short sha or "worktree"
+    commit: str | None
+    blob: str
+    message: str | None
+    variant: str
+    metric: str
+    interval: Interval
+    run_id: str
+    started_at: str
+
+
+# the workbench shows two digits: ``0.67 [0.21, 0.94]``
+fmt_interval = partial(stats.fmt_interval, digits=2)
+
+
+def _interval(d: dict[str, Any] | None) -> Interval:
+    if not d:
+        return Interval(_NAN, _NAN, _NAN, 0)
+
+    def num(x: Any) -> float:
+        return _NAN if x is None else float(x)
+
+    return Interval(num(d.get("mean")), num(d.get("low")), num(d.get("high")), int(d.get("n") or 0))
+
+
+def overview(results: ResultsStore, suite: str | None = None) -> list[OverviewCell]:
+    """Every (suite, version blob, variant, metric) with the interval of the latest run that has it."""
+    seen: set[tuple[str, str, str]] = set()
+    cells: list[OverviewCell] = []
+    for run_id, suite_name, started, summary in results.completed_summaries(suite):
+        for arm in summary.get("arms", []):
+            key = (suite_name, arm["blob"], arm["variant"])
+            if key in seen:
+                continue
+            seen.add(key)
+            for metric, iv in arm.get("metrics", {}).items():
+                cells.append(
+                    OverviewCell(
+                        suite=suite_name,
+                        prompt=summary.get("prompt", ""),
+                        version=arm["version"],
+                        commit=arm.get("commit"),
+                        blob=arm["blob"],
+                        message=arm.get("message"),
+                        variant=arm["variant"],
+                        metric=metric,
+                        interval=_interval(iv),
+                        run_id=run_id,
+                        started_at=started,
+                    )
+                )
+    return cells
+
+
+def with_feedback(cells: Sequence[OverviewCell], shares: dict[tuple[str, str, str], Interval]) -> list[OverviewCell]:
+    """The cells plus a ``thumbs_up`` cell (share of thumbs-up, Wilson interval) for every arm with votes."""
+    out = list(cells)
+    arms: dict[tuple[str, str, str], OverviewCell] = {}
+    for cell in cells:
+        arms.setdefault((cell.suite, cell.blob, cell.variant), cell)
+    for key, interval in shares.items():
+        if key in arms:
+            out.append(replace(arms[key], metric=THUMBS_UP, interval=interval))
+    return out
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """A metric of one variant at one commit of the prompt (``order`` counts commits, oldest first)."""
+
+    order: int
+    version: str
+    commit: str | None
+    blob: str
+    date: str | None
+    message: str | None
+    variant: str
+    metric: str
+    mean: float
+    low: float
+    high: float
+    n: int
+
+
+def metric_history(cells: Sequence[OverviewCell], store: PromptStore | None, prompt: str) -> list[HistoryPoint]:
+    """Every metric over the prompt's commits, oldest first, then the worktree: what a drop chart needs.
+
+    Commits that left the prompt's text unchanged share the scores of that text (same blob). Without the
+    git history (a deleted repository path) the stored versions are used in the order of their runs.
+    """
+    by_blob: dict[str, list[OverviewCell]] = {}
+    for cell in cells:
+        by_blob.setdefault(cell.blob, []).append(cell)
+    commits: list[tuple[str, str | None, str | None, str | None, str]] = []  # label, commit, date, message, blob
+    try:
+        log = list(reversed(store.log(prompt))) if store is not None else []
+    except PromptArenaError:
+        log = []
+    for v in log:
+        commits.append((v.label, v.commit, v.date, v.message, v.blob))
+    known = {blob for *_, blob in commits}
+    stored = sorted((c for c in cells if c.blob not in known), key=lambda c: (c.version != "worktree", c.started_at))
+    for cell in stored:
+        if cell.blob not in known:
+            known.add(cell.blob)
+            commits.append((cell.version, cell.commit, None, cell.message, cell.blob))
+    points: list[HistoryPoint] = []
+    order = 0
+    for label, commit, date, message, blob in commits:
+        if blob not in by_blob:
+            continue
+        for cell in by_blob[blob]:
+            iv = cell.interval
+            points.append(
+                HistoryPoint(
+                    order, label, commit, blob, date, message, cell.variant, cell.metric, iv.mean, iv.low, iv.high, iv.n
+                )
+            )
+        order += 1
+    return points
+
+
+# --- prompt history and diffs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommitRow:
+    """A version of a prompt with the headline scores of the suites that evaluate it."""
+
+    version: PromptVersion
+    scores: dict[str, float]  # "suite · metric · variant" -> mean
+
+
+def commit_rows(store: PromptStore, prompt: str, cells: Sequence[OverviewCell]) -> list[CommitRow]:
+    """The prompt's versions, worktree first when it has uncommitted edits, each with its stored scores."""
+    versions = diff_versions(store, prompt)
+    by_blob: dict[str, dict[str, float]] = {}
+    for cell in cells:
+        if cell.prompt == prompt:
+            by_blob.setdefault(cell.blob, {})[f"{cell.suite} · {cell.metric} · {cell.variant}"] = cell.interval.mean
+    return [CommitRow(v, by_blob.get(v.blob, {})) for v in versions]
+
+
+def diff_versions(store: PromptStore, prompt: str) -> list[PromptVersion]:
+    """The versions one can diff: the uncommitted worktree (when it differs from HEAD), then every commit."""
+    out: list[PromptVersion] = []
+    try:
+        if store.is_dirty(prompt):
+            worktree = store.resolve(f"{prompt}@worktree")
+            out.append(worktree)
+    except ConfigError:
+        pass  # deleted in the worktree: only the history remains
+    out.extend(store.log(prompt))
+    return out
+
+
+@dataclass(frozen=True)
+class DiffRow:
+    """One line of a side-by-side diff; ``tag`` is equal, replace, delete or insert."""
+
+    tag: str
+    left_no: int | None
+    left: str
+    right_no: int | None
+    right: str
+
+
+def side_by_side(a: str, b: str) -> list[DiffRow]:
+    """Align the lines of two texts for a side-by-side view (changed lines paired, the rest blank)."""
+    left, right = a.splitlines(), b.splitlines()
+    rows: list[DiffRow] = []
+    matcher = difflib.SequenceMatcher(None, left, right, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        span = max(i2 - i1, j2 - j1)
+        for k in range(span):
+            i, j = i1 + k, j1 + k
+            has_l, has_r = i < i2, j < j2
+            row_tag = tag if tag != "replace" else ("replace" if has_l and has_r else ("delete" if has_l else "insert"))
+            rows.append(
+                DiffRow(
+                    row_tag,
+                    i + 1 if has_l else None,
+                    left[i] if has_l else "",
+                    j + 1 if has_r else None,
+                    right[j] if has_r else "",
+                )
+            )
+    return rows
