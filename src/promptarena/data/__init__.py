@@ -12,9 +12,7 @@ __all__ = ["table", "words"]
 def table(name: str) -> tuple[tuple[str, ...], ...]:
     """The rows of a tab-separated list in this folder, without its ``#`` header and blank lines."""
     text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
-    return tuple(
-        tuple(line.split("\t")) for line in text.splitlines() if line.strip() and not line.startswith("#")
-    )
+    return tuple(tuple(line.split("\t")) for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
 def words(name: str) -> tuple[str, ...]:

@@ -85,10 +85,11 @@ def _alternation(words: list[str]) -> str:
 
 
 _CONTRACT = {long.lower(): short for long, short in _NEGATIONS + _PRONOUN_VERBS}
-# Pronoun + verb only contract before another word: "Yes, I am." cannot become "Yes, I'm."
+# Pronoun + verb only contract before another word ("Yes, I am." cannot become "Yes, I'm."), and not
+# before "not", which the negation takes ("they will not" -> "they won't").
 _CONTRACT_RE = re.compile(
     rf"\b(?:{_alternation([n for n, _ in _NEGATIONS])}"
-    rf"|(?:{_alternation([p for p, _ in _PRONOUN_VERBS])})(?=[ \t]+[A-Za-z]))\b",
+    rf"|(?:{_alternation([p for p, _ in _PRONOUN_VERBS])})(?=[ \t]+(?!not\b)[A-Za-z]))\b",
     re.IGNORECASE,
 )
 _EXPAND = {short.lower(): long for long, short in _NEGATIONS + _PRONOUN_VERBS + _EXPAND_ONLY}
