@@ -24,7 +24,7 @@ from throughput import (  # same folder; sets HF_HUB_OFFLINE and the import path
     requests_for,
 )
 
-from promptarena.backends.hf import TransformersBackend
+from promptarena.backends.transformers import TransformersBackend
 from promptarena.types import GenParams
 
 

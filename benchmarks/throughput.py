@@ -22,7 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from promptarena.backends.hf import TransformersBackend  # noqa: E402
+from promptarena.backends.transformers import TransformersBackend  # noqa: E402
 from promptarena.models import resolve_model  # noqa: E402
 from promptarena.types import GenerationRequest, GenParams, Message  # noqa: E402
 

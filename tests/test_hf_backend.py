@@ -11,7 +11,8 @@ from collections import Counter
 
 import pytest
 
-from promptarena.backends.hf import TransformersBackend, resolve_device, resolve_dtype
+from promptarena.backends.transformers import TransformersBackend
+from promptarena.backends.transformers._device import resolve_device, resolve_dtype
 from promptarena.errors import BackendError, ConfigError
 from promptarena.types import GenerationRequest, GenParams, Message
 
@@ -35,9 +36,10 @@ def test_fingerprint_does_not_import_torch(tmp_path):
     code = textwrap.dedent(
         """
         import sys
-        from promptarena.backends.hf import TransformersBackend
+        from promptarena.backends.transformers import TransformersBackend
         print(TransformersBackend().fingerprint)
-        assert "torch" not in sys.modules, "computing the fingerprint imported torch"
+        heavy = {"torch", "transformers"} & set(sys.modules)
+        assert not heavy, f"importing the backend and computing its fingerprint imported {heavy}"
         """
     )
     env = {**os.environ, "PROMPTARENA_CACHE": str(tmp_path)}
@@ -70,17 +72,17 @@ def test_auto_device_and_dtype(monkeypatch):
 
 def test_inverse_cdf_follows_the_weights_and_skips_zeros():
     torch = pytest.importorskip("torch")
-    from promptarena.backends.hf import _inverse_cdf
+    from promptarena.backends.transformers._sampling import inverse_cdf
 
     weights = torch.zeros(2, 300)
     weights[0, [3, 150, 299]] = torch.tensor([1.0, 2.0, 1.0])
     weights[1, 7] = 5.0
     u = torch.linspace(0, 0.9999, 400)
-    picks = Counter(_inverse_cdf(weights[:1].expand(400, -1).contiguous(), u).tolist())
+    picks = Counter(inverse_cdf(weights[:1].expand(400, -1).contiguous(), u).tolist())
     assert set(picks) == {3, 150, 299}
     assert abs(picks[150] / 400 - 0.5) < 0.01
     assert (
-        _inverse_cdf(weights[1:].expand(4, -1).contiguous(), torch.tensor([0.0, 0.3, 0.9, 0.99999])).tolist() == [7] * 4
+        inverse_cdf(weights[1:].expand(4, -1).contiguous(), torch.tensor([0.0, 0.3, 0.9, 0.99999])).tolist() == [7] * 4
     )
 
 

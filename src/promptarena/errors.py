@@ -47,6 +47,18 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]}?)" if close else ""
 
 
-def missing_dependency(package: str, purpose: str) -> BackendError:
-    """The error for an optional dependency that is not installed."""
-    return BackendError(f"{purpose} needs the package {package!r}: run `pip install {package}`.")
+_EXTRAS = {"local": "local-model", "ui": "workbench"}
+
+
+def missing_dependency(purpose: str, extra: str, err: ImportError | None = None) -> BackendError:
+    """The error for an optional extra that is not installed (or does not import): names the pip line that fixes it.
+
+    Args:
+        purpose: what needs the extra, e.g. ``"the transformers backend"`` or ``"`evals ui`"``.
+        extra: the extra of promptarena that brings the missing packages: ``local`` or ``ui``.
+        err: the ImportError seen, whose message says which package is missing.
+    """
+    reason = f" ({err})" if err is not None else ""
+    return BackendError(
+        f"{purpose} needs the {_EXTRAS[extra]} extra{reason}: run `pip install 'promptarena[{extra}]'`."
+    )

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from promptarena.errors import BackendError
+from promptarena.errors import BackendError, missing_dependency
 from promptarena.hashing import file_sha256
 
 DEFAULT_MODEL = "default"
@@ -129,11 +129,12 @@ def directory_hash(path: Path) -> str:
 def _convert_gguf(gguf: Path, out: Path) -> None:
     """Dequantize a GGUF file into ``out`` as a safetensors model directory (config, weights, tokenizer)."""
     try:
+        import gguf as gguf_reader  # noqa: F401  (transformers reads GGUF files with it)
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
         from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
-    except ImportError as err:  # pragma: no cover - both are hard dependencies
-        raise BackendError(f"converting {gguf} needs torch and transformers: run `pip install promptarena`.") from err
+    except ImportError as err:
+        raise missing_dependency("the transformers backend", "local", err) from err
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()

@@ -58,7 +58,7 @@ class Backend(Protocol):
 
 backends: Registry[Callable[..., Backend]] = Registry("backend")
 backends.register("fake", "promptarena.backends.fake:FakeBackend")
-backends.register("transformers", "promptarena.backends.hf:TransformersBackend")
+backends.register("transformers", "promptarena.backends.transformers:TransformersBackend")
 backends.register("openai", "promptarena.backends.openai:OpenAIBackend")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -50,6 +49,15 @@ def streamlit_argv(entry: Path, host: str, port: int | None) -> list[str]:
     return argv
 
 
+def require_workbench() -> None:
+    """Import what the workbench runs on (streamlit, altair), or fail with the pip line that installs it."""
+    try:
+        import altair  # noqa: F401
+        import streamlit  # noqa: F401
+    except ImportError as err:
+        raise missing_dependency("`evals ui`", "ui", err) from err
+
+
 @click.command("ui")
 @click.option("--repo", default=".", show_default=True, help="The git repository holding prompts/ and evals/.")
 @db_option
@@ -70,14 +78,13 @@ def command(repo: str, db_path: Path | None, host: str, port: int | None) -> Non
 
     Streamlit replaces this process: stopping `evals ui` (Ctrl-C, SIGTERM) stops the server.
     """
+    require_workbench()
     store = open_store(repo)
     workdir = store.workdir
     store.close()
     db = Path(db_path).expanduser().resolve() if db_path else default_db(workdir).resolve()
     env = {**os.environ, "PROMPTARENA_REPO": str(Path(repo).expanduser().resolve()), "PROMPTARENA_DB": str(db)}
     argv = streamlit_argv(app_entry(), host, port)
-    if importlib.util.find_spec("streamlit") is None:
-        raise missing_dependency("streamlit", "evals ui")
     click.echo(f"promptarena workbench on {repo} with {db} (Ctrl-C stops it)", err=True)
     sys.stdout.flush()
     sys.stderr.flush()

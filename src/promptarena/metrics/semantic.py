@@ -49,8 +49,8 @@ def _load() -> Any:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             try:
                 from sentence_transformers import SentenceTransformer
-            except ImportError:
-                raise missing_dependency("sentence-transformers", "semantic_similarity") from None
+            except ImportError as err:
+                raise missing_dependency("the semantic_similarity metric", "local", err) from err
             try:
                 _model = SentenceTransformer(str(model_dir), local_files_only=True)
             except Exception as err:  # a broken or partial model folder

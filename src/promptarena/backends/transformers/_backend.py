@@ -1,0 +1,162 @@
+"""The ``transformers`` Backend: fingerprint, tokens and context without torch; loading; the generate entry.
+
+``context_length`` and ``count_tokens`` need only the tokenizer and the model's config, so a prompt that
+does not fit is refused before the weights are loaded. torch, and the modules that decode with it, are
+imported by ``load``, so that a fully cached run never pays for them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from promptarena.backends.transformers._device import check_hardware, cpu_threads, resolve_device, resolve_dtype
+from promptarena.errors import BackendError, missing_dependency
+from promptarena.models import ResolvedModel, model_weights_hash, resolve_model
+from promptarena.types import Generation, GenerationRequest, Message
+
+if TYPE_CHECKING:
+    from promptarena.backends.transformers._scheduler import Scheduler
+
+_PURPOSE = "the transformers backend"
+
+
+class TransformersBackend:
+    """Runs a Hugging Face causal LM in this process (the embedded SmolLM2-135M-Instruct by default)."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str = "default",
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int | None = None,
+        threads: int | None = None,
+        truncate: str | None = None,
+    ) -> None:
+        self.model_id = str(model)
+        self._device_option = device
+        self._dtype_option = dtype
+        self.device = resolve_device(device)
+        self.dtype = resolve_dtype(dtype, self.device)
+        self.batch_size = batch_size
+        self.threads = threads
+        self.truncate = truncate
+        self._resolved: ResolvedModel | None = None
+        self._context_length: int | None = None
+        self._fingerprint: str | None = None
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._scheduler: Scheduler | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """``transformers:{model}:{weights hash[:16]}:{dtype}:{device}``, computed without torch."""
+        if self._fingerprint is None:
+            digest = model_weights_hash(self.model_id)
+            self._fingerprint = f"transformers:{self.model_id}:{digest[:16]}:{self.dtype}:{self.device}"
+        return self._fingerprint
+
+    def _model_dir(self) -> ResolvedModel:
+        if self._resolved is None:
+            self._resolved = resolve_model(self.model_id)
+        return self._resolved
+
+    @property
+    def context_length(self) -> int | None:
+        """The model's positions (``max_position_embeddings`` in its config.json), read without loading it."""
+        if self._context_length is None:
+            config = json.loads((self._model_dir().path / "config.json").read_text(encoding="utf-8"))
+            value = config.get("max_position_embeddings") or config.get("n_positions")
+            self._context_length = int(value) if value else None
+        return self._context_length
+
+    def _load_tokenizer(self) -> Any:
+        """The tokenizer alone: enough to count a prompt's tokens before the weights are loaded."""
+        if self._tokenizer is None:
+            try:
+                from transformers import AutoTokenizer
+            except ImportError as err:
+                raise missing_dependency(_PURPOSE, "local", err) from err
+            path = self._model_dir().path
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(str(path))
+            except Exception as err:
+                raise BackendError(f"could not load the tokenizer of {self.model_id!r} from {path}: {err}") from err
+            self._tokenizer.padding_side = "left"
+        return self._tokenizer
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """The prompt's tokens after the chat template, as ``generate`` would feed them."""
+        return len(self._template_ids(messages))
+
+    def load(self) -> None:
+        """Load tokenizer and model on first use, so that fully cached runs never pay for it."""
+        if self._model is not None:
+            return
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM
+        except ImportError as err:
+            raise missing_dependency(_PURPOSE, "local", err) from err
+        from transformers.utils import logging as hf_logging
+
+        from promptarena.backends.transformers._device import pack_linears
+        from promptarena.backends.transformers._scheduler import Scheduler
+
+        check_hardware(torch, self.device, self.dtype, self._device_option, self._dtype_option)
+        resolved = self._model_dir()
+        if self.device == "cpu":
+            torch.set_num_threads(self.threads or cpu_threads())
+        hf_logging.disable_progress_bar()  # the engine shows its own progress; load bars would interleave
+        tokenizer = self._load_tokenizer()
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(resolved.path), dtype=getattr(torch, self.dtype))
+        except Exception as err:
+            raise BackendError(f"could not load model {self.model_id!r} from {resolved.path}: {err}") from err
+        model = model.to(self.device).eval()
+        if self.device == "cpu" and self.dtype == "bfloat16":
+            pack_linears(model)
+        eos: set[int] = set()
+        for source in (model.generation_config.eos_token_id, tokenizer.eos_token_id):
+            if isinstance(source, int):
+                eos.add(source)
+            elif source:
+                eos.update(int(t) for t in source)
+        if not eos:
+            raise BackendError(f"model {self.model_id!r} defines no end-of-sequence token.")
+        params = inspect.signature(model.forward).parameters
+        cache_kw = "cache" if "cache" in params else "past_key_values"
+        self._scheduler = Scheduler(model, tokenizer, frozenset(eos), cache_kw, self.device, self.dtype)
+        self._model = model
+
+    def close(self) -> None:
+        """Drop the model so its memory can be reclaimed."""
+        self._model = None
+        self._tokenizer = None
+        self._scheduler = None
+
+    def _template_ids(self, messages: Sequence[Message]) -> list[int]:
+        tokenizer = self._load_tokenizer()
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        text = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _encode(self, request: GenerationRequest) -> list[int]:
+        """The prompt's tokens; with ``truncate: left``, only the newest ones that leave room for the answer."""
+        ids = self._template_ids(request.messages)
+        if self.truncate == "left" and self.context_length:
+            room = self.context_length - request.params.max_new_tokens
+            ids = ids[-room:] if 0 < room < len(ids) else ids
+        return ids
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
+        """Yield ``(index, generation)`` for each request as soon as its row finishes."""
+        if not requests:
+            return
+        self.load()
+        assert self._scheduler is not None
+        yield from self._scheduler.run(requests, self._encode, self.batch_size)
