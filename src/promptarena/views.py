@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from promptarena import stats
+from promptarena import report
 from promptarena.engine import ROUNDS, Arm, ArmResult, summarize_arm
 from promptarena.errors import ConfigError, PromptArenaError
 from promptarena.gitstore import PromptStore, PromptVersion
@@ -162,7 +162,7 @@ class OverviewCell:
 
 
 # the workbench shows two digits: ``0.67 [0.21, 0.94]``
-fmt_interval = partial(stats.fmt_interval, digits=2)
+fmt_interval = partial(report.fmt_interval, digits=2)
 
 
 def _interval(d: dict[str, Any] | None) -> Interval:
