@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from promptarena.backends.fake import FakeBackend
-from promptarena.engine import run_suite, summary_json
+from promptarena.engine import run_suite
 from promptarena.errors import ConfigError
 from promptarena.gitstore import PromptStore
-from promptarena.report import suite_table
+from promptarena.report import suite_table, summary_json
 from promptarena.store import ResultsStore
 from promptarena.suite import Spec, load_suite
 from tests.helpers import COUNTRIES, qa_repo

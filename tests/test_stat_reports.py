@@ -13,9 +13,10 @@ from rich.console import Console
 from promptarena.backends.fake import FakeBackend
 from promptarena.compare import compare_arms
 from promptarena.engine import run_suite
-from promptarena.gate import evaluate_suite, plan_suite, regression_gates, write_junit, write_markdown
+from promptarena.gate import evaluate_suite, regression_gates
 from promptarena.gitstore import PromptStore
-from promptarena.report import print_comparison
+from promptarena.plan import plan_suite
+from promptarena.report import outcome_json, print_comparison, write_junit, write_markdown
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from tests.helpers import QA_V2, evals, qa_repo, write_suite
@@ -87,7 +88,7 @@ def test_labels_follow_alpha_in_table_markdown_junit_and_json(opened, tmp_path: 
         assert "90% CI" in doc and "95%" not in doc.replace("mean [95% CI]", "")
     assert "could detect" in md.read_text() or "too few to detect" in md.read_text()
     assert "~" in text and "cases needed to detect the observed -0.10" in text
-    (row,) = outcome.to_json()["comparisons"]
+    (row,) = outcome_json(outcome)["comparisons"]
     assert row["ci_confidence"] == pytest.approx(0.9) and row["cases_needed"] > 20
     assert row["power_note"].endswith("cases needed to detect the observed -0.10")
 

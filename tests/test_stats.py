@@ -7,14 +7,13 @@ import math
 
 import pytest
 
+from promptarena.report import fmt_confidence, fmt_detect
 from promptarena.stats import (
     Bin,
     brier,
     compare_family,
     compare_paired,
     ece,
-    fmt_confidence,
-    fmt_detect,
     holm,
     holm_factors,
     mcnemar_exact_pvalue,

@@ -19,8 +19,7 @@ from _workbench import (
 
 from promptarena import feedback, views
 from promptarena.compare import compare_arms
-from promptarena.report import fmt_difference, interval_label
-from promptarena.stats import fmt_detect
+from promptarena.report import fmt_detect, fmt_difference, fmt_number, interval_label, verdict_icon
 
 page("Compare", "⚖️")
 st.caption(
@@ -29,13 +28,6 @@ st.caption(
     "verdict is significant."
 )
 ws = workspace()
-
-_VERDICT_ICON = {"better": "🟢", "worse": "🔴", "higher": "🔼", "lower": "🔽"}
-
-
-def _fmt(x: float, spec: str = ".3f") -> str:
-    return "–" if x is None or math.isnan(x) else format(x, spec)
-
 
 with friendly_errors():
     require_db(ws)
@@ -84,11 +76,11 @@ with friendly_errors():
         table.append(
             {
                 "metric": row.metric,
-                "A": _fmt(c.mean_a),
-                "B": _fmt(c.mean_b),
+                "A": fmt_number(c.mean_a),
+                "B": fmt_number(c.mean_b),
                 diff_col: fmt_difference(c, per_cell=diff_col == "B − A [CI]"),
-                "p-value": _fmt(c.p_value, ".4f"),
-                "verdict": f"{_VERDICT_ICON.get(c.verdict, '⚪')} {c.verdict}",
+                "p-value": fmt_number(c.p_value, ".4f"),
+                "verdict": f"{verdict_icon(c.verdict)} {c.verdict}",
                 "win / tie / loss": f"{c.wins} / {c.ties} / {c.losses}",
                 "test": c.test,
                 "n": c.n,
@@ -103,7 +95,7 @@ with friendly_errors():
                 "metric": "👍 thumbs_up (people)",
                 "A": f"{views.fmt_interval(ia)} ({ia.n} votes)" if ia else "no votes",
                 "B": f"{views.fmt_interval(ib)} ({ib.n} votes)" if ib else "no votes",
-                diff_col: _fmt(ib.mean - ia.mean, "+.3f") if ia and ib else "–",
+                diff_col: fmt_number(ib.mean - ia.mean, "+.3f") if ia and ib else "–",
                 "p-value": "–",
                 "verdict": "not tested (votes are not paired)",
                 "win / tie / loss": "",
@@ -147,7 +139,7 @@ with friendly_errors():
                 show_text("\n".join(cr.references) or "(no reference)")
             for col, choice, label, side in ((a_col, a, la, "A"), (b_col, b, lb, "B")):
                 with col:
-                    scores = ", ".join(f"{m} {_fmt(v)}" for m, v in cr.scores[label].items())
+                    scores = ", ".join(f"{m} {fmt_number(v)}" for m, v in cr.scores[label].items())
                     st.caption(f"{side} · {label} · {scores}")
                     show_text(cr.outputs[label])
                     feedback_buttons(ws, choice, cr.case_id, cr.outputs[label], key=f"fb-{side}-{cr.case_id}")

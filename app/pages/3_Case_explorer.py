@@ -9,6 +9,7 @@ import streamlit as st
 from _workbench import arm_label, feedback_buttons, friendly_errors, page, pick_suite, require_db, show_text, workspace
 
 from promptarena import feedback, views
+from promptarena.report import fmt_number
 
 page("Case explorer", "🔎")
 ws = workspace()
@@ -20,7 +21,7 @@ def show_sample(ws: views.Workspace, sample: views.CaseSample, last: feedback.Vo
     st.markdown(f"#### {choice.label}")
     if choice.message:
         st.caption(choice.message)
-    scores = " · ".join(f"{m} {'–' if v is None else f'{v:.3f}'}" for m, v in sample.scores.items())
+    scores = " · ".join(f"{m} {fmt_number(v)}" for m, v in sample.scores.items())
     confidence = ""
     if sample.confidence is not None and not math.isnan(sample.confidence):
         confidence = f" · confidence {sample.confidence:.0%}"

@@ -7,7 +7,8 @@ import streamlit as st
 from _workbench import friendly_errors, load_entries, page, pick_suite, workspace
 
 from promptarena import views
-from promptarena.engine import run_suite, select_versions
+from promptarena.engine import run_suite
+from promptarena.plan import select_versions
 
 page("Start a run", "▶️")
 st.caption(

@@ -54,15 +54,6 @@ class Comparison:
     maj_at_k: dict[str, list[float]] = field(default_factory=dict)  # arm -> accuracy of maj@k, k = 1..N
 
 
-def parse_arm(spec: str) -> tuple[str, str | None]:
-    """``"HEAD~1:cot"`` -> ``("HEAD~1", "cot")``; an optional ``NAME@`` prefix is dropped."""
-    rev = spec.split("@", 1)[1] if "@" in spec else spec
-    rev, _, variant = rev.rpartition(":") if ":" in rev else (rev, "", "")
-    if not rev:
-        raise ConfigError(f"arm {spec!r}: write it as REV or REV:VARIANT, for example HEAD~1:cot.")
-    return rev, variant or None
-
-
 def _judged_metric(suite: Suite) -> str | None:
     """The first pass/fail quality metric: the one calibration and maj@k are judged by."""
     for spec in suite.metrics:

@@ -37,6 +37,8 @@ from promptarena.feedback import thumbs_up_interval
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
 from promptarena.metrics import Metric, get_metric
+from promptarena.plan import Arm, make_arms, select_versions
+from promptarena.report.json import summary_json
 from promptarena.stats import Interval, mean_ci, percentile
 from promptarena.store import ResultsStore
 from promptarena.suite import THUMBS_UP, Spec, Suite
@@ -45,18 +47,6 @@ from promptarena.variants import Item, Variant, make_variant
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
 ROUNDS = "rounds"  # key of a stored result's details: generations per round, in generation_keys order
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One arm of the experiment: a prompt version evaluated with one variant."""
-
-    version: PromptVersion
-    variant: Spec
-
-    @property
-    def label(self) -> str:
-        return f"{self.version.label}:{self.variant.name}"
 
 
 @dataclass
@@ -87,18 +77,6 @@ class SuiteResult:
 
     def arm(self, label: str) -> ArmResult:
         return next(a for a in self.arms if a.arm.label == label)
-
-
-def select_versions(suite: Suite, store: PromptStore, revisions: Sequence[str] | None = None) -> list[PromptVersion]:
-    """The versions a suite evaluates: revisions given on the command line, in the suite, or the last N."""
-    revs = list(revisions) if revisions else (list(suite.versions) if isinstance(suite.versions, tuple) else None)
-    if revs is None:
-        return store.default_versions(suite.prompt, last=int(suite.versions))  # type: ignore[arg-type]
-    seen: dict[str, PromptVersion] = {}
-    for rev in revs:
-        version = store.resolve(f"{suite.prompt}@{rev}")
-        seen.setdefault(version.label, version)
-    return list(seen.values())
 
 
 def _params(base: Any, overrides: dict[str, Any]) -> GenParams:
@@ -343,9 +321,7 @@ def run_suite(
     """
     wall = time.perf_counter()
     if arms is None:
-        versions = list(versions) if versions is not None else select_versions(suite, store)
-        variant_specs = list(variants) if variants is not None else list(suite.variants)
-        arms = [Arm(v, s) for v in versions for s in variant_specs]
+        arms = make_arms(suite, versions if versions is not None else select_versions(suite, store), variants)
     arms = list(arms)
     versions = list({a.version.label: a.version for a in arms}.values())
     variant_specs = list({id(a.variant): a.variant for a in arms}.values())
@@ -471,41 +447,3 @@ def _result_rows(
                 }
             )
     return rows
-
-
-def summary_json(outcome: SuiteResult) -> dict[str, Any]:
-    """A plain-data summary of a suite result: what `--json` prints and the runs table keeps."""
-    arms = []
-    for arm in outcome.arms:
-        v = arm.arm.version
-        arms.append(
-            {
-                "arm": arm.arm.label,
-                "version": v.label,
-                "commit": v.commit,
-                "blob": v.blob,
-                "dirty": v.dirty,
-                "message": v.message,
-                "variant": arm.arm.variant.name,
-                "metrics": {m: dataclasses.asdict(iv) for m, iv in arm.summary.items()},
-                "latency_p50_s": arm.latency_p50,
-                "latency_p95_s": arm.latency_p95,
-                "tokens_per_s": arm.tokens_per_s,
-                "mean_output_tokens": arm.mean_output_tokens,
-            }
-        )
-    return {
-        "suite": outcome.suite.name,
-        "prompt": outcome.suite.prompt,
-        "run_id": outcome.run_id,
-        "model": outcome.model,
-        "cases": len(outcome.suite.cases),
-        "generated": outcome.generated,
-        "cached": outcome.cached,
-        "generated_tokens": outcome.generated_tokens,
-        "generation_s": outcome.generation_s,
-        "load_s": outcome.load_s,
-        "wall_s": outcome.wall_s,
-        "peak_memory_mb": outcome.peak_memory_mb,
-        "arms": arms,
-    }

@@ -1,8 +1,7 @@
 """Quality gates: thresholds on the newest version, and no significant regression against a baseline ref.
 
-`plan_suite` decides what a suite evaluates (with `--baseline`, only suites whose prompt, suite file or case
-file changed since the ref, at the ref and now); `evaluate_suite` runs it and turns the results into gates;
-the writers turn gates into JUnit XML and a pull-request comment.
+`evaluate_suite` runs what the planner (``plan.plan_suite``) chose and turns the results into gates; the
+reports (``report.write_junit``, ``report.write_markdown``) show them.
 """
 
 from __future__ import annotations
@@ -10,17 +9,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-from xml.etree import ElementTree as ET
 
 from promptarena.backends import Backend
 from promptarena.compare import Comparison, compare_arms
-from promptarena.engine import ProgressFn, SuiteResult, run_suite, select_versions, summary_json
-from promptarena.gitstore import PromptStore, PromptVersion
+from promptarena.engine import ProgressFn, SuiteResult, run_suite
+from promptarena.gitstore import PromptStore
 from promptarena.metrics import get_metric
-from promptarena.report import fmt_difference, interval_label
-from promptarena.stats import fmt_confidence, fmt_detect, fmt_interval
+from promptarena.plan import SuitePlan
+from promptarena.report import fmt_confidence, fmt_detect, fmt_difference, fmt_interval, fmt_p
 from promptarena.store import ResultsStore
 from promptarena.suite import THUMBS_UP, Suite
 
@@ -39,18 +35,9 @@ class Gate:
 
 
 @dataclass
-class SuitePlan:
-    suite: Suite
-    versions: list[PromptVersion]
-    baseline: PromptVersion | None = None
-    skipped: str | None = None
-
-    def skip_outcome(self) -> SuiteOutcome:
-        return SuiteOutcome(self.suite, None, skipped=self.skipped)
-
-
-@dataclass
 class SuiteOutcome:
+    """A suite's result, the comparisons against its baseline, and its gates; ``skipped`` says why it did not run."""
+
     suite: Suite
     result: SuiteResult | None
     comparisons: list[Comparison] = field(default_factory=list)
@@ -61,47 +48,6 @@ class SuiteOutcome:
     def failures(self) -> list[Gate]:
         return [g for g in self.gates if not g.passed]
 
-    def to_json(self) -> dict[str, Any]:
-        doc: dict[str, Any] = {"suite": self.suite.name, "skipped": self.skipped}
-        if self.result:
-            doc.update(summary_json(self.result))
-        doc["gates"] = [{"name": g.name, "passed": g.passed, "detail": g.detail} for g in self.gates]
-        doc["comparisons"] = [
-            {
-                "metric": r.metric,
-                "a": r.a,
-                "b": r.b,
-                "mean_a": r.comparison.mean_a,
-                "mean_b": r.comparison.mean_b,
-                "diff": r.comparison.diff,
-                "ci": [r.comparison.ci_low, r.comparison.ci_high],
-                "ci_confidence": r.comparison.confidence,
-                "p_value": r.comparison.p_value,
-                "p_raw": r.comparison.p_raw,
-                "verdict": r.comparison.verdict,
-                "detectable": r.comparison.detectable,
-                "cases_needed": r.comparison.cases_needed,
-                "power_note": fmt_detect(r.comparison),
-            }
-            for c in self.comparisons
-            for r in c.rows
-        ]
-        return doc
-
-
-def plan_suite(suite: Suite, store: PromptStore, revisions: Sequence[str], baseline: str | None) -> SuitePlan:
-    """Resolve what a suite evaluates; a bad revision or ref fails here, before any work."""
-    if not baseline:
-        return SuitePlan(suite, select_versions(suite, store, revisions or None))
-    current = store.default_versions(suite.prompt, last=1)[0]
-    base = store.version_at(suite.prompt, baseline)
-    if base is None:
-        return SuitePlan(suite, [current])  # a new prompt: thresholds only
-    files = [suite.path] + ([suite.case_file] if suite.case_file else [])
-    if base.blob == current.blob and not store.changed_since(baseline, files):
-        return SuitePlan(suite, [], base, skipped=f"unchanged since {baseline}")
-    return SuitePlan(suite, [current] if base.label == current.label else [current, base], base)
-
 
 def evaluate_suite(
     plan: SuitePlan,
@@ -111,17 +57,15 @@ def evaluate_suite(
     alpha: float = 0.05,
     progress: ProgressFn | None = None,
 ) -> SuiteOutcome:
+    """Evaluate a planned suite; gate its thresholds and, against a baseline, each gated metric's regression."""
     suite = plan.suite
-    result = run_suite(suite, store, results, versions=plan.versions, backend=backend, progress=progress)
+    result = run_suite(suite, store, results, arms=plan.arms, backend=backend, progress=progress)
     outcome = SuiteOutcome(suite, result)
     outcome.gates.extend(threshold_gates(result))
-    if plan.baseline is not None and len(plan.versions) == 2:
-        current, base = plan.versions
-        for variant in suite.variants:
-            pair = [result.arm(f"{base.label}:{variant.name}"), result.arm(f"{current.label}:{variant.name}")]
-            comp = compare_arms(suite, pair, alpha=alpha)
-            outcome.comparisons.append(comp)
-            outcome.gates.extend(regression_gates(comp, suite.gate))
+    for base, current in plan.baseline_pairs:
+        comp = compare_arms(suite, [result.arm(base.label), result.arm(current.label)], alpha=alpha)
+        outcome.comparisons.append(comp)
+        outcome.gates.extend(regression_gates(comp, suite.gate))
     return outcome
 
 
@@ -150,10 +94,6 @@ def threshold_gates(result: SuiteResult) -> list[Gate]:
     return gates
 
 
-def _p(p: float) -> str:
-    return "n/a" if math.isnan(p) else (f"{p:.3f}" if p >= 0.001 else "<0.001")
-
-
 def regression_gates(comp: Comparison, gate: Sequence[str]) -> list[Gate]:
     """A gated metric fails when compare's verdict is "worse": its interval excludes 0 on the worse side.
 
@@ -167,88 +107,7 @@ def regression_gates(comp: Comparison, gate: Sequence[str]) -> list[Gate]:
         c = row.comparison
         detail = (
             f"{row.a} -> {row.b}: {c.mean_a:.3f} -> {c.mean_b:.3f}, diff {fmt_difference(c)} "
-            f"({fmt_confidence(c.confidence)} CI), p={_p(c.p_value)}, {c.verdict}; {fmt_detect(c)}"
+            f"({fmt_confidence(c.confidence)} CI), p={fmt_p(c.p_value, 'n/a')}, {c.verdict}; {fmt_detect(c)}"
         )
         gates.append(Gate(comp.suite.name, f"no regression in {row.metric} ({row.b})", c.verdict != "worse", detail))
     return gates
-
-
-def write_junit(path: Path, outcomes: Sequence[SuiteOutcome]) -> None:
-    """One test suite per evaluation suite, one test case per gate (a skipped suite is one skipped case)."""
-    root = ET.Element("testsuites", name="promptarena")
-    for outcome in outcomes:
-        failures = len(outcome.failures)
-        wall = f"{outcome.result.wall_s:.3f}" if outcome.result else "0"
-        ts = ET.SubElement(
-            root, "testsuite", name=outcome.suite.name, tests=str(max(1, len(outcome.gates))), failures=str(failures)
-        )
-        ts.set("time", wall)
-        if outcome.skipped or not outcome.gates:
-            case = ET.SubElement(ts, "testcase", classname=outcome.suite.name, name="evaluate")
-            if outcome.skipped:
-                ET.SubElement(case, "skipped", message=outcome.skipped)
-        for gate in outcome.gates:
-            case = ET.SubElement(ts, "testcase", classname=outcome.suite.name, name=gate.name)
-            if not gate.passed:
-                ET.SubElement(case, "failure", message=gate.detail).text = str(gate)
-            else:
-                ET.SubElement(case, "system-out").text = gate.detail
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def write_markdown(path: Path, outcomes: Sequence[SuiteOutcome], baseline: str | None) -> None:
-    """A summary ready to post as a pull-request comment: tables, verdicts and the worst cases."""
-    failures = [g for o in outcomes for g in o.failures]
-    lines = [
-        "## promptarena: " + ("❌ quality gate failed" if failures else "✅ all quality gates passed"),
-        "",
-        f"Baseline: `{baseline}`" if baseline else "No baseline: thresholds only.",
-        "",
-    ]
-    for outcome in outcomes:
-        suite = outcome.suite
-        lines.append(f"### {suite.name} (`prompts/{suite.prompt}`)")
-        if outcome.skipped:
-            lines += [f"_{outcome.skipped}; not evaluated._", ""]
-            continue
-        assert outcome.result is not None
-        names = [m.name for m in suite.metrics]
-        lines.append("| arm | " + " | ".join(names) + " |")
-        lines.append("|---|" + "---|" * len(names))
-        for arm in outcome.result.arms:
-            cells = [fmt_interval(arm.summary[n]) for n in names]
-            lines.append(f"| `{arm.arm.label}` | " + " | ".join(cells) + " |")
-        lines.append("")
-        for comp in outcome.comparisons:
-            label = interval_label([r.comparison for r in comp.rows])
-            lines.append(f"| metric | A → B | diff [{label}] | p | W/T/L | verdict | what these cases can detect |")
-            lines.append("|---|---|---|---|---|---|---|")
-            for row in comp.rows:
-                c = row.comparison
-                mark = {"better": "🟢", "worse": "🔴"}.get(c.verdict, "⚪")
-                lines.append(
-                    f"| {row.metric} | `{row.a}` → `{row.b}` | {fmt_difference(c, per_cell=label == 'CI')} "
-                    f"| {_p(c.p_value)} | {c.wins}/{c.ties}/{c.losses} | {mark} {c.verdict} | {_md(fmt_detect(c))} |"
-                )
-            worst = [c for c in comp.cases if c.disagreement > 0][:5]
-            if worst:
-                lines += ["", "<details><summary>cases where the arms disagree most</summary>", ""]
-                lines.append("| case | reference | " + " | ".join(f"`{a.arm.label}`" for a in comp.arms) + " |")
-                lines.append("|---|---|" + "---|" * len(comp.arms))
-                for case in worst:
-                    answers = [_md(case.answers[a.arm.label])[:80] for a in comp.arms]
-                    lines.append(
-                        f"| {case.case_id} | {_md(' / '.join(case.references))[:80]} | " + " | ".join(answers) + " |"
-                    )
-                lines += ["", "</details>"]
-            lines.append("")
-        for gate in outcome.gates:
-            lines.append(f"- {'✅' if gate.passed else '❌'} {_md(gate.name)}: {_md(gate.detail)}")
-        lines.append("")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")

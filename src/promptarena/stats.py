@@ -15,6 +15,7 @@ import numpy as np
 from scipy import optimize, stats
 
 __all__ = [
+    "POWER",
     "Bin",
     "Interval",
     "PairedComparison",
@@ -23,9 +24,6 @@ __all__ = [
     "compare_family",
     "compare_paired",
     "ece",
-    "fmt_confidence",
-    "fmt_detect",
-    "fmt_interval",
     "holm",
     "holm_factors",
     "mcnemar_exact_pvalue",
@@ -53,20 +51,6 @@ class Interval:
     high: float
     n: int
     confidence: float = 0.95
-
-
-def fmt_confidence(confidence: float) -> str:
-    """``95%``, ``98.3%``: the confidence level as printed beside an interval."""
-    return f"{confidence * 100:.1f}".removesuffix(".0") + "%"
-
-
-def fmt_interval(iv: Interval, digits: int = 3) -> str:
-    """``0.667 [0.208, 0.939]``; the mean alone when its bounds are undefined; ``–`` when there is no value."""
-    if iv.n == 0 or math.isnan(iv.mean):
-        return "–"
-    if math.isnan(iv.low) or math.isnan(iv.high):
-        return f"{iv.mean:.{digits}f}"
-    return f"{iv.mean:.{digits}f} [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
 
 
 @dataclass(frozen=True)
@@ -351,7 +335,8 @@ def _invert(test: _Test, rejects: Callable[[float], bool], zero_rejected: bool) 
     return low, high
 
 
-_POWER = 0.8
+POWER = 0.8
+"""The power at which a comparison sizes the differences its cases can detect."""
 
 
 def _min_count(level: float) -> int:
@@ -369,7 +354,7 @@ def _mcnemar_power(n: int, discordant: int, diff: float, level: float, min_cases
     if n == 0 or discordant == 0:
         return _NAN, None
     psi = discordant / n
-    za, zb = float(stats.norm.ppf(1 - level / 2)), float(stats.norm.ppf(_POWER))
+    za, zb = float(stats.norm.ppf(1 - level / 2)), float(stats.norm.ppf(POWER))
 
     def gap(delta: float) -> float:
         return math.sqrt(n) * delta - za * math.sqrt(psi) - zb * math.sqrt(max(psi - delta * delta, 0.0))
@@ -392,7 +377,7 @@ def _continuous_power(d: np.ndarray, level: float, min_cases: int) -> tuple[floa
     n = d.size
     if n < 2:
         return _NAN, None
-    z = float(stats.norm.ppf(1 - level / 2) + stats.norm.ppf(_POWER))
+    z = float(stats.norm.ppf(1 - level / 2) + stats.norm.ppf(POWER))
     sd = float(np.std(d, ddof=1))
     detectable = float(z * sd / math.sqrt(n)) if n >= _min_count(level) else math.inf
     delta = abs(float(d.mean()))
@@ -509,23 +494,6 @@ def compare_paired(
     Pairs with a ``None`` on either side are dropped.
     """
     return compare_family([(a, b)], kind, higher_is_better, alpha, min_cases, seed, bounds)[0]
-
-
-def fmt_detect(c: PairedComparison, digits: int = 2) -> str:
-    """What these cases can detect, as advice: ``could detect ±0.31 at 80% power; ~140 cases needed to
-    detect the observed +0.05``."""
-    power = f"{_POWER:.0%} power"
-    if math.isnan(c.detectable):
-        first = "no case differs between A and B" if c.test == "mcnemar" and c.n else "too few cases to size"
-    elif math.isinf(c.detectable) and c.test == "mcnemar":
-        first = f"{c.wins + c.losses} of {c.n} cases differ, too few to detect any difference at {power}"
-    elif math.isinf(c.detectable):
-        first = f"{c.n} cases cannot detect any difference at {power}"
-    else:
-        first = f"could detect ±{c.detectable:.{digits}f} at {power}"
-    if c.cases_needed is None:
-        return first
-    return f"{first}; ~{c.cases_needed} cases needed to detect the observed {c.diff:+.{digits}f}"
 
 
 def _calibration_pairs(

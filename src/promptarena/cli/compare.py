@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -46,51 +45,25 @@ def command(
     `worktree:self_consistency`, `summarize@v2:plain`. Arms are evaluated first (from the cache when they
     can be). With more than two arms, p-values are Holm-corrected.
     """
-    from promptarena.compare import compare_arms, parse_arm
-    from promptarena.engine import Arm, run_suite
+    from promptarena.compare import compare_arms
+    from promptarena.engine import run_suite
     from promptarena.errors import ConfigError
-    from promptarena.report import print_comparison
+    from promptarena.plan import resolve_arms
+    from promptarena.report import comparison_json, print_comparison
     from promptarena.store import ResultsStore
-    from promptarena.suite import Spec, discover_suites, load_suite
+    from promptarena.suite import discover_suites, load_suite
 
     if len(arms) < 2:
         raise ConfigError("give at least two arms to compare, for example: evals compare SUITE HEAD~1 HEAD.")
     store = open_store(repo)
     loaded = with_backend(load_suite(discover_suites([suite], store.workdir)[0], store.workdir), backend, model, seed)
-    chosen = []
-    for spec in arms:
-        rev, variant = parse_arm(spec)
-        version = store.resolve(f"{loaded.prompt}@{rev}")
-        named = next((v for v in loaded.variants if v.name == (variant or "")), None)
-        if named is None:
-            named = (
-                Spec(variant)
-                if variant
-                else next((v for v in loaded.variants if v.name == "plain"), loaded.variants[0])
-            )
-            from promptarena.variants import make_variant
-
-            make_variant(named.name, named.options)
-        chosen.append(Arm(version, named))
-    labels = [a.label for a in chosen]
-    if len(set(labels)) != len(labels):
-        raise ConfigError(f"the arms {', '.join(arms)} name the same version and variant twice; pick distinct arms.")
+    chosen = resolve_arms(loaded, store, arms)
     console = make_console(as_json)
     with ResultsStore(db_path or default_db(store.workdir)) as results:
         outcome = run_suite(loaded, store, results, arms=chosen)
-    comp = compare_arms(loaded, [outcome.arm(label) for label in labels], alpha=alpha)
+    comp = compare_arms(loaded, [outcome.arm(a.label) for a in chosen], alpha=alpha)
     if as_json:
-        doc = {
-            "suite": loaded.name,
-            "arms": labels,
-            "metrics": [
-                {"metric": r.metric, "a": r.a, "b": r.b, **dataclasses.asdict(r.comparison)} for r in comp.rows
-            ],
-            "calibration": {k: dataclasses.asdict(v) for k, v in comp.calibration.items()},
-            "maj_at_k": comp.maj_at_k,
-            "cases": [dataclasses.asdict(c) for c in comp.cases],
-        }
-        click.echo(json.dumps(finite(doc), indent=2))
+        click.echo(json.dumps(finite(comparison_json(comp)), indent=2))
     else:
         print_comparison(console, comp)
     sys.exit(0)

@@ -80,8 +80,9 @@ def command(
     a stopped run keeps what it stored and a rerun resumes there.
     """
     from promptarena.errors import ConfigError
-    from promptarena.gate import evaluate_suite, plan_suite, write_junit, write_markdown
-    from promptarena.report import print_comparison, print_failures, print_suite
+    from promptarena.gate import SuiteOutcome, evaluate_suite
+    from promptarena.plan import plan_suite
+    from promptarena.report import print_comparison, print_failures, print_suite, run_json, write_junit, write_markdown
     from promptarena.store import ResultsStore
     from promptarena.suite import discover_suites, load_suite
 
@@ -102,7 +103,7 @@ def command(
     with ResultsStore(db) as results, _progress() as progress, backends:
         for plan in plans:
             if plan.skipped:
-                outcomes.append(plan.skip_outcome())
+                outcomes.append(SuiteOutcome(plan.suite, None, skipped=plan.skipped))
                 if not as_json:
                     console.print(f"[dim]{plan.suite.name}: {plan.skipped}; not evaluated[/dim]\n")
                 continue
@@ -124,8 +125,7 @@ def command(
     if markdown_path:
         write_markdown(markdown_path, outcomes, baseline)
     if as_json:
-        doc = {"db": str(db), "baseline": baseline, "suites": [o.to_json() for o in outcomes]}
-        click.echo(json.dumps(finite(doc), indent=2))
+        click.echo(json.dumps(finite(run_json(db, baseline, outcomes)), indent=2))
     else:
         print_failures(console, failures)
         if not failures:

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from promptarena.engine import ROUNDS, Arm, ArmResult, summarize_arm
+from promptarena.engine import ROUNDS, ArmResult, summarize_arm
 from promptarena.errors import PromptArenaError
 from promptarena.gitstore import PromptStore, PromptVersion
+from promptarena.plan import Arm
 from promptarena.store import ResultsStore
 from promptarena.suite import Spec, Suite
 from promptarena.types import Generation, Prediction, case_latency

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from promptarena import stats
+from promptarena import report
 from promptarena.errors import ConfigError, PromptArenaError
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.stats import Interval
@@ -39,7 +39,7 @@ class OverviewCell:
 
 
 # the workbench shows two digits: ``0.67 [0.21, 0.94]``
-fmt_interval = partial(stats.fmt_interval, digits=2)
+fmt_interval = partial(report.fmt_interval, digits=2)
 
 
 def _interval(d: dict[str, Any] | None) -> Interval:

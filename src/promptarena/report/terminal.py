@@ -1,22 +1,31 @@
-"""Reports of suite results: rich tables for people, JSON for machines."""
+"""Reports for people at a terminal: rich tables of a suite's arms and of a paired comparison."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from promptarena.compare import Comparison
-from promptarena.engine import SuiteResult
 from promptarena.metrics import get_metric
-from promptarena.stats import PairedComparison, fmt_confidence, fmt_detect, fmt_interval
+from promptarena.report._format import (
+    MISSING,
+    clip,
+    fmt_confidence,
+    fmt_detect,
+    fmt_difference,
+    fmt_interval,
+    fmt_number,
+    fmt_p,
+    interval_label,
+    verdict_markup,
+)
 from promptarena.suite import THUMBS_UP
 
-
-def _num(x: float, spec: str) -> str:
-    return "–" if x is None or math.isnan(x) else format(x, spec)
+if TYPE_CHECKING:
+    from promptarena.compare import Comparison
+    from promptarena.engine import SuiteResult
 
 
 def summary_confidence(result: SuiteResult) -> str:
@@ -26,6 +35,7 @@ def summary_confidence(result: SuiteResult) -> str:
 
 
 def suite_table(result: SuiteResult) -> Table:
+    """One row per arm: each metric's mean with its interval, latency, throughput and output length."""
     suite = result.suite
     table = Table(
         title=f"{suite.name}  ({suite.prompt}, {len(suite.cases)} cases)",
@@ -53,15 +63,16 @@ def suite_table(result: SuiteResult) -> Table:
             label,
             arm.arm.variant.name,
             *[fmt_interval(arm.summary[s.name]) for s in suite.metrics],
-            *([fmt_interval(arm.summary[THUMBS_UP]) if THUMBS_UP in arm.summary else "–"] if votes else []),
-            _num(arm.latency_p50, ".2f"),
-            _num(arm.tokens_per_s, ".0f"),
-            _num(arm.mean_output_tokens, ".1f"),
+            *([fmt_interval(arm.summary[THUMBS_UP]) if THUMBS_UP in arm.summary else MISSING] if votes else []),
+            fmt_number(arm.latency_p50, ".2f"),
+            fmt_number(arm.tokens_per_s, ".0f"),
+            fmt_number(arm.mean_output_tokens, ".1f"),
         )
     return table
 
 
 def print_suite(console: Console, result: SuiteResult, db_path: str) -> None:
+    """The suite's table and a line on what was generated, cached and stored where."""
     console.print(suite_table(result))
     rate = result.generated_tokens / result.generation_s if result.generation_s > 0 else float("nan")
     line = f"{result.generated} generated, {result.cached} from cache"
@@ -72,38 +83,13 @@ def print_suite(console: Console, result: SuiteResult, db_path: str) -> None:
 
 
 def print_failures(console: Console, failures: Sequence[object]) -> None:
+    """One red FAIL line per failed gate."""
     for failure in failures:
         console.print(f"[red]FAIL[/red] {failure}")
 
 
-# --- comparisons -----------------------------------------------------------------------------------
-
-
-def _p(p: float) -> str:
-    return "–" if math.isnan(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
-
-
-def _verdict_style(verdict: str) -> str:
-    return {"better": "green", "worse": "red"}.get(verdict, "yellow" if verdict == "too few cases" else "")
-
-
-def interval_label(comparisons: Sequence[PairedComparison]) -> str:
-    """``95% CI`` when every interval has that confidence; ``CI`` when Holm gives each its own (then per cell)."""
-    levels = {c.confidence for c in comparisons}
-    return f"{fmt_confidence(levels.pop())} CI" if len(levels) == 1 else "CI"
-
-
-def fmt_difference(c: PairedComparison, per_cell: bool = False) -> str:
-    """``+0.250 [+0.010, +0.450]``, with `` 98.3%`` appended when ``per_cell``; the estimate alone without bounds."""
-    if math.isnan(c.diff):
-        return "–"
-    if math.isnan(c.ci_low) or math.isnan(c.ci_high):
-        return f"{c.diff:+.3f}"
-    text = f"{c.diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]"
-    return text + f" {fmt_confidence(c.confidence)}" if per_cell else text
-
-
 def comparison_table(comp: Comparison) -> Table:
+    """One row per (metric, arm B): means, B − A with its interval, p-value, wins/ties/losses and the verdict."""
     table = Table(title=f"{comp.suite.name}: paired comparison on {len(comp.suite.cases)} cases", title_justify="left")
     label = interval_label([r.comparison for r in comp.rows])
     for col in ("metric", "A", "B", "mean A", "mean B", f"B − A [{label}]", "p", "win/tie/loss", "verdict"):
@@ -111,22 +97,22 @@ def comparison_table(comp: Comparison) -> Table:
         table.add_column(col, justify="right" if numeric else "left", no_wrap=col not in ("A", "B"))
     for row in comp.rows:
         c = row.comparison
-        style = _verdict_style(c.verdict)
         table.add_row(
             row.metric,
             row.a,
             row.b,
-            _num(c.mean_a, ".3f"),
-            _num(c.mean_b, ".3f"),
+            fmt_number(c.mean_a),
+            fmt_number(c.mean_b),
             fmt_difference(c, per_cell=label == "CI"),
-            _p(c.p_value) + (" (Holm)" if len(comp.arms) > 2 else ""),
+            fmt_p(c.p_value) + (" (Holm)" if len(comp.arms) > 2 else ""),
             f"{c.wins}/{c.ties}/{c.losses}",
-            f"[{style}]{c.verdict}[/{style}]" if style else c.verdict,
+            verdict_markup(c.verdict),
         )
     return table
 
 
 def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> None:
+    """The comparison table, what its cases can detect, the cases that disagree most, calibration and maj@k."""
     console.print(comparison_table(comp))
     for row in comp.rows:
         console.print(f"{row.metric} ({row.b}): {fmt_detect(row.comparison)}", highlight=False)
@@ -141,7 +127,7 @@ def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> 
             cases.add_row(
                 row.case_id,
                 " | ".join(row.references),
-                *[_clip(row.answers[a.arm.label] or row.outputs[a.arm.label]) for a in comp.arms],
+                *[clip(row.answers[a.arm.label] or row.outputs[a.arm.label]) for a in comp.arms],
             )
         console.print(cases)
     for label, cal in comp.calibration.items():
@@ -156,8 +142,3 @@ def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> 
         console.print(table)
     for label, acc in comp.maj_at_k.items():
         console.print(f"maj@k of {label}: " + ", ".join(f"k={k + 1}: {a:.2f}" for k, a in enumerate(acc)))
-
-
-def _clip(text: str, width: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"

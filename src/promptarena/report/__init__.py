@@ -1,0 +1,55 @@
+"""Reports of evaluation results: terminal tables, JSON documents, JUnit XML and Markdown, on one set of formatters.
+
+The workbench (``app/``) formats with the same functions, so a number reads the same everywhere.
+"""
+
+from promptarena.report._format import (
+    MISSING,
+    clip,
+    fmt_confidence,
+    fmt_detect,
+    fmt_difference,
+    fmt_interval,
+    fmt_number,
+    fmt_p,
+    interval_label,
+    verdict_icon,
+    verdict_markup,
+)
+from promptarena.report.json import comparison_json, outcome_json, run_json, summary_json
+from promptarena.report.junit import write_junit
+from promptarena.report.markdown import write_markdown
+from promptarena.report.terminal import (
+    comparison_table,
+    print_comparison,
+    print_failures,
+    print_suite,
+    suite_table,
+    summary_confidence,
+)
+
+__all__ = [
+    "MISSING",
+    "clip",
+    "comparison_json",
+    "comparison_table",
+    "fmt_confidence",
+    "fmt_detect",
+    "fmt_difference",
+    "fmt_interval",
+    "fmt_number",
+    "fmt_p",
+    "interval_label",
+    "outcome_json",
+    "print_comparison",
+    "print_failures",
+    "print_suite",
+    "run_json",
+    "suite_table",
+    "summary_confidence",
+    "summary_json",
+    "verdict_icon",
+    "verdict_markup",
+    "write_junit",
+    "write_markdown",
+]

@@ -1,0 +1,88 @@
+"""The one set of formatters every report uses: numbers, p-values, intervals, differences, verdicts, clipped text."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from promptarena.stats import POWER, Interval, PairedComparison
+
+MISSING = "–"
+"""What a report prints where there is no value (a NaN, an empty interval)."""
+
+_VERDICT_ICON = {"better": "🟢", "worse": "🔴", "higher": "🔼", "lower": "🔽"}
+_VERDICT_STYLE = {"better": "green", "worse": "red", "too few cases": "yellow"}
+
+
+def fmt_number(x: float | None, spec: str = ".3f") -> str:
+    """``x`` formatted by ``spec``; ``–`` for None or NaN."""
+    return MISSING if x is None or math.isnan(x) else format(x, spec)
+
+
+def fmt_p(p: float, missing: str = MISSING) -> str:
+    """A p-value with three decimals, ``<0.001`` below that, ``missing`` when undefined."""
+    return missing if math.isnan(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def clip(text: str, width: int = 60) -> str:
+    """``text`` on one line, cut to ``width`` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def fmt_confidence(confidence: float) -> str:
+    """``95%``, ``98.3%``: the confidence level as printed beside an interval."""
+    return f"{confidence * 100:.1f}".removesuffix(".0") + "%"
+
+
+def fmt_interval(iv: Interval, digits: int = 3) -> str:
+    """``0.667 [0.208, 0.939]``; the mean alone when its bounds are undefined; ``–`` when there is no value."""
+    if iv.n == 0 or math.isnan(iv.mean):
+        return MISSING
+    if math.isnan(iv.low) or math.isnan(iv.high):
+        return f"{iv.mean:.{digits}f}"
+    return f"{iv.mean:.{digits}f} [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
+
+
+def interval_label(comparisons: Sequence[PairedComparison]) -> str:
+    """``95% CI`` when every interval has that confidence; ``CI`` when Holm gives each its own (then per cell)."""
+    levels = {c.confidence for c in comparisons}
+    return f"{fmt_confidence(levels.pop())} CI" if len(levels) == 1 else "CI"
+
+
+def fmt_difference(c: PairedComparison, per_cell: bool = False) -> str:
+    """``+0.250 [+0.010, +0.450]``, with `` 98.3%`` appended when ``per_cell``; the estimate alone without bounds."""
+    if math.isnan(c.diff):
+        return MISSING
+    if math.isnan(c.ci_low) or math.isnan(c.ci_high):
+        return f"{c.diff:+.3f}"
+    text = f"{c.diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]"
+    return text + f" {fmt_confidence(c.confidence)}" if per_cell else text
+
+
+def fmt_detect(c: PairedComparison, digits: int = 2) -> str:
+    """What these cases can detect, as advice: ``could detect ±0.31 at 80% power; ~140 cases needed to
+    detect the observed +0.05``."""
+    power = f"{POWER:.0%} power"
+    if math.isnan(c.detectable):
+        first = "no case differs between A and B" if c.test == "mcnemar" and c.n else "too few cases to size"
+    elif math.isinf(c.detectable) and c.test == "mcnemar":
+        first = f"{c.wins + c.losses} of {c.n} cases differ, too few to detect any difference at {power}"
+    elif math.isinf(c.detectable):
+        first = f"{c.n} cases cannot detect any difference at {power}"
+    else:
+        first = f"could detect ±{c.detectable:.{digits}f} at {power}"
+    if c.cases_needed is None:
+        return first
+    return f"{first}; ~{c.cases_needed} cases needed to detect the observed {c.diff:+.{digits}f}"
+
+
+def verdict_icon(verdict: str) -> str:
+    """The mark beside a verdict in Markdown and the workbench: 🟢 better, 🔴 worse, ⚪ no decision."""
+    return _VERDICT_ICON.get(verdict, "⚪")
+
+
+def verdict_markup(verdict: str) -> str:
+    """A verdict in rich markup: green better, red worse, yellow too few cases."""
+    style = _VERDICT_STYLE.get(verdict, "")
+    return f"[{style}]{verdict}[/{style}]" if style else verdict

@@ -1,0 +1,82 @@
+"""Reports for pull requests: a Markdown comment with tables, verdicts, the worst cases and every gate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from promptarena.report._format import fmt_detect, fmt_difference, fmt_interval, fmt_p, interval_label, verdict_icon
+
+if TYPE_CHECKING:
+    from promptarena.compare import Comparison
+    from promptarena.gate import SuiteOutcome
+
+
+def _md(text: str) -> str:
+    """Text safe inside one Markdown table cell."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def write_markdown(path: Path, outcomes: Sequence[SuiteOutcome], baseline: str | None) -> None:
+    """A summary ready to post as a pull-request comment: tables, verdicts and the worst cases."""
+    failures = [g for o in outcomes for g in o.failures]
+    lines = [
+        "## promptarena: " + ("❌ quality gate failed" if failures else "✅ all quality gates passed"),
+        "",
+        f"Baseline: `{baseline}`" if baseline else "No baseline: thresholds only.",
+        "",
+    ]
+    for outcome in outcomes:
+        lines += _suite_lines(outcome)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _suite_lines(outcome: SuiteOutcome) -> list[str]:
+    """One suite's section: its arms, each baseline comparison, and its gates."""
+    suite = outcome.suite
+    lines = [f"### {suite.name} (`prompts/{suite.prompt}`)"]
+    if outcome.skipped:
+        return lines + [f"_{outcome.skipped}; not evaluated._", ""]
+    assert outcome.result is not None
+    names = [m.name for m in suite.metrics]
+    lines.append("| arm | " + " | ".join(names) + " |")
+    lines.append("|---|" + "---|" * len(names))
+    for arm in outcome.result.arms:
+        cells = [fmt_interval(arm.summary[n]) for n in names]
+        lines.append(f"| `{arm.arm.label}` | " + " | ".join(cells) + " |")
+    lines.append("")
+    for comp in outcome.comparisons:
+        lines += _comparison_lines(comp)
+    for gate in outcome.gates:
+        lines.append(f"- {'✅' if gate.passed else '❌'} {_md(gate.name)}: {_md(gate.detail)}")
+    lines.append("")
+    return lines
+
+
+def _comparison_lines(comp: Comparison) -> list[str]:
+    """A comparison's table and, folded, the cases where its arms disagree most."""
+    label = interval_label([r.comparison for r in comp.rows])
+    lines = [
+        f"| metric | A → B | diff [{label}] | p | W/T/L | verdict | what these cases can detect |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in comp.rows:
+        c = row.comparison
+        lines.append(
+            f"| {row.metric} | `{row.a}` → `{row.b}` | {fmt_difference(c, per_cell=label == 'CI')} "
+            f"| {fmt_p(c.p_value, 'n/a')} | {c.wins}/{c.ties}/{c.losses} | {verdict_icon(c.verdict)} {c.verdict} "
+            f"| {_md(fmt_detect(c))} |"
+        )
+    worst = [c for c in comp.cases if c.disagreement > 0][:5]
+    if worst:
+        lines += ["", "<details><summary>cases where the arms disagree most</summary>", ""]
+        lines.append("| case | reference | " + " | ".join(f"`{a.arm.label}`" for a in comp.arms) + " |")
+        lines.append("|---|---|" + "---|" * len(comp.arms))
+        for case in worst:
+            answers = [_md(case.answers[a.arm.label])[:80] for a in comp.arms]
+            lines.append(f"| {case.case_id} | {_md(' / '.join(case.references))[:80]} | " + " | ".join(answers) + " |")
+        lines += ["", "</details>"]
+    lines.append("")
+    return lines
