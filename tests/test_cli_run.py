@@ -23,8 +23,8 @@ def _db(repo) -> Path:
 
 def _rows(db: Path, table: str) -> int:
     try:
-        return sqlite3.connect(db).execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    except sqlite3.OperationalError:  # no database yet, or not migrated yet
+        return sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.OperationalError:  # no database yet (read-only: polling must not create it), or not migrated
         return 0
 
 

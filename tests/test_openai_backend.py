@@ -350,7 +350,7 @@ def _db(repo: Any) -> Path:
 
 def _generations(db: Path) -> int:
     try:
-        return sqlite3.connect(db).execute("SELECT count(*) FROM generations").fetchone()[0]
+        return sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT count(*) FROM generations").fetchone()[0]
     except sqlite3.OperationalError:
         return 0
 
