@@ -99,11 +99,13 @@ def _torch_used_cuda() -> bool:
 
 
 @contextmanager
-def measure_energy(powercap: Path = POWERCAP) -> Iterator[Energy]:
+def measure_energy(powercap: Path | None = None) -> Iterator[Energy]:
     """Joules used by the CPU packages and, when torch ran on CUDA, the GPUs, while the block runs.
 
     The result's ``joules`` is set when the block ends (also when it raises); ``None`` means not measured.
+    ``powercap`` is the sysfs powercap folder (default ``POWERCAP``).
     """
+    powercap = powercap or POWERCAP
     energy = Energy()
     rapl_start = read_rapl(powercap)
     nvml = _nvml()
