@@ -61,9 +61,7 @@ def show_sample(ws: views.Workspace, sample: views.CaseSample, last: feedback.Vo
     if "judge_output" in sample.details:
         with st.expander("Judge's reply"):
             show_text(str(sample.details["judge_output"]))
-    feedback_buttons(
-        ws, choice, sample.case_id, sample.output, key=f"ex-{choice.blob}-{choice.variant}-{sample.case_id}"
-    )
+    feedback_buttons(ws, choice, sample.case_id, sample.output, key=f"ex-{choice.label}-{choice.blob}-{sample.case_id}")
     if last is not None:
         st.caption(f"Latest feedback here: {'👍' if last.thumbs_up else '👎'} at {last.created_at}")
 

@@ -22,22 +22,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 from promptarena.backends import Backend, get_backend
 from promptarena.backends.options import OPTIONS
+from promptarena.energy import measure_energy
 from promptarena.errors import ConfigError, PromptArenaError
 from promptarena.feedback import thumbs_up_interval
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
 from promptarena.metrics import Metric, get_metric
-from promptarena.plan import Arm, make_arms, select_versions
+from promptarena.plan import Arm, make_arms, model_options, select_versions
+from promptarena.provenance import model_label, peak_memory_mb, provenance
 from promptarena.report.json import summary_json
 from promptarena.stats import Interval, mean_ci, percentile
 from promptarena.store import ResultsStore
@@ -74,6 +73,8 @@ class SuiteResult:
     wall_s: float
     load_s: float = 0.0
     peak_memory_mb: float = float("nan")
+    energy_j: float | None = None  # joules while generating; None: the hardware has no counter this can read
+    energy_sources: tuple[str, ...] = ()
 
     def arm(self, label: str) -> ArmResult:
         return next(a for a in self.arms if a.arm.label == label)
@@ -88,43 +89,6 @@ def _params(base: Any, overrides: dict[str, Any]) -> GenParams:
     }
     values.update({k: (tuple(v) if k == "stop" else v) for k, v in overrides.items()})
     return GenParams(**values)
-
-
-def provenance(suite: Suite, arms: Sequence[Arm], backend: Backend, store: PromptStore) -> dict[str, Any]:
-    packages = {}
-    for name in ("promptarena", "transformers", "torch", "sentence-transformers", "sacrebleu", "rouge-score"):
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            packages[name] = None
-    versions = {
-        a.version.label: {"commit": a.version.commit, "blob": a.version.blob, "dirty": a.version.dirty} for a in arms
-    }
-    return {
-        "suite": str(suite.path),
-        "suite_hash": suite.suite_hash,
-        "cases_hash": suite.cases_hash,
-        "prompt": suite.prompt,
-        "versions": versions,
-        "variants": [dataclasses.asdict(v) for v in suite.variants],
-        "model": backend.fingerprint,
-        "seed": suite.seed,
-        "shallow_clone": bool(getattr(store, "shallow", False)),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": packages,
-    }
-
-
-def peak_memory_mb() -> float:
-    """Peak memory of this process (resident set), plus the GPU's peak allocation when torch used one."""
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
-        peak += torch.cuda.max_memory_allocated() / 2**20
-    return peak
 
 
 def _score_key(metric: Metric, spec: Spec, prediction: Prediction, case: Any) -> str:
@@ -312,12 +276,13 @@ def run_suite(
     versions: Sequence[PromptVersion] | None = None,
     variants: Sequence[Spec] | None = None,
     arms: Sequence[Arm] | None = None,
-    backend: Backend | None = None,
+    backend: Backend | Mapping[str, Backend] | None = None,
     progress: ProgressFn | None = None,
 ) -> SuiteResult:
     """Evaluate a suite's arms on its cases and store everything.
 
-    The arms are ``arms`` when given, else versions x variants (by default the suite's own).
+    The arms are ``arms`` when given, else versions x variants (by default the suite's own) x models.
+    ``backend`` serves every arm, or maps model names to backends; the others are built from the suite.
     """
     wall = time.perf_counter()
     if arms is None:
@@ -335,21 +300,23 @@ def run_suite(
             Item(case, prompt.render(case.vars, case.id), params, suite.seed, prompt.answer) for case in suite.cases
         ]
     made: dict[int, Variant] = {id(s): make_variant(s.name, s.options) for s in variant_specs}
-    if backend is None:
-        options = dict(suite.model)
-        backend = get_backend(options.pop("backend", "transformers"), **options)
-
-    generate = _Generator(backend, results, progress)
+    backends = _backends(suite, arms, backend)
+    generators = {name: _Generator(b, results, progress) for name, b in backends.items()}
     tasks = [_Task(arm, made[id(arm.variant)], item) for arm in arms for item in rendered[arm.version.label]]
-    generate.check(*_requests(suite, _next_round(tasks)))  # too long a prompt: refused before the run is recorded
-    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backend, store))
+    for name, rounds in _by_model(_next_round(tasks), generators):  # too long a prompt: refused before the run
+        generators[name].check(*_requests(suite, rounds))
+    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backends, store))
     try:
-        while rounds := _next_round(tasks):
-            answered = iter(generate(*_requests(suite, rounds)))
-            for task, reqs in rounds:
-                pairs = [next(answered) for _ in reqs]
-                task.history.append([g for _, g in pairs])
-                task.keys.extend(k for k, _ in pairs)
+        with measure_energy() as energy:
+            while next_round := _next_round(tasks):
+                for name, rounds in _by_model(next_round, generators):
+                    answered = iter(generators[name](*_requests(suite, rounds)))
+                    for task, reqs in rounds:
+                        pairs = [next(answered) for _ in reqs]
+                        task.history.append([g for _, g in pairs])
+                        task.keys.extend(k for k, _ in pairs)
+        gens = list(generators.values())
+        spans = {key: span for g in gens for key, span in g.spans.items()}
         arm_results = [ArmResult(arm, [], {}) for arm in arms]
         by_arm = {id(a.arm): a for a in arm_results}
         for task in tasks:
@@ -360,7 +327,7 @@ def run_suite(
         _score(results, suite, arm_results, progress)
         for arm_result in arm_results:
             summarize_arm(suite, arm_result)
-            arm_result.tokens_per_s = arm_throughput([t for t in tasks if t.arm is arm_result.arm], generate.spans)
+            arm_result.tokens_per_s = arm_throughput([t for t in tasks if t.arm is arm_result.arm], spans)
             votes = thumbs_up_interval(results, suite.name, arm_result.arm.version.blob, arm_result.arm.variant.name)
             if votes.n:
                 arm_result.summary[THUMBS_UP] = votes
@@ -368,14 +335,16 @@ def run_suite(
             suite=suite,
             run_id=run_id,
             arms=arm_results,
-            model=backend.fingerprint,
-            generated=generate.generated,
-            cached=generate.cached,
-            generated_tokens=generate.generated_tokens,
-            generation_s=generate.generation_s,
-            load_s=generate.load_s,
+            model=model_label(backends),
+            generated=sum(g.generated for g in gens),
+            cached=sum(g.cached for g in gens),
+            generated_tokens=sum(g.generated_tokens for g in gens),
+            generation_s=sum(g.generation_s for g in gens),
+            load_s=sum(g.load_s for g in gens),
             wall_s=time.perf_counter() - wall,
             peak_memory_mb=peak_memory_mb(),
+            energy_j=energy.joules,
+            energy_sources=energy.sources,
         )
         rounds = {(id(t.arm), t.item.case.id): (t.keys, [len(r) for r in t.history]) for t in tasks}
         results.finish_run(run_id, "completed", _result_rows(outcome, rounds), summary_json(outcome))
@@ -388,6 +357,25 @@ def run_suite(
 
 
 Round = list[tuple["_Task", list[GenerationRequest]]]
+
+
+def _backends(suite: Suite, arms: Sequence[Arm], given: Backend | Mapping[str, Backend] | None) -> dict[str, Backend]:
+    """One backend per model the arms name: the one given for all, the mapping's, or built from the suite's options."""
+    out: dict[str, Backend] = {}
+    for name in dict.fromkeys(a.model for a in arms):
+        if given is not None and not isinstance(given, Mapping):
+            out[name] = given
+        elif given is not None and name in given:
+            out[name] = given[name]
+        else:
+            options = model_options(suite, name)
+            out[name] = get_backend(options.pop("backend", "transformers"), **options)
+    return out
+
+
+def _by_model(rounds: Round, models: Mapping[str, Any]) -> list[tuple[str, Round]]:
+    """A round's requests split by the model of their arm, model by model, leaving out models with none."""
+    return [(name, part) for name in models if (part := [r for r in rounds if r[0].arm.model == name])]
 
 
 def _next_round(tasks: Sequence[_Task]) -> Round:
@@ -436,6 +424,7 @@ def _result_rows(
                     "commit_sha": v.commit,
                     "blob": v.blob,
                     "variant": arm.arm.variant.name,
+                    "model": arm.arm.model,
                     "case_id": case.id,
                     "output": pred.output,
                     "answer": pred.answer,

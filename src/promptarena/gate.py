@@ -7,7 +7,7 @@ reports (``report.write_junit``, ``report.write_markdown``) show them.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from promptarena.backends import Backend
@@ -53,7 +53,7 @@ def evaluate_suite(
     plan: SuitePlan,
     store: PromptStore,
     results: ResultsStore,
-    backend: Backend | None = None,
+    backend: Backend | Mapping[str, Backend] | None = None,
     alpha: float = 0.05,
     progress: ProgressFn | None = None,
 ) -> SuiteOutcome:

@@ -1,4 +1,4 @@
-"""The planner: which arms (prompt version x variant) each suite evaluates, and which pairs its gate compares.
+"""The planner: which arms (prompt version x variant x model) each suite evaluates, and which pairs its gate compares.
 
 Revisions come from the command line, the suite file or the prompt's last N commits; with a baseline ref only
 suites whose prompt, suite file or case file changed since the ref are planned, at the ref and now. A bad
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from promptarena.errors import ConfigError
+from promptarena.errors import ConfigError, did_you_mean
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.suite import Spec, Suite
 from promptarena.variants import make_variant
@@ -18,14 +19,30 @@ from promptarena.variants import make_variant
 
 @dataclass(frozen=True)
 class Arm:
-    """One arm of the experiment: a prompt version evaluated with one variant."""
+    """One arm of the experiment: a prompt version evaluated with one variant on one model.
+
+    ``model`` is a name from the suite's `models:`, or ``""`` for a suite with one `model:` (its labels
+    then stay ``version:variant``).
+    """
 
     version: PromptVersion
     variant: Spec
+    model: str = ""
 
     @property
     def label(self) -> str:
-        return f"{self.version.label}:{self.variant.name}"
+        base = f"{self.version.label}:{self.variant.name}"
+        return f"{base}@{self.model}" if self.model else base
+
+
+def model_names(suite: Suite) -> list[str]:
+    """The names arms carry: the suite's `models:` in file order, or ``[""]`` for its one `model:`."""
+    return list(suite.models) or [""]
+
+
+def model_options(suite: Suite, name: str) -> dict[str, Any]:
+    """The backend options of the model an arm names (``""``: the suite's one `model:`)."""
+    return dict(suite.models[name]) if name else dict(suite.model)
 
 
 @dataclass
@@ -48,7 +65,7 @@ class SuitePlan:
         if self.baseline is None or len(self.versions) != 2:
             return []
         current, base = self.versions
-        return [(Arm(base, v), Arm(current, v)) for v in self.suite.variants]
+        return [(Arm(base, v, m), Arm(current, v, m)) for v in self.suite.variants for m in model_names(self.suite)]
 
 
 def select_versions(suite: Suite, store: PromptStore, revisions: Sequence[str] | None = None) -> list[PromptVersion]:
@@ -64,9 +81,9 @@ def select_versions(suite: Suite, store: PromptStore, revisions: Sequence[str] |
 
 
 def make_arms(suite: Suite, versions: Sequence[PromptVersion], variants: Sequence[Spec] | None = None) -> list[Arm]:
-    """Versions x variants (by default the suite's own), version by version."""
+    """Versions x variants (by default the suite's own) x the suite's models, version by version."""
     specs = list(variants) if variants is not None else list(suite.variants)
-    return [Arm(v, s) for v in versions for s in specs]
+    return [Arm(v, s, m) for v in versions for s in specs for m in model_names(suite)]
 
 
 def plan_suite(suite: Suite, store: PromptStore, revisions: Sequence[str], baseline: str | None) -> SuitePlan:
@@ -92,15 +109,35 @@ def parse_arm(spec: str) -> tuple[str, str | None]:
     return rev, variant or None
 
 
-def resolve_arms(suite: Suite, store: PromptStore, specs: Sequence[str]) -> list[Arm]:
-    """Arms written as ``REV[:VARIANT]``; a variant the suite does not configure runs with its defaults.
+def split_model(suite: Suite, spec: str) -> tuple[str, str]:
+    """``"HEAD:plain@tuned"`` -> ``("HEAD:plain", "tuned")``; an arm that names no model runs on the suite's first.
 
     Raises:
-        ConfigError: for a bad revision or variant, or two specs naming the same arm.
+        ConfigError: for a model the suite does not list, or any model on a suite with one `model:`.
+    """
+    names = list(suite.models)
+    head, at, tail = spec.rpartition("@")
+    if not at or (tail not in names and ":" not in head):
+        return spec, names[0] if names else ""  # no model: ``REV``, ``NAME@REV``
+    if tail in names:
+        return head, tail
+    if not names:
+        raise ConfigError(f"arm {spec!r}: the suite has one model; drop '@{tail}', or list models under `models:`.")
+    raise ConfigError(
+        f"arm {spec!r}: the suite lists no model {tail!r}{did_you_mean(tail, names)}; its models: {', '.join(names)}."
+    )
+
+
+def resolve_arms(suite: Suite, store: PromptStore, specs: Sequence[str]) -> list[Arm]:
+    """Arms written as ``REV[:VARIANT][@MODEL]``; a variant the suite does not configure runs with its defaults.
+
+    Raises:
+        ConfigError: for a bad revision, variant or model, or two specs naming the same arm.
     """
     chosen = []
     for spec in specs:
-        rev, variant = parse_arm(spec)
+        written, model = split_model(suite, spec)
+        rev, variant = parse_arm(written)
         version = store.resolve(f"{suite.prompt}@{rev}")
         named = next((v for v in suite.variants if v.name == (variant or "")), None)
         if named is None:
@@ -108,8 +145,9 @@ def resolve_arms(suite: Suite, store: PromptStore, specs: Sequence[str]) -> list
                 Spec(variant) if variant else next((v for v in suite.variants if v.name == "plain"), suite.variants[0])
             )
             make_variant(named.name, named.options)
-        chosen.append(Arm(version, named))
+        chosen.append(Arm(version, named, model))
     labels = [a.label for a in chosen]
     if len(set(labels)) != len(labels):
-        raise ConfigError(f"the arms {', '.join(specs)} name the same version and variant twice; pick distinct arms.")
+        what = "version, variant and model" if suite.models else "version and variant"
+        raise ConfigError(f"the arms {', '.join(specs)} name the same {what} twice; pick distinct arms.")
     return chosen

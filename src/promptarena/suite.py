@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from promptarena.errors import ConfigError
 from promptarena.hashing import content_hash, file_sha256
 from promptarena.promptfile import Parameters
 from promptarena.types import Case
-from promptarena.yamlfile import Located, read_text, read_yaml, validation_error
+from promptarena.yamlfile import Located, format_loc, read_text, read_yaml, validation_error
 
 THUMBS_UP = "thumbs_up"  # the share of people's thumbs-up votes: a threshold like a metric's
 
@@ -48,6 +49,7 @@ class SuiteModel(_Strict):
     thresholds: dict[str, float] = Field(default_factory=dict)
     gate: list[str] | None = None
     model: dict[str, Any] = Field(default_factory=lambda: {"backend": "transformers", "model": "default"})
+    models: list[dict[str, Any]] | None = Field(default=None, min_length=1)
     seed: int = 0
     parameters: Parameters = Field(default_factory=Parameters)
 
@@ -93,6 +95,7 @@ class Suite:
     suite_hash: str
     cases_hash: str
     case_file: Path | None = None
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)  # `models:`: name -> options, in file order
 
 
 def _specs(items: list[Any]) -> tuple[Spec, ...]:
@@ -166,20 +169,49 @@ def _check_text(case: Case) -> None:
         ) from None
 
 
-def _check_model(doc: Located, options: dict[str, Any]) -> None:
-    """`model:` holds options that its backend knows, with values of the right type."""
+def _check_model(doc: Located, options: dict[str, Any], at: list[str | int] | None = None) -> None:
+    """`model:` (or one entry of `models:`) holds options that its backend knows, with values of the right type."""
     from promptarena.backends.options import options_model
 
+    at = at or ["model"]
     rest = dict(options)
     name = str(rest.pop("backend", "transformers"))
     try:
         schema = options_model(name)
     except ConfigError as err:
-        raise ConfigError(f"{doc.source}:{doc.line(['model', 'backend'])}: model.backend: {err}") from None
+        field = format_loc([*at, "backend"])
+        raise ConfigError(f"{doc.source}:{doc.line([*at, 'backend'])}: {field}: {err}") from None
     try:
         schema.model_validate(rest)
     except ValidationError as err:
-        raise validation_error(doc, err, {"model": ["backend", *schema.model_fields]}, at=["model"]) from None
+        known = {format_loc(at): ["backend", *(["name"] if len(at) > 1 else []), *schema.model_fields]}
+        raise validation_error(doc, err, known, at=at) from None
+
+
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _check_models(doc: Located, entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`models:` lists model options, each with a short unique `name` that arm labels show after `@`."""
+    if "model" in doc.data:
+        raise ConfigError(
+            f"{doc.source}:{doc.line(['models'])}: models: the suite has both `model:` and `models:`; "
+            "keep one (put the single model into `models:` with a name)."
+        )
+    models: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(entries):
+        options = dict(entry)
+        name = options.pop("name", None)
+        where = f"{doc.source}:{doc.line(['models', i, 'name'])}: models[{i}].name"
+        if not isinstance(name, str) or not _MODEL_NAME.match(name):
+            raise ConfigError(
+                f"{where}: give each model a short name of letters, digits, '_', '.' or '-', for example `name: base`."
+            )
+        if name in models:
+            raise ConfigError(f"{where}: the name {name!r} is used twice; give each model its own name.")
+        _check_model(doc, options, ["models", i])
+        models[name] = options
+    return models
 
 
 def load_suite(path: str | Path, root: Path | None = None) -> Suite:
@@ -194,7 +226,9 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
     except ValidationError as err:
         known = {"": list(SuiteModel.model_fields), "parameters": list(Parameters.model_fields)}
         raise validation_error(doc, err, known) from None
-    _check_model(doc, model.model)
+    models = _check_models(doc, model.models) if model.models is not None else {}
+    if not models:
+        _check_model(doc, model.model)
 
     case_path: Path | None = None
     if isinstance(model.cases, str):
@@ -240,12 +274,13 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         versions=versions,
         thresholds=dict(model.thresholds),
         gate=gate,
-        model=dict(model.model),
+        model=dict(next(iter(models.values()))) if models else dict(model.model),
         seed=model.seed,
         parameters=model.parameters.model_dump(exclude_unset=True),
         suite_hash=file_sha256(str(path)),
         case_file=case_path if isinstance(model.cases, str) else None,
         cases_hash=cases_hash,
+        models=models,
     )
 
 

@@ -60,7 +60,10 @@ def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def with_backend(suite: Suite, backend: str | None, model: str | None, seed: int | None) -> Suite:
-    """The suite with the command line's backend, model and seed in place of its own, checked as a suite's are."""
+    """The suite with the command line's backend, model and seed in place of its own, checked as a suite's are.
+
+    A `--backend` or `--model` replaces every model of a suite with `models:` by that one.
+    """
     from promptarena.backends.options import validate_options
 
     options = dict(suite.model)
@@ -74,7 +77,8 @@ def with_backend(suite: Suite, backend: str | None, model: str | None, seed: int
             validate_options(str(rest.pop("backend", "transformers")), rest)
         except ConfigError as err:
             raise ConfigError(f"--backend: {err}" if backend else f"--model: {err}") from None
-    return dataclasses.replace(suite, model=options, seed=suite.seed if seed is None else seed)
+    models = {} if backend or model else suite.models  # the command line's model replaces the suite's models
+    return dataclasses.replace(suite, model=options, models=models, seed=suite.seed if seed is None else seed)
 
 
 def writable_file(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
@@ -121,19 +125,24 @@ def finite(obj: object) -> object:
 
 
 class BackendPool:
-    """One backend per distinct model configuration, so suites that share a model load it once."""
+    """One backend per distinct model configuration, so suites and arms that share a model load it once."""
 
     def __init__(self) -> None:
         self._backends: dict[str, Backend] = {}
 
-    def get(self, suite: Suite) -> Backend:
+    def get(self, suite: Suite) -> dict[str, Backend]:
+        """The suite's backends by the model name its arms carry (``""`` for a suite with one `model:`)."""
         from promptarena.hashing import canonical_json
+        from promptarena.plan import model_names, model_options
 
-        key = canonical_json(suite.model)
-        if key not in self._backends:
-            options = dict(suite.model)
-            self._backends[key] = get_backend(options.pop("backend", "transformers"), **options)
-        return self._backends[key]
+        out = {}
+        for name in model_names(suite):
+            options = model_options(suite, name)
+            key = canonical_json(options)
+            if key not in self._backends:
+                self._backends[key] = get_backend(options.pop("backend", "transformers"), **options)
+            out[name] = self._backends[key]
+        return out
 
     def __enter__(self) -> BackendPool:
         return self

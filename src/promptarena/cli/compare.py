@@ -10,6 +10,7 @@ import click
 
 from promptarena.cli.common import (
     ALPHA,
+    BackendPool,
     backend_options,
     db_option,
     default_db,
@@ -41,9 +42,10 @@ def command(
 ) -> None:
     """Compare ARMS of SUITE paired per case; the first arm is the baseline.
 
-    An arm is a revision of the suite's prompt and a variant: `HEAD~1`, `HEAD:cot`,
-    `worktree:self_consistency`, `summarize@v2:plain`. Arms are evaluated first (from the cache when they
-    can be). With more than two arms, p-values are Holm-corrected.
+    An arm is a revision of the suite's prompt, a variant and, for a suite with `models:`, a model:
+    `HEAD~1`, `HEAD:cot`, `worktree:self_consistency`, `summarize@v2:plain`, `HEAD:plain@tuned` (without
+    `@MODEL`, the suite's first model). Arms are evaluated first (from the cache when they can be). With
+    more than two arms, p-values are Holm-corrected.
     """
     from promptarena.compare import compare_arms
     from promptarena.engine import run_suite
@@ -59,8 +61,8 @@ def command(
     loaded = with_backend(load_suite(discover_suites([suite], store.workdir)[0], store.workdir), backend, model, seed)
     chosen = resolve_arms(loaded, store, arms)
     console = make_console(as_json)
-    with ResultsStore(db_path or default_db(store.workdir)) as results:
-        outcome = run_suite(loaded, store, results, arms=chosen)
+    with ResultsStore(db_path or default_db(store.workdir)) as results, BackendPool() as backends:
+        outcome = run_suite(loaded, store, results, arms=chosen, backend=backends.get(loaded))
     comp = compare_arms(loaded, [outcome.arm(a.label) for a in chosen], alpha=alpha)
     if as_json:
         click.echo(json.dumps(finite(comparison_json(comp)), indent=2))

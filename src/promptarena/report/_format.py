@@ -19,6 +19,13 @@ def fmt_number(x: float | None, spec: str = ".3f") -> str:
     return MISSING if x is None or math.isnan(x) else format(x, spec)
 
 
+def fmt_energy(joules: float | None, sources: Sequence[str] = ()) -> str:
+    """``energy: 41.2 J (RAPL)`` for a run's generation, or ``energy: not measured`` where no counter was read."""
+    if joules is None:
+        return "energy: not measured"
+    return f"energy: {joules:,.1f} J" + (f" ({', '.join(sources)})" if sources else "")
+
+
 def fmt_p(p: float, missing: str = MISSING) -> str:
     """A p-value with three decimals, ``<0.001`` below that, ``missing`` when undefined."""
     return missing if math.isnan(p) else ("<0.001" if p < 0.001 else f"{p:.3f}")

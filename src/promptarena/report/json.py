@@ -29,6 +29,7 @@ def summary_json(outcome: SuiteResult) -> dict[str, Any]:
                 "dirty": v.dirty,
                 "message": v.message,
                 "variant": arm.arm.variant.name,
+                "model": arm.arm.model,
                 "metrics": {m: dataclasses.asdict(iv) for m, iv in arm.summary.items()},
                 "latency_p50_s": arm.latency_p50,
                 "latency_p95_s": arm.latency_p95,
@@ -49,6 +50,8 @@ def summary_json(outcome: SuiteResult) -> dict[str, Any]:
         "load_s": outcome.load_s,
         "wall_s": outcome.wall_s,
         "peak_memory_mb": outcome.peak_memory_mb,
+        "energy_j": outcome.energy_j,
+        "energy_sources": list(outcome.energy_sources),
         "arms": arms,
     }
 

@@ -6,7 +6,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promptarena.report._format import fmt_detect, fmt_difference, fmt_interval, fmt_p, interval_label, verdict_icon
+from promptarena.report._format import (
+    fmt_detect,
+    fmt_difference,
+    fmt_energy,
+    fmt_interval,
+    fmt_p,
+    interval_label,
+    verdict_icon,
+)
 
 if TYPE_CHECKING:
     from promptarena.compare import Comparison
@@ -46,7 +54,7 @@ def _suite_lines(outcome: SuiteOutcome) -> list[str]:
     for arm in outcome.result.arms:
         cells = [fmt_interval(arm.summary[n]) for n in names]
         lines.append(f"| `{arm.arm.label}` | " + " | ".join(cells) + " |")
-    lines.append("")
+    lines += ["", f"_{fmt_energy(outcome.result.energy_j, outcome.result.energy_sources)}_", ""]
     for comp in outcome.comparisons:
         lines += _comparison_lines(comp)
     for gate in outcome.gates:

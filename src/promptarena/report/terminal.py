@@ -15,6 +15,7 @@ from promptarena.report._format import (
     fmt_confidence,
     fmt_detect,
     fmt_difference,
+    fmt_energy,
     fmt_interval,
     fmt_number,
     fmt_p,
@@ -41,11 +42,14 @@ def suite_table(result: SuiteResult) -> Table:
         title=f"{suite.name}  ({suite.prompt}, {len(suite.cases)} cases)",
         title_justify="left",
         caption=f"mean [{summary_confidence(result)} CI] per metric; p50 latency per case; the arm's tokens/s in "
-        "this run; mean output tokens",
+        f"this run; mean output tokens; {fmt_energy(result.energy_j, result.energy_sources)}",
         caption_justify="left",
     )
+    models = any(arm.arm.model for arm in result.arms)
     table.add_column("version")
     table.add_column("variant")
+    if models:
+        table.add_column("model")
     for spec in suite.metrics:
         metric = get_metric(spec.name)
         arrow = {True: " ↑", False: " ↓", None: ""}[metric.higher_is_better]
@@ -62,6 +66,7 @@ def suite_table(result: SuiteResult) -> Table:
         table.add_row(
             label,
             arm.arm.variant.name,
+            *([arm.arm.model] if models else []),
             *[fmt_interval(arm.summary[s.name]) for s in suite.metrics],
             *([fmt_interval(arm.summary[THUMBS_UP]) if THUMBS_UP in arm.summary else MISSING] if votes else []),
             fmt_number(arm.latency_p50, ".2f"),

@@ -94,6 +94,35 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     ALTER TABLE runs ADD COLUMN host TEXT;
     """,
+    # 4: the model of each result (a name from the suite's `models:`, '' for one model), part of its key
+    """
+    ALTER TABLE results RENAME TO results_before_models;
+    CREATE TABLE results (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        suite TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        version TEXT NOT NULL,
+        commit_sha TEXT,
+        blob TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        output TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        confidence REAL,
+        reasoning TEXT,
+        details TEXT NOT NULL,
+        generation_keys TEXT NOT NULL,
+        scores TEXT NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (run_id, blob, variant, model, case_id)
+    );
+    INSERT INTO results (run_id, suite, prompt, version, commit_sha, blob, variant, case_id, output, answer,
+        confidence, reasoning, details, generation_keys, scores)
+    SELECT run_id, suite, prompt, version, commit_sha, blob, variant, case_id, output, answer,
+        confidence, reasoning, details, generation_keys, scores FROM results_before_models;
+    DROP TABLE results_before_models;
+    CREATE INDEX results_arm ON results (suite, blob, variant, model);
+    """,
 ]
 
 
@@ -109,7 +138,8 @@ def default_path(root: str | Path) -> Path:
 
 def tables(version: int = len(MIGRATIONS)) -> list[str]:
     """The tables that the first ``version`` migrations create, in the order they are made."""
-    return [name for script in MIGRATIONS[:version] for name in re.findall(r"CREATE TABLE (\w+)", script)]
+    names = [name for script in MIGRATIONS[:version] for name in re.findall(r"CREATE TABLE (\w+)", script)]
+    return list(dict.fromkeys(names))
 
 
 @contextmanager
@@ -265,8 +295,11 @@ class Database:
                     _migrate(conn)
                 finally:
                     conn.close()
-                with suppress(FileExistsError):  # another process made it first: use theirs
+                try:
                     os.link(tmp, self.path)
+                except FileExistsError:  # another process made it first: use theirs
+                    if self.path.stat().st_size == 0:  # unless a bare SQLite open left an empty file meanwhile
+                        os.replace(tmp, self.path)
         finally:
             for suffix in ("", "-wal", "-shm"):
                 tmp.with_name(tmp.name + suffix).unlink(missing_ok=True)

@@ -11,7 +11,7 @@ from promptarena.store._db import Database
 
 @dataclass(frozen=True)
 class StoredArm:
-    """An arm (version blob x variant) as one run stored it; ``first`` orders arms as the run wrote them."""
+    """An arm (version blob x variant x model) as one run stored it; ``first`` orders arms as the run wrote them."""
 
     blob: str
     variant: str
@@ -21,6 +21,7 @@ class StoredArm:
     started_at: str
     prompt: str
     first: int
+    model: str = ""  # a name from the suite's `models:`; '' for a suite with one model
 
 
 class Queries(Database):
@@ -47,10 +48,10 @@ class Queries(Database):
         with self.read() as conn:
             rows = conn.execute(
                 """
-                SELECT r.blob, r.variant, r.version, r.commit_sha, r.run_id, runs.started_at, r.prompt, r.first
+                SELECT r.blob, r.variant, r.version, r.commit_sha, r.run_id, runs.started_at, r.prompt, r.first, r.model
                 FROM (
-                    SELECT run_id, blob, variant, version, commit_sha, prompt, MIN(rowid) AS first
-                    FROM results WHERE suite = ? GROUP BY run_id, blob, variant
+                    SELECT run_id, blob, variant, model, version, commit_sha, prompt, MIN(rowid) AS first
+                    FROM results WHERE suite = ? GROUP BY run_id, blob, variant, model
                 ) r
                 JOIN runs ON runs.id = r.run_id
                 WHERE runs.status = 'completed'
@@ -61,14 +62,14 @@ class Queries(Database):
         return [StoredArm(*row) for row in rows]
 
     def arm_results(
-        self, run_id: str, blob: str, variant: str, case_id: str | None = None
+        self, run_id: str, blob: str, variant: str, case_id: str | None = None, model: str = ""
     ) -> dict[str, dict[str, Any]]:
         """case id -> the stored result of one arm in one run (output, answer, details, keys, scores, ...)."""
         sql = (
             "SELECT case_id, output, answer, confidence, reasoning, details, generation_keys, scores, version, "
-            "commit_sha FROM results WHERE run_id = ? AND blob = ? AND variant = ?"
+            "commit_sha FROM results WHERE run_id = ? AND blob = ? AND variant = ? AND model = ?"
         )
-        args = [run_id, blob, variant]
+        args = [run_id, blob, variant, model]
         if case_id is not None:
             sql += " AND case_id = ?"
             args.append(case_id)

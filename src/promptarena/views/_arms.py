@@ -19,7 +19,7 @@ from promptarena.types import Generation, Prediction, case_latency
 
 @dataclass(frozen=True)
 class ArmChoice:
-    """An arm with stored results: a version (blob) of the suite's prompt evaluated with one variant."""
+    """An arm with stored results: a version (blob) of the suite's prompt evaluated with one variant on one model."""
 
     suite: str
     prompt: str
@@ -30,10 +30,11 @@ class ArmChoice:
     run_id: str  # the latest completed run that evaluated it
     started_at: str
     message: str | None = None
+    model: str = ""  # a name from the suite's `models:`; '' for a suite with one model
 
     @property
     def label(self) -> str:
-        return f"{self.version}:{self.variant}"
+        return f"{self.version}:{self.variant}" + (f"@{self.model}" if self.model else "")
 
 
 def arm_choices(results: ResultsStore, suite: str, store: PromptStore | None = None) -> list[ArmChoice]:
@@ -46,19 +47,28 @@ def arm_choices(results: ResultsStore, suite: str, store: PromptStore | None = N
                 messages.setdefault(v.blob, (i, v.message))
         except PromptArenaError:
             pass
-    seen: dict[tuple[str, str], ArmChoice] = {}
-    variants_order: dict[str, int] = {}  # the order the engine stored them in: the suite's
+    seen: dict[tuple[str, str, str], ArmChoice] = {}
+    order: dict[tuple[str, str], int] = {}  # (variant, model) in the order the engine stored them: the suite's
     for row in rows:
-        variants_order[row.variant] = min(variants_order.get(row.variant, row.first), row.first)
-        if (row.blob, row.variant) not in seen:
+        order[(row.variant, row.model)] = min(order.get((row.variant, row.model), row.first), row.first)
+        if (row.blob, row.variant, row.model) not in seen:
             message = messages.get(row.blob, (0, None))[1]
-            seen[(row.blob, row.variant)] = ArmChoice(
-                suite, row.prompt, row.blob, row.variant, row.version, row.commit, row.run_id, row.started_at, message
+            seen[(row.blob, row.variant, row.model)] = ArmChoice(
+                suite,
+                row.prompt,
+                row.blob,
+                row.variant,
+                row.version,
+                row.commit,
+                row.run_id,
+                row.started_at,
+                message,
+                row.model,
             )
 
     def rank(c: ArmChoice) -> tuple[int, int, int]:
         in_log = messages.get(c.blob)
-        return (0 if c.version == "worktree" else 1, in_log[0] if in_log else 10**6, variants_order[c.variant])
+        return (0 if c.version == "worktree" else 1, in_log[0] if in_log else 10**6, order[(c.variant, c.model)])
 
     return sorted(seen.values(), key=rank)
 
@@ -96,7 +106,7 @@ def load_arms(
     Returns the suite narrowed to those cases (in the suite's order) and one ``ArmResult`` per choice,
     aligned with it, ready for ``compare.compare_arms``. Metrics added to the suite after a run score None.
     """
-    stored = [results.arm_results(c.run_id, c.blob, c.variant) for c in choices]
+    stored = [results.arm_results(c.run_id, c.blob, c.variant, model=c.model) for c in choices]
     common = [case for case in suite.cases if all(case.id in rows for rows in stored)]
     narrowed = replace(suite, cases=tuple(common))
     specs = {s.name: s for s in suite.variants}
@@ -104,7 +114,7 @@ def load_arms(
     generations = results.cached_generations(all_keys)
     arms = []
     for choice, rows in zip(choices, stored, strict=True):
-        arm = Arm(_version_of(choice, store), specs.get(choice.variant, Spec(choice.variant)))
+        arm = Arm(_version_of(choice, store), specs.get(choice.variant, Spec(choice.variant)), choice.model)
         predictions: list[Prediction] = []
         scores: dict[str, list[float | None]] = {m.name: [] for m in suite.metrics}
         for case in common:
@@ -163,7 +173,7 @@ def case_samples(results: ResultsStore, choices: Sequence[ArmChoice], case_id: s
     """All samples of a case under each chosen arm: outputs, extracted answers, votes, reasoning, scores."""
     out = []
     for choice in choices:
-        row = results.arm_results(choice.run_id, choice.blob, choice.variant, case_id).get(case_id)
+        row = results.arm_results(choice.run_id, choice.blob, choice.variant, case_id, choice.model).get(case_id)
         if row is None:
             continue
         gens = results.cached_generations(row["keys"])

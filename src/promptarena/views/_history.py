@@ -58,7 +58,8 @@ def overview(results: ResultsStore, suite: str | None = None) -> list[OverviewCe
     cells: list[OverviewCell] = []
     for run_id, suite_name, started, summary in results.completed_summaries(suite):
         for arm in summary.get("arms", []):
-            key = (suite_name, arm["blob"], arm["variant"])
+            variant = arm["variant"] + (f"@{arm['model']}" if arm.get("model") else "")  # one series per model
+            key = (suite_name, arm["blob"], variant)
             if key in seen:
                 continue
             seen.add(key)
@@ -71,7 +72,7 @@ def overview(results: ResultsStore, suite: str | None = None) -> list[OverviewCe
                         commit=arm.get("commit"),
                         blob=arm["blob"],
                         message=arm.get("message"),
-                        variant=arm["variant"],
+                        variant=variant,
                         metric=metric,
                         interval=_interval(iv),
                         run_id=run_id,

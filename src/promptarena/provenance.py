@@ -1,0 +1,68 @@
+"""What a run records about itself: where its prompts, suite, cases and models came from, and its peak memory."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from promptarena.backends import Backend
+    from promptarena.gitstore import PromptStore
+    from promptarena.plan import Arm
+    from promptarena.suite import Suite
+
+PACKAGES = ("promptarena", "transformers", "torch", "sentence-transformers", "sacrebleu", "rouge-score")
+
+
+def model_label(backends: Mapping[str, Backend]) -> str:
+    """The model fingerprint, or ``name=fingerprint`` per model for a suite with several."""
+    if list(backends) == [""]:
+        return backends[""].fingerprint
+    return ", ".join(f"{name}={b.fingerprint}" for name, b in backends.items())
+
+
+def provenance(
+    suite: Suite, arms: Sequence[Arm], backends: Mapping[str, Backend], store: PromptStore
+) -> dict[str, Any]:
+    """Prompt commits and blobs, suite and case hashes, variants, model fingerprints, seed and package versions."""
+    packages = {}
+    for name in PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    versions = {
+        a.version.label: {"commit": a.version.commit, "blob": a.version.blob, "dirty": a.version.dirty} for a in arms
+    }
+    doc = {
+        "suite": str(suite.path),
+        "suite_hash": suite.suite_hash,
+        "cases_hash": suite.cases_hash,
+        "prompt": suite.prompt,
+        "versions": versions,
+        "variants": [dataclasses.asdict(v) for v in suite.variants],
+        "model": model_label(backends),
+        "seed": suite.seed,
+        "shallow_clone": bool(getattr(store, "shallow", False)),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": packages,
+    }
+    if list(backends) != [""]:
+        doc["models"] = {name: b.fingerprint for name, b in backends.items()}
+    return doc
+
+
+def peak_memory_mb() -> float:
+    """Peak memory of this process (resident set), plus the GPU's peak allocation when torch used one."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        peak += torch.cuda.max_memory_allocated() / 2**20
+    return peak
