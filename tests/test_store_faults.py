@@ -160,7 +160,7 @@ def _drop_a_table(db: Path) -> None:
 
 DAMAGE = {
     "a corrupt page": (_corrupt_a_page, "is corrupt ("),
-    "a dropped table": (_drop_a_table, "is corrupt (schema version 3 but no table scores)"),
+    "a dropped table": (_drop_a_table, f"is corrupt (schema version {len(MIGRATIONS)} but no table scores)"),
     "emptied to 0 bytes": (lambda db: db.write_bytes(b""), "is corrupt (the file is empty)"),
     "random bytes": (lambda db: db.write_bytes(os.urandom(16384)), "is corrupt (file is not a database)"),
 }

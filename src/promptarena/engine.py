@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 from promptarena.backends import Backend, get_backend
@@ -36,13 +33,15 @@ from promptarena.errors import ConfigError, PromptArenaError
 from promptarena.feedback import thumbs_up_interval
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
+from promptarena.holistic import Column, HolisticRow, expand_items, summarize_holistic, toxicity_scorer
 from promptarena.metrics import Metric, get_metric
 from promptarena.plan import Arm, make_arms, select_versions
+from promptarena.provenance import peak_memory_mb, provenance
 from promptarena.report.json import summary_json
 from promptarena.stats import Interval, mean_ci, percentile
 from promptarena.store import ResultsStore
 from promptarena.suite import THUMBS_UP, Spec, Suite
-from promptarena.types import Generation, GenerationRequest, GenParams, Prediction, case_latency
+from promptarena.types import Case, Generation, GenerationRequest, GenParams, Prediction, case_latency
 from promptarena.variants import Item, Variant, make_variant
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
@@ -59,6 +58,8 @@ class ArmResult:
     latency_p95: float = float("nan")
     tokens_per_s: float = float("nan")  # the arm's throughput in this run; NaN when all was cached
     mean_output_tokens: float = float("nan")
+    perturbed: dict[str, Column] = field(default_factory=dict)  # perturbation or layout -> its predictions
+    holistic: HolisticRow | None = None
 
 
 @dataclass
@@ -88,43 +89,6 @@ def _params(base: Any, overrides: dict[str, Any]) -> GenParams:
     }
     values.update({k: (tuple(v) if k == "stop" else v) for k, v in overrides.items()})
     return GenParams(**values)
-
-
-def provenance(suite: Suite, arms: Sequence[Arm], backend: Backend, store: PromptStore) -> dict[str, Any]:
-    packages = {}
-    for name in ("promptarena", "transformers", "torch", "sentence-transformers", "sacrebleu", "rouge-score"):
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            packages[name] = None
-    versions = {
-        a.version.label: {"commit": a.version.commit, "blob": a.version.blob, "dirty": a.version.dirty} for a in arms
-    }
-    return {
-        "suite": str(suite.path),
-        "suite_hash": suite.suite_hash,
-        "cases_hash": suite.cases_hash,
-        "prompt": suite.prompt,
-        "versions": versions,
-        "variants": [dataclasses.asdict(v) for v in suite.variants],
-        "model": backend.fingerprint,
-        "seed": suite.seed,
-        "shallow_clone": bool(getattr(store, "shallow", False)),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": packages,
-    }
-
-
-def peak_memory_mb() -> float:
-    """Peak memory of this process (resident set), plus the GPU's peak allocation when torch used one."""
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
-        peak += torch.cuda.max_memory_allocated() / 2**20
-    return peak
 
 
 def _score_key(metric: Metric, spec: Spec, prediction: Prediction, case: Any) -> str:
@@ -259,14 +223,17 @@ def arm_throughput(tasks: Sequence[_Task], spans: dict[str, tuple[float, float]]
     return sum(g.completion_tokens for g in fresh.values()) / span if span > 0 else float("nan")
 
 
-def _score(results: ResultsStore, suite: Suite, arms: list[ArmResult], progress: ProgressFn | None) -> None:
-    """Score every prediction with every metric, from the score cache when it can."""
+def _score(
+    results: ResultsStore, suite: Suite, arms: list[tuple[Sequence[Case], Any]], progress: ProgressFn | None
+) -> None:
+    """Score every prediction of each (cases, arm or column) with every metric, from the score cache when it can."""
+    cases_of = {id(arm): cases for cases, arm in arms}
     for spec in suite.metrics:
         metric = get_metric(spec.name)
         options = metric.validate_options(spec.options)
         keyed = [
-            (arm, i, _score_key(metric, spec, pred, suite.cases[i]))
-            for arm in arms
+            (arm, i, _score_key(metric, spec, pred, cases[i]))
+            for cases, arm in arms
             for i, pred in enumerate(arm.predictions)
         ]
         cached = results.cached_scores(k for _, _, k in keyed)
@@ -277,14 +244,14 @@ def _score(results: ResultsStore, suite: Suite, arms: list[ArmResult], progress:
             unique = list({k: (arm, i) for arm, i, k in todo}.items())
             values = metric.score(
                 [arm.predictions[i] for _, (arm, i) in unique],
-                [suite.cases[i] for _, (_, i) in unique],
+                [cases_of[id(arm)][i] for _, (arm, i) in unique],
                 options,
             )
             results.put_scores([(k, metric.name, v) for (k, _), v in zip(unique, values, strict=True)])
             cached.update({k: v for (k, _), v in zip(unique, values, strict=True)})
             if progress:
                 progress(f"score {metric.name}", len(todo), len(todo))
-        for arm in arms:
+        for _, arm in arms:
             arm.scores[spec.name] = [None] * len(arm.predictions)
         for arm, i, k in keyed:
             arm.scores[spec.name][i] = cached[k]
@@ -331,18 +298,18 @@ def run_suite(
     for version in versions:
         prompt = store.load(version)
         params = _params(prompt.parameters, suite.parameters)
-        rendered[version.label] = [
-            Item(case, prompt.render(case.vars, case.id), params, suite.seed, prompt.answer) for case in suite.cases
-        ]
+        items = [Item(c, prompt.render(c.vars, c.id), params, suite.seed, prompt.answer) for c in suite.cases]
+        rendered[version.label] = [("", item) for item in items] + expand_items(suite, items, prompt.render)
     made: dict[int, Variant] = {id(s): make_variant(s.name, s.options) for s in variant_specs}
     if backend is None:
         options = dict(suite.model)
         backend = get_backend(options.pop("backend", "transformers"), **options)
 
     generate = _Generator(backend, results, progress)
-    tasks = [_Task(arm, made[id(arm.variant)], item) for arm in arms for item in rendered[arm.version.label]]
+    tasks = [_Task(arm, made[id(arm.variant)], it, col) for arm in arms for col, it in rendered[arm.version.label]]
     generate.check(*_requests(suite, _next_round(tasks)))  # too long a prompt: refused before the run is recorded
-    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backend, store))
+    scorer = toxicity_scorer(suite)
+    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backend, store, scorer))
     try:
         while rounds := _next_round(tasks):
             answered = iter(generate(*_requests(suite, rounds)))
@@ -354,12 +321,17 @@ def run_suite(
         by_arm = {id(a.arm): a for a in arm_results}
         for task in tasks:
             prediction = task.variant.reduce(task.item, task.history)
-            by_arm[id(task.arm)].predictions.append(
-                dataclasses.replace(prediction, latency_s=case_latency(task.history))
-            )
-        _score(results, suite, arm_results, progress)
+            prediction = dataclasses.replace(prediction, latency_s=case_latency(task.history))
+            arm_result = by_arm[id(task.arm)]
+            if task.column:
+                arm_result.perturbed.setdefault(task.column, Column(task.column)).add(task.item, prediction)
+            else:
+                arm_result.predictions.append(prediction)
+        columns = [(c.cases, c) for a in arm_results for c in a.perturbed.values()]
+        _score(results, suite, [(suite.cases, a) for a in arm_results] + columns, progress)
         for arm_result in arm_results:
             summarize_arm(suite, arm_result)
+            arm_result.holistic = summarize_holistic(suite, arm_result, scorer)
             arm_result.tokens_per_s = arm_throughput([t for t in tasks if t.arm is arm_result.arm], generate.spans)
             votes = thumbs_up_interval(results, suite.name, arm_result.arm.version.blob, arm_result.arm.variant.name)
             if votes.n:
@@ -377,7 +349,7 @@ def run_suite(
             wall_s=time.perf_counter() - wall,
             peak_memory_mb=peak_memory_mb(),
         )
-        rounds = {(id(t.arm), t.item.case.id): (t.keys, [len(r) for r in t.history]) for t in tasks}
+        rounds = {(id(t.arm), t.column, t.item.case.id): (t.keys, [len(r) for r in t.history]) for t in tasks}
         results.finish_run(run_id, "completed", _result_rows(outcome, rounds), summary_json(outcome))
         return outcome
     except BaseException as err:
@@ -409,6 +381,7 @@ class _Task:
     arm: Arm
     variant: Variant
     item: Item
+    column: str = ""  # the perturbation or layout; "" for the case as written
     history: list[list[Generation]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
 
@@ -419,31 +392,39 @@ class _Task:
 
 
 def _result_rows(
-    outcome: SuiteResult, rounds: dict[tuple[int, str], tuple[list[str], list[int]]]
+    outcome: SuiteResult, rounds: dict[tuple[int, str, str], tuple[list[str], list[int]]]
 ) -> list[dict[str, Any]]:
-    """One stored row per (arm, case); its details keep the generations per round, to rebuild its latency."""
+    """One stored row per (arm, column, case); its details keep the generations per round, to rebuild its latency.
+
+    A perturbed or reformatted case is stored under its column's label, with its input in the details.
+    """
     rows = []
     for arm in outcome.arms:
         v = arm.arm.version
-        for i, (case, pred) in enumerate(zip(outcome.suite.cases, arm.predictions, strict=True)):
-            keys, sizes = rounds[(id(arm.arm), case.id)]
-            rows.append(
-                {
-                    "run_id": outcome.run_id,
-                    "suite": outcome.suite.name,
-                    "prompt": v.name,
-                    "version": v.label,
-                    "commit_sha": v.commit,
-                    "blob": v.blob,
-                    "variant": arm.arm.variant.name,
-                    "case_id": case.id,
-                    "output": pred.output,
-                    "answer": pred.answer,
-                    "confidence": pred.confidence,
-                    "reasoning": pred.reasoning,
-                    "details": json.dumps({**pred.details, ROUNDS: sizes}, ensure_ascii=False),
-                    "generation_keys": json.dumps(keys),
-                    "scores": json.dumps({m: s[i] for m, s in arm.scores.items()}),
-                }
-            )
+        columns = [("", outcome.suite.cases, arm.predictions, arm.scores, None)]
+        columns += [(c.label, c.cases, c.predictions, c.scores, c.inputs) for c in arm.perturbed.values()]
+        for label, cases, predictions, scores, inputs in columns:
+            for i, (case, pred) in enumerate(zip(cases, predictions, strict=True)):
+                keys, sizes = rounds[(id(arm.arm), label, case.id)]
+                details = {**pred.details, ROUNDS: sizes, **({"input": inputs[i]} if inputs else {})}
+                rows.append(
+                    {
+                        "run_id": outcome.run_id,
+                        "suite": outcome.suite.name,
+                        "prompt": v.name,
+                        "version": v.label,
+                        "commit_sha": v.commit,
+                        "blob": v.blob,
+                        "variant": arm.arm.variant.name,
+                        "case_id": case.id,
+                        "perturbation": label,
+                        "output": pred.output,
+                        "answer": pred.answer,
+                        "confidence": pred.confidence,
+                        "reasoning": pred.reasoning,
+                        "details": json.dumps(details, ensure_ascii=False),
+                        "generation_keys": json.dumps(keys),
+                        "scores": json.dumps({m: s[i] for m, s in scores.items()}),
+                    }
+                )
     return rows

@@ -1,0 +1,61 @@
+"""What a run records about itself: where its inputs came from, and the resources it used."""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+from promptarena.holistic import holistic_provenance
+
+if TYPE_CHECKING:
+    from promptarena.backends import Backend
+    from promptarena.gitstore import PromptStore
+    from promptarena.metrics.toxicity import ToxicityScorer
+    from promptarena.plan import Arm
+    from promptarena.suite import Suite
+
+
+def provenance(
+    suite: Suite, arms: Sequence[Arm], backend: Backend, store: PromptStore, scorer: ToxicityScorer | None = None
+) -> dict[str, Any]:
+    """Prompt commits and blobs, suite and case hashes, model, seeds, holistic parts and package versions."""
+    packages = {}
+    for name in ("promptarena", "transformers", "torch", "sentence-transformers", "sacrebleu", "rouge-score"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = None
+    versions = {
+        a.version.label: {"commit": a.version.commit, "blob": a.version.blob, "dirty": a.version.dirty} for a in arms
+    }
+    out = {
+        "suite": str(suite.path),
+        "suite_hash": suite.suite_hash,
+        "cases_hash": suite.cases_hash,
+        "prompt": suite.prompt,
+        "versions": versions,
+        "variants": [dataclasses.asdict(v) for v in suite.variants],
+        "model": backend.fingerprint,
+        "seed": suite.seed,
+        "shallow_clone": bool(getattr(store, "shallow", False)),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": packages,
+    }
+    holistic = holistic_provenance(suite, scorer)
+    return {**out, "holistic": holistic} if holistic else out
+
+
+def peak_memory_mb() -> float:
+    """Peak memory of this process (resident set), plus the GPU's peak allocation when torch used one."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
+        peak += torch.cuda.max_memory_allocated() / 2**20
+    return peak
