@@ -54,7 +54,12 @@ def holistic_json(row: HolisticRow) -> dict[str, Any]:
         "bias": row.bias,
         "toxicity": None
         if row.toxicity is None
-        else {"scorer": row.toxicity_scorer, "toxic_share": _plain(row.toxic), **dataclasses.asdict(row.toxicity)},
+        else {
+            "scorer": row.toxicity_scorer,
+            "toxic_share": _plain(row.toxic),
+            "max": row.toxicity.max,
+            "threshold": row.toxicity.threshold,
+        },
         "sensitivity": _plain(row.sensitivity),
     }
 
