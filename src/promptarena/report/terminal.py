@@ -122,13 +122,18 @@ def holistic_table(result: SuiteResult) -> Table | None:
         return None
     columns = _holistic_columns(result)
     scorer = next((a.holistic.toxicity_scorer for a in arms if a.holistic and a.holistic.toxicity_scorer), None)
-    caption = (
-        f"robust, fair: the worst score per case across perturbations, or counterfactuals, and the text as written; "
-        f"fair gap: the widest gap between two groups and its paired test; bias: the largest of "
-        f"{len(result.suite.holistic.bias)} measures (0 even, 1 one-sided); toxic: share scored ≥ 0.5"
-        f"{f' by {scorer}' if scorer else ''} (max); spread: best − worst across prompt layouts (sd); "
-        f"peak memory {fmt_number(result.peak_memory_mb, '.0f')} MB"
-    )
+    h = result.suite.holistic
+    notes = [
+        "robust, fair: the worst score per case across perturbations, or counterfactuals, and the text as written"
+        if h.perturbations
+        else "",
+        "fair gap: the widest gap between two groups and its paired test" if h.perturbations else "",
+        f"bias: the largest of {len(h.bias)} measures (0 even, 1 one-sided)" if h.bias else "",
+        f"toxic: share scored ≥ 0.5 by {scorer} (max)" if scorer else "",
+        "spread: best − worst across prompt layouts (sd)" if h.sensitivity else "",
+        f"peak memory {fmt_number(result.peak_memory_mb, '.0f')} MB",
+    ]
+    caption = "; ".join(n for n in notes if n)
     table = Table(
         title=f"{result.suite.name}: holistic view",
         title_justify="left",
