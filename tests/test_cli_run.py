@@ -23,7 +23,8 @@ def _db(repo) -> Path:
 
 def _rows(db: Path, table: str) -> int:
     try:
-        return sqlite3.connect(db).execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        # read-only: a poll must not create an empty file where the run is about to make its database
+        return sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     except sqlite3.OperationalError:  # no database yet, or not migrated yet
         return 0
 
