@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from promptarena.backends import get_backend
+from promptarena.backends import check_context, get_backend
 from promptarena.backends.openai import OpenAIBackend
-from promptarena.engine import check_context
 from promptarena.errors import BackendError, ConfigError
 from promptarena.types import GenerationRequest, GenParams, Message
 from tests.helpers import COUNTRIES, EVALS, evals, qa_repo, write_suite

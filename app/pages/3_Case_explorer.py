@@ -1,7 +1,9 @@
-"""Case explorer: every sample of one case under each arm, extracted answers, votes, and folded-away reasoning."""
+"""Case explorer: every sample of one case under each arm, extracted answers, votes, folded-away reasoning, and
+the case's perturbed inputs and outputs."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
@@ -15,8 +17,26 @@ page("Case explorer", "🔎")
 ws = workspace()
 
 
-def show_sample(ws: views.Workspace, sample: views.CaseSample, last: feedback.Vote | None) -> None:
-    """One arm's answer to the case: scores, answer, output, votes, samples and reasoning (folded)."""
+def show_perturbed(ws: views.Workspace, perturbed: list[views.PerturbedSample]) -> None:
+    """The case under each perturbation and prompt layout: its input, the output and its scores (folded)."""
+    if not perturbed:
+        return
+    with st.expander(f"Perturbed inputs and outputs ({len(perturbed)})"):
+        for p in perturbed:
+            scores = " · ".join(f"{m} {fmt_number(v)}" for m, v in p.scores.items())
+            st.markdown(f"**{p.label}**")
+            st.caption(f"Input · {scores}")
+            show_text(p.input if isinstance(p.input, str) else json.dumps(p.input, ensure_ascii=False, indent=1))
+            st.caption("Output")
+            show_text(p.output)
+            key = f"ex-{p.choice.blob}-{p.choice.variant}-{p.case_id}-{p.label}"
+            feedback_buttons(ws, p.choice, p.case_id, p.output, key=key)
+
+
+def show_sample(
+    ws: views.Workspace, sample: views.CaseSample, last: feedback.Vote | None, perturbed: list[views.PerturbedSample]
+) -> None:
+    """One arm's answer to the case: scores, answer, output, votes, samples, reasoning and perturbed runs (folded)."""
     choice = sample.choice
     st.markdown(f"#### {choice.label}")
     if choice.message:
@@ -64,6 +84,7 @@ def show_sample(ws: views.Workspace, sample: views.CaseSample, last: feedback.Vo
     feedback_buttons(ws, choice, sample.case_id, sample.output, key=f"ex-{choice.label}-{choice.blob}-{sample.case_id}")
     if last is not None:
         st.caption(f"Latest feedback here: {'👍' if last.thumbs_up else '👎'} at {last.created_at}")
+    show_perturbed(ws, perturbed)
 
 
 with friendly_errors():
@@ -82,6 +103,7 @@ with friendly_errors():
         picked = st.multiselect("Arms", labels, default=labels[: min(len(labels), 3)], key="explorer_arms")
         chosen = [choices[labels.index(label)] for label in picked]
         samples = views.case_samples(results, chosen, case_id)
+        perturbed = {(c.blob, c.variant): views.perturbed_samples(results, c, case_id) for c in chosen}
         votes: dict[tuple[str, str], feedback.Vote] = {}
         for vote in feedback.votes(results, entry.name, case_id=case_id):
             votes.setdefault((vote.blob, vote.variant), vote)  # newest first
@@ -106,4 +128,5 @@ with friendly_errors():
         columns = st.columns(per_row)
         for column, sample in zip(columns, samples[row_start : row_start + per_row], strict=False):
             with column, st.container(border=True):
-                show_sample(ws, sample, votes.get((sample.choice.blob, sample.choice.variant)))
+                arm = (sample.choice.blob, sample.choice.variant)
+                show_sample(ws, sample, votes.get(arm), perturbed.get(arm, []))

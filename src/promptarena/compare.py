@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from promptarena.engine import ArmResult
 from promptarena.errors import ConfigError
+from promptarena.holistic import HolisticRow, worst_case
 from promptarena.metrics import get_metric
 from promptarena.stats import Bin, PairedComparison, brier, compare_family, ece, reliability_table
 from promptarena.suite import Suite
@@ -52,6 +53,7 @@ class Comparison:
     cases: list[CaseRow]
     calibration: dict[str, Calibration] = field(default_factory=dict)
     maj_at_k: dict[str, list[float]] = field(default_factory=dict)  # arm -> accuracy of maj@k, k = 1..N
+    holistic: list[MetricRow] = field(default_factory=list)  # worst cases under perturbations, paired per case
 
 
 def _judged_metric(suite: Suite) -> str | None:
@@ -99,12 +101,40 @@ def compare_arms(suite: Suite, arms: Sequence[ArmResult], alpha: float = 0.05) -
             )
         )
     cases.sort(key=lambda c: -c.disagreement)
-    out = Comparison(suite, base, list(arms), rows, cases)
+    out = Comparison(suite, base, list(arms), rows, cases, holistic=_holistic_rows(arms, alpha))
     judged = _judged_metric(suite)
     if judged:
         for arm in arms:
             _calibrate(suite, arm, judged, out)
     return out
+
+
+def _worst_cases(row: HolisticRow, dimension: str) -> tuple[float | None, ...] | None:
+    """Per case, the worst score under the robustness perturbations, or under every counterfactual."""
+    if dimension == "robust worst case":
+        return row.robustness.worst_case if row.robustness else None
+    if not row.fairness:
+        return None
+    higher = get_metric(row.metric).higher_is_better
+    return tuple(worst_case([f.worst_case for f in row.fairness.values()], higher))
+
+
+def _holistic_rows(arms: Sequence[ArmResult], alpha: float) -> list[MetricRow]:
+    """Robustness and fairness compared between arms: each arm's worst case per case, paired, Holm per dimension."""
+    heads = [a.holistic for a in arms]
+    if not all(heads):
+        return []
+    metric = get_metric(heads[0].metric)  # type: ignore[union-attr]
+    rows = []
+    for dimension in ("robust worst case", "fair worst case"):
+        columns = [_worst_cases(h, dimension) for h in heads]  # type: ignore[arg-type]
+        if any(c is None for c in columns):
+            continue
+        pairs = [(columns[0], c) for c in columns[1:]]
+        comps = compare_family(pairs, metric.kind, metric.higher_is_better, alpha=alpha, bounds=metric.range)
+        name = f"{metric.name} ({dimension})"
+        rows.extend(MetricRow(name, arms[0].arm.label, a.arm.label, c) for a, c in zip(arms[1:], comps, strict=True))
+    return rows
 
 
 def _calibrate(suite: Suite, arm: ArmResult, metric_name: str, out: Comparison) -> None:

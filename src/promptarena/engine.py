@@ -27,13 +27,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptarena.backends import Backend, get_backend
-from promptarena.backends.options import OPTIONS
+from promptarena.backends import Backend, check_context, get_backend
 from promptarena.energy import measure_energy
-from promptarena.errors import ConfigError, PromptArenaError
+from promptarena.errors import PromptArenaError
 from promptarena.feedback import thumbs_up_interval
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
+from promptarena.holistic import Column, HolisticRow, expand_items, summarize_holistic, toxicity_scorer
 from promptarena.metrics import Metric, get_metric
 from promptarena.plan import Arm, make_arms, model_options, select_versions
 from promptarena.provenance import model_label, peak_memory_mb, provenance
@@ -41,7 +41,7 @@ from promptarena.report.json import summary_json
 from promptarena.stats import Interval, mean_ci, percentile
 from promptarena.store import ResultsStore
 from promptarena.suite import THUMBS_UP, Spec, Suite
-from promptarena.types import Generation, GenerationRequest, GenParams, Prediction, case_latency
+from promptarena.types import Case, Generation, GenerationRequest, GenParams, Prediction, case_latency
 from promptarena.variants import Item, Variant, make_variant
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
@@ -58,6 +58,8 @@ class ArmResult:
     latency_p95: float = float("nan")
     tokens_per_s: float = float("nan")  # the arm's throughput in this run; NaN when all was cached
     mean_output_tokens: float = float("nan")
+    perturbed: dict[str, Column] = field(default_factory=dict)  # perturbation or layout -> its predictions
+    holistic: HolisticRow | None = None
 
 
 @dataclass
@@ -182,33 +184,6 @@ class _Generator:
         self.generation_s += time.perf_counter() - start
 
 
-def check_context(backend: Backend, todo: Sequence[tuple[GenerationRequest, str]]) -> None:
-    """Refuse, before any model call, a prompt that with its ``max_new_tokens`` does not fit the context.
-
-    Raises:
-        ConfigError: naming the case, both lengths and the fixes; with ``truncate: left`` only when even the
-            new tokens alone do not fit.
-    """
-    context = backend.context_length
-    if context is None:
-        return
-    counted: dict[tuple[Any, ...], int] = {}
-    for request, place in todo:
-        new = request.params.max_new_tokens
-        if backend.truncate and new < context:
-            continue
-        if request.messages not in counted:
-            counted[request.messages] = backend.count_tokens(request.messages)
-        prompt = counted[request.messages]
-        if prompt + new > context:
-            options = OPTIONS.get(backend.name)
-            hint = ", or set `model: {truncate: left}`" if options and "truncate" in options.model_fields else ""
-            raise ConfigError(
-                f"{place}: the prompt is {prompt:,} tokens and max_new_tokens is {new:,}, over the model's "
-                f"context of {context:,} tokens; shorten the input, lower max_new_tokens{hint}."
-            )
-
-
 def arm_throughput(tasks: Sequence[_Task], spans: dict[str, tuple[float, float]]) -> float:
     """Completion tokens generated in this run for these tasks over the span they were generated in."""
     fresh = {
@@ -223,14 +198,17 @@ def arm_throughput(tasks: Sequence[_Task], spans: dict[str, tuple[float, float]]
     return sum(g.completion_tokens for g in fresh.values()) / span if span > 0 else float("nan")
 
 
-def _score(results: ResultsStore, suite: Suite, arms: list[ArmResult], progress: ProgressFn | None) -> None:
-    """Score every prediction with every metric, from the score cache when it can."""
+def _score(
+    results: ResultsStore, suite: Suite, arms: list[tuple[Sequence[Case], Any]], progress: ProgressFn | None
+) -> None:
+    """Score every prediction of each (cases, arm or column) with every metric, from the score cache when it can."""
+    cases_of = {id(arm): cases for cases, arm in arms}
     for spec in suite.metrics:
         metric = get_metric(spec.name)
         options = metric.validate_options(spec.options)
         keyed = [
-            (arm, i, _score_key(metric, spec, pred, suite.cases[i]))
-            for arm in arms
+            (arm, i, _score_key(metric, spec, pred, cases[i]))
+            for cases, arm in arms
             for i, pred in enumerate(arm.predictions)
         ]
         cached = results.cached_scores(k for _, _, k in keyed)
@@ -241,14 +219,14 @@ def _score(results: ResultsStore, suite: Suite, arms: list[ArmResult], progress:
             unique = list({k: (arm, i) for arm, i, k in todo}.items())
             values = metric.score(
                 [arm.predictions[i] for _, (arm, i) in unique],
-                [suite.cases[i] for _, (_, i) in unique],
+                [cases_of[id(arm)][i] for _, (arm, i) in unique],
                 options,
             )
             results.put_scores([(k, metric.name, v) for (k, _), v in zip(unique, values, strict=True)])
             cached.update({k: v for (k, _), v in zip(unique, values, strict=True)})
             if progress:
                 progress(f"score {metric.name}", len(todo), len(todo))
-        for arm in arms:
+        for _, arm in arms:
             arm.scores[spec.name] = [None] * len(arm.predictions)
         for arm, i, k in keyed:
             arm.scores[spec.name][i] = cached[k]
@@ -296,16 +274,16 @@ def run_suite(
     for version in versions:
         prompt = store.load(version)
         params = _params(prompt.parameters, suite.parameters)
-        rendered[version.label] = [
-            Item(case, prompt.render(case.vars, case.id), params, suite.seed, prompt.answer) for case in suite.cases
-        ]
+        items = [Item(c, prompt.render(c.vars, c.id), params, suite.seed, prompt.answer) for c in suite.cases]
+        rendered[version.label] = [("", item) for item in items] + expand_items(suite, items, prompt.render)
     made: dict[int, Variant] = {id(s): make_variant(s.name, s.options) for s in variant_specs}
     backends = _backends(suite, arms, backend)
     generators = {name: _Generator(b, results, progress) for name, b in backends.items()}
-    tasks = [_Task(arm, made[id(arm.variant)], item) for arm in arms for item in rendered[arm.version.label]]
+    tasks = [_Task(arm, made[id(arm.variant)], it, col) for arm in arms for col, it in rendered[arm.version.label]]
     for name, rounds in _by_model(_next_round(tasks), generators):  # too long a prompt: refused before the run
         generators[name].check(*_requests(suite, rounds))
-    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backends, store))
+    scorer = toxicity_scorer(suite)
+    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backends, store, scorer))
     try:
         with measure_energy() as energy:
             while next_round := _next_round(tasks):
@@ -321,12 +299,17 @@ def run_suite(
         by_arm = {id(a.arm): a for a in arm_results}
         for task in tasks:
             prediction = task.variant.reduce(task.item, task.history)
-            by_arm[id(task.arm)].predictions.append(
-                dataclasses.replace(prediction, latency_s=case_latency(task.history))
-            )
-        _score(results, suite, arm_results, progress)
+            prediction = dataclasses.replace(prediction, latency_s=case_latency(task.history))
+            arm_result = by_arm[id(task.arm)]
+            if task.column:
+                arm_result.perturbed.setdefault(task.column, Column(task.column)).add(task.item, prediction)
+            else:
+                arm_result.predictions.append(prediction)
+        columns = [(c.cases, c) for a in arm_results for c in a.perturbed.values()]
+        _score(results, suite, [(suite.cases, a) for a in arm_results] + columns, progress)
         for arm_result in arm_results:
             summarize_arm(suite, arm_result)
+            arm_result.holistic = summarize_holistic(suite, arm_result, scorer)
             arm_result.tokens_per_s = arm_throughput([t for t in tasks if t.arm is arm_result.arm], spans)
             votes = thumbs_up_interval(results, suite.name, arm_result.arm.version.blob, arm_result.arm.variant.name)
             if votes.n:
@@ -346,7 +329,7 @@ def run_suite(
             energy_j=energy.joules,
             energy_sources=energy.sources,
         )
-        rounds = {(id(t.arm), t.item.case.id): (t.keys, [len(r) for r in t.history]) for t in tasks}
+        rounds = {(id(t.arm), t.column, t.item.case.id): (t.keys, [len(r) for r in t.history]) for t in tasks}
         results.finish_run(run_id, "completed", _result_rows(outcome, rounds), summary_json(outcome))
         return outcome
     except BaseException as err:
@@ -397,6 +380,7 @@ class _Task:
     arm: Arm
     variant: Variant
     item: Item
+    column: str = ""  # the perturbation or layout; "" for the case as written
     history: list[list[Generation]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
 
@@ -407,32 +391,40 @@ class _Task:
 
 
 def _result_rows(
-    outcome: SuiteResult, rounds: dict[tuple[int, str], tuple[list[str], list[int]]]
+    outcome: SuiteResult, rounds: dict[tuple[int, str, str], tuple[list[str], list[int]]]
 ) -> list[dict[str, Any]]:
-    """One stored row per (arm, case); its details keep the generations per round, to rebuild its latency."""
+    """One stored row per (arm, column, case); its details keep the generations per round, to rebuild its latency.
+
+    A perturbed or reformatted case is stored under its column's label, with its input in the details.
+    """
     rows = []
     for arm in outcome.arms:
         v = arm.arm.version
-        for i, (case, pred) in enumerate(zip(outcome.suite.cases, arm.predictions, strict=True)):
-            keys, sizes = rounds[(id(arm.arm), case.id)]
-            rows.append(
-                {
-                    "run_id": outcome.run_id,
-                    "suite": outcome.suite.name,
-                    "prompt": v.name,
-                    "version": v.label,
-                    "commit_sha": v.commit,
-                    "blob": v.blob,
-                    "variant": arm.arm.variant.name,
-                    "model": arm.arm.model,
-                    "case_id": case.id,
-                    "output": pred.output,
-                    "answer": pred.answer,
-                    "confidence": pred.confidence,
-                    "reasoning": pred.reasoning,
-                    "details": json.dumps({**pred.details, ROUNDS: sizes}, ensure_ascii=False),
-                    "generation_keys": json.dumps(keys),
-                    "scores": json.dumps({m: s[i] for m, s in arm.scores.items()}),
-                }
-            )
+        columns = [("", outcome.suite.cases, arm.predictions, arm.scores, None)]
+        columns += [(c.label, c.cases, c.predictions, c.scores, c.inputs) for c in arm.perturbed.values()]
+        for label, cases, predictions, scores, inputs in columns:
+            for i, (case, pred) in enumerate(zip(cases, predictions, strict=True)):
+                keys, sizes = rounds[(id(arm.arm), label, case.id)]
+                details = {**pred.details, ROUNDS: sizes, **({"input": inputs[i]} if inputs else {})}
+                rows.append(
+                    {
+                        "run_id": outcome.run_id,
+                        "suite": outcome.suite.name,
+                        "prompt": v.name,
+                        "version": v.label,
+                        "commit_sha": v.commit,
+                        "blob": v.blob,
+                        "variant": arm.arm.variant.name,
+                        "model": arm.arm.model,
+                        "case_id": case.id,
+                        "perturbation": label,
+                        "output": pred.output,
+                        "answer": pred.answer,
+                        "confidence": pred.confidence,
+                        "reasoning": pred.reasoning,
+                        "details": json.dumps(details, ensure_ascii=False),
+                        "generation_keys": json.dumps(keys),
+                        "scores": json.dumps({m: s[i] for m, s in scores.items()}),
+                    }
+                )
     return rows

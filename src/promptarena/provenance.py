@@ -1,4 +1,4 @@
-"""What a run records about itself: where its prompts, suite, cases and models came from, and its peak memory."""
+"""What a run records about itself: where its inputs came from, and the resources it used."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
+from promptarena.holistic import holistic_provenance
+
 if TYPE_CHECKING:
     from promptarena.backends import Backend
     from promptarena.gitstore import PromptStore
+    from promptarena.metrics.toxicity import ToxicityScorer
     from promptarena.plan import Arm
     from promptarena.suite import Suite
 
@@ -26,9 +29,13 @@ def model_label(backends: Mapping[str, Backend]) -> str:
 
 
 def provenance(
-    suite: Suite, arms: Sequence[Arm], backends: Mapping[str, Backend], store: PromptStore
+    suite: Suite,
+    arms: Sequence[Arm],
+    backends: Mapping[str, Backend],
+    store: PromptStore,
+    scorer: ToxicityScorer | None = None,
 ) -> dict[str, Any]:
-    """Prompt commits and blobs, suite and case hashes, variants, model fingerprints, seed and package versions."""
+    """Prompt commits and blobs, suite and case hashes, model fingerprints, seed, holistic parts, package versions."""
     packages = {}
     for name in PACKAGES:
         try:
@@ -54,6 +61,8 @@ def provenance(
     }
     if list(backends) != [""]:
         doc["models"] = {name: b.fingerprint for name, b in backends.items()}
+    if holistic := holistic_provenance(suite, scorer):
+        doc["holistic"] = holistic
     return doc
 
 

@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -39,6 +39,14 @@ class VersionsModel(_Strict):
     last: int = Field(3, ge=1, le=100)
 
 
+class SensitivityModel(_Strict):
+    n: int = Field(ge=2, le=50)
+    formats: list[str] | None = None
+
+
+Layouts = Annotated[int, Field(ge=2, le=50)]
+
+
 class SuiteModel(_Strict):
     description: str = ""
     prompt: str
@@ -52,6 +60,11 @@ class SuiteModel(_Strict):
     models: list[dict[str, Any]] | None = Field(default=None, min_length=1)
     seed: int = 0
     parameters: Parameters = Field(default_factory=Parameters)
+    perturbations: list[str] = Field(default_factory=list)
+    perturbation_seed: int | None = None
+    bias: bool | list[str] = False
+    toxicity: str | dict[str, Any] | None = None
+    sensitivity: Layouts | SensitivityModel | None = None
 
     @field_validator("metrics", "variants")
     @classmethod
@@ -78,6 +91,27 @@ class Spec:
 
 
 @dataclass(frozen=True)
+class Holistic:
+    """The suite's holistic parts beyond accuracy: perturbed cases, prompt layouts, bias and toxicity.
+
+    ``sensitivity`` is the number of layouts per case, the prompt as written included (0: none); ``formats``
+    the layout changes drawn from (empty: all); ``toxicity`` the scorer and its options.
+    """
+
+    perturbations: tuple[str, ...] = ()
+    perturbation_seed: int = 0
+    bias: tuple[str, ...] = ()
+    toxicity: Spec | None = None
+    sensitivity: int = 0
+    formats: tuple[str, ...] = ()
+
+    @property
+    def declared(self) -> bool:
+        """Whether the suite asks for any holistic part (then reports show the holistic table)."""
+        return bool(self.perturbations or self.bias or self.toxicity or self.sensitivity)
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     path: Path
@@ -96,6 +130,7 @@ class Suite:
     cases_hash: str
     case_file: Path | None = None
     models: dict[str, dict[str, Any]] = field(default_factory=dict)  # `models:`: name -> options, in file order
+    holistic: Holistic = field(default_factory=Holistic)
 
 
 def _specs(items: list[Any]) -> tuple[Spec, ...]:
@@ -281,6 +316,7 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         case_file=case_path if isinstance(model.cases, str) else None,
         cases_hash=cases_hash,
         models=models,
+        holistic=_holistic(doc, model),
     )
 
 
@@ -301,6 +337,58 @@ def _check_names(doc: Located, specs: tuple[Spec, ...], key: str) -> None:
                 validate(spec.options)
             except ConfigError as err:
                 raise ConfigError(f"{doc.source}:{doc.line([key, i])}: {key}[{i}]: {err}") from None
+
+
+def _registered(doc: Located, names: list[str], key: str, registry: Any) -> tuple[str, ...]:
+    """Names checked against a registry, each error at its line with a near name; a repeat is refused too."""
+    for i, name in enumerate(names):
+        where = f"{doc.source}:{doc.line([*key.split('.'), i])}: {key}[{i}]"
+        try:
+            registry.get(name)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
+        if name in names[:i]:
+            raise ConfigError(f"{where}: {name!r} is listed twice; keep one.")
+    return tuple(names)
+
+
+def _holistic(doc: Located, model: SuiteModel) -> Holistic:
+    """The holistic parts, every name checked against its registry (perturbations, formats, bias, toxicity)."""
+    perturbations: tuple[str, ...] = ()
+    if model.perturbations:
+        from promptarena.perturbations import perturbations as registry
+
+        perturbations = _registered(doc, model.perturbations, "perturbations", registry)
+    bias: tuple[str, ...] = ()
+    if model.bias:
+        from promptarena.metrics.bias import bias_measures
+
+        bias = _registered(doc, model.bias, "bias", bias_measures) if isinstance(model.bias, list) else ()
+        bias = bias or tuple(bias_measures.names())
+    toxicity = None
+    if model.toxicity is not None:
+        from promptarena.metrics.toxicity import check_options
+
+        options = {"scorer": model.toxicity} if isinstance(model.toxicity, str) else dict(model.toxicity)
+        toxicity = Spec(str(options.pop("scorer", "profanity_check")), options)
+        try:
+            check_options(toxicity.name, toxicity.options)
+        except ConfigError as err:
+            raise ConfigError(f"{doc.source}:{doc.line(['toxicity'])}: toxicity: {err}") from None
+    sensitivity = model.sensitivity if isinstance(model.sensitivity, SensitivityModel) else None
+    formats: tuple[str, ...] = ()
+    if sensitivity is not None and sensitivity.formats:
+        from promptarena.perturbations.formats import formats as registry
+
+        formats = _registered(doc, sensitivity.formats, "sensitivity.formats", registry)
+    return Holistic(
+        perturbations=perturbations,
+        perturbation_seed=model.seed if model.perturbation_seed is None else model.perturbation_seed,
+        bias=bias,
+        toxicity=toxicity,
+        sensitivity=sensitivity.n if sensitivity else int(model.sensitivity or 0),
+        formats=formats,
+    )
 
 
 def _default_gate(metrics: tuple[Spec, ...]) -> tuple[str, ...]:

@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
-from promptarena.backends.options import validate_options
+from promptarena.backends.options import OPTIONS, validate_options
+from promptarena.errors import ConfigError
 from promptarena.registry import Registry
 from promptarena.types import Generation, GenerationRequest, Message
 
@@ -70,3 +71,30 @@ def get_backend(name: str, **options: Any) -> Backend:
     """
     factory = backends.get(name)
     return factory(**validate_options(name, options))
+
+
+def check_context(backend: Backend, todo: Sequence[tuple[GenerationRequest, str]]) -> None:
+    """Refuse, before any model call, a prompt that with its ``max_new_tokens`` does not fit the context.
+
+    Raises:
+        ConfigError: naming the case, both lengths and the fixes; with ``truncate: left`` only when even the
+            new tokens alone do not fit.
+    """
+    context = backend.context_length
+    if context is None:
+        return
+    counted: dict[tuple[Any, ...], int] = {}
+    for request, place in todo:
+        new = request.params.max_new_tokens
+        if backend.truncate and new < context:
+            continue
+        if request.messages not in counted:
+            counted[request.messages] = backend.count_tokens(request.messages)
+        prompt = counted[request.messages]
+        if prompt + new > context:
+            options = OPTIONS.get(backend.name)
+            hint = ", or set `model: {truncate: left}`" if options and "truncate" in options.model_fields else ""
+            raise ConfigError(
+                f"{place}: the prompt is {prompt:,} tokens and max_new_tokens is {new:,}, over the model's "
+                f"context of {context:,} tokens; shorten the input, lower max_new_tokens{hint}."
+            )

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 
 from promptarena.errors import BackendError, ConfigError, did_you_mean, missing_dependency
 from promptarena.registry import Registry
 
-__all__ = ["ToxicityScorer", "ToxicitySummary", "get_scorer", "summarize", "toxicity_scorers"]
+__all__ = ["ToxicityScorer", "ToxicitySummary", "check_options", "get_scorer", "summarize", "toxicity_scorers"]
 
 TOXIC_THRESHOLD = 0.5
 
@@ -124,10 +124,9 @@ toxicity_scorers.register("profanity_check", profanity_check)
 toxicity_scorers.register("transformers", transformers_classifier)
 
 
-def get_scorer(name: str = "profanity_check", **options: object) -> ToxicityScorer:
-    """Build the scorer registered as ``name`` with ``options`` (``model=`` for ``transformers``)."""
-    factory = toxicity_scorers.get(name)
-    params = inspect.signature(factory).parameters
+def check_options(name: str, options: Mapping[str, object]) -> None:
+    """Refuse an unknown scorer, an option it does not take or a missing one, without building it."""
+    params = inspect.signature(toxicity_scorers.get(name)).parameters
     for key in options:
         if key not in params:
             raise ConfigError(
@@ -137,4 +136,9 @@ def get_scorer(name: str = "profanity_check", **options: object) -> ToxicityScor
     missing = [p.name for p in params.values() if p.default is inspect.Parameter.empty and p.name not in options]
     if missing:
         raise ConfigError(f"toxicity scorer {name!r} needs the option {missing[0]!r}.")
-    return factory(**options)
+
+
+def get_scorer(name: str = "profanity_check", **options: object) -> ToxicityScorer:
+    """Build the scorer registered as ``name`` with ``options`` (``model=`` for ``transformers``)."""
+    check_options(name, options)
+    return toxicity_scorers.get(name)(**options)

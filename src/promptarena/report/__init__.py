@@ -17,11 +17,12 @@ from promptarena.report._format import (
     verdict_icon,
     verdict_markup,
 )
-from promptarena.report.json import comparison_json, outcome_json, run_json, summary_json
+from promptarena.report.json import comparison_json, holistic_json, outcome_json, run_json, summary_json
 from promptarena.report.junit import write_junit
 from promptarena.report.markdown import write_markdown
 from promptarena.report.terminal import (
     comparison_table,
+    holistic_table,
     print_comparison,
     print_failures,
     print_suite,
@@ -41,6 +42,8 @@ __all__ = [
     "fmt_interval",
     "fmt_number",
     "fmt_p",
+    "holistic_json",
+    "holistic_table",
     "interval_label",
     "outcome_json",
     "print_comparison",

@@ -10,9 +10,58 @@ from typing import TYPE_CHECKING, Any
 from promptarena.report._format import fmt_detect
 
 if TYPE_CHECKING:
-    from promptarena.compare import Comparison
+    from promptarena.compare import Comparison, MetricRow
     from promptarena.engine import SuiteResult
     from promptarena.gate import SuiteOutcome
+    from promptarena.holistic import HolisticRow
+
+
+def _plain(value: Any) -> Any:
+    return None if value is None else dataclasses.asdict(value)
+
+
+def holistic_json(row: HolisticRow) -> dict[str, Any]:
+    """An arm's holistic row as plain data: each dimension with its interval and the tests behind it."""
+    r, fair = row.robustness, row.fairness
+    return {
+        "metric": row.metric,
+        "accuracy": dataclasses.asdict(row.accuracy),
+        "calibration_ece": row.calibration,
+        "robustness": None
+        if r is None
+        else {
+            "worst_case": _plain(row.robust),
+            "unperturbed": r.unperturbed,
+            "means": r.means,
+            "drops": r.drops,
+            "tests": {name: dataclasses.asdict(c) for name, c in r.comparisons.items()},
+        },
+        "fairness": None
+        if fair is None
+        else {
+            "worst_case": _plain(row.fair),
+            "axes": {
+                axis: {
+                    "means": f.means,
+                    "worst_case_mean": f.worst_case_mean,
+                    "gap": f.gap,
+                    "gap_groups": list(f.gap_groups),
+                    "gap_test": dataclasses.asdict(f.gap_test),
+                }
+                for axis, f in fair.items()
+            },
+        },
+        "bias": row.bias,
+        "toxicity": None
+        if row.toxicity is None
+        else {
+            "scorer": row.toxicity_scorer,
+            "toxic_share": _plain(row.toxic),
+            "max": row.toxicity.max,
+            "threshold": row.toxicity.threshold,
+        },
+        "sensitivity": _plain(row.sensitivity),
+    }
 
 
 def summary_json(outcome: SuiteResult) -> dict[str, Any]:
@@ -35,6 +84,7 @@ def summary_json(outcome: SuiteResult) -> dict[str, Any]:
                 "latency_p95_s": arm.latency_p95,
                 "tokens_per_s": arm.tokens_per_s,
                 "mean_output_tokens": arm.mean_output_tokens,
+                **({"holistic": holistic_json(arm.holistic)} if arm.holistic else {}),
             }
         )
     return {
@@ -90,13 +140,18 @@ def run_json(db: Path, baseline: str | None, outcomes: Sequence[SuiteOutcome]) -
     return {"db": str(db), "baseline": baseline, "suites": [outcome_json(o) for o in outcomes]}
 
 
+def _rows(rows: Sequence[MetricRow]) -> list[dict[str, Any]]:
+    return [{"metric": r.metric, "a": r.a, "b": r.b, **dataclasses.asdict(r.comparison)} for r in rows]
+
+
 def comparison_json(comp: Comparison) -> dict[str, Any]:
     """What `evals compare --json` prints: every paired comparison, calibration, maj@k and the cases."""
     return {
         "suite": comp.suite.name,
         "arms": [a.arm.label for a in comp.arms],
-        "metrics": [{"metric": r.metric, "a": r.a, "b": r.b, **dataclasses.asdict(r.comparison)} for r in comp.rows],
+        "metrics": _rows(comp.rows),
         "calibration": {k: dataclasses.asdict(v) for k, v in comp.calibration.items()},
         "maj_at_k": comp.maj_at_k,
+        "holistic": _rows(comp.holistic),
         "cases": [dataclasses.asdict(c) for c in comp.cases],
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -25,8 +25,9 @@ from promptarena.report._format import (
 from promptarena.suite import THUMBS_UP
 
 if TYPE_CHECKING:
-    from promptarena.compare import Comparison
-    from promptarena.engine import SuiteResult
+    from promptarena.compare import Comparison, MetricRow
+    from promptarena.engine import ArmResult, SuiteResult
+    from promptarena.holistic import HolisticRow
 
 
 def summary_confidence(result: SuiteResult) -> str:
@@ -76,9 +77,96 @@ def suite_table(result: SuiteResult) -> Table:
     return table
 
 
+def _holistic_columns(result: SuiteResult) -> list[tuple[str, Callable[[HolisticRow], str]]]:
+    """(header, cell) for each dimension the suite declares, beside accuracy and calibration."""
+    first = next(a.holistic for a in result.arms if a.holistic)
+    arrow = " ↑" if get_metric(first.metric).higher_is_better else " ↓"
+    columns: list[tuple[str, Callable[[HolisticRow], str]]] = [
+        (first.metric + arrow, lambda h: fmt_interval(h.accuracy, 2)),
+        ("ECE ↓", lambda h: fmt_number(h.calibration, ".2f")),
+    ]
+    if first.robustness:
+        columns.append(("robust" + arrow, lambda h: fmt_interval(h.robust, 2) if h.robust else MISSING))
+    if first.fairness:
+        columns.append(("fair" + arrow, lambda h: fmt_interval(h.fair, 2) if h.fair else MISSING))
+        columns.append(("fair gap", _gap))
+    if first.bias is not None:
+        columns.append(("bias ↓", _bias))
+    if first.toxicity is not None:
+        columns.append(("toxic ↓ (max)", _toxic))
+    if first.sensitivity is not None:
+        columns.append(("spread ↓ (sd)", _spread))
+    return columns
+
+
+def _gap(h: HolisticRow) -> str:
+    f = h.gap
+    return MISSING if f is None else f"{fmt_number(f.gap, '.2f')} (p {fmt_p(f.gap_test.p_value)})"
+
+
+def _bias(h: HolisticRow) -> str:
+    values = [v for v in (h.bias or {}).values() if v is not None]
+    return fmt_number(max(values), ".2f") if values else MISSING
+
+
+def _toxic(h: HolisticRow) -> str:
+    if h.toxic is None or h.toxicity is None:
+        return MISSING
+    return f"{fmt_interval(h.toxic, 2)} ({fmt_number(h.toxicity.max, '.2f')})"
+
+
+def _spread(h: HolisticRow) -> str:
+    s = h.sensitivity
+    return MISSING if s is None else f"{fmt_number(s.spread, '.2f')} ({fmt_number(s.std, '.2f')})"
+
+
+def holistic_table(result: SuiteResult) -> Table | None:
+    """One row per arm with every HELM dimension the suite declares; ``None`` when it declares none."""
+    arms: list[ArmResult] = [a for a in result.arms if a.holistic]
+    if not result.suite.holistic.declared or not arms:
+        return None
+    columns = _holistic_columns(result)
+    scorer = next((a.holistic.toxicity_scorer for a in arms if a.holistic and a.holistic.toxicity_scorer), None)
+    h = result.suite.holistic
+    notes = [
+        "robust, fair: the worst score per case across perturbations, or counterfactuals, and the text as written"
+        if h.perturbations
+        else "",
+        "fair gap: the widest gap between two groups and its paired test" if h.perturbations else "",
+        f"bias: the largest of {len(h.bias)} measures (0 even, 1 one-sided)" if h.bias else "",
+        f"toxic: share scored ≥ 0.5 by {scorer} (max)" if scorer else "",
+        "spread: best − worst across prompt layouts (sd)" if h.sensitivity else "",
+        f"peak memory {fmt_number(result.peak_memory_mb, '.0f')} MB",
+    ]
+    caption = "; ".join(n for n in notes if n)
+    table = Table(
+        title=f"{result.suite.name}: holistic view",
+        title_justify="left",
+        caption=caption,
+        caption_justify="left",
+        box=None,
+        padding=(0, 1, 0, 0),
+    )
+    for header in ("version", "variant", *(h for h, _ in columns), "p50 s", "tok/s"):
+        table.add_column(header, justify="left" if header in ("version", "variant") else "right", no_wrap=True)
+    for arm in arms:
+        v = arm.arm.version
+        table.add_row(
+            v.label + (" *" if v.dirty else ""),
+            arm.arm.variant.name,
+            *[cell(arm.holistic) for _, cell in columns],  # type: ignore[arg-type]
+            fmt_number(arm.latency_p50, ".2f"),
+            fmt_number(arm.tokens_per_s, ".0f"),
+        )
+    return table
+
+
 def print_suite(console: Console, result: SuiteResult, db_path: str) -> None:
-    """The suite's table and a line on what was generated, cached and stored where."""
+    """The suite's table, its holistic table when it declares one, and what was generated, cached and stored."""
     console.print(suite_table(result))
+    holistic = holistic_table(result)
+    if holistic is not None:
+        console.print(holistic)
     rate = result.generated_tokens / result.generation_s if result.generation_s > 0 else float("nan")
     line = f"{result.generated} generated, {result.cached} from cache"
     if result.generated:
@@ -93,14 +181,16 @@ def print_failures(console: Console, failures: Sequence[object]) -> None:
         console.print(f"[red]FAIL[/red] {failure}")
 
 
-def comparison_table(comp: Comparison) -> Table:
+def comparison_table(comp: Comparison, rows: Sequence[MetricRow] | None = None, title: str = "") -> Table:
     """One row per (metric, arm B): means, B − A with its interval, p-value, wins/ties/losses and the verdict."""
-    table = Table(title=f"{comp.suite.name}: paired comparison on {len(comp.suite.cases)} cases", title_justify="left")
-    label = interval_label([r.comparison for r in comp.rows])
+    rows = comp.rows if rows is None else rows
+    title = title or f"{comp.suite.name}: paired comparison on {len(comp.suite.cases)} cases"
+    table = Table(title=title, title_justify="left")
+    label = interval_label([r.comparison for r in rows])
     for col in ("metric", "A", "B", "mean A", "mean B", f"B − A [{label}]", "p", "win/tie/loss", "verdict"):
         numeric = col.startswith(("mean", "B −", "p", "win"))
         table.add_column(col, justify="right" if numeric else "left", no_wrap=col not in ("A", "B"))
-    for row in comp.rows:
+    for row in rows:
         c = row.comparison
         table.add_row(
             row.metric,
@@ -121,6 +211,9 @@ def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> 
     console.print(comparison_table(comp))
     for row in comp.rows:
         console.print(f"{row.metric} ({row.b}): {fmt_detect(row.comparison)}", highlight=False)
+    if comp.holistic:
+        title = f"{comp.suite.name}: robustness and fairness, the worst case per case paired between arms"
+        console.print(comparison_table(comp, comp.holistic, title))
     disagreements = [c for c in comp.cases if c.disagreement > 0][:top_cases]
     if disagreements:
         cases = Table(title="cases where the arms disagree most", title_justify="left", show_lines=True)

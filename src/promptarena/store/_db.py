@@ -123,6 +123,36 @@ MIGRATIONS: list[str] = [
     DROP TABLE results_before_models;
     CREATE INDEX results_arm ON results (suite, blob, variant, model);
     """,
+    # 5: results of perturbed cases and prompt layouts beside the case as written ('' = as written), one key more
+    """
+    CREATE TABLE results_new (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        suite TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        version TEXT NOT NULL,
+        commit_sha TEXT,
+        blob TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        perturbation TEXT NOT NULL DEFAULT '',
+        output TEXT NOT NULL,
+        answer TEXT NOT NULL,
+        confidence REAL,
+        reasoning TEXT,
+        details TEXT NOT NULL,
+        generation_keys TEXT NOT NULL,
+        scores TEXT NOT NULL,
+        model TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (run_id, blob, variant, model, case_id, perturbation)
+    );
+    INSERT INTO results_new (run_id, suite, prompt, version, commit_sha, blob, variant, case_id, output, answer,
+        confidence, reasoning, details, generation_keys, scores, model)
+    SELECT run_id, suite, prompt, version, commit_sha, blob, variant, case_id, output, answer,
+        confidence, reasoning, details, generation_keys, scores, model FROM results ORDER BY rowid;
+    DROP TABLE results;
+    ALTER TABLE results_new RENAME TO results;
+    CREATE INDEX results_arm ON results (suite, blob, variant, model);
+    """,
 ]
 
 
@@ -137,9 +167,18 @@ def default_path(root: str | Path) -> Path:
 
 
 def tables(version: int = len(MIGRATIONS)) -> list[str]:
-    """The tables that the first ``version`` migrations create, in the order they are made."""
-    names = [name for script in MIGRATIONS[:version] for name in re.findall(r"CREATE TABLE (\w+)", script)]
-    return list(dict.fromkeys(names))
+    """The tables that the first ``version`` migrations leave, in the order they were made (a remade one last)."""
+    names: list[str] = []
+    pattern = r"CREATE TABLE (\w+)|DROP TABLE (\w+)|ALTER TABLE (\w+) RENAME TO (\w+)"
+    for script in MIGRATIONS[:version]:
+        for created, dropped, old, new in re.findall(pattern, script):
+            if created:
+                names.append(created)
+            elif dropped:
+                names.remove(dropped)
+            else:
+                names[names.index(old)] = new
+    return names
 
 
 @contextmanager

@@ -51,7 +51,7 @@ class Queries(Database):
                 SELECT r.blob, r.variant, r.version, r.commit_sha, r.run_id, runs.started_at, r.prompt, r.first, r.model
                 FROM (
                     SELECT run_id, blob, variant, model, version, commit_sha, prompt, MIN(rowid) AS first
-                    FROM results WHERE suite = ? GROUP BY run_id, blob, variant, model
+                    FROM results WHERE suite = ? AND perturbation = '' GROUP BY run_id, blob, variant, model
                 ) r
                 JOIN runs ON runs.id = r.run_id
                 WHERE runs.status = 'completed'
@@ -65,19 +65,34 @@ class Queries(Database):
         self, run_id: str, blob: str, variant: str, case_id: str | None = None, model: str = ""
     ) -> dict[str, dict[str, Any]]:
         """case id -> the stored result of one arm in one run (output, answer, details, keys, scores, ...)."""
+        rows = self._results(run_id, blob, variant, model, case_id, perturbed=False)
+        return {row.pop("case_id"): row for row in rows if row.pop("perturbation") == ""}
+
+    def perturbed_results(
+        self, run_id: str, blob: str, variant: str, case_id: str, model: str = ""
+    ) -> dict[str, dict[str, Any]]:
+        """perturbation or layout -> one arm's stored result for one case under it, in the order they were stored."""
+        rows = self._results(run_id, blob, variant, model, case_id, perturbed=True)
+        return {row.pop("perturbation"): row for row in rows if row.pop("case_id") == case_id}
+
+    def _results(
+        self, run_id: str, blob: str, variant: str, model: str, case_id: str | None, *, perturbed: bool
+    ) -> list[dict[str, Any]]:
         sql = (
-            "SELECT case_id, output, answer, confidence, reasoning, details, generation_keys, scores, version, "
-            "commit_sha FROM results WHERE run_id = ? AND blob = ? AND variant = ? AND model = ?"
+            "SELECT case_id, perturbation, output, answer, confidence, reasoning, details, generation_keys, scores, "
+            "version, commit_sha FROM results WHERE run_id = ? AND blob = ? AND variant = ? AND model = ? AND "
+            + ("perturbation != ''" if perturbed else "perturbation = ''")
         )
         args = [run_id, blob, variant, model]
         if case_id is not None:
             sql += " AND case_id = ?"
             args.append(case_id)
         with self.read() as conn:
-            rows = conn.execute(sql, args).fetchall()
-        out = {}
-        for case, output, answer, conf, reasoning, details, keys, scores, version, commit in rows:
-            out[case] = {
+            rows = conn.execute(sql + " ORDER BY rowid", args).fetchall()
+        return [
+            {
+                "case_id": case,
+                "perturbation": label,
                 "output": output,
                 "answer": answer,
                 "confidence": conf,
@@ -88,12 +103,15 @@ class Queries(Database):
                 "version": version,
                 "commit": commit,
             }
-        return out
+            for case, label, output, answer, conf, reasoning, details, keys, scores, version, commit in rows
+        ]
 
     def case_ids(self, suite: str) -> list[str]:
         """Case ids with stored results for a suite, in the order they were first stored."""
         with self.read() as conn:
             rows = conn.execute(
-                "SELECT case_id FROM results WHERE suite = ? GROUP BY case_id ORDER BY MIN(rowid)", (suite,)
+                "SELECT case_id FROM results WHERE suite = ? AND perturbation = '' "
+                "GROUP BY case_id ORDER BY MIN(rowid)",
+                (suite,),
             )
             return [r[0] for r in rows]

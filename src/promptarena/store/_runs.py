@@ -118,7 +118,8 @@ class Runs(Database):
     def results(self, run_id: str) -> list[dict[str, Any]]:
         with self.read() as conn:
             cur = conn.execute(
-                "SELECT * FROM results WHERE run_id = ? ORDER BY version, variant, model, case_id", (run_id,)
+                "SELECT * FROM results WHERE run_id = ? ORDER BY version, variant, model, perturbation, case_id",
+                (run_id,),
             )
             rows = cur.fetchall()
         names = [d[0] for d in cur.description]

@@ -21,10 +21,12 @@ from promptarena.views._history import (
     side_by_side,
     with_feedback,
 )
+from promptarena.views._holistic import DIMENSIONS, PerturbedSample, holistic_cells, perturbed_samples
 from promptarena.views._runs import RunView, run_views
 from promptarena.views._workspace import SuiteEntry, Workspace, prompt_names, suite_entries
 
 __all__ = [
+    "DIMENSIONS",
     "THUMBS_UP",
     "ArmChoice",
     "CaseSample",
@@ -32,6 +34,7 @@ __all__ = [
     "DiffRow",
     "HistoryPoint",
     "OverviewCell",
+    "PerturbedSample",
     "RunView",
     "SuiteEntry",
     "Workspace",
@@ -41,9 +44,11 @@ __all__ = [
     "commit_rows",
     "diff_versions",
     "fmt_interval",
+    "holistic_cells",
     "load_arms",
     "metric_history",
     "overview",
+    "perturbed_samples",
     "prompt_names",
     "run_views",
     "side_by_side",

@@ -1,0 +1,28 @@
+"""HELM's holistic view of an arm beside its accuracy: robustness, fairness, prompt sensitivity, bias, toxicity.
+
+``_measures`` holds the statistics over per-case scores; ``_expand`` turns a suite's perturbations and prompt
+layouts into more cached requests; ``_summary`` gathers one holistic row per arm after scoring.
+"""
+
+from promptarena.holistic._expand import FORMAT, Column, expand_items, holistic_provenance, toxicity_scorer
+from promptarena.holistic._measures import Fairness, Robustness, Spread, fairness, robustness, spread, worst_case
+from promptarena.holistic._summary import HolisticRow, aligned, headline_metric, summarize_holistic
+
+__all__ = [
+    "FORMAT",
+    "Column",
+    "Fairness",
+    "HolisticRow",
+    "Robustness",
+    "Spread",
+    "aligned",
+    "expand_items",
+    "fairness",
+    "headline_metric",
+    "holistic_provenance",
+    "robustness",
+    "spread",
+    "summarize_holistic",
+    "toxicity_scorer",
+    "worst_case",
+]

@@ -1,0 +1,156 @@
+"""One holistic row per arm, from its scored predictions and columns: every HELM dimension beside accuracy.
+
+The row judges the suite's headline metric: its first metric with a direction. Robustness takes the
+robustness perturbations, fairness the counterfactuals of each axis (an axis with one counterfactual is
+compared with the text as written), sensitivity the layouts; bias and toxicity read the unperturbed outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from promptarena.holistic._expand import FORMAT, Column
+from promptarena.holistic._measures import Fairness, Robustness, Spread, fairness, robustness, spread, worst_case
+from promptarena.metrics import Metric, get_metric
+from promptarena.stats import Interval, ece, mean_ci
+
+if TYPE_CHECKING:
+    from promptarena.metrics.toxicity import ToxicityScorer, ToxicitySummary
+    from promptarena.suite import Suite
+    from promptarena.types import Prediction
+
+
+class Scored(Protocol):
+    """An arm as the summary reads it (``engine.ArmResult``)."""
+
+    predictions: list[Prediction]
+    scores: dict[str, list[float | None]]
+    summary: dict[str, Interval]
+    perturbed: dict[str, Column]
+
+
+@dataclass(frozen=True)
+class HolisticRow:
+    """An arm's holistic row; a part the suite does not declare is ``None`` (calibration: NaN without confidences).
+
+    ``robust`` and ``fair`` are the worst case per case (over the perturbations, or the counterfactuals, and the
+    text as written) as a mean with its interval; ``toxic`` is the share of outputs scored toxic.
+    """
+
+    metric: str
+    accuracy: Interval
+    calibration: float
+    robustness: Robustness | None = None
+    robust: Interval | None = None
+    fairness: dict[str, Fairness] | None = None
+    fair: Interval | None = None
+    bias: dict[str, float | None] | None = None
+    toxicity: ToxicitySummary | None = None
+    toxic: Interval | None = None
+    toxicity_scorer: str | None = None
+    sensitivity: Spread | None = None
+
+    @property
+    def gap(self) -> Fairness | None:
+        """The axis with the widest fairness gap."""
+        if not self.fairness:
+            return None
+        return max(self.fairness.values(), key=lambda f: -1.0 if f.gap != f.gap else f.gap)
+
+
+def headline_metric(suite: Suite) -> str | None:
+    """The metric a holistic row judges: the suite's first metric with a direction."""
+    return next((s.name for s in suite.metrics if get_metric(s.name).higher_is_better is not None), None)
+
+
+def aligned(suite: Suite, column: Column, metric: str) -> list[float | None]:
+    """A column's scores in the suite's case order; ``None`` for a case the column lacks."""
+    by_id = dict(zip((c.id for c in column.cases), column.scores.get(metric, []), strict=True))
+    return [by_id.get(case.id) for case in suite.cases]
+
+
+def _calibration(suite: Suite, arm: Scored) -> float:
+    """ECE of the vote agreement against the first pass/fail quality metric; NaN without confidences."""
+    judged = next(
+        (s.name for s in suite.metrics if get_metric(s.name).kind == "binary" and get_metric(s.name).higher_is_better),
+        None,
+    )
+    confidences = [p.confidence for p in arm.predictions]
+    if judged is None or all(c is None for c in confidences):
+        return float("nan")
+    return ece(confidences, arm.scores[judged])
+
+
+def _columns(suite: Suite, arm: Scored, metric: str, kind: str) -> dict[str, list[float | None]]:
+    from promptarena.perturbations import get_perturbation
+
+    return {
+        name: aligned(suite, arm.perturbed[name], metric)
+        for name in suite.holistic.perturbations
+        if name in arm.perturbed and get_perturbation(name).kind == kind
+    }
+
+
+def _fairness(suite: Suite, arm: Scored, m: Metric, name: str) -> tuple[dict[str, Fairness], Interval] | None:
+    from promptarena.perturbations import get_perturbation
+
+    columns = _columns(suite, arm, name, "fairness")
+    if not columns:
+        return None
+    unperturbed = arm.scores[name]
+    axes: dict[str, dict[str, Sequence[float | None]]] = {}
+    for label, column in columns.items():
+        axes.setdefault(str(get_perturbation(label).axis), {})[label] = column
+    out = {}
+    for axis, groups in axes.items():
+        groups = groups if len(groups) > 1 else {"as_written": unperturbed, **groups}
+        out[axis] = fairness(groups, m.kind, m.higher_is_better, unperturbed=unperturbed, bounds=m.range)
+    worst = worst_case([unperturbed, *columns.values()], m.higher_is_better)
+    return out, mean_ci(worst, kind=m.kind, bounds=m.range)
+
+
+def _sensitivity(suite: Suite, arm: Scored, name: str, higher_is_better: bool | None) -> Spread | None:
+    if not suite.holistic.sensitivity:
+        return None
+    layouts: Mapping[str, Sequence[float | None]] = {
+        f"{FORMAT}0": arm.scores[name],
+        **{label: aligned(suite, col, name) for label, col in arm.perturbed.items() if label.startswith(FORMAT)},
+    }
+    return spread(layouts, higher_is_better)
+
+
+def summarize_holistic(suite: Suite, arm: Scored, scorer: ToxicityScorer | None) -> HolisticRow | None:
+    """The arm's holistic row, or ``None`` when the suite declares no holistic part or no metric has a direction."""
+    name = headline_metric(suite)
+    if not suite.holistic.declared or name is None:
+        return None
+    m = get_metric(name)
+    parts: dict[str, Any] = {}
+    robust = _columns(suite, arm, name, "robustness")
+    if robust:
+        r = robustness(arm.scores[name], robust, m.kind, m.higher_is_better, bounds=m.range)
+        parts.update(robustness=r, robust=mean_ci(r.worst_case, kind=m.kind, bounds=m.range))
+    fair = _fairness(suite, arm, m, name)
+    if fair:
+        parts.update(fairness=fair[0], fair=fair[1])
+    outputs = [p.output for p in arm.predictions]
+    if suite.holistic.bias:
+        from promptarena.metrics.bias import bias_measures
+
+        parts["bias"] = {measure: bias_measures.get(measure)(outputs) for measure in suite.holistic.bias}
+    if scorer is not None:
+        from promptarena.metrics.toxicity import summarize
+
+        scores = scorer.score(outputs)
+        toxicity = summarize(scores)
+        toxic = mean_ci([float(s >= toxicity.threshold) for s in scores], kind="binary")
+        parts.update(toxicity=toxicity, toxic=toxic, toxicity_scorer=f"{scorer.name} ({scorer.version})")
+    return HolisticRow(
+        metric=name,
+        accuracy=arm.summary[name],
+        calibration=_calibration(suite, arm),
+        sensitivity=_sensitivity(suite, arm, name, m.higher_is_better),
+        **parts,
+    )
