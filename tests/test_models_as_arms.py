@@ -221,3 +221,17 @@ def test_a_schema_3_database_keeps_its_results_with_no_model(tmp_path: Path) -> 
         assert row["model"] == "" and row["answer"] == "Paris"
         assert results.arm_results("r", "b", "plain")["france"]["scores"] == {"exact_match": 1.0}
         assert results.conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_perturbed_cases_of_two_models_are_stored_apart(tmp_path: Path) -> None:
+    """Models and perturbations are both keys of a stored result: neither overwrites the other."""
+    repo = qa_repo(tmp_path / "repo")
+    _rewrite(repo, model=None, models=MODELS, versions=["HEAD~1"], perturbations=["lowercase"])
+    with PromptStore(repo.root) as store, ResultsStore(tmp_path / "results.db") as results:
+        out = run_suite(load_suite(repo.root / "evals" / "qa.yaml", repo.root), store, results)
+        rows = results.results(out.run_id)
+    keys = {(r["model"], r["perturbation"]) for r in rows}
+    assert keys == {("base", ""), ("base", "lowercase"), ("tuned", ""), ("tuned", "lowercase")}
+    assert len(rows) == 4 * N
+    for arm in out.arms:
+        assert arm.holistic is not None
