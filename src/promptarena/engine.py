@@ -33,7 +33,7 @@ from typing import Any
 from promptarena.backends import Backend, get_backend
 from promptarena.backends.options import OPTIONS
 from promptarena.errors import ConfigError, PromptArenaError
-from promptarena.feedback import thumbs_up_interval
+from promptarena.feedback import arm_feedback
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
 from promptarena.metrics import Metric, get_metric
@@ -41,7 +41,7 @@ from promptarena.plan import Arm, make_arms, select_versions
 from promptarena.report.json import summary_json
 from promptarena.stats import Interval, mean_ci, percentile
 from promptarena.store import ResultsStore
-from promptarena.suite import THUMBS_UP, Spec, Suite
+from promptarena.suite import Spec, Suite
 from promptarena.types import Generation, GenerationRequest, GenParams, Prediction, case_latency
 from promptarena.variants import Item, Variant, make_variant
 
@@ -361,9 +361,8 @@ def run_suite(
         for arm_result in arm_results:
             summarize_arm(suite, arm_result)
             arm_result.tokens_per_s = arm_throughput([t for t in tasks if t.arm is arm_result.arm], generate.spans)
-            votes = thumbs_up_interval(results, suite.name, arm_result.arm.version.blob, arm_result.arm.variant.name)
-            if votes.n:
-                arm_result.summary[THUMBS_UP] = votes
+            arm = arm_result.arm
+            arm_result.summary.update(arm_feedback(results, suite.name, arm.version.blob, arm.variant.name))
         outcome = SuiteResult(
             suite=suite,
             run_id=run_id,
