@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from promptarena.stats._descriptive import NAN, check_binary, clean_pairs
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Bin:
 def _calibration_pairs(
     confidences: Sequence[float | None], correct: Sequence[float | bool | None]
 ) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     conf, corr = clean_pairs(confidences, [None if c is None else float(c) for c in correct])
     if np.any((conf < 0) | (conf > 1)):
         raise ValueError("confidences must lie in [0, 1]")
@@ -33,6 +37,8 @@ def _calibration_pairs(
 
 def brier(confidences: Sequence[float | None], correct: Sequence[float | bool | None]) -> float:
     """Brier score: mean squared gap between confidence and correctness (0 is perfect; NaN if empty)."""
+    import numpy as np
+
     conf, corr = _calibration_pairs(confidences, correct)
     return float(np.mean((conf - corr) ** 2)) if conf.size else NAN
 
@@ -45,6 +51,8 @@ def reliability_table(
     Bin i holds confidences in [i/n_bins, (i+1)/n_bins); a confidence of 1.0 falls in the last bin.
     Empty bins are left out. Pairs with a ``None`` confidence are dropped.
     """
+    import numpy as np
+
     if n_bins < 1:
         raise ValueError("n_bins must be at least 1")
     conf, corr = _calibration_pairs(confidences, correct)

@@ -1,8 +1,9 @@
-"""A mean with its confidence interval, and percentiles: what every run reports, so scipy is not needed here.
+"""A mean with its confidence interval, and percentiles: what every run reports, in plain Python.
 
-A fully cached ``evals run`` summarizes every arm with these and must stay fast: the Wilson interval takes
-its normal quantile from the standard library, and the Student t quantile (integer degrees of freedom,
-``n - 1``) is computed exactly from the closed form of the t distribution, as ``scipy.stats.t.ppf`` gives it.
+A fully cached ``evals run`` summarizes every arm with these and must stay fast, so neither numpy nor scipy
+is imported here: the Wilson interval takes its normal quantile from the standard library, and the Student
+t quantile (integer degrees of freedom, ``n - 1``) comes from the closed form of the t distribution, as
+``scipy.stats.t.ppf`` gives it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
-from typing import Literal
+from functools import cache
+from statistics import NormalDist, stdev
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 Kind = Literal["binary", "continuous"]
 
@@ -31,13 +34,15 @@ class Interval:
     confidence: float = 0.95
 
 
-def clean(values: Sequence[float | None]) -> np.ndarray:
-    """The values without ``None`` and NaN, as an array."""
-    return np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+def clean(values: Sequence[float | None]) -> list[float]:
+    """The values without ``None`` and NaN."""
+    return [float(v) for v in values if v is not None and not math.isnan(v)]
 
 
 def clean_pairs(a: Sequence[float | None], b: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs where both sides have a value (a ``None`` or NaN on either side drops the pair)."""
+    """The pairs where both sides have a value (a ``None`` or NaN on either side drops the pair), as arrays."""
+    import numpy as np
+
     if len(a) != len(b):
         raise ValueError(f"paired scores must have the same length, got {len(a)} and {len(b)}")
     keep = [
@@ -49,23 +54,28 @@ def clean_pairs(a: Sequence[float | None], b: Sequence[float | None]) -> tuple[n
     return arr[:, 0], arr[:, 1]
 
 
-def check_binary(values: np.ndarray, what: str) -> None:
+def check_binary(values: Sequence[float] | np.ndarray, what: str) -> None:
     """Refuse values other than 0 and 1 where pass/fail scores are expected."""
-    if not np.all((values == 0) | (values == 1)):
+    if not all(v in (0, 1) for v in values):
         raise ValueError(f"{what} must be pass/fail scores (0 or 1)")
 
 
 def _t_central(theta: float, df: int) -> float:
     """P(|T| <= sqrt(df) tan(theta)) for Student's t with integer ``df`` (Abramowitz & Stegun 26.7.3-4)."""
     c2 = math.cos(theta) ** 2
+    term = series = 1.0
     if df % 2 == 0:
-        k = np.arange(1, df // 2)
-        return math.sin(theta) * float(1 + np.cumprod(c2 * (2 * k - 1) / (2 * k)).sum())
-    k = np.arange(1, (df - 1) // 2)
-    series = float(1 + np.cumprod(c2 * (2 * k) / (2 * k + 1)).sum()) if df > 1 else 0.0
-    return 2 / math.pi * (theta + math.sin(theta) * math.cos(theta) * series)
+        for k in range(1, df // 2):
+            term *= c2 * (2 * k - 1) / (2 * k)
+            series += term
+        return math.sin(theta) * series
+    for k in range(1, (df - 1) // 2):
+        term *= c2 * (2 * k) / (2 * k + 1)
+        series += term
+    return 2 / math.pi * (theta + (math.sin(theta) * math.cos(theta) * series if df > 1 else 0.0))
 
 
+@cache
 def t_quantile(confidence: float, df: int) -> float:
     """The t value whose central interval holds ``confidence`` (``scipy.stats.t.ppf((1 + confidence) / 2, df)``).
 
@@ -101,17 +111,17 @@ def mean_ci(
     no values everything is NaN; with one continuous value (or no spread) the bounds are NaN (or the point).
     """
     x = clean(values)
-    n = int(x.size)
+    n = len(x)
     if n == 0:
         return Interval(NAN, NAN, NAN, 0, confidence)
-    mean = float(x.mean())
+    mean = math.fsum(x) / n
     if kind == "binary":
         check_binary(x, "binary values")
-        low, high = wilson(int(x.sum()), n, confidence)
+        low, high = wilson(int(sum(x)), n, confidence)
         return Interval(mean, low, high, n, confidence)
     if n == 1:
         return Interval(mean, NAN, NAN, 1, confidence)
-    sem = float(np.std(x, ddof=1) / math.sqrt(n))
+    sem = stdev(x) / math.sqrt(n)
     if sem == 0.0:
         return Interval(mean, mean, mean, n, confidence)
     half = t_quantile(confidence, n - 1) * sem
@@ -125,5 +135,10 @@ def percentile(values: Sequence[float | None], q: float) -> float:
     """The q-th percentile (q in 0..100, linear interpolation) of the values, e.g. p95 latency; NaN if empty."""
     if not 0 <= q <= 100:
         raise ValueError(f"percentile q must be between 0 and 100, got {q}")
-    x = clean(values)
-    return float(np.percentile(x, q)) if x.size else NAN
+    x = sorted(clean(values))
+    if not x:
+        return NAN
+    position = (len(x) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(x) - 1)
+    return x[low] + (x[high] - x[low]) * (position - low)

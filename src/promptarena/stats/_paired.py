@@ -1,8 +1,8 @@
 """Paired comparisons of two arms on the same cases: exact McNemar or sign-flip tests, Holm, inverted intervals.
 
 Every comparison is paired (the same cases scored under A and B), which removes case difficulty from the
-noise. ``None`` scores (a case without a reference) are dropped with their whole pair. scipy is imported by
-the functions that test, so that a run without a comparison never loads it.
+noise. ``None`` scores (a case without a reference) are dropped with their whole pair. numpy and scipy are
+imported by the functions that test, so that a run without a comparison loads neither.
 """
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from promptarena.stats._descriptive import NAN, Kind, check_binary, clean_pairs
 from promptarena.stats._power import continuous_power, mcnemar_power
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Verdict = Literal["better", "worse", "higher", "lower", "no significant difference", "too few cases"]
 """``higher``/``lower`` are used instead of better/worse only for metrics without a direction."""
@@ -72,6 +73,8 @@ class _SignFlips:
 
     @classmethod
     def build(cls, d: np.ndarray, n_resamples: int = 10_000, seed: int = 0) -> _SignFlips:
+        import numpy as np
+
         n = d.size
         if n <= _EXACT_MAX_N:
             signs = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * -2 + 1
@@ -86,6 +89,8 @@ class _SignFlips:
 
     def pvalue(self, delta: float = 0.0) -> float:
         """Two-sided p-value that the mean difference is ``delta``, computed as scipy's permutation_test does."""
+        import numpy as np
+
         n, adjust = self.d.size, 0 if self.exact else 1
         observed = float(np.mean(self.d - delta))
         null = (self.dot - delta * self.total) / n
@@ -113,6 +118,8 @@ def paired_permutation_pvalue(
 
 def _discordant(xa: np.ndarray, xb: np.ndarray) -> tuple[int, int]:
     """``(only_a, only_b)``: the cases only A passes and only B passes."""
+    import numpy as np
+
     check_binary(xa, "McNemar's scores for A")
     check_binary(xb, "McNemar's scores for B")
     return int(np.sum((xa == 1) & (xb == 0))), int(np.sum((xa == 0) & (xb == 1)))
@@ -138,6 +145,8 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     Controls the family-wise error rate when several metrics or versions are compared at once, without
     any assumption about how the tests depend on each other.
     """
+    import numpy as np
+
     p = np.asarray(pvalues, dtype=float)
     out = np.full(p.shape, NAN)
     valid = np.flatnonzero(~np.isnan(p))
@@ -158,6 +167,8 @@ def holm_factors(pvalues: Sequence[float], alpha: float) -> list[int]:
     So ``factor * p_raw < alpha`` holds exactly when the Holm-adjusted p is below ``alpha`` (the same
     products as ``holm`` computes), and an interval at level ``alpha / factor`` excludes 0 exactly then.
     """
+    import numpy as np
+
     p = np.asarray(pvalues, dtype=float)
     factors = np.ones(p.shape, dtype=int)
     valid = np.flatnonzero(~np.isnan(p))
@@ -272,6 +283,8 @@ def _decide(
     bounds: tuple[float, float] | None,
 ) -> PairedComparison:
     """One comparison at level ``alpha / factor``: the interval inverts the test and the verdict reads it."""
+    import numpy as np
+
     n = int(xa.size)
     level = alpha / factor
     low = high = NAN

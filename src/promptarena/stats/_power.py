@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from promptarena.stats._descriptive import NAN
+
+if TYPE_CHECKING:
+    import numpy as np
 
 POWER = 0.8
 """The power at which a comparison sizes the differences its cases can detect."""
@@ -49,6 +51,8 @@ def continuous_power(d: np.ndarray, level: float, min_cases: int) -> tuple[float
 
     Never fewer cases than the exact sign-flip test needs to reject at all (``_min_count``).
     """
+    import numpy as np
+
     n = d.size
     if n < 2:
         return NAN, None
