@@ -367,7 +367,7 @@ def test_feedback_while_evals_run_writes_loses_nothing(tmp_path: Path) -> None:
         assert results.runs()[0].status == "completed"
 
 
-def test_sql_lives_only_in_the_store_and_read_models_stay_small() -> None:
+def test_sql_lives_only_in_the_store() -> None:
     root = Path(__file__).parents[1]
     sql = re.compile(
         r"\bexecute(many|script)?\(|\b(SELECT|INSERT|UPDATE|DELETE FROM|CREATE TABLE)\b|\bimport sqlite3\b"
@@ -375,8 +375,3 @@ def test_sql_lives_only_in_the_store_and_read_models_stay_small() -> None:
     sources = [*(root / "src" / "promptarena").rglob("*.py"), *(root / "app").rglob("*.py")]
     outside = [p for p in sources if "store" not in p.relative_to(root).parts]
     assert [str(p.relative_to(root)) for p in outside if sql.search(p.read_text(encoding="utf-8"))] == []
-    mine = [
-        *(root / "src" / "promptarena" / "store").glob("*.py"),
-        *(root / "src" / "promptarena" / "views").glob("*.py"),
-    ]
-    assert max(len(p.read_text(encoding="utf-8").splitlines()) for p in mine) <= 450

@@ -30,7 +30,7 @@ from typing import Any
 from promptarena.backends import Backend, check_context, get_backend
 from promptarena.energy import measure_energy
 from promptarena.errors import PromptArenaError
-from promptarena.feedback import thumbs_up_interval
+from promptarena.feedback import arm_feedback
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
 from promptarena.holistic import Column, HolisticRow, expand_items, summarize_holistic, toxicity_scorer
@@ -40,7 +40,7 @@ from promptarena.provenance import model_label, peak_memory_mb, provenance
 from promptarena.report.json import summary_json
 from promptarena.stats import Interval, mean_ci, percentile
 from promptarena.store import ResultsStore
-from promptarena.suite import THUMBS_UP, Spec, Suite
+from promptarena.suite import Spec, Suite
 from promptarena.types import Case, Generation, GenerationRequest, GenParams, Prediction, case_latency
 from promptarena.variants import Item, Variant, make_variant
 
@@ -311,9 +311,8 @@ def run_suite(
             summarize_arm(suite, arm_result)
             arm_result.holistic = summarize_holistic(suite, arm_result, scorer)
             arm_result.tokens_per_s = arm_throughput([t for t in tasks if t.arm is arm_result.arm], spans)
-            votes = thumbs_up_interval(results, suite.name, arm_result.arm.version.blob, arm_result.arm.variant.name)
-            if votes.n:
-                arm_result.summary[THUMBS_UP] = votes
+            arm = arm_result.arm
+            arm_result.summary.update(arm_feedback(results, suite.name, arm.version.blob, arm.variant.name))
         outcome = SuiteResult(
             suite=suite,
             run_id=run_id,

@@ -12,19 +12,23 @@ import re
 import string
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
-from typing import Any, Protocol
+from typing import Any
 
 from promptarena.registry import Registry
 
 __all__ = ["AnswerSpec", "canonical_number", "extract_answer", "extractors", "normalize_answer"]
 
 
-class AnswerSpec(Protocol):
-    extract: str
-    pattern: str | None
-    field: str | None
-    choices: tuple[str, ...] | list[str] | None
+@dataclass(frozen=True)
+class AnswerSpec:
+    """How the final answer is read from an output: ``extract`` names a registered extractor, with its option."""
+
+    extract: str = "text"
+    pattern: str | None = None
+    field: str | None = None
+    choices: tuple[str, ...] = ()
 
 
 Extractor = Callable[[str, AnswerSpec], str]

@@ -1,4 +1,4 @@
-"""People's thumbs up/down on outputs, kept beside the automatic metrics and gated like them.
+"""People's thumbs up/down on outputs: the values of the ``thumbs_up`` metric, reported and gated like any other.
 
 A vote is keyed to the suite, prompt, version (blob), variant, case and a hash of the output it was cast on,
 so a vote stays attached to the text a person saw even after the output changes. Each vote is one short
@@ -10,10 +10,20 @@ from __future__ import annotations
 import hashlib
 import math
 
+from promptarena.metrics import thumbs_up as METRIC
 from promptarena.stats import Interval, mean_ci
 from promptarena.store import ResultsStore, Vote
 
-__all__ = ["Vote", "output_hash", "record", "thumbs_up_interval", "thumbs_up_share", "thumbs_up_shares", "votes"]
+__all__ = [
+    "Vote",
+    "arm_feedback",
+    "output_hash",
+    "record",
+    "thumbs_up_interval",
+    "thumbs_up_share",
+    "thumbs_up_shares",
+    "votes",
+]
 
 
 def output_hash(output: str) -> str:
@@ -69,15 +79,21 @@ def thumbs_up_share(results: ResultsStore, suite: str, blob: str, variant: str) 
 
 
 def thumbs_up_interval(results: ResultsStore, suite: str, blob: str, variant: str) -> Interval:
-    """The share of thumbs-up for one arm with its Wilson interval, like a pass/fail metric."""
-    share, n = thumbs_up_share(results, suite, blob, variant)
-    return _wilson(n, round(share * n)) if n else Interval(math.nan, math.nan, math.nan, 0)
+    """The share of thumbs-up for one arm with its metric's interval (Wilson); n = 0 without votes."""
+    return _interval(*results.vote_count(suite, blob, variant))
 
 
-def _wilson(votes: int, ups: int) -> Interval:
-    return mean_ci([1.0] * ups + [0.0] * (votes - ups), kind="binary")
+def _interval(votes: int, ups: int) -> Interval:
+    """Each vote is one pass/fail value of the metric, summarized as a run summarizes its scores."""
+    return mean_ci([1.0] * ups + [0.0] * (votes - ups), kind=METRIC.kind, bounds=METRIC.range)
+
+
+def arm_feedback(results: ResultsStore, suite: str, blob: str, variant: str) -> dict[str, Interval]:
+    """The feedback metrics of one arm with their intervals, for its summary; empty while it has no votes."""
+    interval = thumbs_up_interval(results, suite, blob, variant)
+    return {METRIC.name: interval} if interval.n else {}
 
 
 def thumbs_up_shares(results: ResultsStore, suite: str | None = None) -> dict[tuple[str, str, str], Interval]:
     """(suite, blob, variant) -> share of thumbs-up with its Wilson interval, for every arm with votes."""
-    return {arm: _wilson(n, ups) for arm, (n, ups) in results.vote_counts(suite).items()}
+    return {arm: _interval(n, ups) for arm, (n, ups) in results.vote_counts(suite).items()}

@@ -18,7 +18,7 @@ from promptarena.metrics import get_metric
 from promptarena.plan import SuitePlan
 from promptarena.report import fmt_confidence, fmt_detect, fmt_difference, fmt_interval, fmt_p
 from promptarena.store import ResultsStore
-from promptarena.suite import THUMBS_UP, Suite
+from promptarena.suite import Suite
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,10 @@ def threshold_gates(result: SuiteResult) -> list[Gate]:
     newest = result.arms[0].arm.version.label
     for arm in (a for a in result.arms if a.arm.version.label == newest):
         for name, threshold in result.suite.thresholds.items():
-            lower_is_better = name != THUMBS_UP and get_metric(name).higher_is_better is False
+            metric = get_metric(name)
+            lower_is_better = metric.higher_is_better is False
             gate_name = f"{arm.arm.label} {name} {'<=' if lower_is_better else '>='} {threshold:g}"
-            if name == THUMBS_UP and THUMBS_UP not in arm.summary:
+            if name not in arm.summary:  # a feedback metric before anyone voted on this arm
                 gates.append(Gate(result.suite.name, gate_name, True, "no feedback on this version yet; not gated"))
                 continue
             iv = arm.summary[name]

@@ -12,36 +12,25 @@ import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import jinja2
 import jinja2.meta
 import jinja2.nodes
-import yaml
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from promptarena.errors import ConfigError, did_you_mean
+from promptarena.extract import AnswerSpec, extractors
 from promptarena.types import GenParams, Message
-from promptarena.yamlfile import parse_yaml
+from promptarena.yamlfile import Located, parse_yaml
 
-__all__ = ["ROLES", "EXTRACTORS", "AnswerSpec", "Parameters", "PromptFile", "parse_prompt"]
+__all__ = ["ROLES", "AnswerSpec", "Parameters", "PromptFile", "parse_prompt"]
 
 ROLES = ("system", "user", "assistant")
-EXTRACTORS = ("text", "first_line", "last_line", "last_number", "choice", "regex", "json_field")
 
 _FENCE = "---"
 _ROLE_LINE = re.compile(r"^(system|user|assistant):$")
-
-
-@dataclass(frozen=True)
-class AnswerSpec:
-    """How the final answer is extracted from a model output (``extract`` is one of EXTRACTORS)."""
-
-    extract: str = "text"
-    pattern: str | None = None
-    field: str | None = None
-    choices: tuple[str, ...] = ()
 
 
 # --- front matter schema (pydantic at the file boundary only) -------------------------------------------
@@ -64,10 +53,19 @@ class Parameters(BaseModel):
 class _Answer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    extract: Literal["text", "first_line", "last_line", "last_number", "choice", "regex", "json_field"] = "text"
+    extract: str = "text"
     pattern: str | None = None
     field: str | None = None
     choices: list[str] | None = None
+
+    @field_validator("extract")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        """An extractor registered in ``extract.extractors``; a typo gets a did-you-mean."""
+        if value not in extractors:
+            names = extractors.names()
+            raise ValueError(f"unknown extractor {value!r}{did_you_mean(value, names)}; one of {', '.join(names)}")
+        return value
 
     @model_validator(mode="after")
     def _check_options(self) -> _Answer:
@@ -191,14 +189,15 @@ def parse_prompt(text: str, name: str, source: str) -> PromptFile:
         close = next(i for i in range(1, len(lines)) if lines[i].rstrip() == _FENCE)
     except StopIteration:
         raise ConfigError(f"{source}:1: the front matter opened here is never closed by a `---` line") from None
-    front = _parse_front_matter("\n".join(lines[1:close]), source)
+    doc = parse_yaml("\n".join(lines[1:close]), source, first_line=2)
+    front = _front_matter(doc)
     body_lines = lines[close + 1 :]
     body_start = close + 2  # file line number of body_lines[0]
 
     env = _environment()
     sections = _split_sections(body_lines, body_start, source, env)
     declared, docs = _declared(front)
-    _check_variables(sections, declared, env, source, "\n".join(lines[1:close]))
+    _check_variables(sections, declared, env, doc)
 
     params = front.parameters
     answer = front.answer
@@ -232,19 +231,17 @@ def _environment() -> SandboxedEnvironment:
     return SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
-def _parse_front_matter(yaml_text: str, source: str) -> _FrontMatter:
-    """Load the YAML safely and validate it; errors point at the offending line of the file."""
-    doc = parse_yaml(yaml_text, source, first_line=2)
+def _front_matter(doc: Located) -> _FrontMatter:
+    """Validate the parsed front matter; errors point at the offending line of the file."""
     data = {} if doc.data is None else doc.data
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}:2: the front matter must be a YAML mapping (key: value lines)")
+        raise ConfigError(f"{doc.source}:2: the front matter must be a YAML mapping (key: value lines)")
     try:
         return _FrontMatter.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        loc = tuple(str(part) for part in first["loc"])
-        line = _line_of(doc.root, loc) + 2
-        raise ConfigError(f"{source}:{line}: {_describe(first, loc)}") from None
+        line = doc.line(first["loc"], key=True)
+        raise ConfigError(f"{doc.source}:{line}: {_describe(first, tuple(map(str, first['loc'])))}") from None
 
 
 def _describe(error: Mapping[str, Any], loc: tuple[str, ...]) -> str:
@@ -256,30 +253,8 @@ def _describe(error: Mapping[str, Any], loc: tuple[str, ...]) -> str:
         allowed = _FIELDS.get(parent, ())
         scope = ".".join(parent) or "the front matter"
         return f"unknown key {key!r} in {scope}{did_you_mean(key, allowed)}; allowed: {', '.join(allowed)}"
-    if kind == "literal_error" and loc[-1:] == ("extract",):
-        value = str(error.get("input"))
-        return f"{where}: unknown extractor {value!r}{did_you_mean(value, EXTRACTORS)}; one of {', '.join(EXTRACTORS)}"
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{where}: {message}"
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[str, ...]) -> int:
-    """The 0-based YAML line of the deepest node on ``loc`` that exists (a key's line for mappings)."""
-    line = node.start_mark.line if node is not None else 0
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if str(key.value) == part:
-                    line, node = key.start_mark.line, value
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
-            node = node.value[int(part)]
-            line = node.start_mark.line
-        else:
-            return line
-    return line
 
 
 def _split_sections(
@@ -322,10 +297,10 @@ def _check_variables(
     sections: list[tuple[str, int, jinja2.Template, jinja2.nodes.Template]],
     declared: tuple[str, ...],
     env: SandboxedEnvironment,
-    source: str,
-    yaml_text: str,
+    doc: Located,
 ) -> None:
     """Every variable the template reads is declared, and every declared variable is used."""
+    source = doc.source
     used: set[str] = set()
     for _role, first_line, _tpl, ast in sections:
         names = jinja2.meta.find_undeclared_variables(ast) - set(env.globals)
@@ -339,10 +314,8 @@ def _check_variables(
         used |= names
     for name in declared:
         if name not in used:
-            node = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
-            line = _line_of(node, ("variables",)) + 2
-            if isinstance(node, yaml.MappingNode):
-                line = _declaration_line(node, name, line)
+            listed = isinstance(doc.data.get("variables"), list)  # a list of names, or name: description
+            line = doc.line(["variables", declared.index(name) if listed else name], key=True)
             raise ConfigError(
                 f"{source}:{line}: variable {name!r} is declared but the template never uses it: "
                 f"use it as {{{{ {name} }}}} or remove it from `variables:`"
@@ -352,18 +325,6 @@ def _check_variables(
 def _first_use(ast: jinja2.nodes.Template, name: str) -> int:
     lines = [n.lineno for n in ast.find_all(jinja2.nodes.Name) if n.name == name and n.ctx == "load"]
     return min(lines) if lines else 1
-
-
-def _declaration_line(root: yaml.MappingNode, name: str, default: int) -> int:
-    for key, value in root.value:
-        if key.value != "variables":
-            continue
-        items = value.value if isinstance(value, yaml.MappingNode | yaml.SequenceNode) else []
-        for item in items:
-            node = item[0] if isinstance(item, tuple) else item
-            if getattr(node, "value", None) == name:
-                return node.start_mark.line + 2
-    return default
 
 
 def _strip_blank_lines(text: str) -> str:

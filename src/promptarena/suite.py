@@ -18,8 +18,6 @@ from promptarena.promptfile import Parameters
 from promptarena.types import Case
 from promptarena.yamlfile import Located, format_loc, read_text, read_yaml, validation_error
 
-THUMBS_UP = "thumbs_up"  # the share of people's thumbs-up votes: a threshold like a metric's
-
 # --- the file format (pydantic, extra fields refused) -------------------------------------------------
 
 
@@ -84,10 +82,6 @@ class Spec:
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return self.name
 
 
 @dataclass(frozen=True)
@@ -288,14 +282,7 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
     _check_names(doc, metrics, "metrics")
     variants = _specs(model.variants)
     _check_names(doc, variants, "variants")
-    metric_names = {m.name for m in metrics}
-    for name in list(model.thresholds) + list(model.gate or []):
-        if name not in metric_names and not (name == THUMBS_UP and name in model.thresholds):
-            key = "thresholds" if name in model.thresholds else "gate"
-            raise ConfigError(
-                f"{display}:{doc.line([key])}: {key}: {name!r} is not among this suite's metrics; "
-                "add it to metrics (thresholds also take thumbs_up)."
-            )
+    _check_thresholds(doc, metrics, model)
     gate = tuple(model.gate) if model.gate is not None else _default_gate(metrics)
     versions = model.versions.last if isinstance(model.versions, VersionsModel) else tuple(model.versions)
     return Suite(
@@ -320,6 +307,26 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
     )
 
 
+def _check_thresholds(doc: Located, metrics: tuple[Spec, ...], model: SuiteModel) -> None:
+    """Thresholds name the suite's metrics or a feedback metric (people's votes); the gate names its metrics."""
+    from promptarena.metrics import get_metric
+    from promptarena.metrics import metrics as registry
+
+    def is_feedback(name: str) -> bool:
+        return name in registry and get_metric(name).source == "feedback"
+
+    listed = {m.name for m in metrics}
+    for name in [*model.thresholds, *(model.gate or [])]:
+        if name in listed or (name in model.thresholds and is_feedback(name)):
+            continue
+        key = "thresholds" if name in model.thresholds else "gate"
+        votes = ", ".join(n for n in registry if is_feedback(n))
+        raise ConfigError(
+            f"{doc.source}:{doc.line([key])}: {key}: {name!r} is not among this suite's metrics; "
+            f"add it to metrics (thresholds also take people's votes: {votes})."
+        )
+
+
 def _check_names(doc: Located, specs: tuple[Spec, ...], key: str) -> None:
     """Unknown metric or variant names fail at load, with the line and a near name."""
     from promptarena.metrics import metrics as metric_registry
@@ -331,6 +338,11 @@ def _check_names(doc: Located, specs: tuple[Spec, ...], key: str) -> None:
             item = registry.get(spec.name)
         except ConfigError as err:
             raise ConfigError(f"{doc.source}:{doc.line([key, i])}: {key}[{i}]: {err}") from None
+        if getattr(item, "source", "prediction") == "feedback":
+            raise ConfigError(
+                f"{doc.source}:{doc.line([key, i])}: {key}[{i}]: {spec.name!r} is people's votes, not a score "
+                "of the outputs; remove it here and set its threshold under thresholds."
+            )
         validate = getattr(item, "validate_options", None)
         if validate is not None:
             try:

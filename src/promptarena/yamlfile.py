@@ -21,25 +21,25 @@ class Located:
         self.root = root
         self._offset = first_line - 1
 
-    def line(self, loc: Sequence[str | int]) -> int:
-        """The 1-based line of the value at ``loc``, or of its closest parent that exists."""
+    def line(self, loc: Sequence[str | int], key: bool = False) -> int:
+        """The 1-based line of the value at ``loc`` (of its key, with ``key``), or of its closest parent that exists.
+
+        A nested mapping's value starts on the line after its key: errors about the whole mapping name the key.
+        """
         node = self.root
         line = node.start_mark.line if node is not None else 0
         for part in loc:
             if isinstance(node, yaml.MappingNode):
-                match = next((v for k, v in node.value if k.value == str(part)), None)
+                match = next(((k, v) for k, v in node.value if k.value == str(part)), None)
                 if match is None:
                     break
-                node = match
+                line, node = (match[0] if key else match[1]).start_mark.line, match[1]
             elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
                 node = node.value[part]
+                line = node.start_mark.line
             else:
                 break
-            line = node.start_mark.line
         return line + 1 + self._offset
-
-    def key_line(self, loc: Sequence[str | int]) -> int:
-        return self.line(loc)
 
 
 def parse_yaml(text: str, source: str, first_line: int = 1) -> Located:

@@ -1,4 +1,8 @@
-"""The `evals` command line. Each command group lives in its own module; heavy imports stay inside commands."""
+"""The `evals` command line. Each command group lives in its own module.
+
+Command modules import only click and the standard library at their top; git, jinja2, pydantic, rich,
+scipy and torch are imported inside the commands that use them, so `evals --help` stays fast.
+"""
 
 from __future__ import annotations
 

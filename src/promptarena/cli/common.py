@@ -8,20 +8,26 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
-from promptarena.backends import Backend, get_backend
 from promptarena.errors import ConfigError
-from promptarena.gitstore import PromptStore
-from promptarena.suite import Suite
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from promptarena.backends import Backend
+    from promptarena.gitstore import PromptStore
+    from promptarena.suite import Suite
 
 ALPHA = click.FloatRange(0, 1, min_open=True, max_open=True)  # a significance level, strictly between 0 and 1
 
 
 def open_store(repo: str) -> PromptStore:
+    """The prompt repository at ``repo`` (git is imported here, not when the CLI loads)."""
+    from promptarena.gitstore import PromptStore
+
     return PromptStore(repo)
 
 
@@ -36,6 +42,8 @@ def note_shallow(store: PromptStore) -> None:
 
 def make_console(as_json: bool) -> Console:
     """Tables go to stdout (stderr under --json); wide enough for a comparison when not a terminal."""
+    from rich.console import Console
+
     stream = sys.stderr if as_json else sys.stdout
     return Console(stderr=as_json, width=None if stream.isatty() else 150)
 
@@ -132,6 +140,7 @@ class BackendPool:
 
     def get(self, suite: Suite) -> dict[str, Backend]:
         """The suite's backends by the model name its arms carry (``""`` for a suite with one `model:`)."""
+        from promptarena.backends import get_backend
         from promptarena.hashing import canonical_json
         from promptarena.plan import model_names, model_options
 

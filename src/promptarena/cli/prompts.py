@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from promptarena.cli.common import note_shallow
-from promptarena.gitstore import WORKTREE, PromptStore, PromptVersion
+
+if TYPE_CHECKING:
+    from promptarena.gitstore import PromptStore, PromptVersion
 
 _repo_option = click.option(
     "--repo",
@@ -42,6 +44,8 @@ def prompts(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> No
 
 def _store(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> PromptStore:
     """The store for the command; a command's own --repo/--prompts-dir wins over the group's."""
+    from promptarena.gitstore import PromptStore
+
     parent = ctx.find_object(dict) or {}
     return PromptStore(repo or parent.get("repo", "."), prompts_dir or parent.get("prompts_dir", "prompts"))
 
@@ -129,6 +133,8 @@ def log_command(
 
     Renames are followed; a row marks uncommitted changes in the worktree.
     """
+    from promptarena.gitstore import WORKTREE
+
     with _store(ctx, repo, prompts_dir) as store:
         name = store.require(name)
         history = store.log(name, limit=limit)
@@ -192,6 +198,8 @@ def diff_command(
 
     B defaults to the worktree file of A's prompt.
     """
+    from promptarena.gitstore import WORKTREE
+
     with _store(ctx, repo, prompts_dir) as store:
         va = store.resolve(a)
         vb = store.resolve(b if b else f"{va.name}@{WORKTREE}")

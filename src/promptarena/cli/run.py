@@ -6,10 +6,9 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from promptarena.cli.common import (
     ALPHA,
@@ -24,6 +23,9 @@ from promptarena.cli.common import (
     with_backend,
     writable_file,
 )
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 @click.command("run")
@@ -134,6 +136,10 @@ def command(
 
 
 def _progress() -> Progress:
+    """A progress bar per suite on stderr, shown only on a terminal (or with $PROMPTARENA_PROGRESS)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from promptarena.cli.common import default_db, finite, make_console, open_store
 
@@ -40,6 +39,8 @@ def command(repo: str, db_path: str | None, suite: str | None, limit: int, as_js
     if as_json:
         click.echo(json.dumps(finite({"db": str(db), "runs": rows}), indent=2))
         return
+    from rich.table import Table
+
     console = make_console(as_json)
     if not rows:
         console.print(f"no runs yet in {db}")

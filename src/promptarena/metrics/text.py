@@ -134,7 +134,6 @@ regex = Metric(
     "(anywhere; 'full_match: true' for the whole answer, 'ignore_case: true' to ignore case), else 0.",
     score=_score_regex,
     kind="binary",
-    needs_reference=False,
     options=("pattern", "ignore_case", "full_match"),
     check_options=_check_regex,
 )
@@ -178,7 +177,6 @@ json_valid = Metric(
     description="1 if the answer parses as strict JSON (alone or inside a ```json fence; no NaN or Infinity), else 0.",
     score=_score_json,
     kind="binary",
-    needs_reference=False,
     version=2,
 )
 
@@ -272,7 +270,6 @@ latency_s = Metric(
     score=_from_prediction("latency_s"),
     higher_is_better=False,
     range=None,
-    needs_reference=False,
 )
 prompt_tokens = Metric(
     name="prompt_tokens",
@@ -280,7 +277,6 @@ prompt_tokens = Metric(
     score=_from_prediction("prompt_tokens"),
     higher_is_better=None,
     range=None,
-    needs_reference=False,
 )
 completion_tokens = Metric(
     name="completion_tokens",
@@ -288,5 +284,4 @@ completion_tokens = Metric(
     score=_from_prediction("completion_tokens"),
     higher_is_better=None,
     range=None,
-    needs_reference=False,
 )

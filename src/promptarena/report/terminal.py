@@ -22,7 +22,6 @@ from promptarena.report._format import (
     interval_label,
     verdict_markup,
 )
-from promptarena.suite import THUMBS_UP
 
 if TYPE_CHECKING:
     from promptarena.compare import Comparison, MetricRow
@@ -51,13 +50,12 @@ def suite_table(result: SuiteResult) -> Table:
     table.add_column("variant")
     if models:
         table.add_column("model")
-    for spec in suite.metrics:
-        metric = get_metric(spec.name)
-        arrow = {True: " ↑", False: " ↓", None: ""}[metric.higher_is_better]
-        table.add_column(spec.name + arrow, justify="right")
-    votes = any(THUMBS_UP in arm.summary for arm in result.arms)
-    if votes:
-        table.add_column("thumbs_up ↑", justify="right")
+    # the suite's metrics, then those only some arms have (people's votes)
+    names = [s.name for s in suite.metrics]
+    names += sorted({name for arm in result.arms for name in arm.summary} - set(names))
+    for name in names:
+        arrow = {True: " ↑", False: " ↓", None: ""}[get_metric(name).higher_is_better]
+        table.add_column(name + arrow, justify="right")
     table.add_column("p50 s", justify="right")
     table.add_column("tok/s", justify="right")
     table.add_column("out tok", justify="right")
@@ -68,8 +66,7 @@ def suite_table(result: SuiteResult) -> Table:
             label,
             arm.arm.variant.name,
             *([arm.arm.model] if models else []),
-            *[fmt_interval(arm.summary[s.name]) for s in suite.metrics],
-            *([fmt_interval(arm.summary[THUMBS_UP]) if THUMBS_UP in arm.summary else MISSING] if votes else []),
+            *[fmt_interval(arm.summary[name]) if name in arm.summary else MISSING for name in names],
             fmt_number(arm.latency_p50, ".2f"),
             fmt_number(arm.tokens_per_s, ".0f"),
             fmt_number(arm.mean_output_tokens, ".1f"),

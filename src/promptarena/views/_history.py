@@ -11,12 +11,13 @@ from typing import Any
 from promptarena import report
 from promptarena.errors import ConfigError, PromptArenaError
 from promptarena.gitstore import PromptStore, PromptVersion
+from promptarena.metrics import thumbs_up
 from promptarena.stats import Interval
 from promptarena.store import ResultsStore
 
 _NAN = float("nan")
-THUMBS_UP = "thumbs_up"
-"""The name people's share of thumbs-up goes by beside the automatic metrics (and as a gate threshold)."""
+THUMBS_UP = thumbs_up.name
+"""The metric people's share of thumbs-up goes by beside the automatic metrics."""
 
 # --- overview and metric history -------------------------------------------------------------------------
 

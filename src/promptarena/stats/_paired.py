@@ -1,7 +1,8 @@
-"""Statistics for comparing prompt versions: intervals, paired tests, multiple-testing and calibration.
+"""Paired comparisons of two arms on the same cases: exact McNemar or sign-flip tests, Holm, inverted intervals.
 
 Every comparison is paired (the same cases scored under A and B), which removes case difficulty from the
-noise. ``None`` scores (a case without a reference) are dropped; in paired functions the whole pair goes.
+noise. ``None`` scores (a case without a reference) are dropped with their whole pair. numpy and scipy are
+imported by the functions that test, so that a run without a comparison loads neither.
 """
 
 from __future__ import annotations
@@ -9,59 +10,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
-from scipy import optimize, stats
+from promptarena.stats._descriptive import NAN, Kind, check_binary, clean_pairs
+from promptarena.stats._power import continuous_power, mcnemar_power
 
-__all__ = [
-    "POWER",
-    "Bin",
-    "Interval",
-    "PairedComparison",
-    "Verdict",
-    "brier",
-    "compare_family",
-    "compare_paired",
-    "ece",
-    "holm",
-    "holm_factors",
-    "mcnemar_exact_pvalue",
-    "mean_ci",
-    "paired_permutation_pvalue",
-    "percentile",
-    "reliability_table",
-]
+if TYPE_CHECKING:
+    import numpy as np
 
-Kind = Literal["binary", "continuous"]
 Verdict = Literal["better", "worse", "higher", "lower", "no significant difference", "too few cases"]
 """``higher``/``lower`` are used instead of better/worse only for metrics without a direction."""
 
-_NAN = float("nan")
 # sign-flip tests enumerate every assignment up to this many (2**16 = 65,536 means, cheap).
 _EXACT_MAX_N = 16
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A mean with its confidence interval over ``n`` values (NaN bounds where undefined)."""
-
-    mean: float
-    low: float
-    high: float
-    n: int
-    confidence: float = 0.95
-
-
-@dataclass(frozen=True)
-class Bin:
-    """One equal-width confidence bin of a reliability diagram: [low, high)."""
-
-    low: float
-    high: float
-    count: int
-    mean_confidence: float
-    accuracy: float
 
 
 @dataclass(frozen=True)
@@ -91,63 +52,10 @@ class PairedComparison:
     higher_is_better: bool | None = True
     alpha: float = 0.05
     min_cases: int = 5
-    p_raw: float = _NAN
+    p_raw: float = NAN
     confidence: float = 0.95
-    detectable: float = _NAN
+    detectable: float = NAN
     cases_needed: int | None = None
-
-
-def _clean(values: Sequence[float | None]) -> np.ndarray:
-    return np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
-
-
-def _clean_pairs(a: Sequence[float | None], b: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
-    if len(a) != len(b):
-        raise ValueError(f"paired scores must have the same length, got {len(a)} and {len(b)}")
-    keep = [
-        (x, y)
-        for x, y in zip(a, b, strict=True)
-        if x is not None and y is not None and not math.isnan(x) and not math.isnan(y)
-    ]
-    arr = np.asarray(keep, dtype=float).reshape(-1, 2)
-    return arr[:, 0], arr[:, 1]
-
-
-def _check_binary(values: np.ndarray, what: str) -> None:
-    if not np.all((values == 0) | (values == 1)):
-        raise ValueError(f"{what} must be pass/fail scores (0 or 1)")
-
-
-def mean_ci(
-    values: Sequence[float | None],
-    kind: Kind = "continuous",
-    confidence: float = 0.95,
-    bounds: tuple[float, float] | None = None,
-) -> Interval:
-    """Mean with a confidence interval: Wilson score for binary values, Student t for continuous ones.
-
-    Wilson stays inside [0, 1] and behaves at 0/n and n/n, where the normal interval does not. The t
-    interval is clipped to ``bounds`` (the metric's range), which it can otherwise leave near an edge. With
-    no values everything is NaN; with one continuous value (or no spread) the bounds are NaN (or the point).
-    """
-    x = _clean(values)
-    n = int(x.size)
-    if n == 0:
-        return Interval(_NAN, _NAN, _NAN, 0, confidence)
-    mean = float(x.mean())
-    if kind == "binary":
-        _check_binary(x, "binary values")
-        ci = stats.binomtest(int(x.sum()), n).proportion_ci(confidence_level=confidence, method="wilson")
-        return Interval(mean, float(ci.low), float(ci.high), n, confidence)
-    if n == 1:
-        return Interval(mean, _NAN, _NAN, 1, confidence)
-    sem = float(stats.sem(x))
-    if sem == 0.0:
-        return Interval(mean, mean, mean, n, confidence)
-    low, high = stats.t.interval(confidence, df=n - 1, loc=mean, scale=sem)
-    if bounds is not None:
-        low, high = max(low, bounds[0]), min(high, bounds[1])
-    return Interval(mean, float(low), float(high), n, confidence)
 
 
 @dataclass(frozen=True)
@@ -165,6 +73,8 @@ class _SignFlips:
 
     @classmethod
     def build(cls, d: np.ndarray, n_resamples: int = 10_000, seed: int = 0) -> _SignFlips:
+        import numpy as np
+
         n = d.size
         if n <= _EXACT_MAX_N:
             signs = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * -2 + 1
@@ -179,6 +89,8 @@ class _SignFlips:
 
     def pvalue(self, delta: float = 0.0) -> float:
         """Two-sided p-value that the mean difference is ``delta``, computed as scipy's permutation_test does."""
+        import numpy as np
+
         n, adjust = self.d.size, 0 if self.exact else 1
         observed = float(np.mean(self.d - delta))
         null = (self.dot - delta * self.total) / n
@@ -197,7 +109,7 @@ def paired_permutation_pvalue(
     the same p-value as ``scipy.stats.permutation_test`` with ``permutation_type="samples"``. Returns 1.0
     when there is no difference at all (no evidence either way).
     """
-    xa, xb = _clean_pairs(a, b)
+    xa, xb = clean_pairs(a, b)
     d = xb - xa
     if d.size == 0:
         return 1.0
@@ -206,8 +118,10 @@ def paired_permutation_pvalue(
 
 def _discordant(xa: np.ndarray, xb: np.ndarray) -> tuple[int, int]:
     """``(only_a, only_b)``: the cases only A passes and only B passes."""
-    _check_binary(xa, "McNemar's scores for A")
-    _check_binary(xb, "McNemar's scores for B")
+    import numpy as np
+
+    check_binary(xa, "McNemar's scores for A")
+    check_binary(xb, "McNemar's scores for B")
     return int(np.sum((xa == 1) & (xb == 0))), int(np.sum((xa == 0) & (xb == 1)))
 
 
@@ -217,9 +131,11 @@ def mcnemar_exact_pvalue(a: Sequence[float | None], b: Sequence[float | None]) -
     Only cases where A and B disagree carry information; under no difference each is equally likely to
     favour either. Returns 1.0 when there are no discordant pairs.
     """
-    only_a, only_b = _discordant(*_clean_pairs(a, b))
+    only_a, only_b = _discordant(*clean_pairs(a, b))
     if only_a + only_b == 0:
         return 1.0
+    from scipy import stats
+
     return float(stats.binomtest(only_b, only_a + only_b, 0.5).pvalue)
 
 
@@ -229,8 +145,10 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     Controls the family-wise error rate when several metrics or versions are compared at once, without
     any assumption about how the tests depend on each other.
     """
+    import numpy as np
+
     p = np.asarray(pvalues, dtype=float)
-    out = np.full(p.shape, _NAN)
+    out = np.full(p.shape, NAN)
     valid = np.flatnonzero(~np.isnan(p))
     m = valid.size
     if m == 0:
@@ -249,6 +167,8 @@ def holm_factors(pvalues: Sequence[float], alpha: float) -> list[int]:
     So ``factor * p_raw < alpha`` holds exactly when the Holm-adjusted p is below ``alpha`` (the same
     products as ``holm`` computes), and an interval at level ``alpha / factor`` excludes 0 exactly then.
     """
+    import numpy as np
+
     p = np.asarray(pvalues, dtype=float)
     factors = np.ones(p.shape, dtype=int)
     valid = np.flatnonzero(~np.isnan(p))
@@ -282,10 +202,12 @@ class _Test:
 def _mcnemar_test(xa: np.ndarray, xb: np.ndarray) -> _Test:
     """Exact conditional McNemar: B's share of the m discordant cases is Binomial(m, pi), and the
     difference is m/n * (2 pi - 1); testing pi two one-sided ways inverts to the Clopper-Pearson interval."""
+    from scipy import stats
+
     only_a, only_b = _discordant(xa, xb)
     n, m = xa.size, only_a + only_b
     p_raw = float(stats.binomtest(only_b, m, 0.5).pvalue) if m else 1.0
-    estimate = (only_b - only_a) / n if n else _NAN
+    estimate = (only_b - only_a) / n if n else NAN
 
     def pvalue(delta: float) -> float:
         if m == 0:
@@ -300,7 +222,7 @@ def _mcnemar_test(xa: np.ndarray, xb: np.ndarray) -> _Test:
 def _signflip_test(d: np.ndarray, n_resamples: int, seed: int) -> _Test:
     """Sign-flip permutation test of mean(d - delta) = 0; below min(d) (above max(d)) its p is constant."""
     if d.size == 0:
-        return _Test("permutation", 1.0, _NAN, lambda _: 1.0, 0.0, 0.0, False)
+        return _Test("permutation", 1.0, NAN, lambda _: 1.0, 0.0, 0.0, False)
     flips = _SignFlips.build(d, n_resamples, seed)
     low, high = min(float(d.min()), 0.0) - 1.0, max(float(d.max()), 0.0) + 1.0
     return _Test("permutation", flips.pvalue(), float(d.mean()), flips.pvalue, low, high, True)
@@ -335,61 +257,10 @@ def _invert(test: _Test, rejects: Callable[[float], bool], zero_rejected: bool) 
     return low, high
 
 
-POWER = 0.8
-"""The power at which a comparison sizes the differences its cases can detect."""
-
-
-def _min_count(level: float) -> int:
-    """The fewest signs (discordant cases) an exact two-sided sign test needs to reject: 2 * 0.5^k < level."""
-    return math.floor(math.log2(2 / level)) + 1
-
-
-def _mcnemar_power(n: int, discordant: int, diff: float, level: float, min_cases: int) -> tuple[float, int | None]:
-    """Connor's (1987) normal approximation for McNemar: n = (z_a sqrt(psi) + z_b sqrt(psi - d^2))^2 / d^2.
-
-    psi is the observed share of discordant cases. Returns the smallest |difference| detectable with 80%
-    power at these n and psi (``inf`` if none, NaN without discordant cases) and the cases that would detect
-    the observed one, never fewer than the exact test needs to reject at all (``_min_count`` discordant).
-    """
-    if n == 0 or discordant == 0:
-        return _NAN, None
-    psi = discordant / n
-    za, zb = float(stats.norm.ppf(1 - level / 2)), float(stats.norm.ppf(POWER))
-
-    def gap(delta: float) -> float:
-        return math.sqrt(n) * delta - za * math.sqrt(psi) - zb * math.sqrt(max(psi - delta * delta, 0.0))
-
-    detectable = math.inf
-    if discordant >= _min_count(level) and gap(psi) >= 0:
-        detectable = float(optimize.brentq(gap, 0.0, psi))
-    delta = abs(diff)
-    if delta == 0:
-        return detectable, None
-    needed = (za * math.sqrt(psi) + zb * math.sqrt(psi - delta * delta)) ** 2 / delta**2
-    return detectable, max(math.ceil(needed), math.ceil(_min_count(level) / psi), min_cases)
-
-
-def _continuous_power(d: np.ndarray, level: float, min_cases: int) -> tuple[float, int | None]:
-    """Paired normal approximation: detectable = (z_a + z_b) * sd(d) / sqrt(n), n = ((z_a + z_b) sd / diff)^2.
-
-    Never fewer cases than the exact sign-flip test needs to reject at all (``_min_count``).
-    """
-    n = d.size
-    if n < 2:
-        return _NAN, None
-    z = float(stats.norm.ppf(1 - level / 2) + stats.norm.ppf(POWER))
-    sd = float(np.std(d, ddof=1))
-    detectable = float(z * sd / math.sqrt(n)) if n >= _min_count(level) else math.inf
-    delta = abs(float(d.mean()))
-    if delta == 0:
-        return detectable, None
-    return detectable, max(math.ceil((z * sd / delta) ** 2), _min_count(level), min_cases)
-
-
 def _paired_test(
     a: Sequence[float | None], b: Sequence[float | None], kind: Kind, seed: int
 ) -> tuple[np.ndarray, np.ndarray, _Test]:
-    xa, xb = _clean_pairs(a, b)
+    xa, xb = clean_pairs(a, b)
     test = _mcnemar_test(xa, xb) if kind == "binary" else _signflip_test(xb - xa, 10_000, seed)
     return xa, xb, test
 
@@ -412,9 +283,11 @@ def _decide(
     bounds: tuple[float, float] | None,
 ) -> PairedComparison:
     """One comparison at level ``alpha / factor``: the interval inverts the test and the verdict reads it."""
+    import numpy as np
+
     n = int(xa.size)
     level = alpha / factor
-    low = high = _NAN
+    low = high = NAN
     verdict: Verdict = "too few cases"
     if n >= max(min_cases, 1):
         low, high = _invert(test, lambda delta: factor * test.pvalue(delta) < alpha, p_value < alpha)
@@ -423,16 +296,16 @@ def _decide(
             low, high = max(low, -width), min(high, width)
         verdict = _direction(low > 0, higher_is_better) if low > 0 or high < 0 else "no significant difference"
     if test.name == "mcnemar":
-        detectable, needed = _mcnemar_power(n, int(np.sum(xa != xb)), test.estimate, level, min_cases)
+        detectable, needed = mcnemar_power(n, int(np.sum(xa != xb)), test.estimate, level, min_cases)
     else:
-        detectable, needed = _continuous_power(xb - xa, level, min_cases)
+        detectable, needed = continuous_power(xb - xa, level, min_cases)
     sign = -1.0 if higher_is_better is False else 1.0
     d = sign * (xb - xa)
     wins, losses = int(np.sum(d > 0)), int(np.sum(d < 0))
     return PairedComparison(
         n=n,
-        mean_a=float(xa.mean()) if n else _NAN,
-        mean_b=float(xb.mean()) if n else _NAN,
+        mean_a=float(xa.mean()) if n else NAN,
+        mean_b=float(xb.mean()) if n else NAN,
         diff=test.estimate,
         ci_low=float(low),
         ci_high=float(high),
@@ -494,65 +367,3 @@ def compare_paired(
     Pairs with a ``None`` on either side are dropped.
     """
     return compare_family([(a, b)], kind, higher_is_better, alpha, min_cases, seed, bounds)[0]
-
-
-def _calibration_pairs(
-    confidences: Sequence[float | None], correct: Sequence[float | bool | None]
-) -> tuple[np.ndarray, np.ndarray]:
-    conf, corr = _clean_pairs(confidences, [None if c is None else float(c) for c in correct])
-    if np.any((conf < 0) | (conf > 1)):
-        raise ValueError("confidences must lie in [0, 1]")
-    _check_binary(corr, "correctness values")
-    return conf, corr
-
-
-def brier(confidences: Sequence[float | None], correct: Sequence[float | bool | None]) -> float:
-    """Brier score: mean squared gap between confidence and correctness (0 is perfect; NaN if empty)."""
-    conf, corr = _calibration_pairs(confidences, correct)
-    return float(np.mean((conf - corr) ** 2)) if conf.size else _NAN
-
-
-def reliability_table(
-    confidences: Sequence[float | None], correct: Sequence[float | bool | None], n_bins: int = 10
-) -> list[Bin]:
-    """Group predictions into equal-width confidence bins and give each bin's confidence and accuracy.
-
-    Bin i holds confidences in [i/n_bins, (i+1)/n_bins); a confidence of 1.0 falls in the last bin.
-    Empty bins are left out. Pairs with a ``None`` confidence are dropped.
-    """
-    if n_bins < 1:
-        raise ValueError("n_bins must be at least 1")
-    conf, corr = _calibration_pairs(confidences, correct)
-    index = np.minimum(np.floor(conf * n_bins).astype(int), n_bins - 1)
-    table = []
-    for i in range(n_bins):
-        mask = index == i
-        count = int(mask.sum())
-        if count:
-            table.append(
-                Bin(
-                    low=i / n_bins,
-                    high=(i + 1) / n_bins,
-                    count=count,
-                    mean_confidence=float(conf[mask].mean()),
-                    accuracy=float(corr[mask].mean()),
-                )
-            )
-    return table
-
-
-def ece(confidences: Sequence[float | None], correct: Sequence[float | bool | None], n_bins: int = 10) -> float:
-    """Expected calibration error: the count-weighted mean |accuracy - confidence| over equal-width bins."""
-    table = reliability_table(confidences, correct, n_bins)
-    total = sum(b.count for b in table)
-    if total == 0:
-        return _NAN
-    return float(sum(b.count * abs(b.accuracy - b.mean_confidence) for b in table) / total)
-
-
-def percentile(values: Sequence[float | None], q: float) -> float:
-    """The q-th percentile (q in 0..100, linear interpolation) of the values, e.g. p95 latency; NaN if empty."""
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile q must be between 0 and 100, got {q}")
-    x = _clean(values)
-    return float(np.percentile(x, q)) if x.size else _NAN

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from promptarena.backends.openai._responses import choices_of, error_detail, json_body, snippet, text_of, whole
 from promptarena.errors import BackendError, ConfigError
 from promptarena.types import Generation, GenerationRequest, Message
 
@@ -182,13 +183,13 @@ class OpenAIBackend:
             else:
                 latency = time.perf_counter() - started
                 if response.status_code < 400:
-                    return _json_body(response, url), latency
+                    return json_body(response, url), latency
                 if response.status_code not in RETRY_STATUS:
-                    raise _Rejected(response.status_code, _error_detail(response))
+                    raise _Rejected(response.status_code, error_detail(response))
                 if attempt >= self.max_retries:
                     raise BackendError(
                         f"openai backend: {url} answered HTTP {response.status_code} "
-                        f"({_error_detail(response)}) {attempt + 1} times; the server is overloaded or failing. "
+                        f"({error_detail(response)}) {attempt + 1} times; the server is overloaded or failing. "
                         "Lower concurrency in the suite's model: section or check the server's log."
                     )
             if stop.wait(self._backoff(attempt, response)):
@@ -211,13 +212,13 @@ class OpenAIBackend:
             )
         if response.status_code >= 400:
             raise BackendError(
-                f"openai backend: {url} answered HTTP {response.status_code} ({_error_detail(response)}); "
+                f"openai backend: {url} answered HTTP {response.status_code} ({error_detail(response)}); "
                 "check base_url (it usually ends in /v1) and the server's log."
             )
-        body = _json_body(response, url)
+        body = json_body(response, url)
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
-            raise BackendError(f"openai backend: {url} answered without a 'data' list of models: {_snippet(body)}")
+            raise BackendError(f"openai backend: {url} answered without a 'data' list of models: {snippet(body)}")
         served = [str(m.get("id")) for m in data if isinstance(m, dict)]
         if self.model not in served:
             raise BackendError(
@@ -236,7 +237,7 @@ class OpenAIBackend:
             response = self._http().post(url, json=payload, headers=self._headers())
         except httpx.TransportError as err:
             raise self._unreachable(url, err) from None
-        body = _json_body(response, url) if response.status_code < 400 else {}
+        body = json_body(response, url) if response.status_code < 400 else {}
         count = body.get("count", len(body["tokens"]) if isinstance(body.get("tokens"), list) else None)
         if not isinstance(count, int):
             raise ConfigError(
@@ -279,16 +280,16 @@ class OpenAIBackend:
                 self.n_supported = False
                 return _Done([], job.indices)
             raise self._rejected(err) from None
-        choices = _choices(body, f"{self.base_url}/chat/completions")
+        choices = choices_of(body, f"{self.base_url}/chat/completions")
         if n > 1:
             self.n_supported = len(choices) >= n
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-        prompt_tokens = _int(usage.get("prompt_tokens"))
-        total_completion = _int(usage.get("completion_tokens"))
+        prompt_tokens = whole(usage.get("prompt_tokens"))
+        total_completion = whole(usage.get("completion_tokens"))
         taken = choices[:n]
         results = []
         for index, choice in zip(job.indices, taken, strict=False):
-            text = _text(choice, f"{self.base_url}/chat/completions")
+            text = text_of(choice, f"{self.base_url}/chat/completions")
             # Servers report usage for the whole request: with several choices, completion tokens are a
             # total, split here evenly (rounded) over the choices; the prompt counts for each sample, and so
             # does the request's time: the samples ran concurrently, each from admission to the response.
@@ -399,61 +400,3 @@ class OpenAIBackend:
         if self._client is not None:
             self._client.close()
             self._client = None
-
-
-# --- response parsing ---------------------------------------------------------------------------------
-
-
-def _snippet(value: Any, limit: int = 200) -> str:
-    text = str(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _error_detail(response: httpx.Response) -> str:
-    """The server's error message, from an OpenAI-style ``{"error": {"message": ...}}`` body when it has one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return _snippet(response.text.strip() or response.reason_phrase)
-    if isinstance(body, dict):
-        err = body.get("error", body.get("detail", body))
-        if isinstance(err, dict) and "message" in err:
-            return _snippet(err["message"])
-        return _snippet(err)
-    return _snippet(body)
-
-
-def _json_body(response: httpx.Response, url: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        raise BackendError(
-            f"openai backend: {url} did not answer with JSON (HTTP {response.status_code}, "
-            f"content-type {response.headers.get('content-type', 'none')!r}): {_snippet(response.text)!r}; "
-            "is base_url the API root of an OpenAI-compatible server (usually ending in /v1)?"
-        ) from None
-    if not isinstance(body, dict):
-        raise BackendError(f"openai backend: {url} answered with JSON that is not an object: {_snippet(body)}")
-    return body
-
-
-def _choices(body: dict[str, Any], url: str) -> list[dict[str, Any]]:
-    choices = body.get("choices")
-    if not isinstance(choices, list) or not choices or not all(isinstance(c, dict) for c in choices):
-        raise BackendError(
-            f"openai backend: {url} answered without a 'choices' list: {_snippet(body)}; "
-            "is the server OpenAI-compatible, and is base_url its API root?"
-        )
-    return choices
-
-
-def _text(choice: dict[str, Any], url: str) -> str:
-    message = choice.get("message")
-    if not isinstance(message, dict):
-        raise BackendError(f"openai backend: {url} answered a choice without a 'message': {_snippet(choice)}")
-    content = message.get("content")
-    return content if isinstance(content, str) else ""
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -1,0 +1,69 @@
+"""Reading an OpenAI-compatible server's responses: JSON bodies, choices and error messages, each checked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from promptarena.errors import BackendError
+
+
+def snippet(value: Any, limit: int = 200) -> str:
+    """A value cut to ``limit`` characters, to quote a server's answer in an error."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def error_detail(response: httpx.Response) -> str:
+    """The server's error message, from an OpenAI-style ``{"error": {"message": ...}}`` body when it has one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return snippet(response.text.strip() or response.reason_phrase)
+    if isinstance(body, dict):
+        err = body.get("error", body.get("detail", body))
+        if isinstance(err, dict) and "message" in err:
+            return snippet(err["message"])
+        return snippet(err)
+    return snippet(body)
+
+
+def json_body(response: httpx.Response, url: str) -> dict[str, Any]:
+    """The response's JSON object; anything else means base_url is not an OpenAI-compatible API root."""
+    try:
+        body = response.json()
+    except ValueError:
+        raise BackendError(
+            f"openai backend: {url} did not answer with JSON (HTTP {response.status_code}, "
+            f"content-type {response.headers.get('content-type', 'none')!r}): {snippet(response.text)!r}; "
+            "is base_url the API root of an OpenAI-compatible server (usually ending in /v1)?"
+        ) from None
+    if not isinstance(body, dict):
+        raise BackendError(f"openai backend: {url} answered with JSON that is not an object: {snippet(body)}")
+    return body
+
+
+def choices_of(body: dict[str, Any], url: str) -> list[dict[str, Any]]:
+    """The completion's non-empty list of choices."""
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices or not all(isinstance(c, dict) for c in choices):
+        raise BackendError(
+            f"openai backend: {url} answered without a 'choices' list: {snippet(body)}; "
+            "is the server OpenAI-compatible, and is base_url its API root?"
+        )
+    return choices
+
+
+def text_of(choice: dict[str, Any], url: str) -> str:
+    """A choice's message text ("" when the server sent no content)."""
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise BackendError(f"openai backend: {url} answered a choice without a 'message': {snippet(choice)}")
+    content = message.get("content")
+    return content if isinstance(content, str) else ""
+
+
+def whole(value: Any) -> int | None:
+    """A token count from the usage block, or None when the server sent none."""
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

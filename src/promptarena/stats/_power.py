@@ -1,0 +1,67 @@
+"""Power of the paired tests: the smallest difference a comparison's cases detect, and the cases a difference needs."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from promptarena.stats._descriptive import NAN
+
+if TYPE_CHECKING:
+    import numpy as np
+
+POWER = 0.8
+"""The power at which a comparison sizes the differences its cases can detect."""
+
+
+def _min_count(level: float) -> int:
+    """The fewest signs (discordant cases) an exact two-sided sign test needs to reject: 2 * 0.5^k < level."""
+    return math.floor(math.log2(2 / level)) + 1
+
+
+def mcnemar_power(n: int, discordant: int, diff: float, level: float, min_cases: int) -> tuple[float, int | None]:
+    """Connor's (1987) normal approximation for McNemar: n = (z_a sqrt(psi) + z_b sqrt(psi - d^2))^2 / d^2.
+
+    psi is the observed share of discordant cases. Returns the smallest |difference| detectable with 80%
+    power at these n and psi (``inf`` if none, NaN without discordant cases) and the cases that would detect
+    the observed one, never fewer than the exact test needs to reject at all (``_min_count`` discordant).
+    """
+    if n == 0 or discordant == 0:
+        return NAN, None
+    from scipy import optimize, stats
+
+    psi = discordant / n
+    za, zb = float(stats.norm.ppf(1 - level / 2)), float(stats.norm.ppf(POWER))
+
+    def gap(delta: float) -> float:
+        return math.sqrt(n) * delta - za * math.sqrt(psi) - zb * math.sqrt(max(psi - delta * delta, 0.0))
+
+    detectable = math.inf
+    if discordant >= _min_count(level) and gap(psi) >= 0:
+        detectable = float(optimize.brentq(gap, 0.0, psi))
+    delta = abs(diff)
+    if delta == 0:
+        return detectable, None
+    needed = (za * math.sqrt(psi) + zb * math.sqrt(psi - delta * delta)) ** 2 / delta**2
+    return detectable, max(math.ceil(needed), math.ceil(_min_count(level) / psi), min_cases)
+
+
+def continuous_power(d: np.ndarray, level: float, min_cases: int) -> tuple[float, int | None]:
+    """Paired normal approximation: detectable = (z_a + z_b) * sd(d) / sqrt(n), n = ((z_a + z_b) sd / diff)^2.
+
+    Never fewer cases than the exact sign-flip test needs to reject at all (``_min_count``).
+    """
+    import numpy as np
+
+    n = d.size
+    if n < 2:
+        return NAN, None
+    from scipy import stats
+
+    z = float(stats.norm.ppf(1 - level / 2) + stats.norm.ppf(POWER))
+    sd = float(np.std(d, ddof=1))
+    detectable = float(z * sd / math.sqrt(n)) if n >= _min_count(level) else math.inf
+    delta = abs(float(d.mean()))
+    if delta == 0:
+        return detectable, None
+    return detectable, max(math.ceil((z * sd / delta) ** 2), _min_count(level), min_cases)
