@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from promptarena import feedback
 from promptarena.cli import main
 from promptarena.store import ResultsStore, tables
-from tests.helpers import COUNTRIES, qa_repo
+from tests.support.repos import COUNTRIES, qa_repo
 
 N = len(COUNTRIES)
 

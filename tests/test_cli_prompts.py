@@ -16,7 +16,7 @@ from promptarena.cli import main
 from promptarena.cli.prompts import prompts
 
 if TYPE_CHECKING:
-    from conftest import GitRepo
+    from tests.support.git import GitRepo
 
 V1 = "---\nvariables: [q]\n---\nsystem:\nBe short.\n\nuser:\n{{ q }}\n"
 V2 = "---\nvariables: [q]\n---\nsystem:\nBe very short.\n\nuser:\n{{ q }}\n"

@@ -16,8 +16,8 @@ from promptarena.gitstore import PromptStore
 from promptarena.models import resolve_model
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
-from tests.conftest import GitRepo
-from tests.helpers import evals
+from tests.support.cli import evals
+from tests.support.git import GitRepo
 
 pytestmark = pytest.mark.model
 
