@@ -353,7 +353,7 @@ def test_real_server_runs_plain_cot_and_self_consistency_then_caches(tmp_path: P
         metrics=["exact_match", "contains"],
     )
     first = evals("run", "--json", cwd=repo.root)
-    assert first.returncode in (0, 1), first.stderr  # quality of a 135M model is not the point here
+    assert first.returncode == 0, first.stderr  # no thresholds: no gate, whatever a 135M model answers
     (suite,) = json.loads(first.stdout)["suites"]
     n = len(COUNTRIES)
     assert suite["generated"] == n * (1 + 1 + 3) and suite["cached"] == 0
@@ -398,7 +398,7 @@ def test_server_killed_mid_run_keeps_rows_and_rerun_makes_only_the_missing(
     stored = count_rows(db, "generations")
     assert 3 <= stored < len(cases)
     out = evals("run", "slow", "--json", cwd=repo.root)
-    assert out.returncode in (0, 1), out.stderr
+    assert out.returncode == 0, out.stderr
     (suite,) = json.loads(out.stdout)["suites"]
     assert suite["generated"] == len(cases) - stored and suite["cached"] == stored
     con = sqlite3.connect(db)
