@@ -144,9 +144,12 @@ def _corrupt_a_page(db: Path) -> None:
 
 
 def _drop_a_table(db: Path) -> None:
-    with sqlite3.connect(db) as conn:
+    conn = sqlite3.connect(db)
+    try:
         conn.execute("DROP TABLE scores")
-    sqlite3.connect(db).close()  # the last connection checkpoints the drop into the file
+        conn.commit()
+    finally:
+        conn.close()  # closed now, not when collected: the last connection checkpoints the drop into the file
 
 
 DAMAGE = {
