@@ -61,7 +61,7 @@ def main() -> None:
     server = None
     base_url, model = args.base_url, args.model
     if base_url is None:
-        from tests.llama_server import MODEL_ALIAS, LlamaServer, server_missing
+        from tests.support.llama_server import MODEL_ALIAS, LlamaServer, server_missing
 
         if missing := server_missing():
             sys.exit(missing)

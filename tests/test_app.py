@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from promptarena import feedback
 from promptarena.store import ResultsStore
-from tests.test_views import XSS_IMG, XSS_SCRIPT, Workbench, build_workbench
+from tests.support.workbench import XSS_IMG, XSS_SCRIPT, Workbench, build_workbench
 
 APP = Path(__file__).resolve().parents[1] / "app"
 PAGES = {

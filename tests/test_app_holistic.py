@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from promptarena import feedback
 from promptarena.store import ResultsStore
-from tests.helpers import evals
+from tests.support.cli import evals
 from tests.test_holistic_run import review_repo
 
 APP = Path(__file__).resolve().parents[1] / "app"

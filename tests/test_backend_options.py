@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from promptarena.backends import get_backend
 from promptarena.backends.options import option_errors, options_model
 from promptarena.errors import ConfigError
-from tests.helpers import evals, qa_repo
+from tests.support.cli import cli, exited
+from tests.support.repos import edit_suite, qa_repo
 
 
 @pytest.mark.parametrize(
@@ -83,17 +84,14 @@ def test_options_module_imports_neither_torch_nor_transformers() -> None:
 
 def test_cli_rejects_a_misspelt_option_with_exit_2_and_writes_nothing(tmp_path: Path) -> None:
     repo = qa_repo(tmp_path / "repo")
-    suite = yaml.safe_load((repo.root / "evals/qa.yaml").read_text())
-    suite["model"]["dealy_s"] = 0.1
-    (repo.root / "evals/qa.yaml").write_text(yaml.safe_dump(suite))
-    out = evals("run", cwd=repo.root)
-    assert out.returncode == 2, out.stderr
-    assert "evals/qa.yaml:" in out.stderr
-    assert "model.dealy_s: unknown field (did you mean delay_s?)" in out.stderr
-    assert "Traceback" not in out.stderr
+    model = yaml.safe_load((repo.root / "evals/qa.yaml").read_text())["model"]
+    edit_suite(repo, model={**model, "dealy_s": 0.1})
+    err = exited(cli("run", "--repo", str(repo.root)), 2)
+    assert "evals/qa.yaml:" in err
+    assert "model.dealy_s: unknown field (did you mean delay_s?)" in err
+    assert not (repo.root / ".promptarena").exists()
 
 
 def test_cli_backend_override_is_validated_too(tmp_path: Path) -> None:
     repo = qa_repo(tmp_path / "repo")
-    out = evals("run", "--backend", "fakes", cwd=repo.root)
-    assert out.returncode == 2 and "did you mean fake?" in out.stderr and "Traceback" not in out.stderr
+    assert "did you mean fake?" in exited(cli("run", "--repo", str(repo.root), "--backend", "fakes"), 2)

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +19,8 @@ import pytest
 
 from promptarena import feedback
 from promptarena.store import ResultsStore
-from tests.test_views import XSS_IMG, XSS_SCRIPT, Workbench, build_workbench
+from tests.support.net import free_port, wait_for_streamlit
+from tests.support.workbench import XSS_IMG, XSS_SCRIPT, Workbench, build_workbench
 
 pytestmark = pytest.mark.browser
 
@@ -46,12 +45,6 @@ PAGES = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workbench]]:
     """`evals ui` on the fixture repository and database; yields its base URL."""
@@ -69,17 +62,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Work
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the workbench did not start: {Path(log.name).read_text()[-2000:]}")
-            time.sleep(0.3)
+        if not wait_for_streamlit(url, proc):
+            pytest.fail(f"the workbench did not start: {Path(log.name).read_text()[-2000:]}")
         yield url, bench
     finally:
         proc.terminate()
@@ -118,24 +102,37 @@ def screenshots_dir(tmp_path: Path) -> Path:
     return folder
 
 
+# Streamlit marks its root with the script's state: "initial" on a freshly loaded page, then "running", and
+# "notRunning" once every element of the run has been sent; tables and charts then draw into a canvas (or svg).
+IDLE = '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]'
+DRAWN = """() => [...document.querySelectorAll('[data-testid="stDataFrame"], [data-testid="stVegaLiteChart"]')]
+    .every(e => e.querySelector('canvas, svg'))"""
+
+
 def settle(page) -> None:  # noqa: ANN001 - a Playwright page
-    """Wait until Streamlit has finished running the script and drawing."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=30_000)
-    page.wait_for_timeout(800)
+    """Wait until the page's script run has finished (its idle state, not the first widget shown) and every table
+    and chart has drawn."""
+    page.wait_for_selector(IDLE, state="attached", timeout=30_000)
+    page.wait_for_function(DRAWN, timeout=30_000)
+
+
+def open_page(page, url: str, marker: str) -> None:  # noqa: ANN001 - a Playwright page
+    """Load ``url`` in a fresh document, wait for its script to be idle, then check the page shows ``marker``."""
+    page.goto(url)
+    settle(page)
+    page.get_by_text(marker).first.wait_for(timeout=5_000)
 
 
 def test_thumbs_up_on_compare_lands_in_sqlite(server, browser_page, tmp_path: Path) -> None:  # noqa: ANN001
     url, bench = server
     page = browser_page
-    page.goto(f"{url}/Compare")
-    page.get_by_text("Outputs side by side").wait_for(timeout=30_000)
-    settle(page)
+    open_page(page, f"{url}/Compare", "Outputs side by side")
     before = _votes(bench)
     page.get_by_role("button", name="👍").first.click()
     deadline = time.monotonic() + 15
     while len(_votes(bench)) == len(before) and time.monotonic() < deadline:
         time.sleep(0.2)
+    settle(page)  # the vote was written by the rerun the click started; let it finish drawing
     after = _votes(bench)
     assert len(after) == len(before) + 1
     vote = after[0]
@@ -157,9 +154,7 @@ def _votes(bench: Workbench) -> list[feedback.Vote]:
 def test_every_page_renders_in_the_browser(server, browser_page, tmp_path: Path, path, name, marker) -> None:  # noqa: ANN001
     url, _ = server
     page = browser_page
-    page.goto(f"{url}/{path}")
-    page.get_by_text(marker).first.wait_for(timeout=30_000)
-    settle(page)
+    open_page(page, f"{url}/{path}", marker)
     assert page.locator('[data-testid="stException"]').count() == 0
     if name == "case_explorer":
         page.get_by_text("All 3 samples").first.click()  # unfold the samples of self-consistency

@@ -14,9 +14,10 @@ from click.testing import CliRunner
 
 from promptarena.cli import main
 from promptarena.cli.prompts import prompts
+from tests.support.cli import exited
 
 if TYPE_CHECKING:
-    from conftest import GitRepo
+    from tests.support.git import GitRepo
 
 V1 = "---\nvariables: [q]\n---\nsystem:\nBe short.\n\nuser:\n{{ q }}\n"
 V2 = "---\nvariables: [q]\n---\nsystem:\nBe very short.\n\nuser:\n{{ q }}\n"
@@ -119,10 +120,7 @@ def test_diff_defaults_to_the_worktree(repo: GitRepo) -> None:
     ],
 )
 def test_errors_exit_2_with_one_sentence(repo: GitRepo, args: tuple[str, ...], message: str) -> None:
-    result = invoke(repo, *args)
-    assert result.exit_code == 2
-    assert message in result.output
-    assert "Traceback" not in result.output
+    assert message in exited(invoke(repo, *args), 2)
 
 
 def test_not_a_repository_exits_2(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from promptarena.gitstore import PromptStore
 from promptarena.report import fmt_energy, suite_table, summary_json
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
-from tests.helpers import qa_repo
+from tests.support.repos import qa_repo
 
 MAX_UJ = 262_143_328_850
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,10 +12,11 @@ from promptarena.backends.fake import FakeBackend
 from promptarena.engine import run_suite
 from promptarena.errors import ConfigError
 from promptarena.gitstore import PromptStore
+from promptarena.metrics import get_metric, metrics
 from promptarena.report import suite_table, summary_json
 from promptarena.store import ResultsStore
 from promptarena.suite import Spec, load_suite
-from tests.helpers import COUNTRIES, qa_repo
+from tests.support.repos import COUNTRIES, qa_repo
 
 
 @pytest.fixture()
@@ -131,14 +131,26 @@ def test_a_failing_backend_keeps_what_was_generated(setup, variant: Spec) -> Non
     assert results.count("generations") == 2 * len(COUNTRIES) * per_case
 
 
-def test_metric_scores_are_cached(setup, monkeypatch) -> None:
+def test_metric_scores_are_cached(setup, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rerun reads scores from the cache: the metric's function is not called again (the generations are cached
+    too, so only a recomputed score could call it)."""
     _, store, suite, results = setup
-    suite = dataclasses.replace(suite, metrics=(Spec("exact_match"), Spec("rougeL")))
-    run_suite(suite, store, results, backend=_backend(suite))
-    scores = sqlite3.connect(results.path).execute("SELECT count(*) FROM scores").fetchone()[0]
-    assert scores > 0
-    run_suite(suite, store, results, backend=_backend(suite))
-    assert sqlite3.connect(results.path).execute("SELECT count(*) FROM scores").fetchone()[0] == scores
+    exact = get_metric("exact_match")
+    scored: list[str] = []
+
+    def counting(predictions, cases, options):  # noqa: ANN001, ANN202 - a ScoreFn
+        scored.extend(case.id for case in cases)
+        return exact.score(predictions, cases, options)
+
+    monkeypatch.setitem(metrics._entries, "counted", dataclasses.replace(exact, name="counted", score=counting))
+    suite = dataclasses.replace(suite, metrics=(Spec("counted"), Spec("rougeL")))
+    first = run_suite(suite, store, results, backend=_backend(suite))
+    assert sorted(scored) == sorted(2 * [c.id for c in suite.cases])  # both versions, each case once
+    scored.clear()
+    again = run_suite(suite, store, results, backend=_backend(suite))
+    assert scored == []
+    assert [a.scores for a in again.arms] == [a.scores for a in first.arms]
+    assert again.arms[1].summary["counted"].mean == 1.0
 
 
 # --- latency and throughput --------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import evals, qa_repo, write_suite
+from tests.support.cli import evals
+from tests.support.repos import qa_repo, write_suite
 
 EXTRAS = ("torch", "transformers", "gguf", "safetensors", "sentence_transformers", "streamlit", "altair")
 LOCAL = "pip install 'promptarena[local]'"

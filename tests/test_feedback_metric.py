@@ -11,7 +11,7 @@ from promptarena.errors import ConfigError
 from promptarena.metrics import get_metric
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
-from tests.helpers import qa_repo
+from tests.support.repos import qa_repo
 
 
 def test_thumbs_up_is_a_registered_feedback_metric() -> None:

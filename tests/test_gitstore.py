@@ -12,7 +12,7 @@ from promptarena.errors import ConfigError
 from promptarena.gitstore import PromptStore, PromptVersion, blob_sha
 
 if TYPE_CHECKING:
-    from conftest import GitRepo
+    from tests.support.git import GitRepo
 
 
 def prompt_text(line: str, var: str = "question") -> str:

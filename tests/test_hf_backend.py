@@ -16,8 +16,6 @@ from promptarena.backends.transformers._device import resolve_device, resolve_dt
 from promptarena.errors import BackendError, ConfigError
 from promptarena.types import GenerationRequest, GenParams, Message
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
 
 def ask(question: str, *, sample: int = 0, **params: object) -> GenerationRequest:
     return GenerationRequest((Message("user", question),), GenParams(**params), seed=0, sample_index=sample)

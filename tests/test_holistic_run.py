@@ -20,8 +20,8 @@ from promptarena.perturbations import perturb_vars
 from promptarena.stats import compare_family, compare_paired, mean_ci
 from promptarena.store import MIGRATIONS, ResultsStore
 from promptarena.suite import load_suite
-from tests.conftest import GitRepo
-from tests.helpers import evals
+from tests.support.cli import evals
+from tests.support.git import GitRepo
 
 PROMPT = """---
 description: sentiment of a review

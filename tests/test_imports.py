@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import qa_repo
+from tests.support.repos import qa_repo
 
 HEAVY = ("scipy", "pandas", "torch", "transformers", "streamlit", "sqlite_utils")
 """Never needed by `evals --help` or by a cached run without a comparison."""

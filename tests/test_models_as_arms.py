@@ -20,8 +20,9 @@ from promptarena.plan import SuitePlan, resolve_arms
 from promptarena.report import suite_table, summary_json
 from promptarena.store import MIGRATIONS, ResultsStore
 from promptarena.suite import load_suite
-from tests.conftest import GitRepo
-from tests.helpers import COUNTRIES, evals, qa_repo
+from tests.support.cli import evals
+from tests.support.git import GitRepo
+from tests.support.repos import COUNTRIES, qa_repo
 
 N = len(COUNTRIES)
 RIGHT = {f"Capital of {c}?": city for c, city in COUNTRIES.items()}

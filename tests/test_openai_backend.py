@@ -20,8 +20,10 @@ from promptarena.backends import check_context, get_backend
 from promptarena.backends.openai import OpenAIBackend
 from promptarena.errors import BackendError, ConfigError
 from promptarena.types import GenerationRequest, GenParams, Message
-from tests.helpers import COUNTRIES, EVALS, evals, qa_repo, write_suite
-from tests.llama_server import MODEL_ALIAS, LlamaServer, free_port, llama_server_fixture  # noqa: F401 (a fixture)
+from tests.support.cli import EVALS, cli, evals, exited
+from tests.support.llama_server import MODEL_ALIAS, LlamaServer
+from tests.support.net import free_port
+from tests.support.repos import COUNTRIES, count_rows, qa_repo, results_db, write_suite
 
 Reply = tuple[int, dict[str, str], bytes]
 
@@ -302,8 +304,8 @@ def openai_repo(root: Path, url: str, **model: Any) -> Any:
 def test_cli_run_sends_the_key_but_never_stores_or_prints_it(tmp_path: Path, scripted: Scripted) -> None:
     secret = "sk-do-not-store-4f9a1c"
     repo = openai_repo(tmp_path / "repo", scripted.url)
-    out = evals("run", "--json", cwd=repo.root, env={"OPENAI_API_KEY": secret})
-    assert out.returncode == 0, out.stderr
+    out = cli("run", "--json", "--repo", str(repo.root), env={"OPENAI_API_KEY": secret})
+    exited(out, 0)
     (suite,) = json.loads(out.stdout)["suites"]
     assert suite["generated"] == 2 * len(COUNTRIES) and suite["model"].startswith("openai:127.0.0.1:")
     assert all(h["Authorization"] == f"Bearer {secret}" for h in scripted.headers)
@@ -314,44 +316,28 @@ def test_cli_run_sends_the_key_but_never_stores_or_prints_it(tmp_path: Path, scr
 
 def test_cli_backend_option_uses_openai_base_url(tmp_path: Path, scripted: Scripted) -> None:
     repo = qa_repo(tmp_path / "repo")  # a suite written for the fake backend
-    out = evals(
-        "run", "--backend", "openai", "--model", "m", "--json", cwd=repo.root, env={"OPENAI_BASE_URL": scripted.url}
-    )
-    assert out.returncode == 0, out.stderr
+    args = ("run", "--repo", str(repo.root), "--backend", "openai")
+    out = cli(*args, "--model", "m", "--json", env={"OPENAI_BASE_URL": scripted.url})
+    exited(out, 0)
     assert json.loads(out.stdout)["suites"][0]["model"] == f"openai:127.0.0.1:{scripted.httpd.server_address[1]}:m"
-    missing = evals("run", "--backend", "openai", cwd=repo.root, env={"OPENAI_BASE_URL": ""})
-    assert missing.returncode == 2 and "base_url" in missing.stderr and "Traceback" not in missing.stderr
+    assert "base_url" in exited(cli(*args, env={"OPENAI_BASE_URL": ""}), 2)
 
 
 def test_cli_malformed_response_exits_3_without_traceback(tmp_path: Path, scripted: Scripted) -> None:
     scripted.reply = lambda body: (200, {"Content-Type": "text/plain"}, b"not json")
     repo = openai_repo(tmp_path / "repo", scripted.url)
-    out = evals("run", cwd=repo.root)
-    assert out.returncode == 3 and "Traceback" not in out.stderr
-    assert f"{scripted.url}/chat/completions" in out.stderr and "JSON" in out.stderr
+    err = exited(cli("run", "--repo", str(repo.root)), 3)
+    assert f"{scripted.url}/chat/completions" in err and "JSON" in err
 
 
 def test_cli_server_not_started_exits_3_naming_the_url(tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
     repo = openai_repo(tmp_path / "repo", url)
-    out = evals("run", cwd=repo.root)
-    assert out.returncode == 3, out.stdout + out.stderr
-    text = " ".join(out.stderr.split())
-    assert url in text and "Is the server running" in text and "Traceback" not in out.stderr
+    err = exited(cli("run", "--repo", str(repo.root)), 3)
+    assert url in err and "Is the server running" in err
 
 
 # --- against a real llama.cpp server ----------------------------------------------------------------------
-
-
-def _db(repo: Any) -> Path:
-    return repo.root / ".promptarena" / "results.db"
-
-
-def _generations(db: Path) -> int:
-    try:
-        return sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("SELECT count(*) FROM generations").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
 
 
 @pytest.mark.server
@@ -366,14 +352,14 @@ def test_real_server_runs_plain_cot_and_self_consistency_then_caches(tmp_path: P
         metrics=["exact_match", "contains"],
     )
     first = evals("run", "--json", cwd=repo.root)
-    assert first.returncode in (0, 1), first.stderr  # quality of a 135M model is not the point here
+    assert first.returncode == 0, first.stderr  # no thresholds: no gate, whatever a 135M model answers
     (suite,) = json.loads(first.stdout)["suites"]
     n = len(COUNTRIES)
     assert suite["generated"] == n * (1 + 1 + 3) and suite["cached"] == 0
     arms = {a["variant"]: a for a in suite["arms"]}
     assert set(arms) == {"plain", "cot", "self_consistency"}
     assert arms["plain"]["metrics"]["contains"]["mean"] > 0  # the model does know some capitals
-    con = sqlite3.connect(_db(repo))
+    con = sqlite3.connect(results_db(repo))
     texts = [row[0] for row in con.execute("SELECT text FROM generations")]
     assert len(texts) == n * 5 and sum(bool(t and t.strip()) for t in texts) >= n * 4
     again = evals("run", "--json", cwd=repo.root)
@@ -396,10 +382,10 @@ def test_server_killed_mid_run_keeps_rows_and_rerun_makes_only_the_missing(
         versions=["HEAD"],
         parameters={"max_new_tokens": 16},
     )
-    db = _db(repo)
+    db = results_db(repo)
     proc = subprocess.Popen([EVALS, "run", "slow"], cwd=repo.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while _generations(db) < 3 and time.monotonic() < deadline and proc.poll() is None:
+    while count_rows(db, "generations") < 3 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     llama_server.kill()
     try:
@@ -408,10 +394,10 @@ def test_server_killed_mid_run_keeps_rows_and_rerun_makes_only_the_missing(
         llama_server.start()
     assert proc.returncode == 3, stderr
     assert llama_server.base_url in stderr.decode() and b"Traceback" not in stderr
-    stored = _generations(db)
+    stored = count_rows(db, "generations")
     assert 3 <= stored < len(cases)
     out = evals("run", "slow", "--json", cwd=repo.root)
-    assert out.returncode in (0, 1), out.stderr
+    assert out.returncode == 0, out.stderr
     (suite,) = json.loads(out.stdout)["suites"]
     assert suite["generated"] == len(cases) - stored and suite["cached"] == stored
     con = sqlite3.connect(db)

@@ -10,7 +10,7 @@ from promptarena.errors import ConfigError
 from promptarena.gitstore import PromptStore
 from promptarena.plan import parse_arm, plan_suite, resolve_arms, select_versions
 from promptarena.suite import load_suite
-from tests.helpers import qa_repo, write_suite
+from tests.support.repos import qa_repo, write_suite
 
 
 @pytest.fixture()

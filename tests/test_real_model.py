@@ -16,8 +16,8 @@ from promptarena.gitstore import PromptStore
 from promptarena.models import resolve_model
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
-from tests.conftest import GitRepo
-from tests.helpers import evals
+from tests.support.cli import evals
+from tests.support.git import GitRepo
 
 pytestmark = pytest.mark.model
 
@@ -44,8 +44,31 @@ CASES = [
 ]
 
 
-def test_real_model_runs_plain_cot_and_self_consistency(tmp_path: Path) -> None:
-    repo = GitRepo(tmp_path / "repo")
+# Greedy outputs of the plain and cot arms on CASES, recorded once from this code, per "dtype:device" of the
+# model's fingerprint: greedy decoding is deterministic for one dtype on one kind of device, and a change in
+# the prompt rendering, the tokenizer, the weights' conversion or the decoding loop changes them.
+GOLDEN = {
+    "bfloat16:cpu": {
+        "plain": [
+            "Tom has 3 apples and buys 5 more apples, so he has 3 + 5 = 8 apples",
+            "To solve this problem, we need to consider the total number of eggs in the box and the number of eggs in "
+            "the",
+            "Ana gave away 4 pens, so she gave away 4 x 9 = 36 pens.\n",
+        ],
+        "cot": [
+            "1. First, we need to find the total number of apples Tom has.\n2. We know that Tom has 3 apples, so we "
+            "can add 3 apples to the total number of apples.\n3. Now we know",
+            "1. First, we need to find the total number of eggs in the box.\n2. We know that there are 6 eggs in a "
+            "box, so we multiply the number of eggs by 6: 6 * 6",
+            "1. 9 - 4 = 4\n2. 9 - 4 = 4\n3. 9 - 4 = 3\n4. 9 - 4 = 3\n5. 9",
+        ],
+    },
+}
+GOLDEN_ANSWERS = {"plain": ["8", "", "36"], "cot": ["3", "6", "9"]}
+
+
+def _suite_repo(root: Path) -> GitRepo:
+    repo = GitRepo(root)
     repo.write("prompts/sums.prompt", PROMPT)
     repo.write(
         "evals/cases/sums.jsonl",
@@ -64,17 +87,33 @@ def test_real_model_runs_plain_cot_and_self_consistency(tmp_path: Path) -> None:
     }
     repo.write("evals/sums.yaml", yaml.safe_dump(suite_doc))
     repo.commit("sums")
+    return repo
+
+
+def test_real_model_runs_plain_cot_and_self_consistency(tmp_path: Path) -> None:
+    repo = _suite_repo(tmp_path / "repo")
     store = PromptStore(repo.root)
     suite = load_suite(repo.root / "evals/sums.yaml", repo.root)
+    references = [r for _, _, r in CASES]
     with ResultsStore(tmp_path / "r.db") as results:
         out = run_suite(suite, store, results)
         # 3 cases x (1 plain + 1 cot + 3 samples)
         assert out.generated == 15 and out.model.startswith("transformers:default:")
         plain, cot, sc = out.arms
-        for arm in out.arms:
+        golden = GOLDEN.get(":".join(out.model.split(":")[-2:]))
+        if golden is not None:
+            assert [p.output for p in plain.predictions] == golden["plain"]
+            assert [p.output for p in cot.predictions] == golden["cot"]
+            assert [p.answer for p in plain.predictions] == GOLDEN_ANSWERS["plain"]
+            assert [p.answer for p in cot.predictions] == GOLDEN_ANSWERS["cot"]
+        for arm in out.arms:  # on a dtype or device without goldens, what holds for any greedy model output
             assert all(p.output.strip() for p in arm.predictions)
-            assert 0.0 <= arm.summary["exact_match"].mean <= 1.0
+            right = [p.answer == r for p, r in zip(arm.predictions, references, strict=True)]
+            assert arm.summary["exact_match"].mean == pytest.approx(sum(right) / len(right))
             assert arm.summary["completion_tokens"].mean > 0
+        # the prompt's max_new_tokens (24) for plain, the variant's (48) for cot: a small model talks to the limit
+        assert all(g.completion_tokens <= 24 for p in plain.predictions for g in p.generations)
+        assert all(g.completion_tokens <= 48 for p in cot.predictions for g in p.generations)
         assert all(p.reasoning is not None for p in cot.predictions)
         assert all(p.confidence in (1 / 3, 2 / 3, 1.0) or p.confidence == 0.0 for p in sc.predictions)
         assert all(len(p.details["samples"]) == 3 and len(p.generations) == 3 for p in sc.predictions)
@@ -83,6 +122,7 @@ def test_real_model_runs_plain_cot_and_self_consistency(tmp_path: Path) -> None:
         again = run_suite(suite, store, results)
         assert again.generated == 0 and again.cached == 15
         assert [p.answer for p in again.arms[2].predictions] == [p.answer for p in sc.predictions]
+        assert [p.output for p in again.arms[0].predictions] == [p.output for p in plain.predictions]
 
 
 def test_a_prompt_over_the_models_context_exits_2_fast_and_stores_nothing(tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ from promptarena.plan import plan_suite
 from promptarena.report import outcome_json, print_comparison, write_junit, write_markdown
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
-from tests.helpers import QA_V2, evals, qa_repo, write_suite
+from tests.support.cli import cli, exited
+from tests.support.repos import QA_V2, qa_repo, write_suite
 
 COUNTRIES = {f"Land{i}": f"City{i}" for i in range(20)}
 
@@ -121,8 +122,8 @@ def test_holm_gives_each_interval_its_level_and_the_table_says_so(opened) -> Non
 
 def test_evals_compare_prints_the_advice_line(tmp_path: Path) -> None:
     repo = qa_repo(tmp_path / "repo")
-    out = evals("compare", "qa", "HEAD~1", "HEAD", "--alpha", "0.1", cwd=repo.root, env={"COLUMNS": "200"})
-    assert out.returncode == 0, out.stderr
+    out = cli("compare", "qa", "HEAD~1", "HEAD", "--alpha", "0.1", "--repo", str(repo.root), env={"COLUMNS": "200"})
+    exited(out, 0)
     text = " ".join(out.stdout.split())
     assert "B − A [90% CI]" in text and "95%" not in text
     assert "3 of 6 cases differ, too few to detect any difference at 80% power" in text

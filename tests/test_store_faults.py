@@ -16,22 +16,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from promptarena.cli import main
 from promptarena.errors import BackendError
 from promptarena.store import MIGRATIONS, ResultsStore
-from tests.helpers import EVALS, evals, qa_repo
+from tests.support.cli import EVALS, OFFLINE, cli, exited
+from tests.support.repos import qa_repo, results_db
+from tests.support.workbench import build_workbench
 
 PROCESSES, ROUNDS = 4, 8
-
-
-def _db(repo) -> Path:
-    return repo.root / ".promptarena" / "results.db"
-
-
-def _invoke(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args))
 
 
 def _schema_2_database(db: Path) -> None:
@@ -98,9 +90,8 @@ def test_an_older_database_gains_pid_and_host_and_keeps_its_runs(tmp_path: Path)
 
 def test_a_full_disk_exits_3_names_it_and_keeps_what_was_stored(tmp_path: Path) -> None:
     repo = qa_repo(tmp_path / "repo")
-    first = evals("run", cwd=repo.root)
-    assert first.returncode == 0, first.stderr
-    db = _db(repo)
+    exited(cli("run", "--repo", str(repo.root)), 0)
+    db = results_db(repo)
     with ResultsStore(db) as results:
         (stored,) = results.runs()
         rows = results.results(stored.id)
@@ -112,7 +103,7 @@ def test_a_full_disk_exits_3_names_it_and_keeps_what_was_stored(tmp_path: Path) 
     out = subprocess.run(
         [EVALS, "run"],
         cwd=repo.root,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, **OFFLINE},
         capture_output=True,
         text=True,
         timeout=120,
@@ -153,9 +144,12 @@ def _corrupt_a_page(db: Path) -> None:
 
 
 def _drop_a_table(db: Path) -> None:
-    with sqlite3.connect(db) as conn:
+    conn = sqlite3.connect(db)
+    try:
         conn.execute("DROP TABLE scores")
-    sqlite3.connect(db).close()  # the last connection checkpoints the drop into the file
+        conn.commit()
+    finally:
+        conn.close()  # closed now, not when collected: the last connection checkpoints the drop into the file
 
 
 DAMAGE = {
@@ -169,17 +163,17 @@ DAMAGE = {
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_a_damaged_database_is_refused_and_left_as_it_is(tmp_path: Path, damage: str) -> None:
     repo = qa_repo(tmp_path / "repo")
-    db = _db(repo)
-    assert _invoke("run", "--repo", str(repo.root)).exit_code == 0
+    db = results_db(repo)
+    exited(cli("run", "--repo", str(repo.root)), 0)
     damage_fn, says = DAMAGE[damage]
     damage_fn(db)
     before = db.read_bytes()
     for args in (["run", "--repo", str(repo.root)], ["runs", "--repo", str(repo.root)]):
-        result = _invoke(*args)
-        assert result.exit_code == 3, result.output
-        assert f"the results database {db} {says}" in result.stderr
-        assert "restore it from a backup or move it aside; nothing was written" in result.stderr
-        assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1
+        result = cli(*args)
+        err = exited(result, 3)
+        assert f"the results database {db} {says}" in err
+        assert "restore it from a backup or move it aside; nothing was written" in err
+        assert len(result.stderr.strip().splitlines()) == 1
         assert db.read_bytes() == before
 
 
@@ -209,19 +203,18 @@ def test_a_run_whose_process_died_lists_as_abandoned(tmp_path: Path) -> None:
     dead = next(run_id for run_id in statuses if run_id != live)
     assert statuses == {live: "running", dead: "abandoned"}
 
-    listed = _invoke("runs", "--db", str(db), "--json")
-    assert listed.exit_code == 0, listed.output
+    listed = cli("runs", "--db", str(db), "--json")
+    exited(listed, 0)
     doc = {r["id"]: r for r in json.loads(listed.stdout)["runs"]}
     assert doc[dead]["status"] == "abandoned" and doc[dead]["pid"] == dead_pid
     assert doc[live]["status"] == "running" and doc[live]["model"] == "fake:live"
-    table = _invoke("runs", "--db", str(db))
-    assert table.exit_code == 0 and "abandoned" in table.stdout and dead in table.stdout
+    table = cli("runs", "--db", str(db))
+    exited(table, 0)
+    assert "abandoned" in table.stdout and dead in table.stdout
 
 
 def test_the_runs_page_shows_an_abandoned_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from streamlit.testing.v1 import AppTest
-
-    from tests.test_views import build_workbench
 
     bench = build_workbench(tmp_path)
     dead_pid = _start_run_and_exit(bench.db)
@@ -242,9 +235,10 @@ def test_the_runs_page_shows_an_abandoned_run(tmp_path: Path, monkeypatch: pytes
 
 def test_runs_without_a_database_lists_nothing_and_creates_nothing(tmp_path: Path) -> None:
     db = tmp_path / "none.db"
-    listed = _invoke("runs", "--db", str(db), "--json")
-    assert listed.exit_code == 0 and json.loads(listed.stdout)["runs"] == []
-    assert "no runs yet" in _invoke("runs", "--db", str(db)).stdout
+    listed = cli("runs", "--db", str(db), "--json")
+    exited(listed, 0)
+    assert json.loads(listed.stdout)["runs"] == []
+    assert "no runs yet" in cli("runs", "--db", str(db)).stdout
     assert not db.exists()
 
 

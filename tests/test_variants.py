@@ -13,7 +13,8 @@ from promptarena.promptfile import AnswerSpec
 from promptarena.suite import load_suite
 from promptarena.types import Case, Generation, GenParams, Message, Prediction
 from promptarena.variants import Item, majority, make_variant, variants
-from tests.helpers import evals, qa_repo
+from tests.support.cli import cli, exited
+from tests.support.repos import qa_repo
 
 
 def _item(extract: str = "last_number", **spec) -> Item:
@@ -250,7 +251,5 @@ def test_suite_loader_names_the_place_of_a_bad_variant_option(tmp_path: Path) ->
 
 def test_evals_run_exits_2_on_a_bad_variant_option(tmp_path: Path) -> None:
     repo = qa_repo(tmp_path / "repo", variants=[{"cot": {"max_new_tokens": 2.5}}])
-    out = evals("run", cwd=repo.root)
-    assert out.returncode == 2, out.stderr
-    assert "evals/qa.yaml:" in out.stderr and "max_new_tokens" in out.stderr
-    assert "Traceback" not in out.stderr
+    err = exited(cli("run", "--repo", str(repo.root)), 2)
+    assert "evals/qa.yaml:" in err and "max_new_tokens" in err

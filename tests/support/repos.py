@@ -1,19 +1,15 @@
-"""Building blocks for engine and CLI tests: a prompt repository with real commits and suites."""
+"""Prompt repositories for engine and CLI tests: two committed versions of a prompt and a suite for the fake model."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.conftest import GitRepo
-
-EVALS = str(Path(sys.executable).with_name("evals"))
+from tests.support.git import GitRepo
 
 QA_V1 = """---
 description: capitals
@@ -41,10 +37,12 @@ COUNTRIES = {
 
 
 def qa_cases() -> list[dict[str, Any]]:
+    """One case per country in ``COUNTRIES``, its capital as the reference."""
     return [{"id": c.lower(), "vars": {"country": c}, "reference": city} for c, city in COUNTRIES.items()]
 
 
 def write_suite(repo: GitRepo, name: str = "qa", **fields: Any) -> Path:
+    """Write ``evals/<name>.yaml`` (and the qa cases when the suite points at the default case file)."""
     doc: dict[str, Any] = {
         "prompt": "qa",
         "cases": f"cases/{name}.jsonl",
@@ -56,6 +54,12 @@ def write_suite(repo: GitRepo, name: str = "qa", **fields: Any) -> Path:
     if doc["cases"] == f"cases/{name}.jsonl" and not (repo.root / "evals" / doc["cases"]).exists():
         repo.write(f"evals/{doc['cases']}", "\n".join(json.dumps(c) for c in qa_cases()) + "\n")
     return repo.write(f"evals/{name}.yaml", yaml.safe_dump(doc, sort_keys=False))
+
+
+def edit_suite(repo: GitRepo, name: str = "qa", **fields: Any) -> None:
+    """Change fields of a stored suite, keeping the rest (its scripted model) as it is."""
+    path = repo.root / "evals" / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **fields}, sort_keys=False))
 
 
 def qa_repo(root: Path, responses: dict[str, Any] | None = None, **fields: Any) -> GitRepo:
@@ -76,9 +80,23 @@ def qa_repo(root: Path, responses: dict[str, Any] | None = None, **fields: Any) 
     return repo
 
 
-def evals(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
-) -> subprocess.CompletedProcess:
-    """Run the real `evals` console script in a subprocess."""
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
-    return subprocess.run([EVALS, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
+def results_db(repo: GitRepo) -> Path:
+    """The repository's default results database."""
+    return repo.root / ".promptarena" / "results.db"
+
+
+def count_rows(db: Path, table: str) -> int:
+    """Rows in ``table``; 0 when the database or the table does not exist yet (not migrated).
+
+    Read-only: a poll must never create the empty file a run then refuses as emptied.
+    """
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    except sqlite3.OperationalError:
+        return 0
+    try:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        con.close()

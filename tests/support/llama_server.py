@@ -2,8 +2,7 @@
 
 ``LlamaServer`` starts ``python -m llama_cpp.server`` on 127.0.0.1, waits until ``/v1/models`` answers, and
 stops it; it can be stopped and started again on the same port (the port is part of the openai backend's
-fingerprint, so a restarted server keeps the cache valid). ``llama_server`` is a module-scoped fixture
-(import ``llama_server_fixture`` into a test module to use it).
+fingerprint, so a restarted server keeps the cache valid). The ``llama_server`` fixture in conftest.py runs one.
 """
 
 from __future__ import annotations
@@ -11,16 +10,15 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
+from tests.support.net import free_port
 
 MODEL_ALIAS = "smollm2-135m"
 INSTALL_HINT = "install it with: .venv/bin/pip install 'llama-cpp-python[server]'"
@@ -40,12 +38,6 @@ def server_missing() -> str | None:
         if importlib.util.find_spec(module) is None:
             return f"llama-cpp-python's server is not installed ({module} is missing); {INSTALL_HINT}"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class LlamaServer:
@@ -131,14 +123,3 @@ class LlamaServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-@pytest.fixture(scope="module", name="llama_server")
-def llama_server_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
-    """A running llama.cpp server for the module's tests; a missing install fails the test, CI must run it."""
-    missing = server_missing()
-    if missing:
-        pytest.fail(missing)
-    server = LlamaServer(log=tmp_path_factory.mktemp("llama") / "server.log")
-    with server:
-        yield server
