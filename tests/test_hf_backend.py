@@ -8,11 +8,17 @@ import sys
 import textwrap
 import time
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
 
 from promptarena.backends.transformers import TransformersBackend
-from promptarena.backends.transformers._device import resolve_device, resolve_dtype
+from promptarena.backends.transformers._device import (
+    MAX_CPU_BATCH_SIZE,
+    default_batch_size,
+    resolve_device,
+    resolve_dtype,
+)
 from promptarena.errors import BackendError, ConfigError
 from promptarena.types import GenerationRequest, GenParams, Message
 
@@ -66,6 +72,14 @@ def test_auto_device_and_dtype(monkeypatch):
         resolve_dtype("int3", "cpu")
     with pytest.raises(ConfigError, match="device"):
         resolve_device("tpu")
+
+
+def test_cpu_batch_holds_every_pending_row_that_memory_allows():
+    pytest.importorskip("torch")
+    shape = {"num_hidden_layers": 30, "num_key_value_heads": 3, "num_attention_heads": 9, "head_dim": 64}
+    smollm = SimpleNamespace(**shape, hidden_size=576, vocab_size=49152)
+    assert default_batch_size(smollm, "cpu", "bfloat16", 48) == MAX_CPU_BATCH_SIZE > 64
+    assert 1 <= default_batch_size(smollm, "cpu", "bfloat16", 10**8) < MAX_CPU_BATCH_SIZE
 
 
 def test_inverse_cdf_follows_the_weights_and_skips_zeros():

@@ -8,6 +8,7 @@ GGUF file into a safetensors directory imports transformers, and only when it ac
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import json
@@ -16,6 +17,7 @@ import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +128,32 @@ def directory_hash(path: Path) -> str:
     return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 
+@contextlib.contextmanager
+def _gguf_parsed_once() -> Iterator[None]:
+    """Parse a GGUF file once, and build llama.cpp's tensor-name map once, while transformers converts it.
+
+    transformers parses the whole file (49k token strings through numpy memmaps) for the tokenizer, again
+    for the config and again for the weights, and rebuilds the name map for every module: most of the time
+    a conversion took. Both are pure functions of their arguments, so a cache for the conversion is safe.
+    """
+    import gguf
+
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    readers: dict[tuple[str, str], object] = {}
+
+    def read(path: str | os.PathLike[str], mode: str = "r") -> object:
+        key = (os.path.realpath(path), mode)
+        if key not in readers:
+            readers[key] = reader(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader, gguf.get_tensor_name_map = read, functools.cache(name_map)
+    try:
+        yield
+    finally:
+        gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
+
+
 def _convert_gguf(gguf: Path, out: Path) -> None:
     """Dequantize a GGUF file into ``out`` as a safetensors model directory (config, weights, tokenizer)."""
     try:
@@ -141,10 +169,11 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
     print(f"converting {gguf.name} once into {out.parent} (it then loads in about a second)", file=sys.stderr)
     try:
         # Built by hand rather than with from_pretrained(gguf_file=...), which requires accelerate.
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        config = AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-        tensors = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)["tensors"]
+        with _gguf_parsed_once():
+            tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            config = AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+            tensors = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)["tensors"]
         result = model.load_state_dict(tensors, strict=False)
     except Exception as err:
         raise BackendError(f"could not read the GGUF model {str(gguf)!r}: {err}") from err
