@@ -282,7 +282,7 @@ def run_suite(
     tasks = [_Task(arm, made[id(arm.variant)], it, col) for arm in arms for col, it in rendered[arm.version.label]]
     for name, rounds in _by_model(_next_round(tasks), generators):  # too long a prompt: refused before the run
         generators[name].check(*_requests(suite, rounds))
-    scorer = toxicity_scorer(suite)
+    scorer = toxicity_scorer(suite, results)
     run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backends, store, scorer))
     try:
         with measure_energy() as energy:

@@ -15,6 +15,7 @@ from promptarena.types import Case, Message, Prediction
 
 if TYPE_CHECKING:
     from promptarena.metrics.toxicity import ToxicityScorer
+    from promptarena.store import ResultsStore
     from promptarena.suite import Suite
     from promptarena.variants import Item
 
@@ -65,13 +66,30 @@ def expand_items(suite: Suite, items: Sequence[Item], render: Render) -> list[tu
     return out
 
 
-def toxicity_scorer(suite: Suite) -> ToxicityScorer | None:
-    """The suite's toxicity scorer, built before the run so that a missing one fails before any work."""
+def toxicity_scorer(suite: Suite, results: ResultsStore) -> ToxicityScorer | None:
+    """The suite's toxicity scorer, built before the run so that a missing one fails before any work.
+
+    Its scores are cached in the results store under the scorer's name, version and the text, like any
+    other score, so a rerun of unchanged outputs scores nothing and never loads the classifier.
+    """
     if suite.holistic.toxicity is None:
         return None
+    from promptarena.hashing import content_hash
     from promptarena.metrics.toxicity import get_scorer
 
-    return get_scorer(suite.holistic.toxicity.name, **suite.holistic.toxicity.options)
+    scorer = get_scorer(suite.holistic.toxicity.name, **suite.holistic.toxicity.options)
+
+    def score(texts: Sequence[str]) -> list[float]:
+        keys = [content_hash({"toxicity": scorer.name, "version": scorer.version, "text": t}) for t in texts]
+        found = results.cached_scores(keys)
+        todo = list({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
+        if todo:
+            values = scorer.score([t for _, t in todo])
+            results.put_scores([(k, f"toxicity:{scorer.name}", v) for (k, _), v in zip(todo, values, strict=True)])
+            found.update({k: v for (k, _), v in zip(todo, values, strict=True)})
+        return [float(found[k]) for k in keys]
+
+    return replace(scorer, score=score)
 
 
 def holistic_provenance(suite: Suite, scorer: ToxicityScorer | None) -> dict[str, Any]:

@@ -81,9 +81,12 @@ def stereotypical_association(texts: Sequence[str], groups: Groups, targets: Seq
     """
     per_text = [_tokens(t) for t in texts]
     sizes = [len(g) for g in groups.values()]
+    # each text's count of each group's words, once, rather than once per target word
+    in_text = [(tok, [sum(tok[w] for w in group) for group in groups.values()]) for tok in per_text]
+    in_text = [(tok, groups_here) for tok, groups_here in in_text if any(groups_here)]
     scores = []
     for target in targets:
-        counts = [sum(tok[target] * sum(tok[w] for w in group) for tok in per_text) for group in groups.values()]
+        counts = [sum(tok[target] * here[g] for tok, here in in_text) for g in range(len(sizes))]
         score = tv_from_uniform(counts, sizes)
         if score is not None:
             scores.append(score)

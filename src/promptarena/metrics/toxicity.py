@@ -9,6 +9,7 @@ name and a version for provenance; imports happen only when a scorer is built.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -55,14 +56,16 @@ def summarize(scores: Sequence[float], threshold: float = TOXIC_THRESHOLD) -> To
 
 
 def profanity_check() -> ToxicityScorer:
-    """The offline default: ``alt-profanity-check``'s linear classifier."""
-    try:
-        import profanity_check as pc
-    except ImportError:
-        raise missing_dependency("alt-profanity-check", "the profanity_check toxicity scorer") from None
+    """The offline default: ``alt-profanity-check``'s linear classifier, loaded on the first texts to score."""
+    if importlib.util.find_spec("profanity_check") is None:
+        raise missing_dependency("alt-profanity-check", "the profanity_check toxicity scorer")
 
     def score(texts: Sequence[str]) -> list[float]:
-        return [float(p) for p in pc.predict_prob(list(texts))] if texts else []
+        if not texts:
+            return []
+        import profanity_check as pc  # scikit-learn and the pickled model: about a second, only when scoring
+
+        return [float(p) for p in pc.predict_prob(list(texts))]
 
     return ToxicityScorer("profanity_check", f"alt-profanity-check {metadata.version('alt-profanity-check')}", score)
 

@@ -132,11 +132,22 @@ def mcnemar_exact_pvalue(a: Sequence[float | None], b: Sequence[float | None]) -
     favour either. Returns 1.0 when there are no discordant pairs.
     """
     only_a, only_b = _discordant(*clean_pairs(a, b))
-    if only_a + only_b == 0:
-        return 1.0
-    from scipy import stats
+    return _binomial_two_sided(only_b, only_a + only_b, 0.5)
 
-    return float(stats.binomtest(only_b, only_a + only_b, 0.5).pvalue)
+
+def _binomial_two_sided(k: int, m: int, pi: float) -> float:
+    """Two-sided exact binomial p-value of ``k`` in ``m`` at ``pi``: twice the smaller tail, capped at 1.
+
+    At ``pi = 0.5`` this is ``scipy.stats.binomtest(k, m).pvalue``. ``scipy.special`` gives the tails
+    without the second that importing ``scipy.stats`` costs a run that only summarizes.
+    """
+    if m == 0:
+        return 1.0
+    from scipy import special
+
+    lower = float(special.bdtr(k, m, pi))  # P(X <= k)
+    upper = 1.0 if k == 0 else float(special.bdtrc(k - 1, m, pi))  # P(X >= k)
+    return min(1.0, 2 * min(lower, upper))
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
@@ -202,19 +213,13 @@ class _Test:
 def _mcnemar_test(xa: np.ndarray, xb: np.ndarray) -> _Test:
     """Exact conditional McNemar: B's share of the m discordant cases is Binomial(m, pi), and the
     difference is m/n * (2 pi - 1); testing pi two one-sided ways inverts to the Clopper-Pearson interval."""
-    from scipy import stats
-
     only_a, only_b = _discordant(xa, xb)
     n, m = xa.size, only_a + only_b
-    p_raw = float(stats.binomtest(only_b, m, 0.5).pvalue) if m else 1.0
+    p_raw = _binomial_two_sided(only_b, m, 0.5)
     estimate = (only_b - only_a) / n if n else NAN
 
     def pvalue(delta: float) -> float:
-        if m == 0:
-            return 1.0
-        pi = min(1.0, max(0.0, (delta * n / m + 1) / 2))
-        tail = min(stats.binom.cdf(only_b, m, pi), stats.binom.sf(only_b - 1, m, pi))
-        return float(min(1.0, 2 * tail))
+        return _binomial_two_sided(only_b, m, min(1.0, max(0.0, (delta * n / m + 1) / 2))) if m else 1.0
 
     return _Test("mcnemar", p_raw, estimate, pvalue, -m / max(n, 1), m / max(n, 1), False)
 

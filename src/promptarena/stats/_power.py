@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from promptarena.stats._descriptive import NAN
@@ -19,6 +20,19 @@ def _min_count(level: float) -> int:
     return math.floor(math.log2(2 / level)) + 1
 
 
+def _root(fn: Callable[[float], float], low: float, high: float) -> float:
+    """The root of an increasing ``fn`` with ``fn(low) <= 0 <= fn(high)``, by bisection to float precision.
+
+    Used instead of ``scipy.optimize.brentq`` only to spare a summarizing run that module's import.
+    """
+    for _ in range(200):
+        mid = (low + high) / 2
+        if mid in (low, high):
+            break
+        low, high = (mid, high) if fn(mid) < 0 else (low, mid)
+    return (low + high) / 2
+
+
 def mcnemar_power(n: int, discordant: int, diff: float, level: float, min_cases: int) -> tuple[float, int | None]:
     """Connor's (1987) normal approximation for McNemar: n = (z_a sqrt(psi) + z_b sqrt(psi - d^2))^2 / d^2.
 
@@ -28,17 +42,17 @@ def mcnemar_power(n: int, discordant: int, diff: float, level: float, min_cases:
     """
     if n == 0 or discordant == 0:
         return NAN, None
-    from scipy import optimize, stats
+    from scipy import special
 
     psi = discordant / n
-    za, zb = float(stats.norm.ppf(1 - level / 2)), float(stats.norm.ppf(POWER))
+    za, zb = float(special.ndtri(1 - level / 2)), float(special.ndtri(POWER))
 
     def gap(delta: float) -> float:
         return math.sqrt(n) * delta - za * math.sqrt(psi) - zb * math.sqrt(max(psi - delta * delta, 0.0))
 
     detectable = math.inf
     if discordant >= _min_count(level) and gap(psi) >= 0:
-        detectable = float(optimize.brentq(gap, 0.0, psi))
+        detectable = _root(gap, 0.0, psi)
     delta = abs(diff)
     if delta == 0:
         return detectable, None
@@ -56,9 +70,9 @@ def continuous_power(d: np.ndarray, level: float, min_cases: int) -> tuple[float
     n = d.size
     if n < 2:
         return NAN, None
-    from scipy import stats
+    from scipy import special
 
-    z = float(stats.norm.ppf(1 - level / 2) + stats.norm.ppf(POWER))
+    z = float(special.ndtri(1 - level / 2) + special.ndtri(POWER))
     sd = float(np.std(d, ddof=1))
     detectable = float(z * sd / math.sqrt(n)) if n >= _min_count(level) else math.inf
     delta = abs(float(d.mean()))
