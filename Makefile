@@ -33,8 +33,9 @@ $(TEST_STAMP): $(DEMO_STAMP)
 demo: $(DEMO_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/evals run
 
+# two workers, one per core of the machines this runs on; worksteal keeps the long tests from queueing
 test: $(TEST_STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests app benchmarks

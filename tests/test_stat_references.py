@@ -3,6 +3,7 @@ inputs, adversarial ones included, and a property test that a verdict never disa
 
 from __future__ import annotations
 
+import gc
 import math
 
 import numpy as np
@@ -130,7 +131,9 @@ def test_continuous_bounds_are_where_scipy_stops_rejecting(d: np.ndarray) -> Non
 
 
 @pytest.mark.parametrize("k", [2, 3, 5, 8])
-def test_holm_matches_statsmodels(k: int) -> None:
+def test_holm_matches_statsmodels(k: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # multipletests runs a full garbage collection on every call: seconds in a process holding models
+    monkeypatch.setattr(gc, "collect", lambda *args: 0)
     for _ in range(25):
         p = np.where(RNG.random(k) < 0.3, RNG.random(k) * 0.02, RNG.random(k)).round(4)  # ties included
         reject, corrected, _, _ = multipletests(p, alpha=0.05, method="holm")
