@@ -270,3 +270,10 @@ def test_percentile() -> None:
     assert math.isnan(percentile([], 90))
     with pytest.raises(ValueError):
         percentile([1.0], 101)
+
+
+def test_a_vanishing_difference_sizes_no_case_count_instead_of_overflowing() -> None:
+    """Found by the property test: an observed difference near 1e-272 used to overflow the case count."""
+    comp = compare_paired([0.0, 0.0, 0.25, 4.4878163327278106e-272], [0.0, 0.25, 0.0, 0.0], "continuous", min_cases=3)
+    assert comp.cases_needed is None
+    assert comp.verdict == "no significant difference"

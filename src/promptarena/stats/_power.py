@@ -78,4 +78,8 @@ def continuous_power(d: np.ndarray, level: float, min_cases: int) -> tuple[float
     delta = abs(float(d.mean()))
     if delta == 0:
         return detectable, None
-    return detectable, max(math.ceil((z * sd / delta) ** 2), _min_count(level), min_cases)
+    try:
+        needed = math.ceil((z * sd / delta) ** 2)
+    except OverflowError:  # a difference so close to 0 that no count of cases is a finite number
+        return detectable, None
+    return detectable, max(needed, _min_count(level), min_cases)
