@@ -7,9 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.support.git import GitRepo
 from tests.support.llama_server import LlamaServer, server_missing
+
+# In CI the property tests draw the same examples every run, so a build's result does not depend on chance;
+# elsewhere they draw new ones each run and keep exploring.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 def pytest_configure(config: pytest.Config) -> None:
