@@ -236,3 +236,14 @@ def test_perturbed_cases_of_two_models_are_stored_apart(tmp_path: Path) -> None:
     assert len(rows) == 4 * N
     for arm in out.arms:
         assert arm.holistic is not None
+
+
+def test_the_holistic_view_keeps_one_series_per_model(tmp_path: Path) -> None:
+    """Like the overview, the holistic view charts each model apart instead of keeping the first one seen."""
+    repo = qa_repo(tmp_path / "repo")
+    _rewrite(repo, model=None, models=MODELS, versions=["HEAD~1"], perturbations=["lowercase"])
+    with PromptStore(repo.root) as store, ResultsStore(tmp_path / "results.db") as results:
+        run_suite(load_suite(repo.root / "evals" / "qa.yaml", repo.root), store, results)
+        holistic = {c.variant for c in views.holistic_cells(results, "qa")}
+        overview = {c.variant for c in views.overview(results)}
+    assert holistic == overview == {"plain@base", "plain@tuned"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -53,34 +53,55 @@ def _interval(d: dict[str, Any] | None) -> Interval:
     return Interval(num(d.get("mean")), num(d.get("low")), num(d.get("high")), int(d.get("n") or 0))
 
 
-def overview(results: ResultsStore, suite: str | None = None) -> list[OverviewCell]:
-    """Every (suite, version blob, variant, metric) with the interval of the latest run that has it."""
+def latest_arms(
+    results: ResultsStore, suite: str | None = None, needs: str | None = None
+) -> Iterator[tuple[str, str, str, dict, dict]]:
+    """``(run_id, suite, started_at, run summary, arm)`` for the latest completed run of each arm, newest first.
+
+    An arm is a suite, a version blob and a series: the variant, with ``@model`` for a suite of several models.
+    With ``needs``, only runs whose summary of the arm holds that part (``holistic``) count.
+    """
     seen: set[tuple[str, str, str]] = set()
-    cells: list[OverviewCell] = []
     for run_id, suite_name, started, summary in results.completed_summaries(suite):
         for arm in summary.get("arms", []):
-            variant = arm["variant"] + (f"@{arm['model']}" if arm.get("model") else "")  # one series per model
-            key = (suite_name, arm["blob"], variant)
-            if key in seen:
+            if needs and not arm.get(needs):
                 continue
-            seen.add(key)
-            for metric, iv in arm.get("metrics", {}).items():
-                cells.append(
-                    OverviewCell(
-                        suite=suite_name,
-                        prompt=summary.get("prompt", ""),
-                        version=arm["version"],
-                        commit=arm.get("commit"),
-                        blob=arm["blob"],
-                        message=arm.get("message"),
-                        variant=variant,
-                        metric=metric,
-                        interval=_interval(iv),
-                        run_id=run_id,
-                        started_at=started,
-                    )
-                )
-    return cells
+            key = (suite_name, arm["blob"], series(arm))
+            if key not in seen:
+                seen.add(key)
+                yield run_id, suite_name, started, summary, arm
+
+
+def series(arm: dict[str, Any]) -> str:
+    """The variant an arm's cells are charted under: one series per model when a suite has several."""
+    return arm["variant"] + (f"@{arm['model']}" if arm.get("model") else "")
+
+
+def arm_cell(run: tuple[str, str, str, dict, dict], metric: str, interval: Interval) -> OverviewCell:
+    """One cell of an arm from ``latest_arms``: a metric, or a dimension, with its interval."""
+    run_id, suite_name, started, summary, arm = run
+    return OverviewCell(
+        suite=suite_name,
+        prompt=summary.get("prompt", ""),
+        version=arm["version"],
+        commit=arm.get("commit"),
+        blob=arm["blob"],
+        message=arm.get("message"),
+        variant=series(arm),
+        metric=metric,
+        interval=interval,
+        run_id=run_id,
+        started_at=started,
+    )
+
+
+def overview(results: ResultsStore, suite: str | None = None) -> list[OverviewCell]:
+    """Every (suite, version blob, variant, metric) with the interval of the latest run that has it."""
+    return [
+        arm_cell(run, metric, _interval(iv))
+        for run in latest_arms(results, suite)
+        for metric, iv in run[4].get("metrics", {}).items()
+    ]
 
 
 def with_feedback(cells: Sequence[OverviewCell], shares: dict[tuple[str, str, str], Interval]) -> list[OverviewCell]:

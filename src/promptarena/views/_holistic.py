@@ -14,7 +14,7 @@ from typing import Any
 from promptarena.stats import Interval
 from promptarena.store import ResultsStore
 from promptarena.views._arms import ArmChoice
-from promptarena.views._history import OverviewCell, _interval
+from promptarena.views._history import OverviewCell, _interval, arm_cell, latest_arms
 
 _NAN = float("nan")
 
@@ -69,32 +69,13 @@ def holistic_cells(results: ResultsStore, suite: str) -> list[OverviewCell]:
 
     The cell's ``metric`` names the dimension, so ``metric_history`` lays the cells out over the commits.
     """
-    seen: set[tuple[str, str]] = set()
     cells: list[OverviewCell] = []
-    for run_id, _, started, summary in results.completed_summaries(suite):
-        for arm in summary.get("arms", []):
-            holistic = arm.get("holistic")
-            if not holistic or (arm["blob"], arm["variant"]) in seen:
-                continue
-            seen.add((arm["blob"], arm["variant"]))
-            for dimension in DIMENSIONS:
-                interval = _READERS[dimension](holistic, arm)
-                if interval.n:
-                    cells.append(
-                        OverviewCell(
-                            suite=suite,
-                            prompt=summary.get("prompt", ""),
-                            version=arm["version"],
-                            commit=arm.get("commit"),
-                            blob=arm["blob"],
-                            message=arm.get("message"),
-                            variant=arm["variant"],
-                            metric=dimension,
-                            interval=interval,
-                            run_id=run_id,
-                            started_at=started,
-                        )
-                    )
+    for run in latest_arms(results, suite, needs="holistic"):
+        arm = run[4]
+        for dimension in DIMENSIONS:
+            interval = _READERS[dimension](arm["holistic"], arm)
+            if interval.n:
+                cells.append(arm_cell(run, dimension, interval))
     return cells
 
 
