@@ -169,6 +169,7 @@ def test_samples_share_one_prefill_and_differ(backend):
     import torch
 
     prefills = []
+    backend.load()  # the first test of a worker may be this one: the model is loaded on first use
     forward = backend._model.forward
 
     def counting(*args, **kwargs):

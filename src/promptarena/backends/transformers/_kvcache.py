@@ -144,7 +144,7 @@ def merge(cache_a: Any, mask_a: Any, cache_b: Any, mask_b: Any) -> tuple[Any, An
     return cache_a, mask
 
 
-def compact(cache: Any, keep: list[int], rows: int, device: Any) -> tuple[Any, Any]:
+def compact(cache: Any, keep: list[int], device: Any) -> tuple[Any, Any]:
     """Drop the rows not in ``keep`` by moving the last kept rows into the gaps (copies only those).
 
     Returns the cache and the new row order as old row indices (a tensor, to reorder per-row state).

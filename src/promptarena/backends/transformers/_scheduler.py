@@ -171,7 +171,7 @@ class Scheduler:
                         finished.append(result)
                 if finished:
                     if keep:
-                        cache, order = kv.compact(cache, keep, len(active), device)
+                        cache, order = kv.compact(cache, keep, device)
                         mask, last = mask[order], last[order]
                         active = [active[i] for i in order.tolist()]
                         cache, mask = kv.trim(cache, mask)
