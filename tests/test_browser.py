@@ -7,10 +7,6 @@ else into the test's temporary folder.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,22 +15,11 @@ import pytest
 
 from promptarena import feedback
 from promptarena.store import ResultsStore
-from tests.support.net import free_port, wait_for_streamlit
+from tests.support.browser import chromium_page, open_page, screenshots_dir, settle, workbench_server
 from tests.support.workbench import XSS_IMG, XSS_SCRIPT, Workbench, build_workbench
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGES = [
     ("", "overview", "Overview"),
     ("Prompt_history", "prompt_history", "Commits"),
@@ -48,79 +33,15 @@ PAGES = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workbench]]:
     """`evals ui` on the fixture repository and database; yields its base URL."""
-    if not Path(CHROMIUM).exists() or shutil.which("git") is None:
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)")
     bench = build_workbench(tmp_path_factory.mktemp("browser"))
-    port = free_port()
-    log = (tmp_path_factory.getbasetemp() / "streamlit.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from promptarena.cli import main; main()", "ui"]
-        + ["--repo", str(bench.repo.root), "--db", str(bench.db), "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={k: v for k, v in os.environ.items() if k != "PROMPTARENA_DB"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        if not wait_for_streamlit(url, proc):
-            pytest.fail(f"the workbench did not start: {Path(log.name).read_text()[-2000:]}")
+    with workbench_server(bench.repo.root, bench.db, tmp_path_factory.getbasetemp() / "streamlit.log") as url:
         yield url, bench
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
 def browser_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    try:
-        from playwright import sync_api
-    except ImportError:
-        pytest.fail("the browser test needs Playwright's Python package: pip install -e '.[dev]'")
-    with sync_api.sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")),
-            executable_path=CHROMIUM,
-            headless=False,  # --headless=new is in FLAGS
-            args=FLAGS,
-            viewport={"width": 1440, "height": 1500},
-        )
-        page = context.new_page()
-        dialogs: list[str] = []
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-        page.dialogs = dialogs  # type: ignore[attr-defined]
+    with chromium_page(tmp_path_factory.mktemp("chromium-profile")) as page:
         yield page
-        context.close()
-
-
-def screenshots_dir(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("PROMPTARENA_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-# Streamlit marks its root with the script's state: "initial" on a freshly loaded page, then "running", and
-# "notRunning" once every element of the run has been sent; tables and charts then draw into a canvas (or svg).
-IDLE = '[data-testid="stApp"][data-test-connection-state="CONNECTED"][data-test-script-state="notRunning"]'
-DRAWN = """() => [...document.querySelectorAll('[data-testid="stDataFrame"], [data-testid="stVegaLiteChart"]')]
-    .every(e => e.querySelector('canvas, svg'))"""
-
-
-def settle(page) -> None:  # noqa: ANN001 - a Playwright page
-    """Wait until the page's script run has finished (its idle state, not the first widget shown) and every table
-    and chart has drawn."""
-    page.wait_for_selector(IDLE, state="attached", timeout=30_000)
-    page.wait_for_function(DRAWN, timeout=30_000)
-
-
-def open_page(page, url: str, marker: str) -> None:  # noqa: ANN001 - a Playwright page
-    """Load ``url`` in a fresh document, wait for its script to be idle, then check the page shows ``marker``."""
-    page.goto(url)
-    settle(page)
-    page.get_by_text(marker).first.wait_for(timeout=5_000)
 
 
 def test_thumbs_up_on_compare_lands_in_sqlite(server, browser_page, tmp_path: Path) -> None:  # noqa: ANN001
