@@ -81,6 +81,7 @@ def command(
     unavailable, 4 a bug in promptarena, 128 + the signal number when stopped (130 Ctrl-C, 143 SIGTERM);
     a stopped run keeps what it stored and a rerun resumes there.
     """
+    from promptarena.cases import with_prompt_warnings
     from promptarena.errors import ConfigError
     from promptarena.gate import SuiteOutcome, evaluate_suite
     from promptarena.plan import plan_suite
@@ -97,7 +98,11 @@ def command(
     plans = []
     for path in discover_suites(list(suites), store.workdir):
         suite = with_backend(load_suite(path, store.workdir), backend, model, seed)
-        plans.append(plan_suite(suite, store, revisions, baseline))
+        plan = plan_suite(suite, store, revisions, baseline)
+        plan.suite = with_prompt_warnings(plan.suite, [store.load(v) for v in plan.versions])
+        plans.append(plan)
+        for warning in plan.suite.warnings:
+            click.echo(f"warning: {warning}", err=True)
 
     db = db_path or default_db(store.workdir)
     outcomes = []
