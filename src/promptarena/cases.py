@@ -85,8 +85,8 @@ def load_cases(doc: Located, cases: str | list[CaseModel] | dict[str, Any], suit
     path = (suite_path.parent / spec.file).resolve()
     display = str(Path(doc.source).parent / spec.file)
     rows, header = _read_rows(path, display)
-    if header is not None:
-        _require(dict.fromkeys(header), columns, f"{display}:1")
+    if columns.mapped:
+        _check_mapped(rows, header, columns, display)
     built = [_row_case(row, f"{display}:{line}", i, columns, header is None) for i, (row, line) in enumerate(rows)]
     return CaseSet(_checked(doc, built), path, file_sha256(str(path)), where)
 
@@ -150,11 +150,27 @@ def _read_rows(path: Path, display: str) -> tuple[list[tuple[dict[str, Any], int
     return rows, header
 
 
-def _require(row: Mapping[str, Any], columns: Columns, where: str) -> None:
-    """Every column the suite maps is in the row; else name it, where the suite names it, and a near column."""
+def _check_mapped(
+    rows: list[tuple[dict[str, Any], int]], header: list[str] | None, columns: Columns, display: str
+) -> None:
+    """A mapped file's rows are flat, and each mapped column is in the file (CSV: its header; JSONL: some row)."""
+    if header is None:
+        nested = next((line for row, line in rows if "vars" in row), None)
+        if nested is not None:
+            raise ConfigError(
+                f"{display}:{nested}: the row nests its variables under `vars`, which the column mapping of "
+                "`cases:` does not read; write the row's columns flat, or give `cases:` just the file name."
+            )
+    names = header if header is not None else list(dict.fromkeys(k for row, _ in rows for k in row))
+    line = rows[0][1] if header is None and rows else 1
+    _require(dict.fromkeys(names), columns, f"{display}:{line}", ("id", "reference", "vars"))
+
+
+def _require(row: Mapping[str, Any], columns: Columns, where: str, keys: Sequence[str]) -> None:
+    """Every column that ``keys`` of the mapping name is in the row; else name it, its suite line and a near column."""
     mapped = {"id": [columns.id] if columns.id else [], "reference": columns.reference, "vars": columns.vars}
-    for key, names in mapped.items():
-        for name in names or ():
+    for key in keys:
+        for name in mapped[key] or ():
             if name not in row:
                 have = ", ".join(map(str, row)) or "none"
                 raise ConfigError(
@@ -164,16 +180,11 @@ def _require(row: Mapping[str, Any], columns: Columns, where: str) -> None:
 
 
 def _row_case(row: dict[str, Any], where: str, index: int, columns: Columns, jsonl: bool) -> Case:
-    """A case from one row: a JSONL line that nests `vars` (or has only case fields) as the suite writes cases,
-    anything else as columns."""
-    nested = jsonl and ("vars" in row or (not columns.mapped and set(row) <= set(CaseModel.model_fields)))
+    """A case from one row: an unmapped JSONL line that nests `vars` (or has only case fields) as the suite
+    writes cases, anything else as columns."""
+    nested = jsonl and not columns.mapped and ("vars" in row or set(row) <= set(CaseModel.model_fields))
     if not nested:
         return _flat_case(row, where, index, columns)
-    if columns.mapped:
-        raise ConfigError(
-            f"{where}: the row nests its variables under `vars`, which the column mapping of `cases:` does not "
-            "read; write the row's columns flat, or give `cases:` just the file name."
-        )
     try:
         model = CaseModel.model_validate(row)
     except ValidationError as err:
@@ -185,16 +196,16 @@ def _row_case(row: dict[str, Any], where: str, index: int, columns: Columns, jso
 
 def _flat_case(row: dict[str, Any], where: str, index: int, columns: Columns) -> Case:
     """A case from a row of columns: the id, the reference(s) and the variables as the suite maps them."""
-    _require(row, columns, where)
+    _require(row, columns, where, ("id", "vars"))
     id_column = columns.id or "id"
     default = ("reference",) if "reference" in row else ()
     ref_columns = columns.reference if columns.reference is not None else default
-    refs = [ref for name in ref_columns for ref in _references(row[name], name, where)]
+    refs = [ref for name in ref_columns for ref in _references(row.get(name), name, where)]
     if columns.reference is not None:
         refs = [ref for ref in refs if ref]
         if not refs:
-            listed = ", ".join(repr(name) for name in ref_columns)
-            raise ConfigError(f"{where}: the row has no reference in column {listed}; fill it in or remove the row.")
+            listed = ("column " if len(ref_columns) == 1 else "columns ") + ", ".join(map(repr, ref_columns))
+            raise ConfigError(f"{where}: the row has no reference in {listed}; fill it in or remove the row.")
     names = columns.vars if columns.vars is not None else [k for k in row if k != id_column and k not in ref_columns]
     return Case(
         id=_case_id(row.get(id_column), id_column, where) or f"case-{index + 1}",
