@@ -9,12 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from promptarena import jobs
 from promptarena.store import ResultsStore
 from tests.support.cli import cli, exited
 from tests.support.git import GitRepo
 from tests.support.repos import COUNTRIES, count_rows, edit_suite, qa_repo, results_db
+from tests.support.workbench import Workbench, build_workbench
 
 
 def slow_repo(root: Path, delay_s: float) -> GitRepo:
@@ -109,3 +111,55 @@ def test_progress_is_stored_at_most_every_interval_and_at_each_new_phase(tmp_pat
         assert results.conn.total_changes - before == 3  # the first, the last, the new phase
         (run,) = results.runs()
         assert run.id == run_id and (run.progress.phase, run.progress.done) == ("score exact_match", 0)
+
+
+# --- the Start a run page ---------------------------------------------------------------------------------
+
+APP = Path(__file__).resolve().parents[1] / "app"
+
+
+def start_page(bench: Workbench, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    monkeypatch.syspath_prepend(str(APP))
+    monkeypatch.setenv("PROMPTARENA_REPO", str(bench.repo.root))
+    monkeypatch.setenv("PROMPTARENA_DB", str(bench.db))
+    at = AppTest.from_file(str(APP / "pages" / "5_Start_a_run.py"), default_timeout=60).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_switching_suite_starts_from_its_defaults_and_a_disabled_start_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bench = build_workbench(tmp_path, run=False)
+    at = start_page(bench, monkeypatch)
+    assert at.selectbox(key="run_suite").value == "math"
+    every_version = at.multiselect(key="run_versions").value
+    assert len(every_version) == 3
+    at.multiselect(key="run_versions").set_value(every_version[:1]).run()
+    at.multiselect(key="run_variants").set_value([]).run()
+    assert at.button(key="run_start").disabled
+    assert [i.value for i in at.info] == ["Pick at least one variant to start a run."]
+    at.selectbox(key="run_suite").select("never_run").run()
+    assert at.multiselect(key="run_versions").value == every_version  # its defaults, not math's choice
+    assert at.multiselect(key="run_variants").value == ["plain"]
+    assert not at.button(key="run_start").disabled and not at.info
+    at.multiselect(key="run_versions").set_value([]).run()
+    assert [i.value for i in at.info] == ["Pick at least one version to start a run."]
+    at.selectbox(key="run_suite").select("math").run()
+    assert at.multiselect(key="run_versions").value == every_version
+    assert at.multiselect(key="run_variants").value == ["plain", "cot", "self_consistency"]
+
+
+def test_a_run_started_on_the_page_is_shown_there_again_when_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bench = build_workbench(tmp_path, run=False)
+    at = start_page(bench, monkeypatch)
+    at.multiselect(key="run_variants").set_value(["plain"]).run()
+    at.button(key="run_start").click().run()
+    (job,) = jobs.jobs(bench.repo.root)
+    assert job.argv[-2:] == ["--variant", "plain"] and job.argv.count("--rev") == 3
+    wait_for(lambda: not jobs.job_state(job, bench.db).active)
+    again = start_page(bench, monkeypatch)  # a new session: leaving the page and coming back
+    (done,) = again.success
+    assert "completed: 24 generated, 0 from the cache" in done.value  # 3 versions x 8 cases

@@ -33,10 +33,13 @@ with friendly_errors():
         defaults = {v.label for v in select_versions(suite, store)}
     labels = [f"{v.label} — {v.message}" if v.message else v.label for v in available]
     default_labels = [lab for lab, v in zip(labels, available, strict=True) if v.label in defaults]
-    # one pair of selectors per suite: switching suite starts from that suite's defaults, never a stale choice
-    picked = st.multiselect("Versions", labels, default=default_labels, key=f"run_versions:{entry.name}")
+    if st.session_state.get("_run_suite_shown") != entry.name:  # another suite: its defaults, not a stale choice
+        for key in ("run_versions", "run_variants"):
+            st.session_state.pop(key, None)
+        st.session_state["_run_suite_shown"] = entry.name
+    picked = st.multiselect("Versions", labels, default=default_labels, key="run_versions")
     variant_names = [v.name for v in suite.variants]
-    variants = st.multiselect("Variants", variant_names, default=variant_names, key=f"run_variants:{entry.name}")
+    variants = st.multiselect("Variants", variant_names, default=variant_names, key="run_variants")
     st.caption(f"Model: `{suite.model.get('backend', 'transformers')}` · {len(suite.cases)} cases · seed {suite.seed}")
 
     missing = [what for what, chosen in (("version", picked), ("variant", variants)) if not chosen]
