@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Iterator
 
 import streamlit as st
+from _jobs import sidebar_runs
 
 from promptarena import feedback
 from promptarena.errors import PromptArenaError
@@ -38,6 +39,7 @@ def workspace() -> Workspace:
             "Your name (optional, stored with feedback)", key="feedback_name", help="Saved with each thumbs up/down."
         )
         st.session_state["_feedback_name"] = name
+    sidebar_runs(ws)
     return ws
 
 

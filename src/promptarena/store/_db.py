@@ -155,6 +155,14 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+# how far a running run has come (its phase and done/total), so the workbench shows it from any page
+RUN_PROGRESS = """
+    ALTER TABLE runs ADD COLUMN progress_phase TEXT;
+    ALTER TABLE runs ADD COLUMN progress_done INTEGER;
+    ALTER TABLE runs ADD COLUMN progress_total INTEGER;
+    """
+MIGRATIONS.append(RUN_PROGRESS)
+
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
