@@ -111,9 +111,8 @@ def feedback_buttons(ws: Workspace, choice: ArmChoice, case_id: str, output: str
     mine = next((v for v in here if v.voter == voter()), None)
     cols = st.columns([1, 1, 4])
     for col, up in ((cols[0], True), (cols[1], False)):
-        count = sum(v.thumbs_up == up for v in here)
         col.button(
-            f"{THUMB[up]} {count}" if count else THUMB[up],
+            THUMB[up],
             key=f"{key}-{'up' if up else 'down'}",
             help=f"{'thumbs up' if up else 'thumbs down'} for output of arm {choice.label}, case {case_id}",
             type="primary" if mine is not None and mine.thumbs_up == up else "secondary",
@@ -121,6 +120,9 @@ def feedback_buttons(ws: Workspace, choice: ArmChoice, case_id: str, output: str
             args=(ws, choice, case_id, output, up, key),
         )
     cols[2].text_input("Comment", key=f"{key}-comment", placeholder="optional comment", label_visibility="collapsed")
+    if here:
+        ups = sum(v.thumbs_up for v in here)
+        st.caption(f"Votes on this output: {THUMB[True]} {ups} · {THUMB[False]} {len(here) - ups}")
     for vote in here:
         if vote.comment:
             st.text(f"💬 {vote.name or 'anonymous'}: {vote.comment}")
