@@ -178,15 +178,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feedback_new RENAME TO feedback;
     CREATE INDEX feedback_arm ON feedback (suite, blob, variant);
     """,
-]
-
-# how far a running run has come (its phase and done/total), so the workbench shows it from any page
-RUN_PROGRESS = """
+    # 7: how far a running run has come (its phase and done/total), so the workbench shows it from any page
+    """
     ALTER TABLE runs ADD COLUMN progress_phase TEXT;
     ALTER TABLE runs ADD COLUMN progress_done INTEGER;
     ALTER TABLE runs ADD COLUMN progress_total INTEGER;
-    """
-MIGRATIONS.append(RUN_PROGRESS)
+    """,
+]
 
 
 def now() -> str:
