@@ -114,6 +114,11 @@ def test_a_commit_below_the_threshold_is_bad_even_when_not_significantly_worse(t
     assert step.verdict == "below threshold" and step.comparison.verdict != "worse"
     assert step.interval.mean == pytest.approx(0.5)
 
+    # from a good that misses the threshold too, the threshold tells nothing apart: only a significant drop counts
+    later = bisect(repo, shas[3], "HEAD")
+    assert later.first_bad is None and later.threshold is None and later.ignored_threshold == 0.8
+    assert "is not significantly worse than good" in later.conclusion
+
 
 def test_a_bad_revision_that_is_not_worse_is_reported_with_exit_0(tmp_path: Path) -> None:
     repo, shas = history(tmp_path, edits=5, first_bad=99)

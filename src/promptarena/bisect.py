@@ -76,6 +76,7 @@ class Bisection:
     first_bad: Commit | None
     threshold: float | None  # the threshold judged against; None when the suite has none or good misses it
     generated: int  # generations made by this bisect (0 when everything was cached)
+    ignored_threshold: float | None = None  # the suite's threshold that good itself misses, so it judges nothing
 
     @property
     def evaluated(self) -> int:
@@ -165,6 +166,7 @@ def bisect_suite(
         first_bad=None if first_bad is None else candidates[first_bad],
         threshold=bisector.threshold,
         generated=bisector.generated,
+        ignored_threshold=bisector.ignored_threshold,
     )
 
 
@@ -205,6 +207,7 @@ class _Bisector:
         self.arm_label = self.variant.name + (f"@{self.model}" if self.model else "")
         self.higher = get_metric(metric).higher_is_better is not False
         self.threshold: float | None = suite.thresholds.get(metric)
+        self.ignored_threshold: float | None = None
         self.generated = 0
         self._good: tuple[Suite, ArmResult] | None = None
 
@@ -228,7 +231,7 @@ class _Bisector:
         self._good = self.evaluate(commit)
         interval = self._good[1].summary[self.metric]
         if self.threshold is not None and self._misses(interval):
-            self.threshold = None
+            self.ignored_threshold, self.threshold = self.threshold, None
         return Step(commit, interval, GOOD)
 
     def judge(self, commit: Commit) -> Step:

@@ -66,7 +66,9 @@ def command(
     console = make_console(as_json)
 
     def tested(step: Step) -> None:
-        console.print(f"tested {step.commit.short} {step.commit.subject}: {_verdict(step)}", highlight=False)
+        from promptarena.report import clip
+
+        console.print(f"tested {step.commit.short} {clip(step.commit.subject)}: {_verdict(step)}", highlight=False)
 
     with ResultsStore(db_path or default_db(store.workdir)) as results, BackendPool() as backends:
         outcome = bisect_suite(
@@ -106,6 +108,12 @@ def _print(console: Any, outcome: Bisection) -> None:
             step.commit.short, clip(step.commit.subject, 60), fmt_interval(step.interval), _verdict(step), style=style
         )
     console.print(table)
+    if outcome.ignored_threshold is not None:
+        console.print(
+            f"note: good itself misses the threshold {outcome.ignored_threshold:g} on {outcome.metric}, "
+            "so only a significant drop from good counts as bad",
+            highlight=False,
+        )
     cached = "nothing generated (all cached)" if outcome.generated == 0 else f"{outcome.generated} generations made"
     console.print(f"{outcome.conclusion}; {cached}", highlight=False)
 
@@ -133,6 +141,7 @@ def bisection_json(outcome: Bisection) -> dict[str, Any]:
         "metric": outcome.metric,
         "arm": outcome.arm,
         "threshold": outcome.threshold,
+        "ignored_threshold": outcome.ignored_threshold,
         "good": outcome.good.commit.sha,
         "first_bad": None if bad is None else {"commit": bad.sha, "subject": bad.subject},
         "candidates": [{"commit": c.sha, "subject": c.subject} for c in outcome.candidates],
