@@ -87,7 +87,7 @@ class Bisection:
     def conclusion(self) -> str:
         """One sentence: the first bad commit, or that the bad revision is not worse than good."""
         n = len(self.candidates)
-        tested = f"{self.evaluated} of {n + 1} commits evaluated (good and {n} candidates)"
+        tested = f"{self.evaluated} of {n + 1} commits evaluated (good and {n} candidate{'s' * (n != 1)})"
         if self.first_bad is None:
             limit = f" and meets its threshold {self.threshold:g}" if self.threshold is not None else ""
             return (
