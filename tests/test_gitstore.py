@@ -52,8 +52,9 @@ def test_not_a_git_repository(tmp_path: Path) -> None:
 
 
 def test_finds_the_repository_from_a_subfolder(history: GitRepo) -> None:
-    (history.root / "sub").mkdir()
-    s = PromptStore(history.root / "sub", prompts_dir="../prompts")
+    (history.root / "sub" / "deeper").mkdir(parents=True)
+    s = PromptStore(history.root / "sub" / "deeper")
+    assert s.workdir == history.root.resolve()
     assert s.list_prompts() == ["other", "qa"]
 
 
@@ -249,7 +250,7 @@ def test_diff_has_version_labels(history: GitRepo) -> None:
 def test_prompts_dir_in_a_subfolder(git_repo: GitRepo) -> None:
     git_repo.write("team/prompts/qa.prompt", V1)
     git_repo.commit("Add")
-    s = PromptStore(git_repo.root / "team")
+    s = PromptStore(git_repo.root / "team", prompts_dir="team/prompts")
     assert s.list_prompts() == ["qa"]
     assert s.resolve("qa@HEAD").path == "team/prompts/qa.prompt"
     assert len(s.log("qa")) == 1

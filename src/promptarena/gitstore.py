@@ -21,7 +21,7 @@ import git
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.promptfile import PromptFile, parse_prompt
 
-__all__ = ["WORKTREE", "PROMPT_SUFFIX", "PromptVersion", "PromptStore", "blob_sha"]
+__all__ = ["WORKTREE", "PROMPT_SUFFIX", "PromptVersion", "PromptStore", "blob_sha", "repository_root"]
 
 WORKTREE = "worktree"
 PROMPT_SUFFIX = ".prompt"
@@ -60,35 +60,43 @@ def blob_sha(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-class PromptStore:
-    """Prompt versions read from the git repository that contains ``root``.
+def repository_root(path: Path | str = ".") -> Path:
+    """The top folder of the git repository that contains ``path``, so that commands work from any subfolder."""
+    with _open_repo(path) as repo:
+        return Path(str(repo.working_tree_dir)).resolve()
 
-    ``prompts_dir`` is relative to ``root``. Use as a context manager (or call ``close``) to stop the
-    git helper processes early; they are also stopped when the store is garbage collected.
-    """
+
+def _open_repo(path: Path | str) -> git.Repo:
+    """The repository that contains ``path``, found as git finds it (walking up from ``path``), with a worktree."""
+    where = Path(path).expanduser()
+    if not where.exists():
+        raise ConfigError(f"the repository path {str(where)!r} does not exist: pass --repo PATH")
+    try:
+        repo = git.Repo(where, search_parent_directories=True)
+    except git.InvalidGitRepositoryError:
+        raise ConfigError(
+            f"{str(where.absolute())!r} is not inside a git repository: prompts are versioned by git, so run "
+            "`git init` there (and commit your prompts) or pass --repo PATH to a repository"
+        ) from None
+    if repo.bare or repo.working_tree_dir is None:
+        raise ConfigError(f"{str(where)!r} is a bare git repository: use a clone with a worktree")
+    return repo
+
+
+class PromptStore:
+    """Prompt versions read from the git repository that contains ``root`` (any path inside it).
+
+    ``prompts_dir`` is relative to the repository's top folder. Close it (or use it as a context manager) to
+    stop its git helper processes before garbage collection does."""
 
     def __init__(self, root: Path | str = ".", prompts_dir: str = "prompts") -> None:
-        root_path = Path(root).expanduser()
-        if not root_path.exists():
-            raise ConfigError(f"the repository path {str(root_path)!r} does not exist: pass --repo PATH")
-        try:
-            self._repo = git.Repo(root_path, search_parent_directories=True)
-        except git.InvalidGitRepositoryError:
-            raise ConfigError(
-                f"{str(root_path)!r} is not inside a git repository: prompts are versioned by git, so run "
-                "`git init` there (and commit your prompts) or pass --repo PATH to a repository"
-            ) from None
-        if self._repo.bare or self._repo.working_tree_dir is None:
-            raise ConfigError(f"{str(root_path)!r} is a bare git repository: use a clone with a worktree")
+        self._repo = _open_repo(root)
         self._repo.git.update_environment(GIT_LITERAL_PATHSPECS="1")
-        self.workdir = Path(self._repo.working_tree_dir).resolve()
-        self.prompts_path = (root_path / prompts_dir).resolve()
-        try:
-            rel = self.prompts_path.relative_to(self.workdir).as_posix()
-        except ValueError:
-            raise ConfigError(
-                f"the prompts folder {str(self.prompts_path)!r} is outside the repository {str(self.workdir)!r}"
-            ) from None
+        self.workdir = Path(str(self._repo.working_tree_dir)).resolve()
+        self.prompts_path = (self.workdir / prompts_dir).resolve()
+        if not self.prompts_path.is_relative_to(self.workdir):
+            raise ConfigError(f"the prompts folder {str(self.prompts_path)!r} is outside the repository {self.workdir}")
+        rel = self.prompts_path.relative_to(self.workdir).as_posix()
         self._prefix = "" if rel == "." else rel + "/"
         self._log_cache: dict[tuple[str, str], list[PromptVersion]] = {}
         self._load_cache: dict[tuple[str, str, str], PromptFile] = {}

@@ -24,11 +24,27 @@ if TYPE_CHECKING:
 ALPHA = click.FloatRange(0, 1, min_open=True, max_open=True)  # a significance level, strictly between 0 and 1
 
 
+def repo_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--repo: any path inside the git repository; commands work from its top folder, found as git finds it."""
+    return click.option(
+        "--repo",
+        default=".",
+        help="A path inside the git repository that holds prompts/ and evals/ (default: the current folder).",
+    )(fn)
+
+
 def open_store(repo: str) -> PromptStore:
-    """The prompt repository at ``repo`` (git is imported here, not when the CLI loads)."""
+    """The prompt repository that contains the path ``repo`` (git is imported here, not when the CLI loads)."""
     from promptarena.gitstore import PromptStore
 
     return PromptStore(repo)
+
+
+def repo_root(repo: str) -> Path:
+    """The top folder of the git repository that contains the path ``repo``."""
+    from promptarena.gitstore import repository_root
+
+    return repository_root(repo)
 
 
 _SHALLOW_NOTE = "history is cut at the shallow boundary: run `git fetch --unshallow` to see all of it"

@@ -17,6 +17,7 @@ from promptarena.cli.common import (
     finite,
     make_console,
     open_store,
+    repo_option,
     with_backend,
 )
 
@@ -24,7 +25,7 @@ from promptarena.cli.common import (
 @click.command("compare")
 @click.argument("suite")
 @click.argument("arms", nargs=-1, required=True)
-@click.option("--repo", default=".", show_default=True, help="The git repository holding prompts/ and evals/.")
+@repo_option
 @db_option
 @backend_options
 @click.option("--alpha", type=ALPHA, default=0.05, show_default=True, help="Significance level of the verdicts.")

@@ -7,16 +7,15 @@ from pathlib import Path
 
 import click
 
-from promptarena.cli.common import default_db, open_store
+from promptarena.cli.common import default_db, repo_option, repo_root
 from promptarena.errors import ConfigError
 from promptarena.store import FORMATS, tables
 
-_REPO_HELP = "The git repository whose results database to use."
 _DB_HELP = "Results database (default: $PROMPTARENA_DB, else .promptarena/results.db in the repo)."
 
 
 def _database(repo: str, db_path: Path | None) -> Path:
-    return db_path or default_db(open_store(repo).workdir)
+    return db_path or default_db(repo_root(repo))
 
 
 @click.group("db")
@@ -25,7 +24,7 @@ def group() -> None:
 
 
 @group.command("export")
-@click.option("--repo", default=".", show_default=True, help=_REPO_HELP)
+@repo_option
 @click.option("--db", "db_path", default=None, type=click.Path(dir_okay=False, path_type=Path), help=_DB_HELP)
 @click.option(
     "--table",
@@ -57,7 +56,7 @@ def export(repo: str, db_path: Path | None, tables: tuple[str, ...], fmt: str, o
 
 @group.command("merge")
 @click.argument("other", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--repo", default=".", show_default=True, help=_REPO_HELP)
+@repo_option
 @click.option("--db", "db_path", default=None, type=click.Path(dir_okay=False, path_type=Path), help=_DB_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
 def merge(other: Path, repo: str, db_path: Path | None, as_json: bool) -> None:

@@ -23,7 +23,7 @@ _repo_option = click.option(
 _prompts_dir_option = click.option(
     "--prompts-dir",
     default=None,
-    help="Folder of the .prompt files, relative to --repo (default: prompts).",
+    help="Folder of the .prompt files, relative to the repository's top folder (default: prompts).",
 )
 
 

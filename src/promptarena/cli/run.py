@@ -21,6 +21,7 @@ from promptarena.cli.common import (
     make_console,
     note_shallow,
     open_store,
+    repo_option,
     with_backend,
     writable_file,
 )
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 @click.command("run")
 @click.argument("suites", nargs=-1)
-@click.option("--repo", default=".", show_default=True, help="The git repository holding prompts/ and evals/.")
+@repo_option
 @db_option
 @backend_options
 @click.option(

@@ -8,13 +8,13 @@ from typing import Any
 
 import click
 
-from promptarena.cli.common import default_db, finite, make_console, open_store
+from promptarena.cli.common import default_db, finite, make_console, repo_option, repo_root
 
 _STYLES = {"completed": "green", "failed": "red", "abandoned": "yellow", "interrupted": "yellow", "running": "cyan"}
 
 
 @click.command("runs")
-@click.option("--repo", default=".", show_default=True, help="The git repository whose results database to read.")
+@repo_option
 @click.option(
     "--db",
     "db_path",
@@ -31,7 +31,7 @@ def command(repo: str, db_path: str | None, suite: str | None, limit: int, as_js
     """
     from promptarena.store import ResultsStore
 
-    db = Path(db_path) if db_path else default_db(open_store(repo).workdir)
+    db = Path(db_path) if db_path else default_db(repo_root(repo))
     rows: list[dict[str, Any]] = []
     if db.exists():
         with ResultsStore(db) as results:

@@ -8,21 +8,23 @@ from pathlib import Path
 
 import click
 
-from promptarena.cli.common import db_option, default_db, open_store
+from promptarena.cli.common import db_option, default_db, repo_option, repo_root
 from promptarena.errors import ConfigError, missing_dependency
 
 
 def app_entry() -> Path:
-    """The workbench's entry script, ``app/Home.py`` of the source tree this package runs from."""
+    """The workbench's entry script: ``promptarena/workbench/Home.py`` in an installed wheel, ``app/Home.py`` of
+    the source checkout that an editable install (or ``PYTHONPATH=src``) runs from."""
     import promptarena
 
-    entry = Path(promptarena.__file__).resolve().parents[2] / "app" / "Home.py"
-    if not entry.is_file():
-        raise ConfigError(
-            f"the workbench app is not at {entry}: install promptarena from its source checkout "
-            "(pip install -e .) to use `evals ui`"
-        )
-    return entry
+    package = Path(promptarena.__file__).resolve().parent
+    for entry in (package / "workbench" / "Home.py", package.parents[1] / "app" / "Home.py"):
+        if entry.is_file():
+            return entry
+    raise ConfigError(
+        f"the workbench app is missing from {package}: reinstall promptarena (pip install 'promptarena[ui]') "
+        "to use `evals ui`"
+    )
 
 
 def streamlit_argv(entry: Path, host: str, port: int | None) -> list[str]:
@@ -59,7 +61,7 @@ def require_workbench() -> None:
 
 
 @click.command("ui")
-@click.option("--repo", default=".", show_default=True, help="The git repository holding prompts/ and evals/.")
+@repo_option
 @db_option
 @click.option(
     "--host",
@@ -79,13 +81,11 @@ def command(repo: str, db_path: Path | None, host: str, port: int | None) -> Non
     Streamlit replaces this process: stopping `evals ui` (Ctrl-C, SIGTERM) stops the server.
     """
     require_workbench()
-    store = open_store(repo)
-    workdir = store.workdir
-    store.close()
-    db = Path(db_path).expanduser().resolve() if db_path else default_db(workdir).resolve()
-    env = {**os.environ, "PROMPTARENA_REPO": str(Path(repo).expanduser().resolve()), "PROMPTARENA_DB": str(db)}
+    root = repo_root(repo)
+    db = Path(db_path).expanduser().resolve() if db_path else default_db(root).resolve()
+    env = {**os.environ, "PROMPTARENA_REPO": str(root), "PROMPTARENA_DB": str(db)}
     argv = streamlit_argv(app_entry(), host, port)
-    click.echo(f"promptarena workbench on {repo} with {db} (Ctrl-C stops it)", err=True)
+    click.echo(f"promptarena workbench on {root} with {db} (Ctrl-C stops it)", err=True)
     sys.stdout.flush()
     sys.stderr.flush()
     # Streamlit takes this process's place, so a signal sent to `evals ui` stops the server itself.

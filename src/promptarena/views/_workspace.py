@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from promptarena.errors import PromptArenaError
-from promptarena.gitstore import PromptStore
+from promptarena.gitstore import PromptStore, repository_root
 from promptarena.store import ResultsStore, default_path
 from promptarena.suite import Suite, load_suite
 
@@ -19,21 +19,19 @@ from promptarena.suite import Suite, load_suite
 class Workspace:
     """The prompt repository and the results database that the workbench shows."""
 
-    repo: Path
+    repo: Path  # the repository's top folder, found from any path inside it
     db: Path
-    workdir: Path  # the repository's top folder, which holds evals/
+    workdir: Path  # the same top folder, which holds prompts/ and evals/
 
     @classmethod
     def from_env(cls, repo: str | None = None, db: str | None = None) -> Workspace:
         """From arguments, else ``$PROMPTARENA_REPO`` / ``$PROMPTARENA_DB``, else ``.`` and the repo's default db.
 
-        Raises ``ConfigError`` when the repository is not a git repository.
+        ``repo`` is any path inside the repository. Raises ``ConfigError`` when it is not inside a git repository.
         """
-        repo_path = Path(repo or os.environ.get("PROMPTARENA_REPO") or ".").expanduser().resolve()
-        with PromptStore(repo_path) as store:
-            workdir = store.workdir
+        workdir = repository_root(Path(repo or os.environ.get("PROMPTARENA_REPO") or ".").expanduser())
         db_path = Path(db).expanduser() if db else default_path(workdir)
-        return cls(repo_path, db_path.resolve(), workdir)
+        return cls(workdir, db_path.resolve(), workdir)
 
     def prompts(self) -> PromptStore:
         """A prompt store for one page render (close it, or use it as a context manager)."""
