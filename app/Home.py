@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import streamlit as st
-from _workbench import friendly_errors, page, require_db, workspace
+from _workbench import BIND, friendly_errors, from_link, page, require_db, workspace
 
 from promptarena import feedback, views
 
@@ -63,7 +63,8 @@ with friendly_errors():
     for cell in cells:
         by_suite.setdefault(cell.suite, []).append(cell)
     names = [e.name for e in entries]
-    chosen = st.multiselect("Suites", names, default=names, key="overview_suites")
+    from_link("overview_suites", names, "suite")
+    chosen = st.multiselect("Suites", names, default=names, key="overview_suites", bind=BIND)
     with ws.prompts() as store:
         for entry in entries:
             if entry.name not in chosen:

@@ -1,19 +1,28 @@
-"""Helpers shared by the workbench pages: where the data is, safe text, feedback buttons, friendly errors.
+"""Helpers shared by the workbench pages: where the data is, safe text, feedback buttons, friendly errors,
+selections kept in the URL, and the data loads cached between clicks.
 
 Model output is only ever drawn with ``st.code`` or inside dataframes, both of which show text literally;
-nothing here passes model text to markdown or HTML.
+nothing here passes model text to markdown or HTML. Selections are widgets bound to the URL's query
+parameters (``bind="query-params"``, the widget's key is the parameter), so a copied link reproduces a view
+and the browser's Back steps through the selections.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
+import pandas as pd
 import streamlit as st
+from pandas.io.formats.style import Styler
 
-from promptarena import feedback
+from promptarena import feedback, views
+from promptarena.compare import Comparison, compare_arms
 from promptarena.errors import PromptArenaError
+from promptarena.suite import Suite
 from promptarena.views import ArmChoice, SuiteEntry, Workspace, suite_entries
+
+BIND = "query-params"
 
 
 def page(title: str, icon: str) -> None:
@@ -60,27 +69,107 @@ def friendly_errors() -> Iterator[None]:
         st.error(str(err))
 
 
-def pick_suite(ws: Workspace, entries: list[SuiteEntry] | None = None, key: str = "suite") -> SuiteEntry | None:
-    """A suite selector over suite files and suites with stored runs; None (with a message) when there are none."""
+def pick_suite(
+    ws: Workspace, entries: list[SuiteEntry] | None = None, key: str = "suite", resets: Sequence[str] = ()
+) -> SuiteEntry | None:
+    """A suite selector, kept in the URL, over suite files and suites with stored runs; None (with a message) when
+    there are none. Choosing another suite forgets the selections named in ``resets`` (arms, case)."""
     if entries is None:
         entries = load_entries(ws)
     if not entries:
         st.info("No suites: add an `evals/*.yaml` file to the repository, then run it.")
         return None
     names = [e.name for e in entries]
-    name = st.selectbox("Suite", names, key=key)
+    from_link(key, names, "suite")
+    name = st.selectbox("Suite", names, key=key, bind=BIND, on_change=forget(*resets))
     entry = entries[names.index(name)]
     if entry.error:
         st.warning(f"The suite file does not load: {entry.error}")
     return entry
 
 
+def from_link(key: str, options: Sequence[str], what: str) -> None:
+    """Say so when the URL asks ``key`` for values that are not among ``options``: the widget shows its default."""
+    gone = [value for value in st.query_params.get_all(key) if value not in options]
+    if gone:
+        names = ", ".join(f"`{value.replace('`', '')[:80]}`" for value in gone)
+        st.info(f"The link's {what} {names} is not here any more (renamed, deleted or not run); showing the default.")
+
+
+def forget(*keys: str) -> Callable[[], None]:
+    """An ``on_change`` callback that drops the selections ``keys`` (and so their URL parameters)."""
+
+    def drop() -> None:
+        for key in keys:
+            st.session_state.pop(key, None)
+
+    return drop
+
+
 def load_entries(ws: Workspace) -> list[SuiteEntry]:
-    """Suite files and suites with stored runs (without creating the database)."""
-    if not ws.has_db:
-        return suite_entries(ws.workdir, None)
-    with ws.results() as results:
-        return suite_entries(ws.workdir, results)
+    """Suite files and suites with stored runs (without creating the database), cached until either changes."""
+    return _entries(ws, str(ws.repo), str(ws.db), ws.suites_version(), ws.data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _entries(_ws: Workspace, repo: str, db: str, suites: tuple[int, ...], data: tuple[int, ...]) -> list[SuiteEntry]:
+    if not _ws.has_db:
+        return suite_entries(_ws.workdir, None)
+    with _ws.results() as results:
+        return suite_entries(_ws.workdir, results)
+
+
+def arm_choices(ws: Workspace, suite: str) -> list[ArmChoice]:
+    """The suite's arms with stored results, cached until the database changes (a run, a vote)."""
+    return _choices(ws, str(ws.repo), str(ws.db), suite, ws.data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _choices(_ws: Workspace, repo: str, db: str, suite: str, data: tuple[int, ...]) -> list[ArmChoice]:
+    with _ws.results() as results, _ws.prompts() as store:
+        return views.arm_choices(results, suite, store)
+
+
+def case_ids(ws: Workspace, suite: str) -> list[str]:
+    """Case ids with stored results for a suite, cached until the database changes."""
+    return _case_ids(ws, str(ws.db), suite, ws.data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _case_ids(_ws: Workspace, db: str, suite: str, data: tuple[int, ...]) -> list[str]:
+    with _ws.results() as results:
+        return views.case_ids(results, suite)
+
+
+def compare_pair(ws: Workspace, suite: Suite, a: ArmChoice, b: ArmChoice) -> Comparison | None:
+    """B against A on the cases both have (None when they share none), cached per pair of arms: an arm's
+    completed run never changes, so only another pair or another suite file recomputes it."""
+    return _comparison(ws, suite, a, b, str(ws.repo), str(ws.db), ws.suites_version(), _arm_key(a), _arm_key(b))
+
+
+def _arm_key(choice: ArmChoice) -> tuple[str, ...]:
+    return (choice.suite, choice.run_id, choice.blob, choice.variant, choice.model)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _comparison(
+    _ws: Workspace,
+    _suite: Suite,
+    _a: ArmChoice,
+    _b: ArmChoice,
+    repo: str,
+    db: str,
+    suites: tuple[int, ...],
+    *arms: tuple[str, ...],
+) -> Comparison | None:
+    with _ws.results() as results, _ws.prompts() as store:
+        narrowed, loaded = views.load_arms(results, _suite, [_a, _b], store)
+    return compare_arms(narrowed, loaded) if narrowed.cases else None
+
+
+def blank(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> Styler:
+    """A table whose missing values show as empty cells (not "None"), numbers in ``formats`` formatted."""
+    return frame.style.format(formats or {}, na_rep="")
 
 
 def show_text(text: str | None, key: str | None = None) -> None:

@@ -38,9 +38,18 @@ def bench(built: Workbench, monkeypatch: pytest.MonkeyPatch) -> Workbench:
     return built
 
 
-def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(PAGES[name]), default_timeout=60)
-    return at.run()
+def app(name: str, **query: str | list[str]) -> AppTest:
+    """A page run as in the workbench (Home is the entrypoint, so links between pages resolve), with a link's
+    query parameters."""
+    at = AppTest.from_file(str(PAGES["overview"]), default_timeout=60)
+    if name != "overview":
+        at.switch_page(str(PAGES[name].relative_to(APP)))
+    at.query_params.update(query)
+    return at
+
+
+def page(name: str, **query: str | list[str]) -> AppTest:
+    return app(name, **query).run()
 
 
 def texts(at: AppTest) -> str:
@@ -128,12 +137,12 @@ def test_history_lists_commits_with_scores_and_diffs_the_worktree(bench: Workben
     assert list(commits["version"]) == ["worktree", bench.commits[1][:7], bench.commits[0][:7]]
     assert list(commits["author"])[1:] == ["Test Author", "Test Author"]
     assert commits["math · exact_match · plain"].tolist()[2] == pytest.approx(3 / 8)
-    diff = at.dataframe[1].value  # worktree against HEAD by default
+    diff = at.table[0].value  # worktree against HEAD by default
     assert "Solve carefully:" in diff.iloc[:, 1].tolist()
     assert "Solve exactly, checking each step:" in diff.iloc[:, 3].tolist()
     assert any("+Solve exactly" in c.value for c in at.code)
     at.selectbox(key="diff_b").select_index(2).run()  # the first commit against the second
-    diff = ok(at).dataframe[1].value
+    diff = ok(at).table[0].value
     assert "Solve:" in diff.iloc[:, 3].tolist()
 
 
@@ -296,8 +305,9 @@ def test_pages_do_not_import_torch(bench: Workbench) -> None:
         "import sys\n"
         f"sys.path.insert(0, {str(APP)!r})\n"
         "from streamlit.testing.v1 import AppTest\n"
-        f"for path in {[str(p) for p in PAGES.values()]!r}:\n"
-        "    at = AppTest.from_file(path, default_timeout=60).run()\n"
+        f"for path in {[str(p.relative_to(APP)) for p in PAGES.values()]!r}:\n"
+        f"    at = AppTest.from_file({str(PAGES['overview'])!r}, default_timeout=60)\n"
+        "    at.switch_page(path).run()\n"
         "    assert not at.exception, path\n"
         "print('torch' in sys.modules)\n"
     )
