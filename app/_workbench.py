@@ -19,6 +19,7 @@ from pandas.io.formats.style import Styler
 from promptarena import feedback, views
 from promptarena.compare import Comparison, compare_arms
 from promptarena.errors import PromptArenaError
+from promptarena.stats import Interval
 from promptarena.suite import Suite
 from promptarena.views import ArmChoice, SuiteEntry, Workspace, suite_entries
 
@@ -111,7 +112,7 @@ def load_entries(ws: Workspace) -> list[SuiteEntry]:
     return _entries(ws, str(ws.repo), str(ws.db), ws.suites_version(), ws.data_version())
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)  # shared, not copied: the pages only read suites
 def _entries(_ws: Workspace, repo: str, db: str, suites: tuple[int, ...], data: tuple[int, ...]) -> list[SuiteEntry]:
     if not _ws.has_db:
         return suite_entries(_ws.workdir, None)
@@ -130,6 +131,17 @@ def _choices(_ws: Workspace, repo: str, db: str, suite: str, data: tuple[int, ..
         return views.arm_choices(results, suite, store)
 
 
+def thumbs_up_shares(ws: Workspace, suite: str) -> dict[tuple[str, str, str], Interval]:
+    """People's share of thumbs-up per arm of a suite, cached until the database changes (a vote)."""
+    return _shares(ws, str(ws.db), suite, ws.data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _shares(_ws: Workspace, db: str, suite: str, data: tuple[int, ...]) -> dict[tuple[str, str, str], Interval]:
+    with _ws.results() as results:
+        return feedback.thumbs_up_shares(results, suite)
+
+
 def case_ids(ws: Workspace, suite: str) -> list[str]:
     """Case ids with stored results for a suite, cached until the database changes."""
     return _case_ids(ws, str(ws.db), suite, ws.data_version())
@@ -143,7 +155,7 @@ def _case_ids(_ws: Workspace, db: str, suite: str, data: tuple[int, ...]) -> lis
 
 def compare_pair(ws: Workspace, suite: Suite, a: ArmChoice, b: ArmChoice) -> Comparison | None:
     """B against A on the cases both have (None when they share none), cached per pair of arms: an arm's
-    completed run never changes, so only another pair or another suite file recomputes it."""
+    completed run never changes, so only another pair or another suite file recomputes it. Read it, never change it."""
     return _comparison(ws, suite, a, b, str(ws.repo), str(ws.db), ws.suites_version(), _arm_key(a), _arm_key(b))
 
 
@@ -151,7 +163,7 @@ def _arm_key(choice: ArmChoice) -> tuple[str, ...]:
     return (choice.suite, choice.run_id, choice.blob, choice.variant, choice.model)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@st.cache_resource(show_spinner=False, max_entries=32)  # shared, not copied: unpickling it costs more than a click
 def _comparison(
     _ws: Workspace,
     _suite: Suite,

@@ -19,10 +19,11 @@ from _workbench import (
     pick_suite,
     require_db,
     show_text,
+    thumbs_up_shares,
     workspace,
 )
 
-from promptarena import feedback, views
+from promptarena import views
 from promptarena.report import fmt_detect, fmt_difference, fmt_number, interval_label, verdict_icon
 
 page("Compare", "⚖️")
@@ -71,8 +72,7 @@ with friendly_errors():
     if comparison is None:
         st.info("The two arms have no case in common with the suite's current cases.")
         st.stop()
-    with ws.results() as results:
-        shares = feedback.thumbs_up_shares(results, suite.name)
+    shares = thumbs_up_shares(ws, suite.name)
     arms = comparison.arms
 
     st.subheader("Metrics")

@@ -58,7 +58,7 @@ class Workspace:
 
 
 def _stats(paths: Iterable[Path]) -> tuple[int, ...]:
-    """Modification time and size of each path (zeros for a missing one)."""
+    """Modification time and size of each path; zeros for a missing or empty one (a reader's fresh, empty WAL)."""
     out: list[int] = []
     for path in paths:
         try:
@@ -66,7 +66,7 @@ def _stats(paths: Iterable[Path]) -> tuple[int, ...]:
         except FileNotFoundError:
             out += [0, 0]
         else:
-            out += [stat.st_mtime_ns, stat.st_size]
+            out += [stat.st_mtime_ns, stat.st_size] if stat.st_size else [0, 0]
     return tuple(out)
 
 
