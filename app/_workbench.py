@@ -2,9 +2,10 @@
 selections kept in the URL, and the data loads cached between clicks.
 
 Model output is only ever drawn with ``st.code`` or inside dataframes, both of which show text literally;
-nothing here passes model text to markdown or HTML. Selections are widgets bound to the URL's query
-parameters (``bind="query-params"``, the widget's key is the parameter), so a copied link reproduces a view
-and the browser's Back steps through the selections.
+nothing here passes model text to markdown or HTML. Each selection is kept in the URL's query parameter named
+by the widget's key and written with ``st.query_params`` (each change a new browser history entry), so a
+copied link reproduces a view and the browser's Back steps through the selections. (Streamlit's own
+``bind="query-params"`` replaces the history entry instead, so Back would leave the page.)
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from promptarena.errors import PromptArenaError
 from promptarena.stats import Interval
 from promptarena.suite import Suite
 from promptarena.views import ArmChoice, SuiteEntry, Workspace, suite_entries
-
-BIND = "query-params"
 
 
 def page(title: str, icon: str) -> None:
@@ -81,28 +80,75 @@ def pick_suite(
         st.info("No suites: add an `evals/*.yaml` file to the repository, then run it.")
         return None
     names = [e.name for e in entries]
-    from_link(key, names, "suite")
-    name = st.selectbox("Suite", names, key=key, bind=BIND, on_change=forget(*resets))
+    name = url_select("Suite", names, key, "suite", on_change=forget(*resets))
     entry = entries[names.index(name)]
     if entry.error:
         st.warning(f"The suite file does not load: {entry.error}")
     return entry
 
 
-def from_link(key: str, options: Sequence[str], what: str) -> None:
-    """Say so when the URL asks ``key`` for values that are not among ``options``: the widget shows its default."""
-    gone = [value for value in st.query_params.get_all(key) if value not in options]
+def url_select(
+    label: str, options: Sequence[str], key: str, what: str, *, index: int = 0, where=st, on_change=None
+) -> str:  # noqa: ANN001 - a container and a callback
+    """A selectbox kept in the URL's ``key`` parameter: a link or Back sets it, a change is a new history entry."""
+    _from_url(key, options, what, many=False)
+    start = {} if key in st.session_state else {"index": index}
+    value = where.selectbox(label, options, key=key, on_change=on_change, **start)
+    _to_url(key, [value], [options[index]])
+    return value
+
+
+def url_multiselect(label: str, options: Sequence[str], key: str, what: str, *, default: Sequence[str]) -> list[str]:
+    """A multiselect kept in the URL's ``key`` parameter (one value per choice), as ``url_select``."""
+    _from_url(key, options, what, many=True)
+    start = {} if key in st.session_state else {"default": list(default)}
+    values = st.multiselect(label, options, key=key, **start)
+    _to_url(key, values, list(default))
+    return values
+
+
+def _from_url(key: str, options: Sequence[str], what: str, *, many: bool) -> None:
+    """Before the widget: take its value from the URL when the URL changed (a link opened, Back, Forward) or the
+    widget is new; say so when the URL asks for values that are not here any more (the widget shows its default)."""
+    wanted = st.query_params.get_all(key)
+    if wanted == st.session_state.get(_SYNCED + key) and key in st.session_state:
+        return
+    st.session_state[_SYNCED + key] = wanted
+    valid = [value for value in wanted if value in options]
+    gone = [value for value in wanted if value not in options]
     if gone:
         names = ", ".join(f"`{value.replace('`', '')[:80]}`" for value in gone)
         st.info(f"The link's {what} {names} is not here any more (renamed, deleted or not run); showing the default.")
+    if valid:
+        st.session_state[key] = valid if many else valid[0]
+    else:
+        st.session_state.pop(key, None)
+
+
+def _to_url(key: str, values: list[str], default: list[str]) -> None:
+    """After the widget: write its value to the URL (a new history entry), or drop the parameter at the default."""
+    values = [] if values == default else values
+    st.session_state[_SYNCED + key] = values
+    if st.query_params.get_all(key) != values:
+        if values:
+            st.query_params[key] = values
+        else:
+            del st.query_params[key]
+
+
+_SYNCED = "_url:"  # the URL value each selection was last read from or written to
 
 
 def forget(*keys: str) -> Callable[[], None]:
-    """An ``on_change`` callback that drops the selections ``keys`` (and so their URL parameters)."""
+    """An ``on_change`` callback that drops the selections ``keys`` and their URL parameters (stale once the
+    suite changes), so that the widgets show their defaults."""
 
     def drop() -> None:
         for key in keys:
             st.session_state.pop(key, None)
+            st.session_state[_SYNCED + key] = []
+            if key in st.query_params:
+                del st.query_params[key]
 
     return drop
 

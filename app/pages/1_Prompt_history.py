@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from _workbench import BIND, forget, friendly_errors, from_link, load_entries, page, show_text, workspace
+from _workbench import forget, friendly_errors, load_entries, page, show_text, url_select, workspace
 
 from promptarena import feedback, views
 
@@ -61,8 +61,7 @@ with friendly_errors():
         if not names:
             st.info("No prompts: add a `prompts/NAME.prompt` file to the repository and commit it.")
             st.stop()
-        from_link("history_prompt", names, "prompt")
-        prompt = st.selectbox("Prompt", names, key="history_prompt", bind=BIND, on_change=forget("diff_a", "diff_b"))
+        prompt = url_select("Prompt", names, "history_prompt", "prompt", on_change=forget("diff_a", "diff_b"))
         cells: list[views.OverviewCell] = []
         if ws.has_db:
             with ws.results() as results:
@@ -111,10 +110,8 @@ with friendly_errors():
             st.stop()
         labels = [version_label(v) for v in versions]
         col_a, col_b = st.columns(2)
-        from_link("diff_a", labels, "version")
-        from_link("diff_b", labels, "version")
-        a = col_a.selectbox("From (older)", labels, index=1, key="diff_a", bind=BIND)
-        b = col_b.selectbox("To (newer)", labels, index=0, key="diff_b", bind=BIND)
+        a = url_select("From (older)", labels, "diff_a", "version", index=1, where=col_a)
+        b = url_select("To (newer)", labels, "diff_b", "version", index=0, where=col_b)
         va, vb = versions[labels.index(a)], versions[labels.index(b)]
         if va.blob == vb.blob:
             st.info("The two versions have the same text.")

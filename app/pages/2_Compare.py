@@ -7,19 +7,18 @@ import math
 import pandas as pd
 import streamlit as st
 from _workbench import (
-    BIND,
     arm_choices,
     arm_label,
     compare_pair,
     feedback_buttons,
     forget,
     friendly_errors,
-    from_link,
     page,
     pick_suite,
     require_db,
     show_text,
     thumbs_up_shares,
+    url_select,
     workspace,
 )
 
@@ -58,12 +57,10 @@ with friendly_errors():
     default_a = next(
         (i for i, c in enumerate(choices) if c.variant == choices[0].variant and c.blob != choices[0].blob), 1
     )
-    from_link("arm_a", labels, "arm A")
-    from_link("arm_b", labels, "arm B")
     col_a, col_b = st.columns(2)
     new_pair = forget("compare_page")
-    a_label = col_a.selectbox("A (baseline)", labels, index=default_a, key="arm_a", bind=BIND, on_change=new_pair)
-    b_label = col_b.selectbox("B (candidate)", labels, index=0, key="arm_b", bind=BIND, on_change=new_pair)
+    a_label = url_select("A (baseline)", labels, "arm_a", "arm A", index=default_a, where=col_a, on_change=new_pair)
+    b_label = url_select("B (candidate)", labels, "arm_b", "arm B", index=0, where=col_b, on_change=new_pair)
     a, b = choices[labels.index(a_label)], choices[labels.index(b_label)]
     if a == b:
         st.info("Pick two different arms.")
@@ -136,7 +133,7 @@ with friendly_errors():
     st.subheader("Outputs side by side")
     per_page = 10
     pages = max(1, math.ceil(len(comparison.cases) / per_page))
-    page_no = st.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="compare_page", bind=BIND)
+    page_no = url_select("Page", [str(n) for n in range(1, pages + 1)], "compare_page", "page", where=st.columns(6)[0])
     start = (int(page_no) - 1) * per_page
     for cr in comparison.cases[start : start + per_page]:
         with st.container(border=True):

@@ -9,17 +9,17 @@ import math
 import pandas as pd
 import streamlit as st
 from _workbench import (
-    BIND,
     arm_choices,
     arm_label,
     case_ids,
     feedback_buttons,
     friendly_errors,
-    from_link,
     page,
     pick_suite,
     require_db,
     show_text,
+    url_multiselect,
+    url_select,
     workspace,
 )
 
@@ -111,11 +111,8 @@ with friendly_errors():
         st.stop()
     choices = arm_choices(ws, entry.name)
     labels = [arm_label(c) for c in choices]
-    from_link("explorer_case", ids, "case")
-    from_link("explorer_arms", labels, "arm")
-    case_id = st.selectbox("Case", ids, key="explorer_case", bind=BIND)
-    default = labels[: min(len(labels), 3)]
-    picked = st.multiselect("Arms", labels, default=default, key="explorer_arms", bind=BIND)
+    case_id = url_select("Case", ids, "explorer_case", "case")
+    picked = url_multiselect("Arms", labels, "explorer_arms", "arm", default=labels[: min(len(labels), 3)])
     chosen = [choices[labels.index(label)] for label in picked]
     with ws.results() as results:
         samples = views.case_samples(results, chosen, case_id)

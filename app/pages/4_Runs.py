@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from _workbench import BIND, arm_choices, arm_label, blank, friendly_errors, from_link, page, require_db, workspace
+from _workbench import (
+    arm_choices,
+    arm_label,
+    blank,
+    friendly_errors,
+    page,
+    require_db,
+    url_multiselect,
+    url_select,
+    workspace,
+)
 
 from promptarena import views
 
@@ -45,8 +55,7 @@ with friendly_errors():
         st.info("No runs yet: run `evals run` in the repository, or use **Start a run**.")
         st.stop()
     suites = sorted({r.suite for r in runs})
-    from_link("runs_suites", suites, "suite")
-    chosen = st.multiselect("Suites", suites, default=suites, key="runs_suites", bind=BIND)
+    chosen = url_multiselect("Suites", suites, "runs_suites", "suite", default=suites)
     shown = [r for r in runs if r.suite in chosen]
     table = pd.DataFrame(
         [
@@ -75,8 +84,7 @@ with friendly_errors():
 
     if shown:
         st.subheader("Run details")
-        from_link("runs_detail", [r.id for r in shown], "run")
-        run_id = st.selectbox("Run", [r.id for r in shown], key="runs_detail", bind=BIND)
+        run_id = url_select("Run", [r.id for r in shown], "runs_detail", "run")
         run = next(r for r in shown if r.id == run_id)
         result_links(ws, run)
         if run.error:
