@@ -2,8 +2,9 @@
 
 Builds the database of ``ui_render.py`` (500 cases x 4 versions x plain and 4-sample self-consistency, made by
 the real engine with the fake backend), starts ``evals ui`` on it, opens Compare and the Case explorer in
-Debian's Chromium, switches arms and cases several times and prints the median time from each click until the
-script run has finished and every table has drawn. Run it against another checkout (the figure before a change)
+Debian's Chromium, switches back and forth between three arms (Compare) and three cases (Case explorer), as a
+reviewer does, and prints the median time from each click until the script run has finished and every table
+has drawn. Run it against another checkout (the figure before a change)
 by putting that checkout first on PYTHONPATH:
 
     PYTHONPATH=$PWD/src:$PWD .venv/bin/python benchmarks/ui_interaction.py [--switches 6] [--keep DIR]
@@ -69,16 +70,16 @@ def main() -> None:
         build(folder, args.cases)
     with (
         workbench_server(repo, folder / "results.db", folder / "streamlit.log") as url,
-        chromium_page(folder / "profile") as page,
+        chromium_page(Path(tempfile.mkdtemp(prefix="ui-interaction-profile-"))) as page,
     ):
         page.goto(f"{url}/Compare")
         settle(page)
         arms = options(page, "B (candidate)")
-        arm_times = [pick(page, "B (candidate)", arms[1 + i % (len(arms) - 1)]) for i in range(args.switches)]
+        arm_times = [pick(page, "B (candidate)", arms[1 + i % 3]) for i in range(args.switches)]
         page.goto(f"{url}/Case_explorer")
         settle(page)
         cases = options(page, "Case")
-        case_times = [pick(page, "Case", cases[1 + i]) for i in range(args.switches)]
+        case_times = [pick(page, "Case", cases[1 + i % 3]) for i in range(args.switches)]
     print(f"Compare, switch arm B:       {median(arm_times)}")
     print(f"Case explorer, switch case:  {median(case_times)}")
 
