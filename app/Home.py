@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import streamlit as st
-from _workbench import friendly_errors, page, require_db, workspace
+from _workbench import friendly_errors, page, require_db, url_multiselect, workspace
 
 from promptarena import feedback, views
 
@@ -63,7 +63,7 @@ with friendly_errors():
     for cell in cells:
         by_suite.setdefault(cell.suite, []).append(cell)
     names = [e.name for e in entries]
-    chosen = st.multiselect("Suites", names, default=names, key="overview_suites")
+    chosen = url_multiselect("Suites", names, "overview_suites", "suite", default=names)
     with ws.prompts() as store:
         for entry in entries:
             if entry.name not in chosen:

@@ -1,20 +1,29 @@
-"""Helpers shared by the workbench pages: where the data is, safe text, feedback buttons, friendly errors.
+"""Helpers shared by the workbench pages: where the data is, safe text, feedback buttons, friendly errors,
+selections kept in the URL, and the data loads cached between clicks.
 
 Model output is only ever drawn with ``st.code`` or inside dataframes, both of which show text literally;
-nothing here passes model text to markdown or HTML.
+nothing here passes model text to markdown or HTML. Each selection is kept in the URL's query parameter named
+by the widget's key and written with ``st.query_params`` (each change a new browser history entry), so a
+copied link reproduces a view and the browser's Back steps through the selections. (Streamlit's own
+``bind="query-params"`` replaces the history entry instead, so Back would leave the page.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
+import pandas as pd
 import streamlit as st
 from _jobs import sidebar_runs
+from pandas.io.formats.style import Styler
 
-from promptarena import feedback
+from promptarena import feedback, views
+from promptarena.compare import Comparison, compare_arms
 from promptarena.errors import PromptArenaError
+from promptarena.stats import Interval
+from promptarena.suite import Suite
 from promptarena.views import ArmChoice, SuiteEntry, Workspace, suite_entries
 
 
@@ -71,27 +80,165 @@ def friendly_errors() -> Iterator[None]:
         st.error(str(err))
 
 
-def pick_suite(ws: Workspace, entries: list[SuiteEntry] | None = None, key: str = "suite") -> SuiteEntry | None:
-    """A suite selector over suite files and suites with stored runs; None (with a message) when there are none."""
+def pick_suite(
+    ws: Workspace, entries: list[SuiteEntry] | None = None, key: str = "suite", resets: Sequence[str] = ()
+) -> SuiteEntry | None:
+    """A suite selector, kept in the URL, over suite files and suites with stored runs; None (with a message) when
+    there are none. Choosing another suite forgets the selections named in ``resets`` (arms, case)."""
     if entries is None:
         entries = load_entries(ws)
     if not entries:
         st.info("No suites: add an `evals/*.yaml` file to the repository, then run it.")
         return None
     names = [e.name for e in entries]
-    name = st.selectbox("Suite", names, key=key)
+    name = url_select("Suite", names, key, "suite", on_change=forget(*resets))
     entry = entries[names.index(name)]
     if entry.error:
         st.warning(f"The suite file does not load: {entry.error}")
     return entry
 
 
+def url_select(
+    label: str, options: Sequence[str], key: str, what: str, *, index: int = 0, where=st, on_change=None
+) -> str:  # noqa: ANN001 - a container and a callback
+    """A selectbox kept in the URL's ``key`` parameter: a link or Back sets it, a change is a new history entry."""
+    _from_url(key, options, what, many=False)
+    start = {} if key in st.session_state else {"index": index}
+    value = where.selectbox(label, options, key=key, on_change=on_change, **start)
+    _to_url(key, [value], [options[index]])
+    return value
+
+
+def url_multiselect(label: str, options: Sequence[str], key: str, what: str, *, default: Sequence[str]) -> list[str]:
+    """A multiselect kept in the URL's ``key`` parameter (one value per choice), as ``url_select``."""
+    _from_url(key, options, what, many=True)
+    start = {} if key in st.session_state else {"default": list(default)}
+    values = st.multiselect(label, options, key=key, **start)
+    _to_url(key, values, list(default))
+    return values
+
+
+def _from_url(key: str, options: Sequence[str], what: str, *, many: bool) -> None:
+    """Before the widget: take its value from the URL when the URL changed (a link opened, Back, Forward) or the
+    widget is new; say so when the URL asks for values that are not here any more (the widget shows its default)."""
+    wanted = st.query_params.get_all(key)
+    if wanted == st.session_state.get(_SYNCED + key) and key in st.session_state:
+        return
+    st.session_state[_SYNCED + key] = wanted
+    valid = [value for value in wanted if value in options]
+    gone = [value for value in wanted if value not in options]
+    if gone:
+        names = ", ".join(f"`{value.replace('`', '')[:80]}`" for value in gone)
+        st.info(f"The link's {what} {names} is not here any more (renamed, deleted or not run); showing the default.")
+    if valid:
+        st.session_state[key] = valid if many else valid[0]
+    else:
+        st.session_state.pop(key, None)
+
+
+def _to_url(key: str, values: list[str], default: list[str]) -> None:
+    """After the widget: write its value to the URL (a new history entry), or drop the parameter at the default."""
+    values = [] if values == default else values
+    st.session_state[_SYNCED + key] = values
+    if st.query_params.get_all(key) != values:
+        if values:
+            st.query_params[key] = values
+        else:
+            del st.query_params[key]
+
+
+_SYNCED = "_url:"  # the URL value each selection was last read from or written to
+
+
+def forget(*keys: str) -> Callable[[], None]:
+    """An ``on_change`` callback that drops the selections ``keys`` and their URL parameters (stale once the
+    suite changes), so that the widgets show their defaults."""
+
+    def drop() -> None:
+        for key in keys:
+            st.session_state.pop(key, None)
+            st.session_state[_SYNCED + key] = []
+            if key in st.query_params:
+                del st.query_params[key]
+
+    return drop
+
+
 def load_entries(ws: Workspace) -> list[SuiteEntry]:
-    """Suite files and suites with stored runs (without creating the database)."""
-    if not ws.has_db:
-        return suite_entries(ws.workdir, None)
-    with ws.results() as results:
-        return suite_entries(ws.workdir, results)
+    """Suite files and suites with stored runs (without creating the database), cached until either changes."""
+    return _entries(ws, str(ws.repo), str(ws.db), ws.suites_version(), ws.data_version())
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)  # shared, not copied: the pages only read suites
+def _entries(_ws: Workspace, repo: str, db: str, suites: tuple[int, ...], data: tuple[int, ...]) -> list[SuiteEntry]:
+    if not _ws.has_db:
+        return suite_entries(_ws.workdir, None)
+    with _ws.results() as results:
+        return suite_entries(_ws.workdir, results)
+
+
+def arm_choices(ws: Workspace, suite: str) -> list[ArmChoice]:
+    """The suite's arms with stored results, cached until the database changes (a run, a vote)."""
+    return _choices(ws, str(ws.repo), str(ws.db), suite, ws.data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _choices(_ws: Workspace, repo: str, db: str, suite: str, data: tuple[int, ...]) -> list[ArmChoice]:
+    with _ws.results() as results, _ws.prompts() as store:
+        return views.arm_choices(results, suite, store)
+
+
+def thumbs_up_shares(ws: Workspace, suite: str) -> dict[tuple[str, str, str], Interval]:
+    """People's share of thumbs-up per arm of a suite, cached until the database changes (a vote)."""
+    return _shares(ws, str(ws.db), suite, ws.data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _shares(_ws: Workspace, db: str, suite: str, data: tuple[int, ...]) -> dict[tuple[str, str, str], Interval]:
+    with _ws.results() as results:
+        return feedback.thumbs_up_shares(results, suite)
+
+
+def case_ids(ws: Workspace, suite: str) -> list[str]:
+    """Case ids with stored results for a suite, cached until the database changes."""
+    return _case_ids(ws, str(ws.db), suite, ws.data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _case_ids(_ws: Workspace, db: str, suite: str, data: tuple[int, ...]) -> list[str]:
+    with _ws.results() as results:
+        return views.case_ids(results, suite)
+
+
+def compare_pair(ws: Workspace, suite: Suite, a: ArmChoice, b: ArmChoice) -> Comparison | None:
+    """B against A on the cases both have (None when they share none), cached per pair of arms: an arm's
+    completed run never changes, so only another pair or another suite file recomputes it. Read it, never change it."""
+    return _comparison(ws, suite, a, b, str(ws.repo), str(ws.db), ws.suites_version(), _arm_key(a), _arm_key(b))
+
+
+def _arm_key(choice: ArmChoice) -> tuple[str, ...]:
+    return (choice.suite, choice.run_id, choice.blob, choice.variant, choice.model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)  # shared, not copied: unpickling it costs more than a click
+def _comparison(
+    _ws: Workspace,
+    _suite: Suite,
+    _a: ArmChoice,
+    _b: ArmChoice,
+    repo: str,
+    db: str,
+    suites: tuple[int, ...],
+    *arms: tuple[str, ...],
+) -> Comparison | None:
+    with _ws.results() as results, _ws.prompts() as store:
+        narrowed, loaded = views.load_arms(results, _suite, [_a, _b], store)
+    return compare_arms(narrowed, loaded) if narrowed.cases else None
+
+
+def blank(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> Styler:
+    """A table whose missing values show as empty cells (not "None"), numbers in ``formats`` formatted."""
+    return frame.style.format(formats or {}, na_rep="")
 
 
 def show_text(text: str | None, key: str | None = None) -> None:

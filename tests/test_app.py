@@ -39,9 +39,18 @@ def bench(built: Workbench, monkeypatch: pytest.MonkeyPatch) -> Workbench:
     return built
 
 
-def page(name: str) -> AppTest:
-    at = AppTest.from_file(str(PAGES[name]), default_timeout=60)
-    return at.run()
+def app(name: str, **query: str | list[str]) -> AppTest:
+    """A page run as in the workbench (Home is the entrypoint, so links between pages resolve), with a link's
+    query parameters."""
+    at = AppTest.from_file(str(PAGES["overview"]), default_timeout=60)
+    if name != "overview":
+        at.switch_page(str(PAGES[name].relative_to(APP)))
+    at.query_params.update(query)
+    return at
+
+
+def page(name: str, **query: str | list[str]) -> AppTest:
+    return app(name, **query).run()
 
 
 def texts(at: AppTest) -> str:
@@ -138,12 +147,12 @@ def test_history_lists_commits_with_scores_and_diffs_the_worktree(bench: Workben
     assert list(commits["version"]) == ["worktree", bench.commits[1][:7], bench.commits[0][:7]]
     assert list(commits["author"])[1:] == ["Test Author", "Test Author"]
     assert commits["math · exact_match · plain"].tolist()[2] == pytest.approx(3 / 8)
-    diff = at.dataframe[1].value  # worktree against HEAD by default
+    diff = at.table[0].value  # worktree against HEAD by default
     assert "Solve carefully:" in diff.iloc[:, 1].tolist()
     assert "Solve exactly, checking each step:" in diff.iloc[:, 3].tolist()
     assert any("+Solve exactly" in c.value for c in at.code)
     at.selectbox(key="diff_b").select_index(2).run()  # the first commit against the second
-    diff = ok(at).dataframe[1].value
+    diff = ok(at).table[0].value
     assert "Solve:" in diff.iloc[:, 3].tolist()
 
 
@@ -306,11 +315,122 @@ def test_pages_do_not_import_torch(bench: Workbench) -> None:
         "import sys\n"
         f"sys.path.insert(0, {str(APP)!r})\n"
         "from streamlit.testing.v1 import AppTest\n"
-        f"for path in {[str(p) for p in PAGES.values()]!r}:\n"
-        "    at = AppTest.from_file(path, default_timeout=60).run()\n"
+        f"for path in {[str(p.relative_to(APP)) for p in PAGES.values()]!r}:\n"
+        f"    at = AppTest.from_file({str(PAGES['overview'])!r}, default_timeout=60)\n"
+        "    at.switch_page(path).run()\n"
         "    assert not at.exception, path\n"
         "print('torch' in sys.modules)\n"
     )
     env = {**os.environ, "PROMPTARENA_REPO": str(bench.repo.root), "PROMPTARENA_DB": str(bench.db)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+# --- views you can share: selections in the URL -------------------------------------------------------------
+
+
+def labels_of(at: AppTest, key: str) -> list[str]:
+    return list(at.selectbox(key=key).options)
+
+
+def links(at: AppTest) -> list[tuple[str, dict[str, list[str]]]]:
+    """Each page link on the page: its target page and its query parameters."""
+    from urllib.parse import parse_qs
+
+    return [(e.proto.page, parse_qs(e.proto.query_string)) for e in at.get("page_link")]
+
+
+def test_a_shared_compare_link_opens_the_same_arms_and_page(bench: Workbench) -> None:
+    options = labels_of(ok(page("compare")), "arm_a")
+    v1_plain = next(o for o in options if o.startswith(f"{bench.commits[0][:7]}:plain"))
+    worktree_cot = next(o for o in options if o.startswith("worktree:cot"))
+    at = ok(page("compare", suite="math", arm_a=v1_plain, arm_b=worktree_cot))
+    assert (at.selectbox(key="arm_a").value, at.selectbox(key="arm_b").value) == (v1_plain, worktree_cot)
+    assert at.query_params["arm_a"] == v1_plain and at.query_params["arm_b"] == worktree_cot
+    assert "not here any more" not in texts(at)
+
+
+def test_a_stale_link_falls_back_to_the_default_and_says_so(bench: Workbench) -> None:
+    default = ok(page("compare")).selectbox(key="arm_b").value
+    at = ok(page("compare", arm_b="deadbee:plain — a commit that is gone"))
+    assert at.selectbox(key="arm_b").value == default
+    assert "The link's arm B `deadbee:plain — a commit that is gone` is not here any more" in texts(at)
+    assert "arm_b" not in at.query_params  # the URL no longer asks for it
+    at = ok(page("explorer", explorer_suite="renamed_suite", explorer_case="no_such_case"))
+    assert at.selectbox(key="explorer_suite").value == "math"
+    assert "The link's suite `renamed_suite`" in texts(at) and "The link's case `no_such_case`" in texts(at)
+    assert at.selectbox(key="explorer_case").value == "one_plus_one"
+
+
+def test_a_case_explorer_link_shows_that_case_under_those_arms(bench: Workbench) -> None:
+    options = ok(page("explorer")).multiselect(key="explorer_arms").options
+    arms = [o for o in options if o.startswith("worktree:")][:2]
+    at = ok(page("explorer", explorer_suite="math", explorer_case="nine_plus_nine", explorer_arms=arms))
+    assert at.selectbox(key="explorer_case").value == "nine_plus_nine"
+    assert at.multiselect(key="explorer_arms").value == arms
+    assert [h.value for h in at.markdown if h.value.startswith("#### ")] == [f"#### {a.split(' — ')[0]}" for a in arms]
+
+
+def test_switching_suite_forgets_the_old_suites_case_and_arms(bench: Workbench) -> None:
+    at = ok(page("explorer"))
+    at.selectbox(key="explorer_case").select("nine_plus_nine").run()
+    at.multiselect(key="explorer_arms").set_value(at.multiselect(key="explorer_arms").options[-1:]).run()
+    at.selectbox(key="explorer_suite").select("never_run").run()
+    assert "No stored results for suite `never_run`" in texts(ok(at))
+    at.selectbox(key="explorer_suite").select("math").run()
+    assert at.selectbox(key="explorer_case").value == "one_plus_one"  # the default again, not a stale choice
+    assert len(ok(at).multiselect(key="explorer_arms").value) == 3
+
+
+def test_each_compared_case_links_to_the_case_explorer(bench: Workbench) -> None:
+    at = compare_page(bench, f"{bench.commits[0][:7]}:plain", "worktree:plain")
+    a, b = at.selectbox(key="arm_a").value, at.selectbox(key="arm_b").value
+    shown = at.dataframe[1].value["case"].tolist()[:10]
+    found = links(at)
+    assert [target for target, _ in found] == ["Case_explorer"] * len(shown)
+    assert [q["explorer_case"] for _, q in found] == [[c] for c in shown]
+    assert all(q["explorer_arms"] == [a, b] and q["explorer_suite"] == ["math"] for _, q in found)
+
+
+def test_compare_shows_the_real_disagreement_not_its_tie_breaker(bench: Workbench) -> None:
+    at = compare_page(bench, "worktree:plain", "worktree:cot")
+    cases = at.dataframe[1].value
+    assert set(cases["disagreement"]) <= {0.0, 1.0}
+    assert cases["answers differ"].dtype == bool
+
+
+def test_a_run_links_to_its_results(bench: Workbench) -> None:
+    at = ok(page("runs", runs_detail=bench.run_id))
+    assert at.selectbox(key="runs_detail").value == bench.run_id
+    found = dict(links(at))
+    compare = found["Compare"]
+    assert compare["suite"] == ["math"] and compare["arm_a"] != compare["arm_b"]
+    arms = found["Case_explorer"]["explorer_arms"]
+    assert len(arms) == 6 and all(a.split(":")[1].split(" ")[0] in ("plain", "cot", "self_consistency") for a in arms)
+    followed = ok(page("compare", **{k: v[0] for k, v in compare.items()}))
+    assert followed.selectbox(key="arm_b").value == compare["arm_b"][0]
+
+
+def test_runs_show_blank_not_none_in_empty_cells(bench: Workbench) -> None:
+    at = ok(page("runs"))
+    shown = at.dataframe[0].proto.arrow_data.styler.display_values.decode("latin-1")
+    assert "None" not in shown and "nan" not in shown
+
+
+def test_history_clips_long_messages_and_leaves_missing_line_numbers_blank(tmp_path: Path, monkeypatch) -> None:
+    bench = build_workbench(tmp_path, run=False)
+    subject = "Say which units the answer is in, so that graders stop marking correct sums as wrong ones"
+    bench.repo.write(
+        "prompts/math.prompt", (bench.repo.root / "prompts/math.prompt").read_text() + "Give the number only.\n"
+    )
+    bench.repo.commit(subject + "\n\n" + "A long body that explains the change.\n" * 3)
+    monkeypatch.syspath_prepend(str(APP))
+    monkeypatch.setenv("PROMPTARENA_REPO", str(bench.repo.root))
+    monkeypatch.setenv("PROMPTARENA_DB", str(bench.db))
+    at = ok(page("history"))
+    messages = at.dataframe[0].value["message"].tolist()
+    assert all(len(m) <= 72 and "\n" not in m for m in messages) and messages[0].endswith("…")
+    assert [e.label for e in at.expander if e.label.startswith("Full commit messages")] == ["Full commit messages (1)"]
+    diff = at.table[0].value
+    assert "None" not in diff["#"].tolist() + diff["# "].tolist()
+    assert "" in diff["#"].tolist() + diff["# "].tolist()

@@ -270,3 +270,28 @@ def test_sql_lives_only_in_the_store() -> None:
     sources = [*(root / "src" / "promptarena").rglob("*.py"), *(root / "app").rglob("*.py")]
     outside = [p for p in sources if "store" not in p.relative_to(root).parts]
     assert [str(p.relative_to(root)) for p in outside if sql.search(p.read_text(encoding="utf-8"))] == []
+
+
+def test_spread_is_the_score_gap_without_the_tie_breaker() -> None:
+    from promptarena.compare import CaseRow
+
+    row = CaseRow("c", ("2",), {"a": "2", "b": "3"}, {"a": "2", "b": "3"}, {"a": {"m": 1.0}, "b": {"m": 0.0}}, 1.001)
+    assert views.spread(row, "m") == 1.0
+    same = CaseRow("c", ("2",), {}, {"a": "2", "b": "two"}, {"a": {"m": 1.0}, "b": {"m": 1.0}}, 0.001)
+    assert views.spread(same, "m") == 0.0 and views.spread(same, None) == 0.0
+
+
+def test_data_version_changes_with_a_vote_but_not_with_a_reader(bench: Workbench) -> None:
+    ws = views.Workspace.from_env(str(bench.repo.root), str(bench.db))
+    before = ws.data_version()
+    with ws.results() as results:
+        results.count("runs")
+        assert ws.data_version() == before  # a reader's empty WAL is no change
+    with ws.results() as results:
+        feedback.record(
+            results, suite="math", prompt="math", blob="b", variant="plain", case_id="c", output="x", thumbs_up=True
+        )
+        changed = ws.data_version()
+        with results.write() as conn:
+            conn.execute("DELETE FROM feedback")
+    assert changed != before

@@ -5,39 +5,54 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 from _drops import show_drops
-from _workbench import friendly_errors, load_entries, page, show_text, workspace
+from _workbench import forget, friendly_errors, load_entries, page, show_text, url_select, workspace
 
 from promptarena import feedback, views
 
 page("Prompt history", "📜")
 ws = workspace()
 
-_COLORS = {"replace": "#fff5b1", "delete": "#ffdce0", "insert": "#dcffe4"}
+# translucent tints over the theme's own background, so the theme's text colour stays readable, light or dark
+_TINTS = {
+    "replace": "rgba(230, 180, 0, 0.22)",
+    "delete": "rgba(230, 60, 60, 0.22)",
+    "insert": "rgba(40, 180, 80, 0.22)",
+}
 
 
 def diff_frame(rows: list[views.DiffRow], left: str, right: str) -> pd.io.formats.style.Styler:
-    """The aligned lines as a table, changed lines tinted (text cells only, never HTML)."""
+    """The aligned lines as a table, changed lines tinted, no number on a line that one side lacks (text only)."""
     frame = pd.DataFrame(
         {
-            "#": [r.left_no for r in rows],
+            "#": [_line_no(r.left_no) for r in rows],
             left: [r.left for r in rows],
-            "# ": [r.right_no for r in rows],
+            "# ": [_line_no(r.right_no) for r in rows],
             right: [r.right for r in rows],
         }
     )
     tags = [r.tag for r in rows]
 
     def tint(row: pd.Series) -> list[str]:
-        color = _COLORS.get(tags[row.name])
+        color = _TINTS.get(tags[row.name])
         return [f"background-color: {color}" if color else ""] * len(row)
 
-    return frame.style.apply(tint, axis=1).format(na_rep="", precision=0)
+    return frame.style.apply(tint, axis=1).hide(axis="index")
+
+
+def _line_no(number: int | None) -> str:
+    return "" if number is None else str(number)
+
+
+def subject(message: str | None, width: int = 72) -> str:
+    """A commit message's first line, clipped to ``width`` characters, so that long messages leave room for scores."""
+    first = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
+    return first if len(first) <= width else first[: width - 1] + "…"
 
 
 def version_label(v) -> str:  # noqa: ANN001 - a PromptVersion
     if v.commit is None:
         return "worktree (uncommitted edits)"
-    return f"{v.label} — {v.message or ''} ({(v.date or '')[:10]})"
+    return f"{v.label} — {subject(v.message, 60)} ({(v.date or '')[:10]})"
 
 
 with friendly_errors():
@@ -47,7 +62,7 @@ with friendly_errors():
         if not names:
             st.info("No prompts: add a `prompts/NAME.prompt` file to the repository and commit it.")
             st.stop()
-        prompt = st.selectbox("Prompt", names, key="history_prompt")
+        prompt = url_select("Prompt", names, "history_prompt", "prompt", on_change=forget("diff_a", "diff_b"))
         cells: list[views.OverviewCell] = []
         if ws.has_db:
             with ws.results() as results:
@@ -66,7 +81,7 @@ with friendly_errors():
             [
                 {
                     "version": r.version.label,
-                    "message": r.version.message or ("uncommitted edits" if r.version.commit is None else ""),
+                    "message": subject(r.version.message) or ("uncommitted edits" if r.version.commit is None else ""),
                     "author": r.version.author or "",
                     "date": (r.version.date or "")[:19].replace("T", " "),
                     **r.scores,
@@ -76,7 +91,15 @@ with friendly_errors():
         )
         score_columns = [c for c in table.columns if " · " in c]
         config = {c: st.column_config.NumberColumn(c, format="%.3f") for c in score_columns}
+        config["message"] = st.column_config.TextColumn("message", width="medium", help="The subject line")
+        config["version"] = st.column_config.TextColumn("version", pinned=True)
         st.dataframe(table, hide_index=True, width="stretch", column_config=config)
+        long = [r.version for r in rows if (r.version.message or "").strip() != subject(r.version.message)]
+        if long:
+            with st.expander(f"Full commit messages ({len(long)})"):
+                for v in long:
+                    st.caption(f"{v.label} · {v.author or ''}")
+                    show_text(v.message)
         if not score_columns:
             st.caption("No stored scores for this prompt yet: run a suite that uses it.")
         show_drops(ws, store, prompt, entries)
@@ -89,20 +112,13 @@ with friendly_errors():
             st.stop()
         labels = [version_label(v) for v in versions]
         col_a, col_b = st.columns(2)
-        a = col_a.selectbox("From (older)", labels, index=1, key="diff_a")
-        b = col_b.selectbox("To (newer)", labels, index=0, key="diff_b")
+        a = url_select("From (older)", labels, "diff_a", "version", index=1, where=col_a)
+        b = url_select("To (newer)", labels, "diff_b", "version", index=0, where=col_b)
         va, vb = versions[labels.index(a)], versions[labels.index(b)]
         if va.blob == vb.blob:
             st.info("The two versions have the same text.")
         else:
             side = views.side_by_side(va.text, vb.text)
-            numbers = {c: st.column_config.NumberColumn(c, width="small") for c in ("#", "# ")}
-            st.dataframe(
-                diff_frame(side, va.label, vb.label),
-                hide_index=True,
-                width="stretch",
-                height=min(35 * (len(side) + 1) + 3, 640),
-                column_config=numbers,
-            )
+            st.table(diff_frame(side, va.label, vb.label))  # a static table wraps long lines
             with st.expander("Unified diff"):
                 st.code(store.diff(va, vb), language="diff")

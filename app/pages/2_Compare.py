@@ -7,18 +7,22 @@ import math
 import pandas as pd
 import streamlit as st
 from _workbench import (
+    arm_choices,
     arm_label,
+    compare_pair,
     feedback_buttons,
+    forget,
     friendly_errors,
     page,
     pick_suite,
     require_db,
     show_text,
+    thumbs_up_shares,
+    url_select,
     workspace,
 )
 
-from promptarena import feedback, views
-from promptarena.compare import compare_arms
+from promptarena import views
 from promptarena.report import fmt_detect, fmt_difference, fmt_number, interval_label, verdict_icon
 
 page("Compare", "⚖️")
@@ -31,7 +35,7 @@ ws = workspace()
 
 with friendly_errors():
     require_db(ws)
-    entry = pick_suite(ws)
+    entry = pick_suite(ws, resets=("arm_a", "arm_b", "compare_page"))
     if entry is None:
         st.stop()
     if entry.suite is None:
@@ -41,32 +45,32 @@ with friendly_errors():
         )
         st.stop()
     suite = entry.suite
-    with ws.results() as results, ws.prompts() as store:
-        choices = views.arm_choices(results, suite.name, store)
-        if len(choices) < 2:
-            st.info(
-                f"Suite `{suite.name}` needs at least two evaluated arms (versions or variants) to compare; "
-                f"it has {len(choices)}. Run more versions with `evals run {suite.name}` or **Start a run**."
-            )
-            st.stop()
-        labels = [arm_label(c) for c in choices]
-        # by default the newest arm against the previous version of the same variant
-        default_a = next(
-            (i for i, c in enumerate(choices) if c.variant == choices[0].variant and c.blob != choices[0].blob), 1
+    choices = arm_choices(ws, suite.name)
+    if len(choices) < 2:
+        st.info(
+            f"Suite `{suite.name}` needs at least two evaluated arms (versions or variants) to compare; "
+            f"it has {len(choices)}. Run more versions with `evals run {suite.name}` or **Start a run**."
         )
-        col_a, col_b = st.columns(2)
-        a_label = col_a.selectbox("A (baseline)", labels, index=default_a, key="arm_a")
-        b_label = col_b.selectbox("B (candidate)", labels, index=0, key="arm_b")
-        a, b = choices[labels.index(a_label)], choices[labels.index(b_label)]
-        if a == b:
-            st.info("Pick two different arms.")
-            st.stop()
-        narrowed, arms = views.load_arms(results, suite, [a, b], store)
-        shares = feedback.thumbs_up_shares(results, suite.name)
-    if not narrowed.cases:
+        st.stop()
+    labels = [arm_label(c) for c in choices]
+    # by default the newest arm against the previous version of the same variant
+    default_a = next(
+        (i for i, c in enumerate(choices) if c.variant == choices[0].variant and c.blob != choices[0].blob), 1
+    )
+    col_a, col_b = st.columns(2)
+    new_pair = forget("compare_page")
+    a_label = url_select("A (baseline)", labels, "arm_a", "arm A", index=default_a, where=col_a, on_change=new_pair)
+    b_label = url_select("B (candidate)", labels, "arm_b", "arm B", index=0, where=col_b, on_change=new_pair)
+    a, b = choices[labels.index(a_label)], choices[labels.index(b_label)]
+    if a == b:
+        st.info("Pick two different arms.")
+        st.stop()
+    comparison = compare_pair(ws, suite, a, b)
+    if comparison is None:
         st.info("The two arms have no case in common with the suite's current cases.")
         st.stop()
-    comparison = compare_arms(narrowed, arms)
+    shares = thumbs_up_shares(ws, suite.name)
+    arms = comparison.arms
 
     st.subheader("Metrics")
     table = []
@@ -118,7 +122,8 @@ with friendly_errors():
                 f"B answer ({lb})": cr.answers[lb],
                 f"A {primary}": cr.scores[la].get(primary) if primary else None,
                 f"B {primary}": cr.scores[lb].get(primary) if primary else None,
-                "disagreement": cr.disagreement,
+                "disagreement": views.spread(cr, primary),
+                "answers differ": len(set(cr.answers.values())) > 1,
             }
             for cr in comparison.cases
         ]
@@ -128,11 +133,22 @@ with friendly_errors():
     st.subheader("Outputs side by side")
     per_page = 10
     pages = max(1, math.ceil(len(comparison.cases) / per_page))
-    page_no = st.number_input("Page", min_value=1, max_value=pages, value=1, step=1, key="compare_page")
+    page_no = url_select("Page", [str(n) for n in range(1, pages + 1)], "compare_page", "page", where=st.columns(6)[0])
     start = (int(page_no) - 1) * per_page
     for cr in comparison.cases[start : start + per_page]:
         with st.container(border=True):
-            st.markdown(f"**Case** `{cr.case_id}` · disagreement {cr.disagreement:.3f}")
+            head, link = st.columns([3, 1])
+            head.markdown(f"**Case** `{cr.case_id}` · disagreement {views.spread(cr, primary):.3f}")
+            link.page_link(
+                "pages/3_Case_explorer.py",
+                label="Open in the Case explorer",
+                icon="🔎",
+                query_params={
+                    "explorer_suite": suite.name,
+                    "explorer_case": cr.case_id,
+                    "explorer_arms": [a_label, b_label],
+                },
+            )
             ref_col, a_col, b_col = st.columns(3)
             with ref_col:
                 st.caption("Reference")

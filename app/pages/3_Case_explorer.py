@@ -8,7 +8,20 @@ import math
 
 import pandas as pd
 import streamlit as st
-from _workbench import arm_label, feedback_buttons, friendly_errors, page, pick_suite, require_db, show_text, workspace
+from _workbench import (
+    arm_choices,
+    arm_label,
+    case_ids,
+    feedback_buttons,
+    friendly_errors,
+    page,
+    pick_suite,
+    require_db,
+    show_text,
+    url_multiselect,
+    url_select,
+    workspace,
+)
 
 from promptarena import feedback, views
 from promptarena.report import fmt_number
@@ -89,19 +102,19 @@ def show_sample(
 
 with friendly_errors():
     require_db(ws)
-    entry = pick_suite(ws, key="explorer_suite")
+    entry = pick_suite(ws, key="explorer_suite", resets=("explorer_case", "explorer_arms"))
     if entry is None:
         st.stop()
-    with ws.results() as results, ws.prompts() as store:
-        ids = views.case_ids(results, entry.name)
-        if not ids:
-            st.info(f"No stored results for suite `{entry.name}` yet: run it with `evals run {entry.name}`.")
-            st.stop()
-        choices = views.arm_choices(results, entry.name, store)
-        case_id = st.selectbox("Case", ids, key="explorer_case")
-        labels = [arm_label(c) for c in choices]
-        picked = st.multiselect("Arms", labels, default=labels[: min(len(labels), 3)], key="explorer_arms")
-        chosen = [choices[labels.index(label)] for label in picked]
+    ids = case_ids(ws, entry.name)
+    if not ids:
+        st.info(f"No stored results for suite `{entry.name}` yet: run it with `evals run {entry.name}`.")
+        st.stop()
+    choices = arm_choices(ws, entry.name)
+    labels = [arm_label(c) for c in choices]
+    case_id = url_select("Case", ids, "explorer_case", "case")
+    picked = url_multiselect("Arms", labels, "explorer_arms", "arm", default=labels[: min(len(labels), 3)])
+    chosen = [choices[labels.index(label)] for label in picked]
+    with ws.results() as results:
         samples = views.case_samples(results, chosen, case_id)
         perturbed = {(c.blob, c.variant): views.perturbed_samples(results, c, case_id) for c in chosen}
         votes: dict[tuple[str, str], feedback.Vote] = {}

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from _workbench import friendly_errors, page, require_db, workspace
+from _workbench import (
+    arm_choices,
+    arm_label,
+    blank,
+    friendly_errors,
+    page,
+    require_db,
+    url_multiselect,
+    url_select,
+    workspace,
+)
 
 from promptarena import views
 
@@ -16,6 +26,27 @@ st.caption(
 )
 ws = workspace()
 
+
+def result_links(ws: views.Workspace, run: views.RunView) -> None:
+    """Links to the run's results: Compare its first two arms, and the Case explorer with all of them."""
+    choices = {(c.blob, c.variant, c.model): c for c in arm_choices(ws, run.suite)}
+    labels = [
+        arm_label(choices[key])
+        for key in dict.fromkeys((a.get("blob"), a.get("variant"), a.get("model") or "") for a in run.arms)
+        if key in choices
+    ]
+    if not labels:
+        return
+    left, right = st.columns(2)
+    if len(labels) >= 2:
+        query = {"suite": run.suite, "arm_a": labels[1], "arm_b": labels[0]}
+        left.page_link("pages/2_Compare.py", label="Compare this run's arms", icon="⚖️", query_params=query)
+    query = {"explorer_suite": run.suite, "explorer_arms": labels[:6]}
+    right.page_link(
+        "pages/3_Case_explorer.py", label="Open its cases in the Case explorer", icon="🔎", query_params=query
+    )
+
+
 with friendly_errors():
     require_db(ws)
     with ws.results() as results:
@@ -24,7 +55,7 @@ with friendly_errors():
         st.info("No runs yet: run `evals run` in the repository, or use **Start a run**.")
         st.stop()
     suites = sorted({r.suite for r in runs})
-    chosen = st.multiselect("Suites", suites, default=suites, key="runs_suites")
+    chosen = url_multiselect("Suites", suites, "runs_suites", "suite", default=suites)
     shown = [r for r in runs if r.suite in chosen]
     table = pd.DataFrame(
         [
@@ -47,15 +78,15 @@ with friendly_errors():
             for r in shown
         ]
     )
-    config = {c: st.column_config.NumberColumn(c, format="%.3f") for c in ("wall s", "latency p50 s", "latency p95 s")}
-    config["tokens/s"] = st.column_config.NumberColumn("tokens/s", format="%.0f")
-    config["peak memory MB"] = st.column_config.NumberColumn("peak memory MB", format="%.0f")
-    st.dataframe(table, hide_index=True, width="stretch", column_config=config)
+    formats = {c: "{:.3f}" for c in ("wall s", "latency p50 s", "latency p95 s")}
+    formats |= {"tokens/s": "{:.0f}", "peak memory MB": "{:.0f}"}
+    st.dataframe(blank(table, formats), hide_index=True, width="stretch")
 
     if shown:
         st.subheader("Run details")
-        run_id = st.selectbox("Run", [r.id for r in shown], key="runs_detail")
+        run_id = url_select("Run", [r.id for r in shown], "runs_detail", "run")
         run = next(r for r in shown if r.id == run_id)
+        result_links(ws, run)
         if run.error:
             st.error(f"This run {run.status}: {run.error}")
         if run.status == "abandoned":
@@ -65,22 +96,24 @@ with friendly_errors():
             )
         if run.arms:
             st.dataframe(
-                pd.DataFrame(
-                    [
-                        {
-                            "arm": arm.get("arm"),
-                            "message": arm.get("message") or ("uncommitted edits" if arm.get("dirty") else ""),
-                            "latency p50 s": arm.get("latency_p50_s"),
-                            "latency p95 s": arm.get("latency_p95_s"),
-                            "tokens/s": arm.get("tokens_per_s"),
-                            **{m: (iv or {}).get("mean") for m, iv in (arm.get("metrics") or {}).items()},
-                        }
-                        for arm in run.arms
-                    ]
+                blank(
+                    pd.DataFrame(
+                        [
+                            {
+                                "arm": arm.get("arm"),
+                                "message": arm.get("message") or ("uncommitted edits" if arm.get("dirty") else ""),
+                                "latency p50 s": arm.get("latency_p50_s"),
+                                "latency p95 s": arm.get("latency_p95_s"),
+                                "tokens/s": arm.get("tokens_per_s"),
+                                **{m: (iv or {}).get("mean") for m, iv in (arm.get("metrics") or {}).items()},
+                            }
+                            for arm in run.arms
+                        ]
+                    ),
+                    formats,
                 ),
                 hide_index=True,
                 width="stretch",
-                column_config=config,
             )
         left, right = st.columns(2)
         with left:

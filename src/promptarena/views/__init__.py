@@ -6,7 +6,7 @@ run that holds them: viewing a page never needs the model, never generates and n
 Nothing here imports streamlit or torch, and nothing here writes SQL: the results store answers.
 """
 
-from promptarena.views._arms import ArmChoice, CaseSample, arm_choices, case_ids, case_samples, load_arms
+from promptarena.views._arms import ArmChoice, CaseSample, arm_choices, case_ids, case_samples, load_arms, spread
 from promptarena.views._bisect import Drop, score_drops  # noqa: F401 - public, as views.score_drops
 from promptarena.views._history import (
     THUMBS_UP,
@@ -53,6 +53,7 @@ __all__ = [
     "prompt_names",
     "run_views",
     "side_by_side",
+    "spread",
     "suite_entries",
     "with_feedback",
 ]

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from promptarena.compare import CaseRow
 from promptarena.engine import ROUNDS, ArmResult, summarize_arm
 from promptarena.errors import PromptArenaError
 from promptarena.gitstore import PromptStore, PromptVersion
@@ -199,3 +200,13 @@ def case_samples(results: ResultsStore, choices: Sequence[ArmChoice], case_id: s
             )
         )
     return out
+
+
+def spread(row: CaseRow, metric: str | None) -> float:
+    """How far the arms' scores of one case lie apart on ``metric``: 0 when they agree, 1 when pass meets fail.
+
+    The disagreement that sorts ``Comparison.cases`` adds a tie-breaker for differing answers; this is the figure.
+    """
+    values = [s.get(metric) for s in row.scores.values()] if metric else []
+    present = [v for v in values if v is not None]
+    return float(max(present) - min(present)) if present else 0.0

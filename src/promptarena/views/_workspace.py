@@ -45,6 +45,28 @@ class Workspace:
     def has_db(self) -> bool:
         return self.db.is_file()
 
+    def data_version(self) -> tuple[int, ...]:
+        """Changes whenever the database is written (a run, a vote): times and sizes of its file and its WAL."""
+        return _stats([self.db, self.db.with_name(self.db.name + "-wal")])
+
+    def suites_version(self) -> tuple[int, ...]:
+        """Changes whenever a file under ``evals/`` changes: what cached suites are keyed by."""
+        evals = self.workdir / "evals"
+        return _stats(sorted(p for p in evals.rglob("*") if p.is_file()) if evals.is_dir() else [])
+
+
+def _stats(paths: Iterable[Path]) -> tuple[int, ...]:
+    """Modification time and size of each path; zeros for a missing or empty one (a reader's fresh, empty WAL)."""
+    out: list[int] = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            out += [0, 0]
+        else:
+            out += [stat.st_mtime_ns, stat.st_size] if stat.st_size else [0, 0]
+    return tuple(out)
+
 
 # --- suites ----------------------------------------------------------------------------------------------
 
