@@ -7,9 +7,11 @@ nothing here passes model text to markdown or HTML.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Iterator
 
 import streamlit as st
+from _jobs import sidebar_runs
 
 from promptarena import feedback
 from promptarena.errors import PromptArenaError
@@ -34,11 +36,20 @@ def workspace() -> Workspace:
         st.code(str(ws.repo), language=None, wrap_lines=True)
         st.caption("Results database")
         st.code(str(ws.db), language=None, wrap_lines=True)
-        name = st.text_input(
-            "Your name (optional, stored with feedback)", key="feedback_name", help="Saved with each thumbs up/down."
+        st.session_state["feedback_name"] = st.session_state.get(NAME, "")  # the widget's value is dropped off-page
+        st.text_input(
+            "Your name (optional, stored with feedback)",
+            key="feedback_name",
+            help="One vote per person per output: with your name it is yours in every browser tab.",
+            on_change=_keep_name,
         )
-        st.session_state["_feedback_name"] = name
+    sidebar_runs(ws)
     return ws
+
+
+def _keep_name() -> None:
+    """Copy the typed name to a key no widget owns, so every page's name box starts with it."""
+    st.session_state[NAME] = st.session_state["feedback_name"]
 
 
 def require_db(ws: Workspace) -> None:
@@ -95,24 +106,64 @@ def arm_label(choice: ArmChoice) -> str:
 
 
 def feedback_buttons(ws: Workspace, choice: ArmChoice, case_id: str, output: str, key: str) -> None:
-    """Thumbs up/down and an optional comment on one output, stored at once with the optional name."""
+    """Thumbs up/down on one output, one vote per person: the person's vote shows pressed, a second click on it
+    withdraws it, the other thumb changes it; the optional comment goes with the vote, comments are listed below."""
+    with ws.results() as results:
+        here = feedback.votes(results, choice.suite, choice.blob, choice.variant, case_id, output=output)
+    mine = next((v for v in here if v.voter == voter()), None)
     cols = st.columns([1, 1, 4])
-    comment = cols[2].text_input(
-        "Comment", key=f"{key}-comment", placeholder="optional comment", label_visibility="collapsed"
-    )
-    for col, up, label in ((cols[0], True, "👍"), (cols[1], False, "👎")):
-        if col.button(label, key=f"{key}-{'up' if up else 'down'}", help="Good output" if up else "Bad output"):
-            with ws.results() as results:
-                feedback.record(
-                    results,
-                    suite=choice.suite,
-                    prompt=choice.prompt,
-                    blob=choice.blob,
-                    variant=choice.variant,
-                    case_id=case_id,
-                    output=output,
-                    thumbs_up=up,
-                    comment=comment,
-                    name=st.session_state.get("_feedback_name") or None,
-                )
-            st.toast("Feedback saved: " + ("thumbs up" if up else "thumbs down"))
+    for col, up in ((cols[0], True), (cols[1], False)):
+        col.button(
+            THUMB[up],
+            key=f"{key}-{'up' if up else 'down'}",
+            help=f"{'thumbs up' if up else 'thumbs down'} for output of arm {choice.label}, case {case_id}",
+            type="primary" if mine is not None and mine.thumbs_up == up else "secondary",
+            on_click=_vote,
+            args=(ws, choice, case_id, output, up, key),
+        )
+    cols[2].text_input("Comment", key=f"{key}-comment", placeholder="optional comment", label_visibility="collapsed")
+    if here:
+        ups = sum(v.thumbs_up for v in here)
+        st.caption(f"Votes on this output: {THUMB[True]} {ups} · {THUMB[False]} {len(here) - ups}")
+    for vote in here:
+        if vote.comment:
+            st.text(f"💬 {vote.name or 'anonymous'}: {vote.comment}")
+
+
+NAME = "_feedback_name"
+THUMB = {True: "👍", False: "👎"}
+SAID = {"cast": "saved", "changed": "changed", "withdrawn": "withdrawn"}
+
+
+def voter() -> str:
+    """Who votes: the name in the sidebar, else an id of this browser session.
+
+    The id lives in ``st.session_state``: it holds across the pages of one browser tab, and a reload or a new tab
+    is a new session; a name is the same person everywhere.
+    """
+    anonymous = st.session_state.setdefault("_voter", f"{feedback.ANONYMOUS}:{uuid.uuid4().hex[:16]}")
+    return feedback.voter_id(st.session_state.get(NAME)) or anonymous
+
+
+def _vote(ws: Workspace, choice: ArmChoice, case_id: str, output: str, up: bool, key: str) -> None:
+    """Cast, change or withdraw this person's vote before the page is drawn again, so it shows the new state."""
+    try:
+        with ws.results() as results:
+            outcome = feedback.record(
+                results,
+                suite=choice.suite,
+                prompt=choice.prompt,
+                blob=choice.blob,
+                variant=choice.variant,
+                case_id=case_id,
+                output=output,
+                thumbs_up=up,
+                comment=st.session_state.get(f"{key}-comment"),
+                name=st.session_state.get(NAME),
+                voter=voter(),
+            )
+    except PromptArenaError as err:
+        st.error(str(err))
+        return
+    st.session_state[f"{key}-comment"] = ""
+    st.toast(f"Vote {SAID[outcome]}: " + ("thumbs up" if up else "thumbs down"))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from promptarena import feedback
+from promptarena import feedback, jobs
 from promptarena.store import ResultsStore
 from tests.support.workbench import XSS_IMG, XSS_SCRIPT, Workbench, build_workbench
 
@@ -53,6 +54,15 @@ def ok(at: AppTest) -> AppTest:
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     return at
+
+
+def finished(at: AppTest, bench: Workbench) -> AppTest:
+    """Wait for the run the page started in the background to end, then show the page again."""
+    job = jobs.jobs(bench.repo.root, limit=1)[0]
+    deadline = time.monotonic() + 120
+    while jobs.job_state(job, bench.db).active and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return ok(at.run())
 
 
 # --- Overview ---------------------------------------------------------------------------------------------
@@ -151,7 +161,7 @@ def test_a_deleted_prompt_keeps_its_history_results_and_runs(tmp_path: Path, mon
         ok(page(name))
     run = ok(page("run"))
     run.button(key="run_start").click().run()
-    assert "completed" in ok(run).success[0].value  # its committed versions can still be evaluated
+    assert "completed" in finished(ok(run), bench).success[0].value  # its committed versions can still be evaluated
 
 
 # --- Compare ----------------------------------------------------------------------------------------------
@@ -265,7 +275,7 @@ def test_start_a_run_from_the_ui_and_see_it_without_a_restart(bench: Workbench) 
     assert len(at.multiselect(key="run_versions").value) == 3
     at.multiselect(key="run_variants").set_value(["plain"]).run()
     at.button(key="run_start").click().run()
-    ok(at)
+    finished(ok(at), bench)
     assert "completed" in at.success[0].value
     assert "24 generated" in at.success[0].value  # 3 versions x 8 cases, the suite's own fake backend
     runs = ok(page("runs")).dataframe[0].value

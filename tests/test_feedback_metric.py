@@ -34,9 +34,17 @@ def test_a_suite_takes_a_feedback_threshold_but_not_a_feedback_metric(tmp_path: 
 def test_an_arms_votes_are_summarized_as_its_metric_says(tmp_path: Path) -> None:
     with ResultsStore(tmp_path / "r.db") as results:
         assert feedback.arm_feedback(results, "qa", "b" * 40, "plain") == {}
-        for up in (True, True, False, True):
+        for name, up in (("ada", True), ("bob", True), ("cy", False), ("dee", True)):
             feedback.record(
-                results, suite="qa", prompt="qa", blob="b" * 40, variant="plain", case_id="c", output="o", thumbs_up=up
+                results,
+                suite="qa",
+                prompt="qa",
+                blob="b" * 40,
+                variant="plain",
+                case_id="c",
+                output="o",
+                thumbs_up=up,
+                name=name,
             )
         ((name, interval),) = feedback.arm_feedback(results, "qa", "b" * 40, "plain").items()
     assert (name, interval.n, interval.mean) == ("thumbs_up", 4, 0.75)

@@ -147,3 +147,17 @@ def test_embedded_model_resolves_fast_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert float(out.stdout) < 2.0
+
+
+@pytest.mark.model
+def test_gguf_metadata_is_parsed_once_and_each_caller_gets_its_own_copy():
+    from transformers import modeling_gguf_pytorch_utils as hf_gguf
+
+    original = hf_gguf.load_gguf_checkpoint
+    path = str(models.embedded_gguf())
+    with models._gguf_parsed_once():
+        first = hf_gguf.load_gguf_checkpoint(path, return_tensors=False)
+        first["config"]["vocab_size"] = -1
+        second = hf_gguf.load_gguf_checkpoint(path, return_tensors=False)
+    assert second["config"]["vocab_size"] == 49152
+    assert hf_gguf.load_gguf_checkpoint is original

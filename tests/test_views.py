@@ -164,8 +164,8 @@ def test_feedback_is_stored_with_time_name_comment_and_output_hash(bench: Workbe
         choice = views.arm_choices(results, "math")[0]
         base = dict(suite="math", prompt="math", blob=choice.blob, variant=choice.variant, case_id="one_plus_one")
         feedback.record(results, **base, output="The answer is 2.", thumbs_up=True, comment=" clear ", name="Ada")
-        feedback.record(results, **base, output="The answer is 2.", thumbs_up=False, comment="  ", name=None)
-        feedback.record(results, **base, output="The answer is 2.", thumbs_up=True)
+        feedback.record(results, **base, output="The answer is 2.", thumbs_up=False, comment="  ", voter="tab-1")
+        feedback.record(results, **base, output="The answer is 2.", thumbs_up=True, voter="tab-2")
         newest, middle, first = feedback.votes(results, "math", choice.blob, choice.variant)
         share, n = feedback.thumbs_up_share(results, "math", choice.blob, choice.variant)
         shares = feedback.thumbs_up_shares(results)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
+from _drops import show_drops
 from _workbench import friendly_errors, load_entries, page, show_text, workspace
 
 from promptarena import feedback, views
@@ -78,6 +79,7 @@ with friendly_errors():
         st.dataframe(table, hide_index=True, width="stretch", column_config=config)
         if not score_columns:
             st.caption("No stored scores for this prompt yet: run a suite that uses it.")
+        show_drops(ws, store, prompt, entries)
 
         st.subheader("Diff")
         versions = [r.version for r in rows]

@@ -1,19 +1,19 @@
-"""Start a run: choose a suite, versions and variants, run them with the suite's backend and watch the progress."""
+"""Start a run: choose a suite, versions and variants, and run them in the background with the suite's backend."""
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
+from _jobs import recent_jobs
 from _workbench import friendly_errors, load_entries, page, pick_suite, workspace
 
-from promptarena import views
-from promptarena.engine import run_suite
+from promptarena import jobs, views
 from promptarena.plan import select_versions
 
 page("Start a run", "▶️")
 st.caption(
-    "Evaluates the chosen versions x variants on the suite's cases with the suite's model. Cached generations "
-    "are reused, so only what is new is generated. The other pages show the results as soon as it finishes."
+    "Evaluates the chosen versions x variants on the suite's cases with the suite's model, in the background: "
+    "you may leave this page, the sidebar shows the progress. Cached generations are reused, so only what is new "
+    "is generated. The other pages show the results as soon as it finishes."
 )
 ws = workspace()
 
@@ -33,33 +33,22 @@ with friendly_errors():
         defaults = {v.label for v in select_versions(suite, store)}
     labels = [f"{v.label} — {v.message}" if v.message else v.label for v in available]
     default_labels = [lab for lab, v in zip(labels, available, strict=True) if v.label in defaults]
+    if st.session_state.get("_run_suite_shown") != entry.name:  # another suite: its defaults, not a stale choice
+        for key in ("run_versions", "run_variants"):
+            st.session_state.pop(key, None)
+        st.session_state["_run_suite_shown"] = entry.name
     picked = st.multiselect("Versions", labels, default=default_labels, key="run_versions")
     variant_names = [v.name for v in suite.variants]
     variants = st.multiselect("Variants", variant_names, default=variant_names, key="run_variants")
     st.caption(f"Model: `{suite.model.get('backend', 'transformers')}` · {len(suite.cases)} cases · seed {suite.seed}")
 
-    if st.button("Start run", type="primary", disabled=not picked or not variants, key="run_start"):
+    missing = [what for what, chosen in (("version", picked), ("variant", variants)) if not chosen]
+    if missing:
+        st.info(f"Pick at least one {' and one '.join(missing)} to start a run.")
+    if st.button("Start run", type="primary", disabled=bool(missing), key="run_start"):
         chosen = [available[labels.index(lab)] for lab in picked]
-        specs = [v for v in suite.variants if v.name in variants]
-        bar = st.progress(0.0, text="starting")
+        revisions = [v.commit or v.label for v in chosen]
+        jobs.start(ws.workdir, ws.db, str(suite.path), revisions, variants)
+        st.toast(f"Started a run of {entry.name} in the background.")
 
-        def progress(phase: str, done: int, total: int) -> None:
-            bar.progress(done / total if total else 1.0, text=f"{phase}: {done}/{total}")
-
-        with ws.prompts() as store, ws.results() as results:
-            outcome = run_suite(suite, store, results, versions=chosen, variants=specs, progress=progress)
-        bar.progress(1.0, text="done")
-        st.success(
-            f"Run {outcome.run_id} completed: {outcome.generated} generated, {outcome.cached} from the cache, "
-            f"{outcome.wall_s:.1f} s. Open **Overview** or **Compare** to see it."
-        )
-        st.dataframe(
-            pd.DataFrame(
-                [
-                    {"arm": arm.arm.label, **{m: views.fmt_interval(iv) for m, iv in arm.summary.items()}}
-                    for arm in outcome.arms
-                ]
-            ),
-            hide_index=True,
-            width="stretch",
-        )
+recent_jobs(ws)

@@ -1,7 +1,8 @@
 """People's thumbs up/down on outputs: the values of the ``thumbs_up`` metric, reported and gated like any other.
 
-A vote is keyed to the suite, prompt, version (blob), variant, case and a hash of the output it was cast on,
-so a vote stays attached to the text a person saw even after the output changes. Each vote is one short
+A vote is keyed to the suite, version (blob), variant, case, a hash of the output it was cast on and the voter,
+so a vote stays attached to the text a person saw even after the output changes, and each person has at most one
+vote on each output: a share counts people, not clicks. Each cast, change or withdrawal is one short
 ``BEGIN IMMEDIATE`` transaction in the store: clicked while ``evals run`` writes, it waits its turn.
 """
 
@@ -13,8 +14,13 @@ import math
 from promptarena.metrics import thumbs_up as METRIC
 from promptarena.stats import Interval, mean_ci
 from promptarena.store import ResultsStore, Vote
+from promptarena.store._feedback import Outcome
+
+ANONYMOUS = "anonymous"
 
 __all__ = [
+    "ANONYMOUS",
+    "Outcome",
     "Vote",
     "arm_feedback",
     "output_hash",
@@ -22,6 +28,7 @@ __all__ = [
     "thumbs_up_interval",
     "thumbs_up_share",
     "thumbs_up_shares",
+    "voter_id",
     "votes",
 ]
 
@@ -29,6 +36,11 @@ __all__ = [
 def output_hash(output: str) -> str:
     """sha256 of the output text: which exact output a vote was cast on."""
     return hashlib.sha256(output.encode("utf-8")).hexdigest()
+
+
+def voter_id(name: str | None) -> str | None:
+    """The voter a name stands for: case and spacing ignored, so "Alice " and "alice" are one person; None if blank."""
+    return " ".join((name or "").split()).casefold() or None
 
 
 def record(
@@ -43,15 +55,21 @@ def record(
     thumbs_up: bool,
     comment: str | None = None,
     name: str | None = None,
-) -> int:
-    """Store one vote (blank comment or name stored as NULL) and return its id."""
-    return results.add_vote(
+    voter: str | None = None,
+) -> Outcome:
+    """Cast, change or withdraw one person's vote on one output: clicking the same thumb again withdraws it.
+
+    The person is ``voter`` (the workbench passes the name, else an id of the browser session), else the
+    name, else ``ANONYMOUS``: one voter for every caller who gives neither. Blank comment or name: NULL.
+    """
+    return results.toggle_vote(
         suite=suite,
         prompt=prompt,
         blob=blob,
         variant=variant,
         case_id=case_id,
         output_hash=output_hash(output),
+        voter=voter_id(voter) or voter_id(name) or ANONYMOUS,
         thumbs_up=thumbs_up,
         comment=(comment or "").strip() or None,
         name=(name or "").strip() or None,
@@ -64,9 +82,10 @@ def votes(
     blob: str | None = None,
     variant: str | None = None,
     case_id: str | None = None,
+    output: str | None = None,
 ) -> list[Vote]:
-    """Votes of a suite, newest first, optionally narrowed to one arm and one case."""
-    return results.votes(suite, blob, variant, case_id)
+    """Votes of a suite, newest first, optionally narrowed to one arm, one case and one output text."""
+    return results.votes(suite, blob, variant, case_id, None if output is None else output_hash(output))
 
 
 def thumbs_up_share(results: ResultsStore, suite: str, blob: str, variant: str) -> tuple[float, int]:

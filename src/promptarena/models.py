@@ -8,6 +8,7 @@ GGUF file into a safetensors directory imports transformers, and only when it ac
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import hashlib
 import importlib.util
@@ -130,16 +131,19 @@ def directory_hash(path: Path) -> str:
 
 @contextlib.contextmanager
 def _gguf_parsed_once() -> Iterator[None]:
-    """Parse a GGUF file once, and build llama.cpp's tensor-name map once, while transformers converts it.
+    """Parse a GGUF file once, its metadata once, and llama.cpp's tensor-name map once, while transformers converts it.
 
-    transformers parses the whole file (49k token strings through numpy memmaps) for the tokenizer, again
-    for the config and again for the weights, and rebuilds the name map for every module: most of the time
-    a conversion took. Both are pure functions of their arguments, so a cache for the conversion is safe.
+    transformers parses the whole file (49k token strings through numpy memmaps) and turns every field into
+    Python values for the tokenizer, again for the config and again for the weights, and rebuilds the name
+    map for every module: most of the time a conversion took. All are pure functions of their arguments, so
+    a cache for the conversion is safe.
     """
     import gguf
+    from transformers import modeling_gguf_pytorch_utils as hf_gguf
 
-    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
+    reader, name_map, checkpoint = gguf.GGUFReader, gguf.get_tensor_name_map, hf_gguf.load_gguf_checkpoint
     readers: dict[tuple[str, str], object] = {}
+    metadata: dict[str, dict[str, object]] = {}
 
     def read(path: str | os.PathLike[str], mode: str = "r") -> object:
         key = (os.path.realpath(path), mode)
@@ -147,11 +151,19 @@ def _gguf_parsed_once() -> Iterator[None]:
             readers[key] = reader(path, mode)
         return readers[key]
 
-    gguf.GGUFReader, gguf.get_tensor_name_map = read, functools.cache(name_map)
+    def load(path: str, return_tensors: bool = False, **kwargs: object) -> dict[str, object]:
+        if return_tensors or kwargs:
+            return checkpoint(path, return_tensors, **kwargs)
+        key = os.path.realpath(path)
+        if key not in metadata:
+            metadata[key] = checkpoint(path, return_tensors=False)
+        return copy.deepcopy(metadata[key])
+
+    gguf.GGUFReader, gguf.get_tensor_name_map, hf_gguf.load_gguf_checkpoint = read, functools.cache(name_map), load
     try:
         yield
     finally:
-        gguf.GGUFReader, gguf.get_tensor_name_map = reader, name_map
+        gguf.GGUFReader, gguf.get_tensor_name_map, hf_gguf.load_gguf_checkpoint = reader, name_map, checkpoint
 
 
 def _convert_gguf(gguf: Path, out: Path) -> None:
@@ -160,6 +172,7 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
         import gguf as gguf_reader  # noqa: F401  (transformers reads GGUF files with it)
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+        from transformers.initialization import no_init_weights
         from transformers.modeling_gguf_pytorch_utils import load_gguf_checkpoint
     except ImportError as err:
         raise missing_dependency("the transformers backend", "local", err) from err
@@ -172,7 +185,8 @@ def _convert_gguf(gguf: Path, out: Path) -> None:
         with _gguf_parsed_once():
             tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
             config = AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-            model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+            with no_init_weights():  # every weight comes from the file: random initial values would be thrown away
+                model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
             tensors = load_gguf_checkpoint(str(gguf), return_tensors=True, model_to_load=model)["tensors"]
         result = model.load_state_dict(tensors, strict=False)
     except Exception as err:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,25 +9,18 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from promptarena.cases import CaseModel, load_cases, reference_warnings
 from promptarena.errors import ConfigError
-from promptarena.hashing import content_hash, file_sha256
+from promptarena.hashing import file_sha256
 from promptarena.promptfile import Parameters
 from promptarena.types import Case
-from promptarena.yamlfile import Located, format_loc, read_text, read_yaml, validation_error
+from promptarena.yamlfile import Located, format_loc, read_yaml, validation_error
 
 # --- the file format (pydantic, extra fields refused) -------------------------------------------------
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class CaseModel(_Strict):
-    id: str | int | None = None
-    vars: dict[str, Any] = Field(default_factory=dict)
-    reference: str | int | float | None = None
-    references: list[str | int | float] | None = None
-    meta: dict[str, Any] = Field(default_factory=dict)
 
 
 class VersionsModel(_Strict):
@@ -48,7 +38,7 @@ Layouts = Annotated[int, Field(ge=2, le=50)]
 class SuiteModel(_Strict):
     description: str = ""
     prompt: str
-    cases: str | list[CaseModel]
+    cases: str | list[CaseModel] | dict[str, Any]
     metrics: list[str | dict[str, dict[str, Any]]] = Field(min_length=1)
     variants: list[str | dict[str, dict[str, Any] | None]] = Field(default_factory=lambda: ["plain"])
     versions: VersionsModel | list[str] = Field(default_factory=VersionsModel)
@@ -125,6 +115,8 @@ class Suite:
     case_file: Path | None = None
     models: dict[str, dict[str, Any]] = field(default_factory=dict)  # `models:`: name -> options, in file order
     holistic: Holistic = field(default_factory=Holistic)
+    cases_at: str = ""  # where the suite file sets `cases:` (`evals/qa.yaml:3`), for messages
+    warnings: tuple[str, ...] = ()  # one line each: what loads but would score less than its author thinks
 
 
 def _specs(items: list[Any]) -> tuple[Spec, ...]:
@@ -136,66 +128,6 @@ def _specs(items: list[Any]) -> tuple[Spec, ...]:
             ((name, options),) = item.items()
             out.append(Spec(name, dict(options or {})))
     return tuple(out)
-
-
-def _case_from(model: CaseModel, index: int, where: str) -> Case:
-    refs: list[str] = []
-    if model.reference is not None:
-        refs.append(str(model.reference))
-    refs.extend(str(r) for r in model.references or [])
-    case_id = str(model.id) if model.id is not None else f"case-{index + 1}"
-    return Case(id=case_id, vars=dict(model.vars), references=tuple(refs), meta={**model.meta, "where": where})
-
-
-def _read_case_file(path: Path, display: str) -> list[tuple[CaseModel, str]]:
-    if not path.is_file():
-        raise ConfigError(f"{display}: case file not found; create it or fix `cases:` in the suite.")
-    text = read_text(path, display).removeprefix("\ufeff")
-    rows: list[tuple[dict[str, Any], str]] = []
-    if path.suffix == ".jsonl":
-        # JSON Lines ends a line at \n only: U+2028 or U+0085 inside a string is text, not a line break.
-        for n, line in enumerate(text.split("\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ConfigError(f"{display}:{n}: invalid JSON ({err.msg}); fix that line.") from None
-            if not isinstance(obj, dict):
-                raise ConfigError(f"{display}:{n}: each line must be a JSON object with vars and reference.")
-            rows.append((obj, f"{display}:{n}"))
-    elif path.suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        for rec in reader:
-            rec = dict(rec)
-            row: dict[str, Any] = {"id": rec.pop("id", None) or None}
-            if "reference" in rec:
-                row["reference"] = rec.pop("reference")
-            row["vars"] = rec
-            rows.append((row, f"{display}:{reader.line_num}"))
-    else:
-        raise ConfigError(f"{display}: cases must be a .jsonl or .csv file.")
-    out = []
-    for obj, where in rows:
-        try:
-            out.append((CaseModel.model_validate(obj), where))
-        except ValidationError as err:
-            first = err.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"{where}: {loc}: {first['msg']}; fix that case.") from None
-    return out
-
-
-def _check_text(case: Case) -> None:
-    """A lone surrogate (JSON's or YAML's ``\\ud800`` escape) is no character: refuse it before it is stored."""
-    try:
-        json.dumps([case.id, case.vars, case.references, case.meta], ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as err:
-        escape = f"\\u{ord(err.object[err.start]):04x}"
-        raise ConfigError(
-            f"{case.meta['where']}: the escape {escape} is half of a surrogate pair, not a character; "
-            "write the character itself or the whole pair."
-        ) from None
 
 
 def _check_model(doc: Located, options: dict[str, Any], at: list[str | int] | None = None) -> None:
@@ -259,25 +191,7 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
     if not models:
         _check_model(doc, model.model)
 
-    case_path: Path | None = None
-    if isinstance(model.cases, str):
-        case_path = (path.parent / model.cases).resolve()
-        case_display = str(Path(display).parent / model.cases)
-        loaded = _read_case_file(case_path, case_display)
-        cases = [_case_from(m, i, where) for i, (m, where) in enumerate(loaded)]
-        cases_hash = file_sha256(str(case_path))
-    else:
-        cases = [_case_from(m, i, f"{display}:{doc.line(['cases', i])}") for i, m in enumerate(model.cases)]
-        cases_hash = content_hash([c.__dict__ for c in cases])
-    if not cases:
-        raise ConfigError(f"{display}:{doc.line(['cases'])}: cases: the suite has no cases; add some.")
-    seen: dict[str, str] = {}
-    for case in cases:
-        _check_text(case)
-        if case.id in seen:
-            raise ConfigError(f"{case.meta['where']}: duplicate case id {case.id!r} (also at {seen[case.id]}).")
-        seen[case.id] = case.meta["where"]
-
+    cases = load_cases(doc, model.cases, path)
     metrics = _specs(model.metrics)
     _check_names(doc, metrics, "metrics")
     variants = _specs(model.variants)
@@ -290,7 +204,7 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         path=path,
         description=model.description,
         prompt=model.prompt,
-        cases=tuple(cases),
+        cases=cases.cases,
         metrics=metrics,
         variants=variants,
         versions=versions,
@@ -300,10 +214,12 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         seed=model.seed,
         parameters=model.parameters.model_dump(exclude_unset=True),
         suite_hash=file_sha256(str(path)),
-        case_file=case_path if isinstance(model.cases, str) else None,
-        cases_hash=cases_hash,
+        case_file=cases.file,
+        cases_hash=cases.hash,
         models=models,
         holistic=_holistic(doc, model),
+        cases_at=cases.where,
+        warnings=reference_warnings(doc, [m.name for m in metrics], cases.cases),
     )
 
 

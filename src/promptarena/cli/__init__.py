@@ -17,7 +17,7 @@ from types import FrameType
 
 import click
 
-from promptarena.cli import compare, db, prompts, run, runs, ui
+from promptarena.cli import bisect, compare, db, prompts, run, runs, ui
 from promptarena.errors import Interrupted, PromptArenaError
 
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -93,4 +93,5 @@ main.add_command(run.command)
 main.add_command(runs.command)
 main.add_command(db.group)
 main.add_command(compare.command)
+main.add_command(bisect.command)
 main.add_command(ui.command)

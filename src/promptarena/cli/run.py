@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -27,6 +28,8 @@ from promptarena.cli.common import (
 if TYPE_CHECKING:
     from rich.progress import Progress
 
+    from promptarena.suite import Suite
+
 
 @click.command("run")
 @click.argument("suites", nargs=-1)
@@ -38,6 +41,12 @@ if TYPE_CHECKING:
     "revisions",
     multiple=True,
     help="Evaluate this revision of each suite's prompt (repeatable; 'worktree' too).",
+)
+@click.option(
+    "--variant",
+    "variant_names",
+    multiple=True,
+    help="Evaluate only this variant of each suite (repeatable; default: every variant the suite lists).",
 )
 @click.option(
     "--baseline",
@@ -69,6 +78,7 @@ def command(
     model: str | None,
     seed: int | None,
     revisions: tuple[str, ...],
+    variant_names: tuple[str, ...],
     baseline: str | None,
     alpha: float,
     as_json: bool,
@@ -81,6 +91,7 @@ def command(
     unavailable, 4 a bug in promptarena, 128 + the signal number when stopped (130 Ctrl-C, 143 SIGTERM);
     a stopped run keeps what it stored and a rerun resumes there.
     """
+    from promptarena.cases import with_prompt_warnings
     from promptarena.errors import ConfigError
     from promptarena.gate import SuiteOutcome, evaluate_suite
     from promptarena.plan import plan_suite
@@ -96,13 +107,18 @@ def command(
     # Everything that can be wrong with the input fails here, before any model call or write.
     plans = []
     for path in discover_suites(list(suites), store.workdir):
-        suite = with_backend(load_suite(path, store.workdir), backend, model, seed)
-        plans.append(plan_suite(suite, store, revisions, baseline))
+        suite = only_variants(with_backend(load_suite(path, store.workdir), backend, model, seed), variant_names)
+        plan = plan_suite(suite, store, revisions, baseline)
+        plan.suite = with_prompt_warnings(plan.suite, [store.load(v) for v in plan.versions])
+        plans.append(plan)
+        for warning in plan.suite.warnings:
+            click.echo(f"warning: {warning}", err=True)
 
     db = db_path or default_db(store.workdir)
     outcomes = []
     backends = BackendPool()
     with ResultsStore(db) as results, _progress() as progress, backends:
+        record = results.progress_writer()  # for the workbench, which shows runs from their database
         for plan in plans:
             if plan.skipped:
                 outcomes.append(SuiteOutcome(plan.suite, None, skipped=plan.skipped))
@@ -113,6 +129,7 @@ def command(
 
             def report(phase: str, done: int, total: int, task: int = task, name: str = plan.suite.name) -> None:
                 progress.update(task, description=f"{name}: {phase}", completed=done, total=total)
+                record(phase, done, total)
 
             outcome = evaluate_suite(plan, store, results, backends.get(plan.suite), alpha=alpha, progress=report)
             progress.remove_task(task)
@@ -133,6 +150,20 @@ def command(
         if not failures:
             console.print(f"[green]all gates passed[/green] ({len(outcomes)} suites)")
     sys.exit(1 if failures else 0)
+
+
+def only_variants(suite: Suite, names: tuple[str, ...]) -> Suite:
+    """The suite with only the variants ``--variant`` names (every one when none is named)."""
+    from promptarena.errors import ConfigError, did_you_mean
+
+    known = [v.name for v in suite.variants]
+    for name in names:
+        if name not in known:
+            raise ConfigError(
+                f"--variant {name}: {suite.path} lists no variant {name!r}{did_you_mean(name, known)}; "
+                f"its variants: {', '.join(known)}."
+            )
+    return dataclasses.replace(suite, variants=tuple(v for v in suite.variants if v.name in names)) if names else suite
 
 
 def _progress() -> Progress:

@@ -41,6 +41,7 @@ class Metric:
         check_options: Checks and normalizes options that passed the name check; raises ``ConfigError``.
         source: ``"prediction"``: scored from each case's prediction (a suite lists it under ``metrics:``);
             ``"feedback"``: people's votes on an arm's outputs (a suite may set a threshold on it).
+        needs_reference: Compares the answer with the case's references, so a case without one scores nothing.
     """
 
     name: str
@@ -53,6 +54,7 @@ class Metric:
     options: tuple[str, ...] = ()
     check_options: OptionsCheck | None = None
     source: Literal["prediction", "feedback"] = "prediction"
+    needs_reference: bool = False
 
     def validate_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
         """Return the options as a plain dict, or raise ``ConfigError`` saying what is wrong and the fix."""

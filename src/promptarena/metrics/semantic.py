@@ -101,4 +101,5 @@ semantic_similarity = Metric(
     "the best reference (1 = same meaning).",
     score=_score,
     range=(-1.0, 1.0),
+    needs_reference=True,
 )

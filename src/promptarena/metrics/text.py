@@ -80,6 +80,7 @@ exact_match = Metric(
     description="1 if the answer equals a reference after SQuAD normalization "
     "(case, punctuation, articles, whitespace; numbers keep sign and decimals, 1,000 is 1000), else 0.",
     score=_best_over_references(_exact),
+    needs_reference=True,
     kind="binary",
     version=2,
 )
@@ -88,6 +89,7 @@ contains = Metric(
     name="contains",
     description="1 if a normalized reference occurs as whole words in the normalized answer, else 0.",
     score=_best_over_references(_contains),
+    needs_reference=True,
     kind="binary",
     version=2,
 )
@@ -204,17 +206,20 @@ rouge1 = Metric(
     name="rouge1",
     description="ROUGE-1 F-measure (unigram overlap, Porter stemming) against the best reference, 0..1.",
     score=_best_over_references(_rouge("rouge1")),
+    needs_reference=True,
 )
 rouge2 = Metric(
     name="rouge2",
     description="ROUGE-2 F-measure (bigram overlap, Porter stemming) against the best reference, 0..1.",
     score=_best_over_references(_rouge("rouge2")),
+    needs_reference=True,
 )
 rouge_l = Metric(
     name="rougeL",
     description="ROUGE-L F-measure (longest common subsequence, Porter stemming) against the best reference, "
     f"0..1, on the first {ROUGE_L_MAX_CHARS} characters of each, so that a runaway output cannot stall a suite.",
     score=_best_over_references(_rouge("rougeL", ROUGE_L_MAX_CHARS)),
+    needs_reference=True,
     version=2,
 )
 
@@ -239,12 +244,14 @@ bleu = Metric(
     description="Sentence-level BLEU (sacrebleu, exponential smoothing) against the best reference, "
     "divided by 100 to lie on 0..1 like every other quality metric.",
     score=_best_over_references(_bleu),
+    needs_reference=True,
 )
 chrf = Metric(
     name="chrf",
     description="Sentence-level chrF (sacrebleu character n-gram F-score) against the best reference, "
     "divided by 100 to lie on 0..1 like every other quality metric.",
     score=_best_over_references(_chrf),
+    needs_reference=True,
 )
 
 

@@ -107,8 +107,9 @@ def summary_json(outcome: SuiteResult) -> dict[str, Any]:
 
 
 def outcome_json(outcome: SuiteOutcome) -> dict[str, Any]:
-    """A gated suite: its summary (unless skipped), every gate, and the baseline comparisons behind them."""
+    """A gated suite: its warnings, summary (unless skipped), every gate, and the baseline comparisons behind them."""
     doc: dict[str, Any] = {"suite": outcome.suite.name, "skipped": outcome.skipped}
+    doc["warnings"] = list(outcome.suite.warnings)
     if outcome.result:
         doc.update(summary_json(outcome.result))
     doc["gates"] = [{"name": g.name, "passed": g.passed, "detail": g.detail} for g in outcome.gates]

@@ -9,7 +9,7 @@ from promptarena.store._db import MIGRATIONS, default_path, now, tables
 from promptarena.store._feedback import Vote
 from promptarena.store._maintenance import FORMATS, MergeReport
 from promptarena.store._queries import StoredArm
-from promptarena.store._runs import RunRow, run_status
+from promptarena.store._runs import RunProgress, RunRow, run_status
 from promptarena.store._store import ResultsStore
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "MIGRATIONS",
     "MergeReport",
     "ResultsStore",
+    "RunProgress",
     "RunRow",
     "StoredArm",
     "Vote",

@@ -153,6 +153,37 @@ MIGRATIONS: list[str] = [
     ALTER TABLE results_new RENAME TO results;
     CREATE INDEX results_arm ON results (suite, blob, variant, model);
     """,
+    # 6: one vote per person per output: a voter column in the key; each older row keeps its own voter, legacy:<id>
+    """
+    CREATE TABLE feedback_new (
+        id INTEGER PRIMARY KEY,
+        suite TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        blob TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        output_hash TEXT NOT NULL,
+        voter TEXT NOT NULL CHECK (voter <> ''),
+        thumbs_up INTEGER NOT NULL,
+        comment TEXT,
+        name TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (suite, blob, variant, case_id, output_hash, voter)
+    );
+    INSERT INTO feedback_new (id, suite, prompt, blob, variant, case_id, output_hash, voter, thumbs_up, comment,
+        name, created_at)
+    SELECT id, suite, prompt, blob, variant, case_id, output_hash, 'legacy:' || id || '@' || created_at, thumbs_up,
+        comment, name, created_at FROM feedback ORDER BY id;
+    DROP TABLE feedback;
+    ALTER TABLE feedback_new RENAME TO feedback;
+    CREATE INDEX feedback_arm ON feedback (suite, blob, variant);
+    """,
+    # 7: how far a running run has come (its phase and done/total), so the workbench shows it from any page
+    """
+    ALTER TABLE runs ADD COLUMN progress_phase TEXT;
+    ALTER TABLE runs ADD COLUMN progress_done INTEGER;
+    ALTER TABLE runs ADD COLUMN progress_total INTEGER;
+    """,
 ]
 
 

@@ -1,10 +1,19 @@
-"""People's votes on outputs: each one short ``BEGIN IMMEDIATE`` transaction, so a click during a run waits its turn."""
+"""People's votes on outputs, one per person per output: each cast, change or withdrawal is one short
+``BEGIN IMMEDIATE`` transaction, so a click during a run waits its turn and two clicks never make two rows."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from promptarena.store._db import Database, now
+
+Outcome = Literal["cast", "changed", "withdrawn"]
+
+COLUMNS = "id, suite, prompt, blob, variant, case_id, output_hash, voter, thumbs_up, comment, name, created_at"
+KEY = ("suite", "blob", "variant", "case_id", "output_hash", "voter")
 
 
 @dataclass(frozen=True)
@@ -16,16 +25,35 @@ class Vote:
     variant: str
     case_id: str
     output_hash: str
+    voter: str
     thumbs_up: bool
     comment: str | None
     name: str | None
     created_at: str
 
 
-class Feedback(Database):
-    """Votes: cast, listed, and counted per arm."""
+def _vote(row: tuple[Any, ...]) -> Vote:
+    return Vote(*row[:8], bool(row[8]), *row[9:])  # type: ignore[arg-type]
 
-    def add_vote(
+
+def merge_votes(conn: sqlite3.Connection, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Add another database's votes inside the caller's write transaction: one vote per person per output,
+    the newer one kept where both databases hold a vote of the same person on the same output."""
+    conn.executemany(
+        "INSERT INTO feedback (suite, prompt, blob, variant, case_id, output_hash, voter, thumbs_up, comment, name, "
+        "created_at) VALUES (:suite, :prompt, :blob, :variant, :case_id, :output_hash, :voter, :thumbs_up, :comment, "
+        ":name, :created_at) "
+        f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET prompt = excluded.prompt, thumbs_up = excluded.thumbs_up, "
+        "comment = excluded.comment, name = excluded.name, created_at = excluded.created_at "
+        "WHERE excluded.created_at > feedback.created_at",
+        rows,
+    )
+
+
+class Feedback(Database):
+    """Votes: cast, changed, withdrawn, listed, and counted per arm (one per person per output)."""
+
+    def toggle_vote(
         self,
         *,
         suite: str,
@@ -34,36 +62,59 @@ class Feedback(Database):
         variant: str,
         case_id: str,
         output_hash: str,
+        voter: str,
         thumbs_up: bool,
         comment: str | None,
         name: str | None,
-    ) -> int:
-        """Store one vote and return its id."""
+    ) -> Outcome:
+        """Cast ``voter``'s vote on one output, change it to ``thumbs_up``, or withdraw it when it already was.
+
+        A changed vote keeps its earlier comment unless a new one is given.
+        """
+        key = (suite, blob, variant, case_id, output_hash, voter)
+        where = " AND ".join(f"{column} = ?" for column in KEY)
         with self.write() as conn:
-            cur = conn.execute(
-                "INSERT INTO feedback (suite, prompt, blob, variant, case_id, output_hash, thumbs_up, comment, name, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (suite, prompt, blob, variant, case_id, output_hash, 1 if thumbs_up else 0, comment, name, now()),
+            row = conn.execute(f"SELECT id, thumbs_up FROM feedback WHERE {where}", key).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO feedback (suite, prompt, blob, variant, case_id, output_hash, voter, thumbs_up, "
+                    "comment, name, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (suite, prompt, blob, variant, case_id, output_hash, voter, int(thumbs_up), comment, name, now()),
+                )
+                return "cast"
+            if bool(row[1]) == thumbs_up:
+                conn.execute("DELETE FROM feedback WHERE id = ?", (row[0],))
+                return "withdrawn"
+            conn.execute(
+                "UPDATE feedback SET prompt = ?, thumbs_up = ?, comment = COALESCE(?, comment), "
+                "name = COALESCE(?, name), created_at = ? WHERE id = ?",
+                (prompt, int(thumbs_up), comment, name, now(), row[0]),
             )
-            return int(cur.lastrowid or 0)
+            return "changed"
 
     def votes(
-        self, suite: str, blob: str | None = None, variant: str | None = None, case_id: str | None = None
+        self,
+        suite: str,
+        blob: str | None = None,
+        variant: str | None = None,
+        case_id: str | None = None,
+        output_hash: str | None = None,
     ) -> list[Vote]:
-        """Votes of a suite, newest first, optionally narrowed to one arm and one case."""
-        sql = "SELECT * FROM feedback WHERE suite = ?"
+        """Votes of a suite, newest first, optionally narrowed to one arm, one case and one output."""
+        sql = f"SELECT {COLUMNS} FROM feedback WHERE suite = ?"
         args: list[str] = [suite]
-        for column, value in (("blob", blob), ("variant", variant), ("case_id", case_id)):
+        narrow = (("blob", blob), ("variant", variant), ("case_id", case_id), ("output_hash", output_hash))
+        for column, value in narrow:
             if value is not None:
                 sql += f" AND {column} = ?"
                 args.append(value)
-        sql += " ORDER BY id DESC"
+        sql += " ORDER BY created_at DESC, id DESC"
         with self.read() as conn:
             rows = conn.execute(sql, args).fetchall()
-        return [Vote(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10]) for r in rows]
+        return [_vote(r) for r in rows]
 
     def vote_count(self, suite: str, blob: str, variant: str) -> tuple[int, int]:
-        """(votes, thumbs-up) of one arm."""
+        """(votes, thumbs-up) of one arm; each row is one person's vote on one output."""
         with self.read() as conn:
             n, ups = conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(thumbs_up), 0) FROM feedback "

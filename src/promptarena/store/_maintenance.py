@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptarena.errors import BackendError, ConfigError
 from promptarena.store._db import Database, tables
+from promptarena.store._feedback import merge_votes
 
 if TYPE_CHECKING:
     import sqlite3
@@ -37,11 +38,6 @@ def _utils(conn: sqlite3.Connection) -> Utils:
     from sqlite_utils import Database as Utils
 
     return Utils(conn, recursive_triggers=False, execute_plugins=False)
-
-
-def _vote_key(row: dict[str, Any]) -> tuple[Any, ...]:
-    """A vote's content, its id left out: the same vote cast once is the same row in both databases."""
-    return tuple(value for name, value in sorted(row.items()) if name != "id")
 
 
 def _write(rows: Iterable[dict[str, Any]], columns: list[str], path: Path, fmt: str) -> int:
@@ -92,7 +88,7 @@ class Maintenance(Database):
         """Add what ``other`` holds and this database lacks, in one write transaction.
 
         Generations and scores by content key, runs by id with their results (a run id held by both with
-        different contents is skipped and named), votes by content (their ids are local).
+        different contents is skipped and named), votes one per person per output (the newer kept; ids are local).
         """
         with other.snapshot() as source, self.write() as conn:
             ours, theirs = _utils(conn), _utils(source)
@@ -105,12 +101,6 @@ class Maintenance(Database):
             ours["runs"].insert_all(new)
             new_ids = {row["id"] for row in new}
             ours["results"].insert_all((r for r in theirs["results"].rows if r["run_id"] in new_ids), ignore=True)
-            seen = {_vote_key(row) for row in ours["feedback"].rows}
-            votes = []
-            for row in theirs["feedback"].rows:
-                if _vote_key(row) not in seen:
-                    seen.add(_vote_key(row))
-                    votes.append({k: v for k, v in row.items() if k != "id"})
-            ours["feedback"].insert_all(votes)
+            merge_votes(conn, theirs["feedback"].rows)
             added = {name: ours[name].count - before[name] for name in tables()}
         return MergeReport(added, conflicts)

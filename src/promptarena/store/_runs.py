@@ -7,13 +7,28 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from promptarena.store._db import Database, now
 
 _HOST = socket.gethostname()
+_COLUMNS = (
+    "id, suite, prompt, status, started_at, finished_at, provenance, summary, pid, host, "
+    "progress_phase, progress_done, progress_total"
+)
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """How far a run has come: its phase (``generate``, ``score exact_match``) and ``done`` of ``total`` steps."""
+
+    phase: str
+    done: int
+    total: int
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,7 @@ class RunRow:
     summary: dict[str, Any] | None
     pid: int | None = None
     host: str | None = None
+    progress: RunProgress | None = None
 
 
 def run_status(status: str, pid: int | None, host: str | None) -> str:
@@ -88,17 +104,44 @@ class Runs(Database):
                 (status, now(), json.dumps(summary, ensure_ascii=False) if summary else None, run_id),
             )
 
+    def record_progress(self, phase: str, done: int, total: int) -> None:
+        """Store the progress of the run that this process is running, for the workbench to show."""
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE runs SET progress_phase = ?, progress_done = ?, progress_total = ? "
+                "WHERE pid = ? AND host = ? AND status = 'running'",
+                (phase, done, total, os.getpid(), _HOST),
+            )
+
+    def progress_writer(self, every_s: float = 0.5) -> ProgressFn:
+        """A progress callback that stores at most one step every ``every_s`` seconds (a new phase at once)."""
+        last: dict[str, Any] = {"phase": None, "at": 0.0}
+
+        def write(phase: str, done: int, total: int) -> None:
+            at = time.monotonic()
+            if phase != last["phase"] or done >= total or at - last["at"] >= every_s:
+                self.record_progress(phase, done, total)
+                last.update(phase=phase, at=at)
+
+        return write
+
     def runs(self, suite: str | None = None, limit: int = 200) -> list[RunRow]:
         """The latest runs, newest first; a run whose process died while running shows as ``abandoned``."""
-        sql = "SELECT id, suite, prompt, status, started_at, finished_at, provenance, summary, pid, host FROM runs"
-        args: list[Any] = []
-        if suite:
-            sql += " WHERE suite = ?"
-            args.append(suite)
-        sql += " ORDER BY started_at DESC, rowid DESC LIMIT ?"
-        args.append(limit)
+        where, args = ("WHERE suite = ?", [suite]) if suite else ("", [])
+        return self._select(where, args, limit)
+
+    def active_runs(self) -> list[RunRow]:
+        """The runs still running (not those whose process is gone), newest first, with their progress."""
+        return [r for r in self._select("WHERE status = 'running'", [], 1000) if r.status == "running"]
+
+    def process_runs(self, pid: int, host: str, since: str) -> list[RunRow]:
+        """The runs that one process on one host started at or after ``since``, newest first."""
+        return self._select("WHERE pid = ? AND host = ? AND started_at >= ?", [pid, host, since], 1000)
+
+    def _select(self, where: str, args: list[Any], limit: int) -> list[RunRow]:
+        sql = f"SELECT {_COLUMNS} FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?"
         with self.read() as conn:
-            rows = conn.execute(sql, args).fetchall()
+            rows = conn.execute(sql, [*args, limit]).fetchall()
         return [
             RunRow(
                 r[0],
@@ -111,6 +154,7 @@ class Runs(Database):
                 json.loads(r[7]) if r[7] else None,
                 r[8],
                 r[9],
+                RunProgress(r[10], r[11] or 0, r[12] or 0) if r[10] else None,
             )
             for r in rows
         ]

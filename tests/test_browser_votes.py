@@ -1,0 +1,119 @@
+"""Votes as a person casts them in a real browser: one vote per person per output, a second click withdraws it,
+the other thumb changes it, and the name typed on one page is still there on the next.
+
+Streamlit 1.67 does not expose a button's ``help=`` to assistive technology (no aria-label or aria-describedby:
+the button's accessible name is its emoji label); the help text is a tooltip on hover, and each button's element
+carries its key as the class ``st-key-<key>``, which is how these tests find one output's buttons.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from promptarena import feedback
+from promptarena.store import ResultsStore
+from tests.support.browser import chromium_page, open_page, screenshots_dir, settle, workbench_server
+from tests.support.workbench import Workbench, build_workbench
+
+pytestmark = pytest.mark.browser
+
+CASE = "one_plus_one"
+NAME_BOX = "Your name (optional, stored with feedback)"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workbench]]:
+    bench = build_workbench(tmp_path_factory.mktemp("votes"))
+    with workbench_server(bench.repo.root, bench.db, tmp_path_factory.getbasetemp() / "streamlit.log") as url:
+        yield url, bench
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[object]:
+    with chromium_page(tmp_path / "chromium-profile") as page:
+        yield page
+
+
+def _votes(bench: Workbench) -> list[feedback.Vote]:
+    with ResultsStore(bench.db) as results:
+        return feedback.votes(results, "math", case_id=CASE)
+
+
+def _until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 15
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def _thumb(page, side: str):  # noqa: ANN001, ANN202 - Playwright objects
+    """The first arm's thumb button on the case explorer, found by its key's class (its perturbed outputs' keys
+    end in their label instead)."""
+    return page.locator(f"[class*='-{CASE}-{side}'] button:visible").first
+
+
+def _click(page, bench: Workbench, side: str, votes: int) -> list[feedback.Vote]:  # noqa: ANN001
+    _thumb(page, side).click()
+    _until(lambda: len(_votes(bench)) == votes, f"{votes} vote(s) after clicking {side}")
+    settle(page)
+    return _votes(bench)
+
+
+def _pressed(page) -> list[str]:  # noqa: ANN001
+    return [side for side in ("up", "down") if _thumb(page, side).get_attribute("kind") == "primary"]
+
+
+def test_a_second_click_withdraws_the_vote_and_the_other_thumb_changes_it(server, page, tmp_path: Path) -> None:  # noqa: ANN001
+    url, bench = server
+    open_page(page, f"{url}/Case_explorer", "Extracted answer")
+    assert _votes(bench) == [] and _pressed(page) == []
+    _thumb(page, "up").hover()
+    tooltip = page.get_by_role("tooltip")
+    tooltip.wait_for(timeout=5_000)
+    assert re.fullmatch(rf"thumbs up for output of arm worktree:\w+, case {CASE}", tooltip.inner_text().strip())
+
+    (vote,) = _click(page, bench, "up", 1)
+    assert vote.thumbs_up and vote.voter.startswith("anonymous:")
+    assert _pressed(page) == ["up"] and page.get_by_text("Votes on this output: 👍 1 · 👎 0").count() == 1
+    assert page.get_by_text("Latest feedback here: 👍").count() == 1
+
+    assert _click(page, bench, "up", 0) == []  # the same thumb again: withdrawn
+    assert _pressed(page) == [] and page.get_by_text("Latest feedback here").count() == 0
+
+    _click(page, bench, "up", 1)
+    _thumb(page, "down").click()
+    _until(lambda: [v.thumbs_up for v in _votes(bench)] == [False], "the vote to change to thumbs down")
+    settle(page)
+    (changed,) = _votes(bench)
+    assert changed.voter == vote.voter and _pressed(page) == ["down"]
+    page.screenshot(path=str(screenshots_dir(tmp_path) / "votes.png"))
+    with ResultsStore(bench.db) as results, results.write() as conn:
+        conn.execute("DELETE FROM feedback")
+
+
+def test_the_name_typed_on_one_page_is_there_on_the_next(server, page) -> None:  # noqa: ANN001
+    url, bench = server
+    open_page(page, f"{url}/Case_explorer", "Extracted answer")
+    name = page.get_by_role("textbox", name=NAME_BOX)
+    name.fill("Alice")
+    name.press("Enter")
+    settle(page)
+    (vote,) = _click(page, bench, "up", 1)
+    assert (vote.voter, vote.name) == ("alice", "Alice")
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Compare").click()
+    page.get_by_text("Outputs side by side").first.wait_for(timeout=30_000)
+    settle(page)
+    assert page.get_by_role("textbox", name=NAME_BOX).input_value() == "Alice"
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Case explorer").click()
+    page.get_by_text("Extracted answer").first.wait_for(timeout=30_000)
+    settle(page)
+    assert page.get_by_role("textbox", name=NAME_BOX).input_value() == "Alice"
+    assert _pressed(page) == ["up"]  # Alice's vote, recognised by her name on the page she came back to
+    with ResultsStore(bench.db) as results, results.write() as conn:
+        conn.execute("DELETE FROM feedback")
