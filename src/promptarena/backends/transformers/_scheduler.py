@@ -166,7 +166,14 @@ class Scheduler:
     """Decodes groups of rows on one loaded model; keeps the KV cache of the last shared prompt head."""
 
     def __init__(
-        self, model: Any, tokenizer: Any, eos_ids: frozenset[int], cache_kw: str, device: str, dtype: str
+        self,
+        model: Any,
+        tokenizer: Any,
+        eos_ids: frozenset[int],
+        cache_kw: str,
+        device: str,
+        dtype: str,
+        slots: bool = False,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -176,6 +183,8 @@ class Scheduler:
         self.dtype = dtype
         self._prefix_kv: dict[tuple[int, ...], list[tuple[Any, Any]]] = {}
         self._eos_t: Any = None
+        self.use_slots = slots  # decode in fixed slots (captured as CUDA graphs on a GPU): see _slots
+        self._slots: Any = None
 
     def run(
         self,
@@ -213,6 +222,7 @@ class Scheduler:
     def decode(self, pending: deque[Group], batch_size: int) -> Iterator[tuple[int, Generation]]:
         """Continuous batching over ``pending``: admit groups while rows are free, drop rows that finish."""
         max_new = max(r.request.params.max_new_tokens for g in pending for r in g.rows)
+        slots = self.slots_for(pending, batch_size, max_new) if self.use_slots else None
         batch: Batch | None = None
         with torch.inference_mode():
             while pending or batch:
@@ -232,7 +242,10 @@ class Scheduler:
                     if admitted:
                         joining = self._prefill(admitted, max_new)
                         fresh = len(joining.rows)  # only these rows have a new token
-                        batch = joining if batch is None else batch.extend(joining)
+                        if batch is not None:
+                            batch = batch.extend(joining)
+                        else:
+                            batch = joining if slots is None else slots.batch(joining)
                 elif batch is not None:
                     batch.step(self.model, self.cache_kw)
                     fresh = len(batch.rows)
@@ -243,6 +256,19 @@ class Scheduler:
                     keep = [i for i in range(len(batch.rows)) if i not in finished]
                     batch = batch.keep(keep) if keep else None
                     yield from finished.values()
+
+    def slots_for(self, pending: deque[Group], batch_size: int, max_new: int) -> Any:
+        """Fixed slots for every row this run can hold at once, reused (with their graphs) while they fit."""
+        from promptarena.backends.transformers._slots import Slots
+
+        rows = min(sum(len(g.rows) for g in pending), 2 * batch_size)
+        columns = max(len(g.prompt_ids) for g in pending) + max_new + 1
+        if self._slots is None or not self._slots.fits(rows, columns):
+            self._slots = None
+            if self.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            self._slots = Slots(self.model, self.cache_kw, rows, columns, graphs=self.device.startswith("cuda"))
+        return self._slots
 
     def _finished(self, batch: Batch, fresh: int, now: float) -> dict[int, tuple[int, Generation]]:
         """Rows that just ended (EOS, length, or a stop string), by batch position, with their generations.
