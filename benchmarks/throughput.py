@@ -197,13 +197,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-llamacpp", dest="llamacpp", action="store_false", help="skip the llama.cpp batched reference"
     )
     parser.add_argument("--naive", type=int, default=4, help="prompts for the one-at-a-time loop (0: skip)")
+    parser.add_argument("--count", type=int, default=None, help="batch size: this many distinct prompts, cycling")
+    parser.add_argument("--decode", default="auto", help="the engine's decode path: auto, slots or dynamic")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     questions = json.loads(args.prompts.read_text(encoding="utf-8"))
-    backend = TransformersBackend(model=args.model, device=args.device, dtype=args.dtype, threads=args.threads)
+    if args.count:  # distinct prompts, so that no two share a prefill
+        questions = [
+            q if i < len(questions) else f"({i // len(questions)}) {q}"
+            for i, q in enumerate(questions[i % len(questions)] for i in range(args.count))
+        ]
+    backend = TransformersBackend(
+        model=args.model, device=args.device, dtype=args.dtype, threads=args.threads, decode=args.decode
+    )
     requests = requests_for(questions, GenParams(max_new_tokens=args.max_new_tokens))
     list(backend.generate(requests[:1]))  # load and warm up
     tokenizer, model = load_plain(backend)
@@ -241,6 +250,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "max_new_tokens": args.max_new_tokens,
         "repeats": args.repeats,
         "device": backend.device,
+        "decode": args.decode,
         "dtype": backend.dtype,
         "threads": args.threads or torch_threads(),
         "engine_tok_s": round(med["engine"], 1),

@@ -223,3 +223,18 @@ def test_samples_latency_is_from_admission_not_the_sum_of_the_batch(backend):
     gens = run(backend, [ask(SHORT, sample=i, max_new_tokens=8, temperature=0.8) for i in range(4)])
     wall = time.perf_counter() - started
     assert all(0 < g.latency_s <= wall for g in gens)  # each from its admission, never the batch's sum
+
+
+@pytest.mark.model
+def test_slot_decoding_computes_what_the_growing_cache_computes(backend32):
+    """The GPU path (fixed slots, graphs on CUDA) runs eagerly on CPU: same texts, counts and reasons as the
+    default path, across admissions in waves, rows leaving at different lengths, samples and a stop string."""
+    slots = TransformersBackend(dtype="float32", decode="slots", batch_size=2)
+    questions = [QUESTION, SHORT, "What is 2+2?", "Name a planet."]
+    requests = [ask(q, max_new_tokens=4 + 3 * i) for i, q in enumerate(questions)]
+    requests += [ask(QUESTION, sample=i, max_new_tokens=8, temperature=0.8, top_p=0.9) for i in range(2)]
+    requests.append(ask("What is 2+2?", max_new_tokens=20, stop=["."]))
+    expected = [(g.text, g.completion_tokens, g.finish_reason) for g in run(backend32, requests)]
+    got = [(g.text, g.completion_tokens, g.finish_reason) for g in run(slots, requests)]
+    assert got == expected
+    assert slots._scheduler is not None and slots._scheduler._slots is not None  # the slot path did run

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, S
 from promptarena.errors import ConfigError, did_you_mean
 
 Truncate = Literal["left"]
+Decode = Literal["auto", "slots", "dynamic"]
 """``left``: drop a prompt's oldest tokens so that it and ``max_new_tokens`` fit the model's context."""
 
 Dtype = Literal["auto", "bfloat16", "bf16", "float16", "fp16", "half", "float32", "fp32", "float"]
@@ -48,6 +49,7 @@ class TransformersOptions(_Options):
     batch_size: PositiveInt | None = None
     threads: PositiveInt | None = None
     truncate: Truncate | None = None
+    decode: Decode = "auto"
 
 
 class OpenAIOptions(_Options):

@@ -36,6 +36,7 @@ class TransformersBackend:
         batch_size: int | None = None,
         threads: int | None = None,
         truncate: str | None = None,
+        decode: str = "auto",
     ) -> None:
         self.model_id = str(model)
         self._device_option = device
@@ -45,6 +46,7 @@ class TransformersBackend:
         self.batch_size = batch_size
         self.threads = threads
         self.truncate = truncate
+        self.decode = decode  # auto: fixed slots replayed as CUDA graphs on a GPU, the growing cache on CPU
         self._resolved: ResolvedModel | None = None
         self._context_length: int | None = None
         self._fingerprint: str | None = None
@@ -106,6 +108,7 @@ class TransformersBackend:
 
         from promptarena.backends.transformers._device import pack_linears
         from promptarena.backends.transformers._scheduler import Scheduler
+        from promptarena.backends.transformers._slots import usable as slots_usable
 
         check_hardware(torch, self.device, self.dtype, self._device_option, self._dtype_option)
         resolved = self._model_dir()
@@ -130,7 +133,10 @@ class TransformersBackend:
             raise BackendError(f"model {self.model_id!r} defines no end-of-sequence token.")
         params = inspect.signature(model.forward).parameters
         cache_kw = "cache" if "cache" in params else "past_key_values"
-        self._scheduler = Scheduler(model, tokenizer, frozenset(eos), cache_kw, self.device, self.dtype)
+        slots = self.decode == "slots" or (self.decode == "auto" and self.device.startswith("cuda"))
+        self._scheduler = Scheduler(
+            model, tokenizer, frozenset(eos), cache_kw, self.device, self.dtype, slots=slots and slots_usable(model)
+        )
         self._model = model
 
     def close(self) -> None:

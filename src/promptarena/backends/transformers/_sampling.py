@@ -1,59 +1,52 @@
 """Sampling kernels: pick each row's next token, greedy or sampled, reproducibly and independent of the batch.
 
-Sampling noise is a hash of (prompt, seed, sample index, step), so a sample does not depend on which other
-rows share its batch, and a run is reproducible. Imported only once the model is loaded.
+Sampling noise is a counter-based hash of (row key, step) computed on the device, where the row key hashes
+(prompt, seed, sample index): a sample does not depend on which other rows share its batch, a run is
+reproducible, and no per-row Python runs in a decode step. Imported only once the model is loaded.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-if TYPE_CHECKING:
-    from promptarena.backends.transformers._scheduler import Row
-
 _NUCLEUS_TOPK = 512
+_GOLDEN = 0x9E3779B97F4A7C15 - (1 << 64)  # splitmix64's constants, as signed 64-bit integers
+_MIX1 = 0xBF58476D1CE4E5B9 - (1 << 64)
+_MIX2 = 0x94D049BB133111EB - (1 << 64)
 
 
-def noise(row_key: bytes, step: int) -> float:
-    """A uniform number in [0, 1) that depends only on the row and the step (counter-based sampling)."""
-    digest = hashlib.blake2b(row_key + step.to_bytes(4, "little"), digest_size=8).digest()
-    return (int.from_bytes(digest, "little") >> 11) / float(1 << 53)
+def _shr(x: Any, k: int) -> Any:
+    """Logical right shift of signed 64-bit integers (torch shifts arithmetically)."""
+    return (x >> k) & ((1 << (64 - k)) - 1)
 
 
-def choose(rows: Sequence[Row], logits: Any) -> Any:
-    """Pick each row's next token: argmax when greedy, else inverse-CDF sampling with per-row noise.
+def noise(keys: Any, steps: Any) -> Any:
+    """Uniform numbers in [0, 1), one per row, that depend only on the row's key and the step (splitmix64)."""
+    z = keys + steps * _GOLDEN
+    z = (z ^ _shr(z, 30)) * _MIX1
+    z = (z ^ _shr(z, 27)) * _MIX2
+    z = z ^ _shr(z, 31)
+    return _shr(z, 11).double() / float(1 << 53)
 
-    Appends the token to each row and returns them as a tensor, to feed the next step.
+
+def choose(logits: Any, temps: Any, top_p: Any, keys: Any, steps: Any, *, sampled: bool, nucleus: bool) -> Any:
+    """Each row's next token: argmax when its temperature is 0, else inverse-CDF sampling with the row's noise.
+
+    ``temps``, ``top_p``, ``keys`` and ``steps`` are per-row tensors on the logits' device; ``sampled`` and
+    ``nucleus`` say whether any row samples or uses top-p, so that greedy batches skip the sampling work.
     """
-    device = logits.device
-    sampled = [i for i, r in enumerate(rows) if r.request.params.temperature > 0]
+    greedy = logits.max(dim=-1).indices  # the first maximum, as argmax, but faster on CPU
     if not sampled:
-        tokens = logits.max(dim=-1).indices  # the first maximum, as argmax, but faster on CPU
-    else:
-        tokens = torch.empty(len(rows), dtype=torch.long, device=device)
-        greedy = [i for i, r in enumerate(rows) if r.request.params.temperature <= 0]
-        if greedy:
-            gi = torch.tensor(greedy, device=device)
-            tokens[gi] = logits.index_select(0, gi).max(dim=-1).indices
-        si = torch.tensor(sampled, device=device)
-        temps = torch.tensor([rows[i].request.params.temperature for i in sampled], device=device)
-        scaled = logits.index_select(0, si).float().div_(temps[:, None])
-        weights = scaled.sub_(scaled.max(dim=-1, keepdim=True).values).exp_()
-        nucleus = [j for j, i in enumerate(sampled) if rows[i].request.params.top_p < 1.0]
-        if nucleus:
-            sub = torch.tensor(nucleus, device=device)
-            top_p = torch.tensor([rows[sampled[j]].request.params.top_p for j in nucleus], device=device)
-            part = weights[sub]
-            weights[sub] = nucleus_weights(part / part.sum(dim=-1, keepdim=True), top_p)
-        u = torch.tensor([noise(rows[i].row_key, len(rows[i].tokens)) for i in sampled], device=device)
-        tokens[si] = inverse_cdf(weights, u)
-    for row, token in zip(rows, tokens.tolist(), strict=True):
-        row.tokens.append(token)
-    return tokens
+        return greedy
+    scaled = logits.float().div_(temps.clamp(min=1e-6)[:, None])
+    weights = scaled.sub_(scaled.max(dim=-1, keepdim=True).values).exp_()
+    if nucleus:
+        probs = weights / weights.sum(dim=-1, keepdim=True)
+        weights = torch.where((top_p < 1.0)[:, None], nucleus_weights(probs, top_p), weights)
+    tokens = inverse_cdf(weights, noise(keys, steps))
+    return torch.where(temps > 0, tokens, greedy)
 
 
 def inverse_cdf(weights: Any, u: Any, block: int = 128) -> Any:

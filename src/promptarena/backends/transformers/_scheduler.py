@@ -36,7 +36,7 @@ class Row:
     prompt_len: int
     row_key: bytes
     started: float = 0.0
-    tokens: list[int] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)  # kept only for rows with stop strings
 
 
 @dataclass
@@ -45,6 +45,98 @@ class Group:
 
     prompt_ids: list[int]
     rows: list[Row]
+
+
+@dataclass
+class Batch:
+    """The rows being decoded and their state as tensors on the device, one entry per row, in row order.
+
+    Positions, token counts, limits, sampling parameters and the generated tokens stay on the device, so a
+    decode step runs no Python per row.
+    """
+
+    rows: list[Row]
+    cache: Any
+    mask: Any  # (rows, cache length) attention mask, long
+    last: Any  # (rows,) the token to feed next
+    pos: Any  # (rows,) its position
+    count: Any  # (rows,) tokens generated so far
+    limit: Any  # (rows,) max_new_tokens
+    hist: Any  # (rows, width) the generated tokens
+    temps: Any
+    top_p: Any
+    keys: Any  # (rows,) int64 sampling keys
+    sampled: bool = False  # some row samples
+    nucleus: bool = False  # some row uses top-p
+    stops: bool = False  # some row has stop strings
+
+    PER_ROW = ("last", "pos", "count", "limit", "hist", "temps", "top_p", "keys")
+
+    @classmethod
+    def start(cls, rows: list[Row], cache: Any, mask: Any, width: int) -> Batch:
+        """A batch of freshly prefilled rows (no token chosen yet)."""
+        device = mask.device
+        params = [r.request.params for r in rows]
+        n = len(rows)
+        return cls(
+            rows,
+            cache,
+            mask,
+            last=torch.zeros(n, dtype=torch.long, device=device),
+            pos=mask.sum(dim=1),
+            count=torch.zeros(n, dtype=torch.long, device=device),
+            limit=torch.tensor([p.max_new_tokens for p in params], device=device),
+            hist=torch.zeros((n, width), dtype=torch.long, device=device),
+            temps=torch.tensor([max(p.temperature, 0.0) for p in params], device=device),
+            top_p=torch.tensor([p.top_p for p in params], device=device),
+            keys=torch.tensor([int.from_bytes(r.row_key[:8], "little", signed=True) for r in rows], device=device),
+        ).flags()
+
+    def flags(self) -> Batch:
+        params = [r.request.params for r in self.rows]
+        self.sampled = any(p.temperature > 0 for p in params)
+        self.nucleus = any(p.temperature > 0 and p.top_p < 1.0 for p in params)
+        self.stops = any(p.stop for p in params)
+        return self
+
+    def advance(self, logits: Any) -> None:
+        """Choose each row's next token from ``logits`` and record it."""
+        self.last = choose(
+            logits, self.temps, self.top_p, self.keys, self.count, sampled=self.sampled, nucleus=self.nucleus
+        )
+        self.hist.scatter_(1, self.count.clamp(max=self.hist.shape[1] - 1)[:, None], self.last[:, None])
+        self.count += 1
+
+    def step(self, model: Any, cache_kw: str) -> None:
+        """One decode step: feed every row's last token, choose the next."""
+        self.mask = torch.cat([self.mask, self.mask.new_ones((len(self.rows), 1))], dim=1)
+        out = model(
+            input_ids=self.last[:, None],
+            attention_mask=self.mask,
+            position_ids=self.pos[:, None],
+            use_cache=True,
+            logits_to_keep=1,
+            **{cache_kw: self.cache},
+        )
+        self.pos += 1
+        self.advance(out.logits[:, -1, :])
+
+    def extend(self, other: Batch) -> Batch:
+        """This batch with ``other``'s rows appended (caches stacked, the shorter one left-padded)."""
+        self.cache, self.mask = kv.merge(self.cache, self.mask, other.cache, other.mask)
+        for name in self.PER_ROW:
+            setattr(self, name, torch.cat([getattr(self, name), getattr(other, name)]))
+        self.rows += other.rows
+        return self.flags()
+
+    def keep(self, keep: list[int]) -> Batch:
+        """Only the rows at ``keep`` (moved into the gaps of those that left); the cache is trimmed."""
+        self.cache, order = kv.compact(self.cache, keep, self.mask.device)
+        for name in ("mask", *self.PER_ROW):
+            setattr(self, name, getattr(self, name)[order])
+        self.rows = [self.rows[i] for i in order.tolist()]
+        self.cache, self.mask = kv.trim(self.cache, self.mask)
+        return self.flags()
 
 
 def group_requests(requests: Sequence[GenerationRequest], encode: Encode) -> list[Group]:
@@ -74,7 +166,14 @@ class Scheduler:
     """Decodes groups of rows on one loaded model; keeps the KV cache of the last shared prompt head."""
 
     def __init__(
-        self, model: Any, tokenizer: Any, eos_ids: frozenset[int], cache_kw: str, device: str, dtype: str
+        self,
+        model: Any,
+        tokenizer: Any,
+        eos_ids: frozenset[int],
+        cache_kw: str,
+        device: str,
+        dtype: str,
+        slots: bool = False,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -83,6 +182,9 @@ class Scheduler:
         self.device = device
         self.dtype = dtype
         self._prefix_kv: dict[tuple[int, ...], list[tuple[Any, Any]]] = {}
+        self._eos_t: Any = None
+        self.use_slots = slots  # decode in fixed slots (captured as CUDA graphs on a GPU): see _slots
+        self._slots: Any = None
 
     def run(
         self,
@@ -119,18 +221,17 @@ class Scheduler:
 
     def decode(self, pending: deque[Group], batch_size: int) -> Iterator[tuple[int, Generation]]:
         """Continuous batching over ``pending``: admit groups while rows are free, drop rows that finish."""
-        model, device = self.model, self.device
-        active: list[Row] = []
-        cache: Any = None
-        mask: Any = None  # (rows, cache length + 1) attention mask, long
-        last: Any = None  # (rows,) token to feed next
+        max_new = max(r.request.params.max_new_tokens for g in pending for r in g.rows)
+        slots = self.slots_for(pending, batch_size, max_new) if self.use_slots else None
+        batch: Batch | None = None
         with torch.inference_mode():
-            while pending or active:
+            while pending or batch:
+                active = len(batch.rows) if batch else 0
                 # A short tail (up to a quarter batch) joins now rather than costing a wave of its own:
                 # a step costs nearly the same for 64 rows as for 80.
                 waiting = sum(len(g.rows) for g in pending)
-                limit = batch_size if len(active) + waiting > batch_size + batch_size // 4 else batch_size * 2
-                free = min(limit - len(active), waiting)
+                limit = batch_size if active + waiting > batch_size + batch_size // 4 else batch_size * 2
+                free = min(limit - active, waiting)
                 if pending and (not active or free >= max(1, min(batch_size // 4, waiting))):
                     admitted = self._take(pending, free)
                     for g in admitted:  # max_new_tokens <= 0: nothing to generate
@@ -139,45 +240,67 @@ class Scheduler:
                             yield row.index, Generation("", row.prompt_len, 0, 0.0, "length")
                     admitted = [g for g in admitted if g.rows]
                     if admitted:
-                        new_rows, new_cache, new_mask, logits = self._prefill(admitted)
-                        first = choose(new_rows, logits)
-                        if active:
-                            cache, mask = kv.merge(cache, mask, new_cache, new_mask)
-                            last = torch.cat([last, first])
+                        joining = self._prefill(admitted, max_new)
+                        fresh = len(joining.rows)  # only these rows have a new token
+                        if batch is not None:
+                            batch = batch.extend(joining)
                         else:
-                            cache, mask, last = new_cache, new_mask, first
-                        active += new_rows
-                else:
-                    ones = torch.ones((len(active), 1), dtype=mask.dtype, device=device)
-                    mask = torch.cat([mask, ones], dim=1)
-                    positions = torch.tensor([[r.prompt_len + len(r.tokens) - 1] for r in active], device=device)
-                    out = model(
-                        input_ids=last[:, None],
-                        attention_mask=mask,
-                        position_ids=positions,
-                        use_cache=True,
-                        logits_to_keep=1,
-                        **{self.cache_kw: cache},
-                    )
-                    last = choose(active, out.logits[:, -1, :])
-                keep: list[int] = []
-                now = time.perf_counter()
-                finished: list[tuple[int, Generation]] = []
-                for i, row in enumerate(active):
-                    result = self._finish(row, now)
-                    if result is None:
-                        keep.append(i)
-                    else:
-                        finished.append(result)
+                            batch = joining if slots is None else slots.batch(joining)
+                elif batch is not None:
+                    batch.step(self.model, self.cache_kw)
+                    fresh = len(batch.rows)
+                if batch is None:
+                    continue
+                finished = self._finished(batch, fresh, time.perf_counter())
                 if finished:
-                    if keep:
-                        cache, order = kv.compact(cache, keep, device)
-                        mask, last = mask[order], last[order]
-                        active = [active[i] for i in order.tolist()]
-                        cache, mask = kv.trim(cache, mask)
-                    else:
-                        active, cache, mask, last = [], None, None, None
-                    yield from finished
+                    keep = [i for i in range(len(batch.rows)) if i not in finished]
+                    batch = batch.keep(keep) if keep else None
+                    yield from finished.values()
+
+    def slots_for(self, pending: deque[Group], batch_size: int, max_new: int) -> Any:
+        """Fixed slots for every row this run can hold at once, reused (with their graphs) while they fit."""
+        from promptarena.backends.transformers._slots import Slots
+
+        rows = min(sum(len(g.rows) for g in pending), 2 * batch_size)
+        columns = max(len(g.prompt_ids) for g in pending) + max_new + 1
+        if self._slots is None or not self._slots.fits(rows, columns):
+            self._slots = None
+            if self.device.startswith("cuda"):
+                torch.cuda.empty_cache()
+            self._slots = Slots(self.model, self.cache_kw, rows, columns, graphs=self.device.startswith("cuda"))
+        return self._slots
+
+    def _finished(self, batch: Batch, fresh: int, now: float) -> dict[int, tuple[int, Generation]]:
+        """Rows that just ended (EOS, length, or a stop string), by batch position, with their generations.
+
+        Only the last ``fresh`` rows have a new token. One small read-back per step: which rows ended; the
+        tokens of a row are read only when it ends (rows with stop strings also read their newest token, to
+        check the text).
+        """
+        done = (batch.count >= batch.limit) | torch.isin(batch.last, self._eos(batch.last.device))
+        ended = set(done.nonzero().flatten().tolist())
+        if batch.stops:
+            first = len(batch.rows) - fresh
+            for i, token in enumerate(batch.last[first:].tolist(), start=first):
+                row = batch.rows[i]
+                if row.request.params.stop:
+                    row.tokens.append(token)
+                    if self._stopped(row):
+                        ended.add(i)
+        if not ended:
+            return {}
+        order = sorted(ended)
+        idx = torch.tensor(order, device=batch.last.device)
+        counts = batch.count.index_select(0, idx).tolist()
+        tokens = batch.hist.index_select(0, idx).tolist()
+        return {
+            i: self._generation(batch.rows[i], toks[:n], now) for i, n, toks in zip(order, counts, tokens, strict=True)
+        }
+
+    def _eos(self, device: Any) -> Any:
+        if self._eos_t is None or self._eos_t.device != torch.device(device):
+            self._eos_t = torch.tensor(sorted(self.eos_ids), device=device)
+        return self._eos_t
 
     def _take(self, pending: deque[Group], free: int) -> list[Group]:
         """Pop whole groups that fit into ``free`` rows (splitting a group only when nothing else fits)."""
@@ -195,8 +318,9 @@ class Scheduler:
                 break
         return taken
 
-    def _prefill(self, groups: list[Group]) -> tuple[list[Row], Any, Any, Any]:
-        """Run the prompts of ``groups`` once each and copy their KV cache to every row of the group.
+    def _prefill(self, groups: list[Group], max_new: int) -> Batch:
+        """Run the prompts of ``groups`` once each, copy their KV cache to every row of the group, choose the
+        first tokens.
 
         Prompts usually share a long head (the chat template's system prompt): that head is computed once
         (and kept for the next admission) and only the rest of each prompt goes through the model.
@@ -247,27 +371,27 @@ class Scheduler:
         if len(source) != len(groups):
             idx = torch.tensor(source, device=self.device)
             cache, mask, logits = kv.select(cache, idx), mask[idx], logits[idx]
-        return rows, cache, mask, logits
+        batch = Batch.start(rows, cache, mask, max_new)
+        batch.advance(logits)
+        return batch
 
-    def _finish(self, row: Row, now: float) -> tuple[int, Generation] | None:
-        """The row's generation if it just finished (EOS, stop string, or length), else ``None``."""
-        params = row.request.params
-        ended = row.tokens[-1] in self.eos_ids
-        body = row.tokens[:-1] if ended else row.tokens
-        text: str | None = None
-        if params.stop:
-            text = self.tokenizer.decode(body, skip_special_tokens=True)
-            cut = min((p for p in (text.find(s) for s in params.stop if s) if p >= 0), default=-1)
-            if cut >= 0:
-                text, ended = text[:cut], True
-        if not ended and len(row.tokens) < params.max_new_tokens:
-            return None
-        if text is None:
-            text = self.tokenizer.decode(body, skip_special_tokens=True)
+    def _stopped(self, row: Row) -> bool:
+        """Whether the text of ``row.tokens`` holds one of its stop strings."""
+        text = self.tokenizer.decode(row.tokens, skip_special_tokens=True)
+        return any(s and s in text for s in row.request.params.stop)
+
+    def _generation(self, row: Row, tokens: list[int], now: float) -> tuple[int, Generation]:
+        """The generation of a row that ended: EOS (not in the text), a stop string (text cut there), or length."""
+        ended = bool(tokens) and tokens[-1] in self.eos_ids
+        body = tokens[:-1] if ended else tokens
+        text = self.tokenizer.decode(body, skip_special_tokens=True)
+        cut = min((p for p in (text.find(s) for s in row.request.params.stop if s) if p >= 0), default=-1)
+        if cut >= 0:
+            text, ended = text[:cut], True
         return row.index, Generation(
             text=text,
             prompt_tokens=row.prompt_len,
-            completion_tokens=len(row.tokens),
+            completion_tokens=len(tokens),
             latency_s=now - row.started,
             finish_reason="stop" if ended else "length",
         )

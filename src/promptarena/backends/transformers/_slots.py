@@ -1,0 +1,227 @@
+"""Decoding in fixed slots, replayed as CUDA graphs: the GPU path of continuous batching.
+
+On a GPU a decode step of a small model is bound by the host launching a few hundred kernels, not by the
+GPU. Here the KV cache is one fixed buffer per layer, ``(slots, kv heads, columns, head dim)``: a row owns
+a slot, writes its key and value at its own next column and attends to the columns its mask marks. With
+every address and shape fixed, one decode step for the first ``b`` slots is captured once as a CUDA graph
+per bucket size ``b`` (powers of two) and replayed at each step. Rows stay dense in the first slots: when
+some finish, the last rows move into the gaps, as in the dynamic path. Without CUDA the same steps run
+eagerly, which is how the slot arithmetic is tested on CPU. Imported only once the model is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers.cache_utils import DynamicLayer
+
+from promptarena.backends.transformers import _kvcache as kv
+from promptarena.backends.transformers._scheduler import Batch
+
+
+class SlotLayer(DynamicLayer):
+    """One layer's fixed key and value buffers; ``update`` writes each row's new entry at the row's column."""
+
+    def __init__(self, keys: Any, values: Any, slots: Slots) -> None:
+        super().__init__()
+        self.kbuf, self.vbuf, self.slots = keys, values, slots
+        self.keys, self.values = keys, values
+        self.device = keys.device
+        self.is_initialized = True
+
+    def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        b = key_states.shape[0]
+        rows, cols = self.slots.arange[:b], self.slots.col[:b]
+        self.kbuf[rows, :, cols] = key_states[:, :, 0]
+        self.vbuf[rows, :, cols] = value_states[:, :, 0]
+        return self.kbuf[:b], self.vbuf[:b]
+
+    def get_seq_length(self, *args: Any) -> int:
+        return 0
+
+
+@dataclass
+class Slots:
+    """The fixed buffers of slot decoding and the graphs captured on them, reused while a run fits them."""
+
+    model: Any
+    cache_kw: str
+    capacity: int  # slots
+    columns: int
+    graphs: bool
+    arange: Any = None
+    col: Any = None  # (slots,) the column each row writes next
+    pos: Any = None  # (slots,) the position id of the token it feeds next
+    live: Any = None  # (slots,) 1 for a slot that holds a row, else 0
+    valid: Any = None  # (slots, columns) which columns each row attends to
+    ids: Any = None  # (slots, 1) the tokens fed
+    true: Any = None  # (slots,) all True: the value written into ``valid`` (a tensor, so capture copies nothing)
+    cache: Any = None
+    captured: dict[int, tuple[Any, Any]] = field(default_factory=dict)  # bucket -> (graph, logits)
+    pool: Any = None
+
+    def __post_init__(self) -> None:
+        config = self.model.config
+        param = next(self.model.parameters())
+        device, dtype = param.device, param.dtype
+        n, c = self.capacity, self.columns
+        heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+        dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        self.arange = torch.arange(n, device=device)
+        self.col = torch.zeros(n, dtype=torch.long, device=device)
+        self.pos = torch.zeros(n, dtype=torch.long, device=device)
+        self.live = torch.zeros(n, dtype=torch.long, device=device)
+        self.valid = torch.zeros((n, c), dtype=torch.bool, device=device)
+        self.valid[:, 0] = True  # an empty slot attends to one column, so its (unused) output stays finite
+        self.ids = torch.zeros((n, 1), dtype=torch.long, device=device)
+        self.true = torch.ones(n, dtype=torch.bool, device=device)
+        cache = kv.new_cache(self.model)
+        cache.layers = [
+            SlotLayer(
+                torch.zeros((n, heads, c, dim), dtype=dtype, device=device),
+                torch.zeros((n, heads, c, dim), dtype=dtype, device=device),
+                self,
+            )
+            for _ in range(config.num_hidden_layers)
+        ]
+        self.cache = cache
+
+    def fits(self, slots: int, columns: int) -> bool:
+        return slots <= self.capacity and columns <= self.columns
+
+    def batch(self, joining: Batch) -> SlotBatch:
+        """A batch of freshly prefilled rows, placed in the first slots."""
+        return SlotBatch(self, joining)
+
+    def _forward(self, b: int) -> Any:
+        """One decode step of the first ``b`` slots: mark each row's column, run the model, move on."""
+        self.valid.index_put_((self.arange[:b], self.col[:b]), self.true[:b])
+        out = self.model(
+            input_ids=self.ids[:b],
+            attention_mask=self.valid[:b, None, None, :],
+            position_ids=self.pos[:b, None],
+            use_cache=True,
+            logits_to_keep=1,
+            **{self.cache_kw: self.cache},
+        )
+        self.col[:b] += self.live[:b]
+        self.pos[:b] += self.live[:b]
+        return out.logits
+
+    def step(self, b: int) -> Any:
+        """Run a step on the first ``b`` slots (as a graph on CUDA); returns the (b, 1, vocab) logits."""
+        if not self.graphs:
+            return self._forward(b)
+        bucket = next(s for s in self.buckets() if s >= b)
+        if bucket not in self.captured:
+            self.capture(bucket)
+        graph, logits = self.captured[bucket]
+        graph.replay()
+        return logits[:b]
+
+    def buckets(self) -> list[int]:
+        sizes = [1 << i for i in range(self.capacity.bit_length()) if 1 << i < self.capacity]
+        return [*sizes, self.capacity]
+
+    def capture(self, b: int) -> None:
+        """Capture the step of ``b`` slots; the warm-up runs write only into slots that hold no row."""
+        saved = (self.col.clone(), self.pos.clone(), self.live.clone(), self.valid.clone())
+        self.live.zero_()  # a warm-up step then moves no row on ...
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(2):
+                self._forward(b)
+        torch.cuda.current_stream().wait_stream(stream)
+        if self.pool is None:
+            self.pool = torch.cuda.graph_pool_handle()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, pool=self.pool):
+            logits = self._forward(b)
+        # ... but it wrote keys and values at the rows' next columns, which the next real step overwrites,
+        # and marked those columns valid, which the next real step does too; the state is put back as it was.
+        for buf, old in zip((self.col, self.pos, self.live, self.valid), saved, strict=True):
+            buf.copy_(old)
+        self.captured[b] = (graph, logits)
+
+
+class SlotBatch(Batch):
+    """A :class:`Batch` whose rows decode in the fixed slots of a :class:`Slots`."""
+
+    def __init__(self, slots: Slots, joining: Batch) -> None:
+        self.__dict__.update(joining.__dict__)
+        self.slots = slots
+        self.rows = []
+        self._place(joining, 0)
+        self.rows = list(joining.rows)
+        self.cache = self.mask = None
+        self.flags()
+
+    def _place(self, joining: Batch, first: int) -> None:
+        """Copy freshly prefilled rows into slots ``first``…: their keys and values, mask and positions."""
+        s, m, w = self.slots, len(joining.rows), joining.mask.shape[1]
+        end = first + m
+        for layer, source in zip(s.cache.layers, kv.cache_layers(joining.cache), strict=True):
+            layer.kbuf[first:end, :, :w] = source.keys
+            layer.vbuf[first:end, :, :w] = source.values
+        s.valid[first:end] = False
+        s.valid[first:end, :w] = joining.mask.bool()
+        s.col[first:end] = w
+        s.pos[first:end] = joining.pos
+        s.live[first:end] = 1
+
+    def step(self, model: Any, cache_kw: str) -> None:
+        n = len(self.rows)
+        self.slots.ids[:n, 0] = self.last
+        logits = self.slots.step(n)
+        self.advance(logits[:n, -1, :])
+
+    def extend(self, other: Batch) -> Batch:
+        self._place(other, len(self.rows))
+        for name in self.PER_ROW:
+            setattr(self, name, torch.cat([getattr(self, name), getattr(other, name)]))
+        self.rows += other.rows
+        return self.flags()
+
+    def keep(self, keep: list[int]) -> Batch:
+        """Keep the rows at ``keep``: the last kept rows move into the gaps; freed slots are emptied."""
+        s, n, old = self.slots, len(keep), len(self.rows)
+        kept = set(keep)
+        holes = [i for i in range(n) if i not in kept]
+        movers = [j for j in keep if j >= n]
+        order = list(range(n))
+        for hole, mover in zip(holes, movers, strict=True):
+            order[hole] = mover
+        if holes:
+            h = torch.tensor(holes, device=s.col.device)
+            f = torch.tensor(movers, device=s.col.device)
+            for layer in s.cache.layers:
+                layer.kbuf[h] = layer.kbuf[f]
+                layer.vbuf[h] = layer.vbuf[f]
+            for buf in (s.valid, s.col, s.pos):
+                buf[h] = buf[f]
+        s.live[n:old] = 0
+        s.col[n:old] = 0
+        s.valid[n:old] = False
+        s.valid[n:old, 0] = True
+        idx = torch.tensor(order, device=s.col.device)
+        for name in self.PER_ROW:
+            setattr(self, name, getattr(self, name)[idx])
+        self.rows = [self.rows[i] for i in order]
+        return self.flags()
+
+
+def usable(model: Any) -> bool:
+    """Whether slot decoding computes what the model computes: SDPA attention over every earlier position
+    (no sliding window, no special cache layers)."""
+    config = model.config
+    if getattr(config, "_attn_implementation", None) != "sdpa":
+        return False
+    if any(t != "full_attention" for t in getattr(config, "layer_types", None) or []):
+        return False
+    if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
+        return False
+    layers = getattr(kv.new_cache(model), "layers", None)
+    return bool(layers) and all(isinstance(layer, kv.BufferedLayer) for layer in layers)
