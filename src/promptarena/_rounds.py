@@ -3,32 +3,30 @@
 A chunk is a run of (arm, column, case) tasks whose first rounds hold about ``chunk_size`` requests, enough
 to keep a batched backend full. Its tasks play every round of their variant, become predictions, are scored
 and written to the results store as rows; only the scores and per-arm token and time totals stay in memory.
-Reports that need outputs read them back from the store (``StoredPredictions``).
+Reports that need outputs read them back from the store (``store.StoredPredictions``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any
 
 from promptarena.backends import Backend, check_context
-from promptarena.errors import BackendError
 from promptarena.hashing import content_hash
 from promptarena.holistic import Column
 from promptarena.metrics import Metric, get_metric
 from promptarena.plan import Arm
 from promptarena.store import ResultsStore
+from promptarena.store._predictions import ROUNDS
 from promptarena.suite import Spec, Suite
-from promptarena.types import Case, Generation, GenerationRequest, Prediction, case_latency
+from promptarena.types import Generation, GenerationRequest, Prediction, case_latency
 from promptarena.variants import Item, Variant
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
-ROUNDS = "rounds"  # key of a stored result's details: generations per round, in generation_keys order
 Round = list[tuple["Task", list[GenerationRequest]]]
 
 
@@ -239,7 +237,9 @@ def score(results: ResultsStore, suite: Suite, columns: Sequence[Column], progre
         metric = get_metric(spec.name)
         options = metric.validate_options(spec.options)
         keyed = [
-            (col, i, _score_key(metric, spec, pred, col.cases[i])) for col in columns for i, pred in enumerate(col.predictions)
+            (col, i, _score_key(metric, spec, pred, col.cases[i]))
+            for col in columns
+            for i, pred in enumerate(col.predictions)
         ]
         cached = results.cached_scores(k for _, _, k in keyed)
         todo = [(col, i, k) for col, i, k in keyed if k not in cached]
@@ -268,6 +268,7 @@ def result_rows(run_id: str, suite: Suite, tasks: Sequence[Task], column: Column
     for i, (task, pred) in enumerate(zip(tasks, column.predictions, strict=True)):
         v, arm = task.arm.version, task.arm
         extra = {"input": column.inputs[i]} if task.column else {}
+        sizes = [len(r) for r in task.history]
         yield {
             "run_id": run_id,
             "suite": suite.name,
@@ -283,77 +284,7 @@ def result_rows(run_id: str, suite: Suite, tasks: Sequence[Task], column: Column
             "answer": pred.answer,
             "confidence": pred.confidence,
             "reasoning": pred.reasoning,
-            "details": json.dumps({**pred.details, ROUNDS: [len(r) for r in task.history], **extra}, ensure_ascii=False),
+            "details": json.dumps({**pred.details, ROUNDS: sizes, **extra}, ensure_ascii=False),
             "generation_keys": json.dumps(task.keys),
             "scores": json.dumps({m: s[i] for m, s in column.scores.items()}),
         }
-
-
-class StoredPredictions(Sequence[Prediction]):
-    """An arm's predictions as its run stored them, aligned with ``cases``: read from the store page by page.
-
-    A run keeps only its scores in memory; whatever needs the outputs (a report's worst cases, bias and
-    toxicity over an arm's outputs) reads them here, a page at a time, or one case at a time.
-    """
-
-    def __init__(self, results: ResultsStore, run_id: str, arm: Arm, cases: Sequence[Case], page: int = 256) -> None:
-        self._results = results
-        self._run_id = run_id
-        self._arm = (arm.version.blob, arm.variant.name, arm.model)
-        self._cases = cases
-        self._page = page
-
-    def __len__(self) -> int:
-        return len(self._cases)
-
-    @overload
-    def __getitem__(self, index: int) -> Prediction: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[Prediction]: ...
-    def __getitem__(self, index: int | slice) -> Prediction | list[Prediction]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(len(self))[index]]
-        case = self._cases[index]
-        row = self._read(lambda store: store.result_row(self._run_id, self._arm, case.id))
-        return _prediction(row, self._read(lambda store: store.cached_generations(row["keys"])))
-
-    def __iter__(self) -> Iterator[Prediction]:
-        after, left = 0, len(self)
-        while left > 0:
-            page = self._read(lambda store: store.result_rows(self._run_id, self._arm, after=after, limit=self._page))
-            if not page:
-                return
-            keys = [k for _, row in page for k in row["keys"]]
-            generations = self._read(lambda store: store.cached_generations(keys))
-            for _, row in page[:left]:
-                yield _prediction(row, generations)
-            after, left = page[-1][0], left - len(page)
-
-    def _read(self, query: Callable[[ResultsStore], Any]) -> Any:
-        """Run a read on the run's store; once the caller has closed it, on a store of the same file opened here."""
-        try:
-            return query(self._results)
-        except BackendError as err:
-            if not isinstance(err.__cause__, sqlite3.ProgrammingError):  # anything but "closed database"
-                raise
-            self._results = ResultsStore(self._results.path)
-            return query(self._results)
-
-
-def _prediction(row: dict[str, Any], generations: Mapping[str, Generation]) -> Prediction:
-    """A stored result as the prediction it was made from; its latency rebuilt from its rounds."""
-    details = dict(row["details"])
-    sizes = details.pop(ROUNDS, None) or [len(row["keys"])]
-    rounds, start = [], 0
-    for size in sizes:
-        rounds.append([generations[k] for k in row["keys"][start : start + size] if k in generations])
-        start += size
-    return Prediction(
-        output=row["output"],
-        answer=row["answer"],
-        generations=tuple(g for r in rounds for g in r),
-        confidence=row["confidence"],
-        reasoning=row["reasoning"],
-        details=details,
-        latency_s=case_latency(rounds),
-    )

@@ -26,10 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptarena._rounds import (
-    ROUNDS,
     Generator,
     ProgressFn,
-    StoredPredictions,
     Task,
     Throughput,
     check,
@@ -51,6 +49,7 @@ from promptarena.provenance import model_label, peak_memory_mb, provenance
 from promptarena.report.json import summary_json
 from promptarena.stats import Interval, mean_ci, percentile
 from promptarena.store import ResultsStore
+from promptarena.store._predictions import ROUNDS, StoredPredictions
 from promptarena.suite import Spec, Suite
 from promptarena.types import GenParams, Prediction
 from promptarena.variants import Item, Variant, make_variant
@@ -179,7 +178,8 @@ def run_suite(
                 _store_chunk(results, suite, run_id, by_arm, reduce(chunk), progress)
         for arm_result in arm_results:
             arm = arm_result.arm
-            arm_result.predictions = StoredPredictions(results, run_id, arm, suite.cases)
+            key = (arm.version.blob, arm.variant.name, arm.model)
+            arm_result.predictions = StoredPredictions(results, run_id, key, suite.cases)
             summarize_arm(suite, arm_result)
             arm_result.holistic = summarize_holistic(suite, arm_result, scorer)
             arm_result.tokens_per_s = speed[id(arm)].per_s
@@ -240,5 +240,3 @@ def _backends(suite: Suite, arms: Sequence[Arm], given: Backend | Mapping[str, B
             options = model_options(suite, name)
             out[name] = get_backend(options.pop("backend", "transformers"), **options)
     return out
-
-

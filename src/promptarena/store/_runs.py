@@ -100,10 +100,12 @@ class Runs(Database):
     def result_rows(
         self, run_id: str, arm: tuple[str, str, str], perturbation: str = "", *, after: int = 0, limit: int = 256
     ) -> list[tuple[int, dict[str, Any]]]:
-        """(rowid, row) of one arm's (blob, variant, model) results in one run, in the order written, after ``after``."""
+        """(rowid, row) of an arm's (blob, variant, model) results in a run, in the order written, after ``after``."""
         return self._result_rows("rowid > ? ORDER BY rowid LIMIT ?", run_id, arm, perturbation, after, limit)
 
-    def result_row(self, run_id: str, arm: tuple[str, str, str], case_id: str, perturbation: str = "") -> dict[str, Any]:
+    def result_row(
+        self, run_id: str, arm: tuple[str, str, str], case_id: str, perturbation: str = ""
+    ) -> dict[str, Any]:
         """One case's stored result of one arm in one run."""
         ((_, row),) = self._result_rows("case_id = ?", run_id, arm, perturbation, case_id)
         return row
@@ -117,9 +119,10 @@ class Runs(Database):
         )
         with self.read() as conn:
             rows = conn.execute(sql, (run_id, *arm, perturbation, *args)).fetchall()
+        names = ("output", "answer", "confidence", "reasoning")
         return [
-            (rowid, {"output": o, "answer": a, "confidence": c, "reasoning": r, "details": json.loads(d), "keys": json.loads(k)})
-            for rowid, o, a, c, r, d, k in rows
+            (rowid, {**dict(zip(names, values, strict=True)), "details": json.loads(d), "keys": json.loads(k)})
+            for rowid, *values, d, k in rows
         ]
 
     def runs(self, suite: str | None = None, limit: int = 200) -> list[RunRow]:
