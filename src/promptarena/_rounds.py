@@ -83,13 +83,14 @@ class Generator:
         self.generation_s = self.load_s = 0.0
         self.spans: dict[str, tuple[float, float]] = {}  # key -> (admitted, finished), generated in this chunk
         self._fits: set[str] = set()  # keys whose prompts were checked against the context
+        self.made: set[str] = set()  # keys generated in this run: an earlier chunk's are not counted as cached
 
     def __call__(self, requests: Sequence[GenerationRequest], places: Sequence[str]) -> list[tuple[str, Generation]]:
         """Each request's generation with its cache key; ``places`` name each request's case for errors."""
         keys = self._keys(requests)
         found = self.results.cached_generations(keys)
         missing = self._missing(keys, found, requests, places)
-        self.cached += len(set(keys)) - len(missing)
+        self.cached += len({k for k in found if k not in self.made})
         if missing:
             self._generate([(key, request) for key, (request, _) in missing.items()], found)
         return [(key, found[key]) for key in keys]
@@ -139,6 +140,7 @@ class Generator:
                 now = time.perf_counter()
                 self.spans[key] = (now - generation.latency_s, now)
                 found[key] = generation
+                self.made.add(key)
                 buffer.append((key, fingerprint, dataclasses.asdict(request), generation))
                 done += 1
                 self.generated_tokens += generation.completion_tokens
