@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from promptarena.engine import ArmResult
 from promptarena.errors import ConfigError
@@ -50,7 +51,7 @@ class Comparison:
     baseline: ArmResult
     arms: list[ArmResult]
     rows: list[MetricRow]
-    cases: list[CaseRow]
+    cases: Sequence[CaseRow]  # most disagreement first
     calibration: dict[str, Calibration] = field(default_factory=dict)
     maj_at_k: dict[str, list[float]] = field(default_factory=dict)  # arm -> accuracy of maj@k, k = 1..N
     holistic: list[MetricRow] = field(default_factory=list)  # worst cases under perturbations, paired per case
@@ -84,29 +85,52 @@ def compare_arms(suite: Suite, arms: Sequence[ArmResult], alpha: float = 0.05) -
         )
 
     primary = next((s.name for s in suite.metrics if get_metric(s.name).higher_is_better), suite.metrics[0].name)
-    cases = []
-    for i, case in enumerate(suite.cases):
-        values = [a.scores[primary][i] for a in arms if a.scores[primary][i] is not None]
-        spread = (max(values) - min(values)) if values else 0.0
-        answers = {a.arm.label: a.predictions[i].answer for a in arms}
-        differs = 0.001 if len(set(answers.values())) > 1 else 0.0
-        cases.append(
-            CaseRow(
-                case_id=case.id,
-                references=case.references,
-                outputs={a.arm.label: a.predictions[i].output for a in arms},
-                answers=answers,
-                scores={a.arm.label: {m: s[i] for m, s in a.scores.items()} for a in arms},
-                disagreement=float(spread) + differs,
-            )
-        )
-    cases.sort(key=lambda c: -c.disagreement)
+    cases = CaseRows(suite, arms, _disagreements(arms, primary))
     out = Comparison(suite, base, list(arms), rows, cases, holistic=_holistic_rows(arms, alpha))
     judged = _judged_metric(suite)
     if judged:
         for arm in arms:
             _calibrate(suite, arm, judged, out)
     return out
+
+
+def _disagreements(arms: Sequence[ArmResult], primary: str) -> list[float]:
+    """Per case, the spread of the primary metric between arms, plus a little when their answers differ."""
+    out = []
+    for i, predictions in enumerate(zip(*(a.predictions for a in arms), strict=True)):
+        values = [v for a in arms if (v := a.scores[primary][i]) is not None]
+        spread = (max(values) - min(values)) if values else 0.0
+        out.append(float(spread) + (0.001 if len({p.answer for p in predictions}) > 1 else 0.0))
+    return out
+
+
+class CaseRows(Sequence[CaseRow]):
+    """The cases, most disagreement first; each row is built when read, so only the rows shown hold outputs."""
+
+    def __init__(self, suite: Suite, arms: Sequence[ArmResult], disagreement: list[float]) -> None:
+        self._suite, self._arms, self._disagreement = suite, arms, disagreement
+        self._order = sorted(range(len(disagreement)), key=lambda i: -disagreement[i])
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @overload
+    def __getitem__(self, index: int) -> CaseRow: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[CaseRow]: ...
+    def __getitem__(self, index: int | slice) -> CaseRow | list[CaseRow]:
+        if isinstance(index, slice):
+            return [self[j] for j in range(len(self))[index]]
+        i = self._order[index]
+        case, predictions = self._suite.cases[i], {a.arm.label: a.predictions[i] for a in self._arms}
+        return CaseRow(
+            case_id=case.id,
+            references=case.references,
+            outputs={label: p.output for label, p in predictions.items()},
+            answers={label: p.answer for label, p in predictions.items()},
+            scores={a.arm.label: {m: s[i] for m, s in a.scores.items()} for a in self._arms},
+            disagreement=self._disagreement[i],
+        )
 
 
 def _worst_cases(row: HolisticRow, dimension: str) -> tuple[float | None, ...] | None:
@@ -138,7 +162,10 @@ def _holistic_rows(arms: Sequence[ArmResult], alpha: float) -> list[MetricRow]:
 
 
 def _calibrate(suite: Suite, arm: ArmResult, metric_name: str, out: Comparison) -> None:
-    conf = [p.confidence for p in arm.predictions]
+    conf, samples = [], []
+    for p in arm.predictions:  # one pass: a run's predictions are read back from the store
+        conf.append(p.confidence)
+        samples.append(p.details.get("maj_at_k"))
     if all(c is None for c in conf):
         return
     correct = arm.scores[metric_name]
@@ -149,7 +176,6 @@ def _calibrate(suite: Suite, arm: ArmResult, metric_name: str, out: Comparison) 
     out.calibration[arm.arm.label] = Calibration(
         metric_name, len(pairs), ece(cs, ss), brier(cs, ss), reliability_table(cs, ss)
     )
-    samples = [p.details.get("maj_at_k") for p in arm.predictions]
     if all(samples):
         metric = get_metric(metric_name)
         spec = next(s for s in suite.metrics if s.name == metric_name)

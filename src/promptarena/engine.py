@@ -20,38 +20,49 @@ Latency and throughput in a batched engine:
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptarena.backends import Backend, check_context, get_backend
+from promptarena._rounds import (
+    Generator,
+    ProgressFn,
+    Task,
+    Throughput,
+    check,
+    chunks,
+    play,
+    reduce,
+    result_rows,
+    score,
+)
+from promptarena.backends import Backend, get_backend
 from promptarena.energy import measure_energy
 from promptarena.errors import PromptArenaError
 from promptarena.feedback import arm_feedback
 from promptarena.gitstore import PromptStore, PromptVersion
-from promptarena.hashing import content_hash
 from promptarena.holistic import Column, HolisticRow, expand_items, summarize_holistic, toxicity_scorer
-from promptarena.metrics import Metric, get_metric
+from promptarena.metrics import get_metric
 from promptarena.plan import Arm, make_arms, model_options, select_versions
 from promptarena.provenance import model_label, peak_memory_mb, provenance
 from promptarena.report.json import summary_json
 from promptarena.stats import Interval, mean_ci, percentile
 from promptarena.store import ResultsStore
+from promptarena.store._predictions import ROUNDS, StoredPredictions
 from promptarena.suite import Spec, Suite
-from promptarena.types import Case, Generation, GenerationRequest, GenParams, Prediction, case_latency
+from promptarena.types import GenParams, Prediction
 from promptarena.variants import Item, Variant, make_variant
 
-ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
-ROUNDS = "rounds"  # key of a stored result's details: generations per round, in generation_keys order
+__all__ = ["ROUNDS", "ArmResult", "ProgressFn", "SuiteResult", "run_suite", "summarize_arm"]
+CHUNK = 4096
+"""Requests of first rounds generated, scored and stored together: enough to keep a batched backend full."""
 
 
 @dataclass
 class ArmResult:
     arm: Arm
-    predictions: list[Prediction]  # aligned with suite.cases
+    predictions: Sequence[Prediction]  # aligned with suite.cases; after a run, read back from the store
     scores: dict[str, list[float | None]]  # metric -> per case, aligned with suite.cases
     summary: dict[str, Interval] = field(default_factory=dict)
     latency_p50: float = float("nan")  # per case, seconds (see the module docstring)
@@ -93,157 +104,21 @@ def _params(base: Any, overrides: dict[str, Any]) -> GenParams:
     return GenParams(**values)
 
 
-def _score_key(metric: Metric, spec: Spec, prediction: Prediction, case: Any) -> str:
-    return content_hash(
-        {
-            "metric": metric.name,
-            "version": metric.version,
-            "options": spec.options,
-            "answer": prediction.answer,
-            "output": prediction.output,
-            "confidence": prediction.confidence,
-            "latency": prediction.latency_s,
-            "tokens": [prediction.prompt_tokens, prediction.completion_tokens],
-            "references": case.references,
-            "vars": case.vars,
-        }
-    )
-
-
-class _Generator:
-    """Answers rounds of requests from the cache, generating only the misses, storing as they arrive."""
-
-    def __init__(self, backend: Backend, results: ResultsStore, progress: ProgressFn | None) -> None:
-        self.backend = backend
-        self.results = results
-        self.progress = progress
-        self.generated = self.cached = self.generated_tokens = 0
-        self.generation_s = self.load_s = 0.0
-        self.spans: dict[str, tuple[float, float]] = {}  # key -> (admitted, finished), generated in this run
-        self._fits: set[str] = set()  # keys whose prompts were checked against the context
-
-    def __call__(self, requests: Sequence[GenerationRequest], places: Sequence[str]) -> list[tuple[str, Generation]]:
-        """Each request's generation with its cache key; ``places`` name each request's case for errors."""
-        keys, found, missing = self._lookup(requests, places)
-        self.cached += len(set(keys)) - len(missing)
-        if missing:
-            self._generate([(key, request) for key, (request, _) in missing.items()], found)
-        return [(key, found[key]) for key in keys]
-
-    def check(self, requests: Sequence[GenerationRequest], places: Sequence[str]) -> None:
-        """Refuse prompts of the cache misses that do not fit the model's context (reads only)."""
-        self._lookup(requests, places)
-
-    def _lookup(
-        self, requests: Sequence[GenerationRequest], places: Sequence[str]
-    ) -> tuple[list[str], dict[str, Generation], dict[str, tuple[GenerationRequest, str]]]:
-        fingerprint = self.backend.fingerprint
-        keys = [r.key(fingerprint) for r in requests]
-        found = self.results.cached_generations(keys)
-        missing: dict[str, tuple[GenerationRequest, str]] = {}
-        for key, request, place in zip(keys, requests, places, strict=True):
-            if key not in found:
-                missing.setdefault(key, (request, place))
-        check_context(self.backend, [todo for key, todo in missing.items() if key not in self._fits])
-        self._fits.update(missing)
-        return keys, found, missing
-
-    def _generate(self, todo: list[tuple[str, GenerationRequest]], found: dict[str, Generation]) -> None:
-        fingerprint = self.backend.fingerprint
-        if self.progress:
-            self.progress("load model", 0, 1)
-        start = time.perf_counter()
-        self.backend.load()
-        self.load_s += time.perf_counter() - start
-        buffer: list[tuple[str, str, dict[str, Any], Generation]] = []
-        last_flush = time.monotonic()
-        start = time.perf_counter()
-        done = 0
-        if self.progress:
-            self.progress("generate", 0, len(todo))
-        try:
-            for index, generation in self.backend.generate([r for _, r in todo]):
-                key, request = todo[index]
-                now = time.perf_counter()
-                self.spans[key] = (now - generation.latency_s, now)
-                found[key] = generation
-                buffer.append((key, fingerprint, dataclasses.asdict(request), generation))
-                done += 1
-                self.generated_tokens += generation.completion_tokens
-                if len(buffer) >= 64 or time.monotonic() - last_flush > 1.0:
-                    self.results.put_generations(buffer)
-                    buffer.clear()
-                    last_flush = time.monotonic()
-                if self.progress:
-                    self.progress("generate", done, len(todo))
-        finally:
-            # what was generated before a failure or an interrupt is kept, so a rerun resumes from it
-            if buffer:
-                self.results.put_generations(buffer)
-        self.generated += done
-        self.generation_s += time.perf_counter() - start
-
-
-def arm_throughput(tasks: Sequence[_Task], spans: dict[str, tuple[float, float]]) -> float:
-    """Completion tokens generated in this run for these tasks over the span they were generated in."""
-    fresh = {
-        key: generation
-        for task in tasks
-        for key, generation in zip(task.keys, (g for round_ in task.history for g in round_), strict=True)
-        if key in spans
-    }
-    if not fresh:
-        return float("nan")
-    span = max(spans[k][1] for k in fresh) - min(spans[k][0] for k in fresh)
-    return sum(g.completion_tokens for g in fresh.values()) / span if span > 0 else float("nan")
-
-
-def _score(
-    results: ResultsStore, suite: Suite, arms: list[tuple[Sequence[Case], Any]], progress: ProgressFn | None
-) -> None:
-    """Score every prediction of each (cases, arm or column) with every metric, from the score cache when it can."""
-    cases_of = {id(arm): cases for cases, arm in arms}
-    for spec in suite.metrics:
-        metric = get_metric(spec.name)
-        options = metric.validate_options(spec.options)
-        keyed = [
-            (arm, i, _score_key(metric, spec, pred, cases[i]))
-            for cases, arm in arms
-            for i, pred in enumerate(arm.predictions)
-        ]
-        cached = results.cached_scores(k for _, _, k in keyed)
-        todo = [(arm, i, k) for arm, i, k in keyed if k not in cached]
-        if todo:
-            if progress:
-                progress(f"score {metric.name}", 0, len(todo))
-            unique = list({k: (arm, i) for arm, i, k in todo}.items())
-            values = metric.score(
-                [arm.predictions[i] for _, (arm, i) in unique],
-                [cases_of[id(arm)][i] for _, (arm, i) in unique],
-                options,
-            )
-            results.put_scores([(k, metric.name, v) for (k, _), v in zip(unique, values, strict=True)])
-            cached.update({k: v for (k, _), v in zip(unique, values, strict=True)})
-            if progress:
-                progress(f"score {metric.name}", len(todo), len(todo))
-        for _, arm in arms:
-            arm.scores[spec.name] = [None] * len(arm.predictions)
-        for arm, i, k in keyed:
-            arm.scores[spec.name][i] = cached[k]
-
-
 def summarize_arm(suite: Suite, arm: ArmResult) -> None:
     """Each metric's mean with its interval, and the arm's per-case latency and output length."""
     for spec in suite.metrics:
         metric = get_metric(spec.name)
         values = [v for v in arm.scores[spec.name] if v is not None]
         arm.summary[spec.name] = mean_ci(values, kind=metric.kind, bounds=metric.range)
-    # an arm rebuilt from stored results may lack generations whose rows are gone: no latency to count
-    latencies = [p.latency_s for p in arm.predictions if p.generations]
+    latencies, tokens = [], 0
+    for p in arm.predictions:  # one pass: after a run they are read back from the store
+        tokens += p.completion_tokens
+        if p.generations:  # an arm rebuilt from stored results may lack generations whose rows are gone
+            latencies.append(p.latency_s)
     arm.latency_p50 = percentile(latencies, 50)
     arm.latency_p95 = percentile(latencies, 95)
     if arm.predictions:
-        arm.mean_output_tokens = sum(p.completion_tokens for p in arm.predictions) / len(arm.predictions)
+        arm.mean_output_tokens = tokens / len(arm.predictions)
 
 
 def run_suite(
@@ -256,11 +131,13 @@ def run_suite(
     arms: Sequence[Arm] | None = None,
     backend: Backend | Mapping[str, Backend] | None = None,
     progress: ProgressFn | None = None,
+    chunk_size: int = CHUNK,
 ) -> SuiteResult:
     """Evaluate a suite's arms on its cases and store everything.
 
     The arms are ``arms`` when given, else versions x variants (by default the suite's own) x models.
     ``backend`` serves every arm, or maps model names to backends; the others are built from the suite.
+    Tasks run ``chunk_size`` first-round requests at a time, and only their scores stay in memory.
     """
     wall = time.perf_counter()
     if arms is None:
@@ -270,7 +147,7 @@ def run_suite(
     variant_specs = list({id(a.variant): a.variant for a in arms}.values())
 
     # Everything that can be wrong with the input fails here, before any model call or write.
-    rendered: dict[str, list[Item]] = {}
+    rendered: dict[str, list[tuple[str, Item]]] = {}
     for version in versions:
         prompt = store.load(version)
         params = _params(prompt.parameters, suite.parameters)
@@ -278,40 +155,34 @@ def run_suite(
         rendered[version.label] = [("", item) for item in items] + expand_items(suite, items, prompt.render)
     made: dict[int, Variant] = {id(s): make_variant(s.name, s.options) for s in variant_specs}
     backends = _backends(suite, arms, backend)
-    generators = {name: _Generator(b, results, progress) for name, b in backends.items()}
-    tasks = [_Task(arm, made[id(arm.variant)], it, col) for arm in arms for col, it in rendered[arm.version.label]]
-    for name, rounds in _by_model(_next_round(tasks), generators):  # too long a prompt: refused before the run
-        generators[name].check(*_requests(suite, rounds))
+    generators = {name: Generator(b, results, progress) for name, b in backends.items()}
+
+    def tasks() -> Iterator[Task]:
+        return (Task(arm, made[id(arm.variant)], it, col) for arm in arms for col, it in rendered[arm.version.label])
+
+    for chunk in chunks(tasks(), chunk_size):  # too long a prompt: refused before the run
+        check(suite, chunk, generators)
     scorer = toxicity_scorer(suite, results)
     run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backends, store, scorer))
     try:
-        with measure_energy() as energy:
-            while next_round := _next_round(tasks):
-                for name, rounds in _by_model(next_round, generators):
-                    answered = iter(generators[name](*_requests(suite, rounds)))
-                    for task, reqs in rounds:
-                        pairs = [next(answered) for _ in reqs]
-                        task.history.append([g for _, g in pairs])
-                        task.keys.extend(k for k, _ in pairs)
-        gens = list(generators.values())
-        spans = {key: span for g in gens for key, span in g.spans.items()}
-        arm_results = [ArmResult(arm, [], {}) for arm in arms]
+        arm_results = [ArmResult(arm, [], {s.name: [] for s in suite.metrics}) for arm in arms]
         by_arm = {id(a.arm): a for a in arm_results}
-        for task in tasks:
-            prediction = task.variant.reduce(task.item, task.history)
-            prediction = dataclasses.replace(prediction, latency_s=case_latency(task.history))
-            arm_result = by_arm[id(task.arm)]
-            if task.column:
-                arm_result.perturbed.setdefault(task.column, Column(task.column)).add(task.item, prediction)
-            else:
-                arm_result.predictions.append(prediction)
-        columns = [(c.cases, c) for a in arm_results for c in a.perturbed.values()]
-        _score(results, suite, [(suite.cases, a) for a in arm_results] + columns, progress)
+        speed = {id(arm): Throughput() for arm in arms}
+        gens = list(generators.values())
+        with measure_energy() as energy:
+            for chunk in chunks(tasks(), chunk_size):
+                play(suite, chunk, generators)
+                spans = {key: span for g in gens for key, span in g.take_spans().items()}
+                for arm in arms:
+                    speed[id(arm)].add([t for t in chunk if t.arm is arm], spans)
+                _store_chunk(results, suite, run_id, by_arm, reduce(chunk), progress)
         for arm_result in arm_results:
+            arm = arm_result.arm
+            key = (arm.version.blob, arm.variant.name, arm.model)
+            arm_result.predictions = StoredPredictions(results, run_id, key, suite.cases)
             summarize_arm(suite, arm_result)
             arm_result.holistic = summarize_holistic(suite, arm_result, scorer)
-            arm_result.tokens_per_s = arm_throughput([t for t in tasks if t.arm is arm_result.arm], spans)
-            arm = arm_result.arm
+            arm_result.tokens_per_s = speed[id(arm)].per_s
             arm_result.summary.update(arm_feedback(results, suite.name, arm.version.blob, arm.variant.name))
         outcome = SuiteResult(
             suite=suite,
@@ -328,8 +199,7 @@ def run_suite(
             energy_j=energy.joules,
             energy_sources=energy.sources,
         )
-        rounds = {(id(t.arm), t.column, t.item.case.id): (t.keys, [len(r) for r in t.history]) for t in tasks}
-        results.finish_run(run_id, "completed", _result_rows(outcome, rounds), summary_json(outcome))
+        results.finish_run(run_id, "completed", [], summary_json(outcome))
         return outcome
     except BaseException as err:
         status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
@@ -338,7 +208,24 @@ def run_suite(
         raise
 
 
-Round = list[tuple["_Task", list[GenerationRequest]]]
+def _store_chunk(
+    results: ResultsStore,
+    suite: Suite,
+    run_id: str,
+    by_arm: Mapping[int, ArmResult],
+    parts: Mapping[tuple[int, str], tuple[list[Task], Column]],
+    progress: ProgressFn | None,
+) -> None:
+    """Score a chunk's predictions, write its result rows, and keep only the scores (and the perturbed cases)."""
+    score(results, suite, [column for _, column in parts.values()], progress)
+    for (arm_id, label), (tasks, column) in parts.items():
+        results.put_results(result_rows(run_id, suite, tasks, column))
+        arm = by_arm[arm_id]
+        kept = arm.perturbed.setdefault(label, Column(label)) if label else None
+        if kept is not None:
+            kept.cases.extend(column.cases)
+        for metric, values in column.scores.items():
+            (kept.scores.setdefault(metric, []) if kept is not None else arm.scores[metric]).extend(values)
 
 
 def _backends(suite: Suite, arms: Sequence[Arm], given: Backend | Mapping[str, Backend] | None) -> dict[str, Backend]:
@@ -353,77 +240,3 @@ def _backends(suite: Suite, arms: Sequence[Arm], given: Backend | Mapping[str, B
             options = model_options(suite, name)
             out[name] = get_backend(options.pop("backend", "transformers"), **options)
     return out
-
-
-def _by_model(rounds: Round, models: Mapping[str, Any]) -> list[tuple[str, Round]]:
-    """A round's requests split by the model of their arm, model by model, leaving out models with none."""
-    return [(name, part) for name in models if (part := [r for r in rounds if r[0].arm.model == name])]
-
-
-def _next_round(tasks: Sequence[_Task]) -> Round:
-    """The tasks that want another round, with its requests."""
-    return [(task, reqs) for task in tasks if (reqs := task.variant.requests(task.item, task.history))]
-
-
-def _requests(
-    suite: Suite, rounds: list[tuple[_Task, list[GenerationRequest]]]
-) -> tuple[list[GenerationRequest], list[str]]:
-    """A round's requests, flat, and the place of each one's case (for error messages)."""
-    return [r for _, reqs in rounds for r in reqs], [task.place(suite) for task, reqs in rounds for _ in reqs]
-
-
-@dataclass
-class _Task:
-    """One (arm, case): the variant's rounds of generations so far and their cache keys."""
-
-    arm: Arm
-    variant: Variant
-    item: Item
-    column: str = ""  # the perturbation or layout; "" for the case as written
-    history: list[list[Generation]] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)
-
-    def place(self, suite: Suite) -> str:
-        """Where the case is written and which version it runs, for error messages."""
-        where = self.item.case.meta.get("where", suite.path)
-        return f"{where}: case {self.item.case.id!r} (version {suite.prompt}@{self.arm.version.label})"
-
-
-def _result_rows(
-    outcome: SuiteResult, rounds: dict[tuple[int, str, str], tuple[list[str], list[int]]]
-) -> list[dict[str, Any]]:
-    """One stored row per (arm, column, case); its details keep the generations per round, to rebuild its latency.
-
-    A perturbed or reformatted case is stored under its column's label, with its input in the details.
-    """
-    rows = []
-    for arm in outcome.arms:
-        v = arm.arm.version
-        columns = [("", outcome.suite.cases, arm.predictions, arm.scores, None)]
-        columns += [(c.label, c.cases, c.predictions, c.scores, c.inputs) for c in arm.perturbed.values()]
-        for label, cases, predictions, scores, inputs in columns:
-            for i, (case, pred) in enumerate(zip(cases, predictions, strict=True)):
-                keys, sizes = rounds[(id(arm.arm), label, case.id)]
-                details = {**pred.details, ROUNDS: sizes, **({"input": inputs[i]} if inputs else {})}
-                rows.append(
-                    {
-                        "run_id": outcome.run_id,
-                        "suite": outcome.suite.name,
-                        "prompt": v.name,
-                        "version": v.label,
-                        "commit_sha": v.commit,
-                        "blob": v.blob,
-                        "variant": arm.arm.variant.name,
-                        "model": arm.arm.model,
-                        "case_id": case.id,
-                        "perturbation": label,
-                        "output": pred.output,
-                        "answer": pred.answer,
-                        "confidence": pred.confidence,
-                        "reasoning": pred.reasoning,
-                        "details": json.dumps(details, ensure_ascii=False),
-                        "generation_keys": json.dumps(keys),
-                        "scores": json.dumps({m: s[i] for m, s in scores.items()}),
-                    }
-                )
-    return rows

@@ -7,9 +7,10 @@ compared with the text as written), sensitivity the layouts; bias and toxicity r
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from promptarena.holistic._expand import FORMAT, Column
 from promptarena.holistic._measures import Fairness, Robustness, Spread, fairness, robustness, spread, worst_case
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 class Scored(Protocol):
     """An arm as the summary reads it (``engine.ArmResult``)."""
 
-    predictions: list[Prediction]
+    predictions: Sequence[Prediction]  # after a run, read back from the store: iterate, do not hold
     scores: dict[str, list[float | None]]
     summary: dict[str, Interval]
     perturbed: dict[str, Column]
@@ -58,6 +59,28 @@ class HolisticRow:
         if not self.fairness:
             return None
         return max(self.fairness.values(), key=lambda f: -1.0 if f.gap != f.gap else f.gap)
+
+
+class Outputs(Sequence[str]):
+    """An arm's output texts, read from its predictions as they are iterated, never all held at once."""
+
+    def __init__(self, predictions: Sequence[Prediction]) -> None:
+        self._predictions = predictions
+
+    def __len__(self) -> int:
+        return len(self._predictions)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [p.output for p in self._predictions[index]]
+        return self._predictions[index].output
+
+    def __iter__(self) -> Iterator[str]:
+        return (p.output for p in self._predictions)
 
 
 def headline_metric(suite: Suite) -> str | None:
@@ -135,7 +158,7 @@ def summarize_holistic(suite: Suite, arm: Scored, scorer: ToxicityScorer | None)
     fair = _fairness(suite, arm, m, name)
     if fair:
         parts.update(fairness=fair[0], fair=fair[1])
-    outputs = [p.output for p in arm.predictions]
+    outputs = Outputs(arm.predictions)
     if suite.holistic.bias:
         from promptarena.metrics.bias import bias_measures
 
@@ -143,7 +166,8 @@ def summarize_holistic(suite: Suite, arm: Scored, scorer: ToxicityScorer | None)
     if scorer is not None:
         from promptarena.metrics.toxicity import summarize
 
-        scores = scorer.score(outputs)
+        texts = iter(outputs)
+        scores = [s for page in iter(lambda: list(itertools.islice(texts, 256)), []) for s in scorer.score(page)]
         toxicity = summarize(scores)
         toxic = mean_ci([float(s >= toxicity.threshold) for s in scores], kind="binary")
         parts.update(toxicity=toxicity, toxic=toxic, toxicity_scorer=f"{scorer.name} ({scorer.version})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,7 +78,7 @@ def _comparison_lines(comp: Comparison) -> list[str]:
             f"| {fmt_p(c.p_value, 'n/a')} | {c.wins}/{c.ties}/{c.losses} | {verdict_icon(c.verdict)} {c.verdict} "
             f"| {_md(fmt_detect(c))} |"
         )
-    worst = [c for c in comp.cases if c.disagreement > 0][:5]
+    worst = list(itertools.islice((c for c in comp.cases if c.disagreement > 0), 5))
     if worst:
         lines += ["", "<details><summary>cases where the arms disagree most</summary>", ""]
         lines.append("| case | reference | " + " | ".join(f"`{a.arm.label}`" for a in comp.arms) + " |")

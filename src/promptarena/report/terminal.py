@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -211,7 +212,7 @@ def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> 
     if comp.holistic:
         title = f"{comp.suite.name}: robustness and fairness, the worst case per case paired between arms"
         console.print(comparison_table(comp, comp.holistic, title))
-    disagreements = [c for c in comp.cases if c.disagreement > 0][:top_cases]
+    disagreements = list(itertools.islice((c for c in comp.cases if c.disagreement > 0), top_cases))
     if disagreements:
         cases = Table(title="cases where the arms disagree most", title_justify="left", show_lines=True)
         cases.add_column("case")

@@ -21,6 +21,10 @@ class Cache(Database):
             out[key] = Generation(text, pt, ct, lat, fin)
         return out
 
+    def cached_keys(self, keys: Iterable[str]) -> set[str]:
+        """Which of these generation keys are stored, without reading their texts."""
+        return {key for (key,) in self._by_keys("SELECT key FROM generations", keys)}
+
     def _by_keys(self, select: str, keys: Iterable[str]) -> list[tuple[Any, ...]]:
         """Rows of ``select ... WHERE key IN (...)`` for every key, 500 keys a query."""
         keys = list(dict.fromkeys(keys))

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,17 +89,25 @@ class Runs(Database):
             )
         return run_id
 
-    def finish_run(
-        self, run_id: str, status: str, results: Sequence[dict[str, Any]], summary: dict[str, Any] | None
-    ) -> None:
-        """Write a run's per-case results and its summary in one transaction, and close it."""
+    def put_results(self, results: Iterable[dict[str, Any]]) -> None:
+        """Write per-case result rows (one chunk of a run, as it is scored), in one transaction."""
+        rows = iter(results)
+        first = next(rows, None)
+        if first is None:
+            return
+        cols = list(first)
         with self.write() as conn:
-            if results:
-                cols = list(results[0])
-                conn.executemany(
-                    f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                    [tuple(r[c] for c in cols) for r in results],
-                )
+            conn.executemany(
+                f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                (tuple(r[c] for c in cols) for r in itertools.chain([first], rows)),
+            )
+
+    def finish_run(
+        self, run_id: str, status: str, results: Iterable[dict[str, Any]], summary: dict[str, Any] | None
+    ) -> None:
+        """Write a run's remaining per-case results and its summary, and close it."""
+        self.put_results(results)
+        with self.write() as conn:
             conn.execute(
                 "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
                 (status, now(), json.dumps(summary, ensure_ascii=False) if summary else None, run_id),
@@ -124,6 +133,34 @@ class Runs(Database):
                 last.update(phase=phase, at=at)
 
         return write
+
+    def result_rows(
+        self, run_id: str, arm: tuple[str, str, str], perturbation: str = "", *, after: int = 0, limit: int = 256
+    ) -> list[tuple[int, dict[str, Any]]]:
+        """(rowid, row) of an arm's (blob, variant, model) results in a run, in the order written, after ``after``."""
+        return self._result_rows("rowid > ? ORDER BY rowid LIMIT ?", run_id, arm, perturbation, after, limit)
+
+    def result_row(
+        self, run_id: str, arm: tuple[str, str, str], case_id: str, perturbation: str = ""
+    ) -> dict[str, Any]:
+        """One case's stored result of one arm in one run."""
+        ((_, row),) = self._result_rows("case_id = ?", run_id, arm, perturbation, case_id)
+        return row
+
+    def _result_rows(
+        self, where: str, run_id: str, arm: tuple[str, str, str], perturbation: str, *args: Any
+    ) -> list[tuple[int, dict[str, Any]]]:
+        sql = (
+            "SELECT rowid, output, answer, confidence, reasoning, details, generation_keys FROM results "
+            f"WHERE run_id = ? AND blob = ? AND variant = ? AND model = ? AND perturbation = ? AND {where}"
+        )
+        with self.read() as conn:
+            rows = conn.execute(sql, (run_id, *arm, perturbation, *args)).fetchall()
+        names = ("output", "answer", "confidence", "reasoning")
+        return [
+            (rowid, {**dict(zip(names, values, strict=True)), "details": json.loads(d), "keys": json.loads(k)})
+            for rowid, *values, d, k in rows
+        ]
 
     def runs(self, suite: str | None = None, limit: int = 200) -> list[RunRow]:
         """The latest runs, newest first; a run whose process died while running shows as ``abandoned``."""
