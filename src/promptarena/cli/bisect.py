@@ -19,6 +19,7 @@ from promptarena.cli.common import (
     make_console,
     note_shallow,
     open_store,
+    repo_option,
     with_backend,
 )
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 @click.option("--good", required=True, help="A revision whose score is good (a sha, tag, branch or HEAD~N).")
 @click.option("--bad", required=True, help="A later revision whose score is bad; good must be its ancestor.")
 @click.option("--metric", default=None, help="Metric to judge by (default: the suite's first gated metric).")
-@click.option("--repo", default=".", show_default=True, help="The git repository holding prompts/ and evals/.")
+@repo_option
 @db_option
 @backend_options
 @click.option("--alpha", type=ALPHA, default=0.05, show_default=True, help="Significance level of 'worse'.")
