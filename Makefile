@@ -13,7 +13,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 DEMO_STAMP := $(VENV)/.demo-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: demo test lint bench ui clean
+.PHONY: demo test lint bench bench-gpu ui clean
 
 $(DEMO_STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,9 +45,17 @@ lint: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/throughput.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/throughput.py --dtype float32
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/self_consistency.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale.py --sizes 100 1000 10000 --max-new-tokens 16
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale.py --fake --sizes 10000 100000
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/openai_concurrency.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/ui_render.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/ui_interaction.py
+
+# on a machine with an NVIDIA GPU: both decode paths beside generate() at batch 1 to 1,024
+bench-gpu: $(DEMO_STAMP)
+	HF_HUB_OFFLINE=1 PATH=$(BIN):$$PATH bash benchmarks/gpu.sh
 
 ui: $(DEMO_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/evals ui
