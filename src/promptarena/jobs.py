@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from promptarena.store import ResultsStore, RunProgress, RunRow, now, run_status
+from promptarena.store import ResultsStore, RunProgress, RunRow, ignore_results_folder, now, run_status
 
 _EVALS = ["-c", "from promptarena.cli import main; main(prog_name='evals')"]
 _HOST = socket.gethostname()
@@ -100,6 +100,7 @@ def start(workdir: Path, db: Path, suite: str, revisions: Sequence[str] = (), va
     """Launch `evals run` in its own session (a closed page or a stopped server leaves it running); return at once."""
     folder = jobs_dir(workdir)
     folder.mkdir(parents=True, exist_ok=True)
+    ignore_results_folder(folder.parent)
     job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     argv = run_argv(workdir, db, suite, revisions, variants)
     started_at = now()

@@ -5,7 +5,7 @@ the reads the workbench needs, and whole-database maintenance (export, merge). N
 package writes SQL; callers ask the store in domain terms.
 """
 
-from promptarena.store._db import MIGRATIONS, default_path, now, tables
+from promptarena.store._db import MIGRATIONS, default_path, ignore_results_folder, now, tables
 from promptarena.store._feedback import Vote
 from promptarena.store._maintenance import FORMATS, MergeReport
 from promptarena.store._queries import StoredArm
@@ -22,6 +22,7 @@ __all__ = [
     "StoredArm",
     "Vote",
     "default_path",
+    "ignore_results_folder",
     "now",
     "run_status",
     "tables",

@@ -197,7 +197,7 @@ def default_path(root: str | Path) -> Path:
     return Path(env).expanduser() if env else Path(root) / ".promptarena" / "results.db"
 
 
-def _ignore_results_folder(folder: Path) -> None:
+def ignore_results_folder(folder: Path) -> None:
     """Keep a `.promptarena/` results folder out of `git status`, wherever it is: its own `.gitignore` says `*`."""
     ignore = folder / ".gitignore"
     if folder.name == ".promptarena" and not ignore.exists():
@@ -366,7 +366,7 @@ class Database:
         try:
             with self._guard(writing=True):
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                _ignore_results_folder(self.path.parent)
+                ignore_results_folder(self.path.parent)
                 conn = _connect(tmp)
                 try:
                     conn.execute("PRAGMA journal_mode = WAL")

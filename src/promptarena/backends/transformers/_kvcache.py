@@ -144,10 +144,11 @@ def merge(cache_a: Any, mask_a: Any, cache_b: Any, mask_b: Any) -> tuple[Any, An
     return cache_a, mask
 
 
-def compact(cache: Any, keep: list[int], device: Any) -> tuple[Any, Any]:
-    """Drop the rows not in ``keep`` by moving the last kept rows into the gaps (copies only those).
+def compaction(keep: list[int]) -> tuple[list[int], list[int], list[int]]:
+    """How to keep only the rows ``keep``: the last kept rows move into the gaps (so only those are copied).
 
-    Returns the cache and the new row order as old row indices (a tensor, to reorder per-row state).
+    Returns (holes, movers, order): row ``movers[i]`` moves to ``holes[i]``; ``order[i]`` is the old index
+    of the row now at ``i``.
     """
     n = len(keep)
     kept = set(keep)
@@ -156,6 +157,16 @@ def compact(cache: Any, keep: list[int], device: Any) -> tuple[Any, Any]:
     order = list(range(n))
     for hole, mover in zip(holes, movers, strict=True):
         order[hole] = mover
+    return holes, movers, order
+
+
+def compact(cache: Any, keep: list[int], device: Any) -> tuple[Any, Any]:
+    """Drop the rows not in ``keep`` (see :func:`compaction`).
+
+    Returns the cache and the new row order as old row indices (a tensor, to reorder per-row state).
+    """
+    holes, movers, order = compaction(keep)
+    n = len(keep)
     order_t = torch.tensor(order, device=device)
     holes_t = torch.tensor(holes, dtype=torch.long, device=device)
     movers_t = torch.tensor(movers, dtype=torch.long, device=device)

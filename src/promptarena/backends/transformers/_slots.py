@@ -188,12 +188,7 @@ class SlotBatch(Batch):
     def keep(self, keep: list[int]) -> Batch:
         """Keep the rows at ``keep``: the last kept rows move into the gaps; freed slots are emptied."""
         s, n, old = self.slots, len(keep), len(self.rows)
-        kept = set(keep)
-        holes = [i for i in range(n) if i not in kept]
-        movers = [j for j in keep if j >= n]
-        order = list(range(n))
-        for hole, mover in zip(holes, movers, strict=True):
-            order[hole] = mover
+        holes, movers, order = kv.compaction(keep)
         if holes:
             h = torch.tensor(holes, device=s.col.device)
             f = torch.tensor(movers, device=s.col.device)
