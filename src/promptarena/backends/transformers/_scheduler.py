@@ -9,6 +9,7 @@ the model is loaded.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +25,8 @@ from promptarena.errors import BackendError
 from promptarena.types import Generation, GenerationRequest
 
 MIN_SHARED_PREFIX = 8
+CLUSTER_GAIN = 32  # tokens of a head of their own that earn a cluster of prompts a prefill apart
+PREFIX_HEADS = 8  # prompt heads whose KV cache is kept between admissions
 Encode = Callable[[GenerationRequest], list[int]]  # a request's prompt tokens
 
 
@@ -150,6 +153,27 @@ def group_requests(requests: Sequence[GenerationRequest], encode: Encode) -> lis
         row_key = hashlib.sha256(f"{key}:{request.sample_index}".encode()).digest()
         group.rows.append(Row(i, request, len(group.prompt_ids), row_key))
     return sorted(by_key.values(), key=lambda g: len(g.prompt_ids))
+
+
+def prefix_clusters(groups: list[Group]) -> list[list[Group]]:
+    """Split ``groups`` into clusters whose prompts share a head at least ``CLUSTER_GAIN`` tokens longer than
+    the head all of them share (one more prefill pays for itself then); the others form one cluster."""
+    if len(groups) < 4:
+        return [groups]
+    everyone = common_prefix([g.prompt_ids for g in groups])
+    ordered = sorted(groups, key=lambda g: g.prompt_ids)
+    runs: list[list[Group]] = [[ordered[0]]]
+    for prev, group in itertools.pairwise(ordered):
+        if common_prefix([prev.prompt_ids, group.prompt_ids]) >= everyone + CLUSTER_GAIN:
+            runs[-1].append(group)
+        else:
+            runs.append([group])
+    clusters = [run for run in runs if len(run) > 1]
+    if not clusters:
+        return [groups]
+    alone = {id(run[0]) for run in runs if len(run) == 1}
+    rest = [group for group in groups if id(group) in alone]
+    return clusters + [rest] if rest else clusters
 
 
 def common_prefix(seqs: list[list[int]]) -> int:
@@ -322,9 +346,18 @@ class Scheduler:
         """Run the prompts of ``groups`` once each, copy their KV cache to every row of the group, choose the
         first tokens.
 
-        Prompts usually share a long head (the chat template's system prompt): that head is computed once
-        (and kept for the next admission) and only the rest of each prompt goes through the model.
+        Prompts usually share a long head (the chat template's system prompt, a version's instructions and
+        few-shot turns): each cluster of prompts with a head of their own is prefilled apart, its head once.
         """
+        batch: Batch | None = None
+        for cluster in prefix_clusters(groups):
+            joining = self._prefill_cluster(cluster, max_new)
+            batch = joining if batch is None else batch.extend(joining)
+        assert batch is not None
+        return batch
+
+    def _prefill_cluster(self, groups: list[Group], max_new: int) -> Batch:
+        """Prefill ``groups``: their common head once (kept for the next admission), then each prompt's rest."""
         start = time.perf_counter()
         model, device = self.model, self.device
         prompts = [g.prompt_ids for g in groups]
@@ -343,7 +376,9 @@ class Scheduler:
                     **{self.cache_kw: head_cache},
                 )
                 head_kv = [(layer.keys, layer.values) for layer in kv.cache_layers(head_cache)]
-                self._prefix_kv = {head: head_kv}  # keep one: the next admission most likely shares it
+                self._prefix_kv[head] = head_kv  # the next admission most likely shares it
+                while len(self._prefix_kv) > PREFIX_HEADS:
+                    del self._prefix_kv[next(iter(self._prefix_kv))]
             kv.fill(cache, head_kv, torch.zeros(len(groups), dtype=torch.long, device=device))
         tails = [p[shared:] for p in prompts]
         width = max(len(t) for t in tails)
