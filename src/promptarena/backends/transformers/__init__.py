@@ -1,20 +1,24 @@
 """The ``transformers`` backend: a local model on CPU or CUDA, with a decode loop built for evaluations.
 
 Evaluation workloads are many short prompts, often several samples of the same prompt. The decode loop
-here differs from ``model.generate`` in three ways that matter for that shape:
+here differs from ``model.generate`` in the ways that matter for that shape:
 
 * rows that finished leave the batch and the KV cache at once, and waiting rows take their places
   (plain ``generate`` keeps computing finished rows until the longest one ends);
-* requests that differ only in ``sample_index`` are prefilled once and their KV cache is copied;
+* requests that differ only in ``sample_index`` are prefilled once and their KV cache is copied, and
+  prompts that share a head (a version's instructions) prefill that head once;
 * sampling noise is a hash of (prompt, seed, sample index, step), so a sample does not depend on which
-  other rows share its batch, and the run is reproducible.
+  other rows share its batch, and the run is reproducible;
+* a step's state stays on the device, and on a GPU each step is replayed as a CUDA graph over fixed
+  slots of the KV cache.
 
 A row's latency runs from its admission (the start of its prefill) to its last token; rows still waiting
 for a free place are not yet admitted.
 
 The modules follow those seams: ``_device`` (device, dtype, threads, batch size, weight packing),
 ``_backend`` (the Backend contract), ``_scheduler`` (continuous batching), ``_kvcache`` (surgery on
-transformers' cache internals, transformers >= 4.56) and ``_sampling`` (sampling kernels). Importing this
+transformers' cache internals, transformers >= 4.56), ``_slots`` (fixed slots and CUDA graphs) and
+``_sampling`` (sampling kernels). Importing this
 package does not import torch; the fingerprint is computed without it too. torch, transformers and gguf
 come with the extra ``pip install 'promptarena[local]'``.
 """

@@ -2,8 +2,10 @@
 
 Rows that finished leave the batch and the KV cache at once and waiting rows take their places (plain
 ``generate`` keeps computing finished rows until the longest one ends); requests that differ only in
-``sample_index`` form one group, prefilled once, whose KV cache is copied to each row. Imported only once
-the model is loaded.
+``sample_index`` form one group, prefilled once, whose KV cache is copied to each row; groups whose prompts
+share a head of their own are prefilled as a cluster, the head once. A batch's per-row state lives on the
+device (:class:`Batch`); on a GPU the rows decode in fixed slots (``_slots``). Imported only once the model
+is loaded.
 """
 
 from __future__ import annotations
