@@ -35,9 +35,9 @@ $(TEST_STAMP): $(DEMO_STAMP)
 demo: $(DEMO_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/evals run
 
-# two workers, one per core of the machines this runs on; worksteal keeps the long tests from queueing
+# two workers, one per core of the machines this runs on; the browser tests share one of them (conftest.py)
 test: $(TEST_STAMP)
-	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n 2 --dist worksteal
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests app benchmarks

@@ -137,14 +137,21 @@ def _from_url(key: str, options: Sequence[str], what: str, *, many: bool) -> Non
 
 
 def _to_url(key: str, values: list[str], default: list[str]) -> None:
-    """After the widget: write its value to the URL (a new history entry), or drop the parameter at the default."""
-    values = [] if values == default else values
-    st.session_state[_SYNCED + key] = values
-    if st.query_params.get_all(key) != values:
-        if values:
-            st.query_params[key] = values
-        else:
-            del st.query_params[key]
+    """After the widget: write its value to the URL (a new history entry), or drop the parameter at the default.
+
+    A URL that already means this value (a link that spells out a default) is left as it is: rewriting it would
+    add a history entry, and Back would land on the same view instead of the page the link came from.
+    """
+    current = st.query_params.get_all(key)
+    if values == (current or default):
+        st.session_state[_SYNCED + key] = current
+        return
+    written = [] if values == default else values
+    st.session_state[_SYNCED + key] = written
+    if written:
+        st.query_params[key] = written
+    else:
+        del st.query_params[key]
 
 
 _SYNCED = "_url:"  # the URL value each selection was last read from or written to

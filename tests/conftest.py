@@ -24,6 +24,14 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run one after another on one worker (``--dist loadgroup``): two Chromiums and two Streamlit
+    servers at once on two cores make clicks race their pages' reruns."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
+
+
 @pytest.fixture
 def git_repo(tmp_path: Path) -> GitRepo:
     """An empty real git repository on branch ``main`` in ``tmp_path / "repo"``."""

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.browser
 
 def test_a_run_goes_on_while_the_person_browses_and_ends_completed(tmp_path: Path) -> None:
     bench = build_workbench(tmp_path / "bench")
-    slow = SUITE.replace('model: {backend: fake, default: "42"}', 'model: {backend: fake, default: "42", delay_s: 0.25}')
+    fake = 'model: {backend: fake, default: "42"}'
+    slow = SUITE.replace(fake, fake.replace("}", ", delay_s: 0.25}"))
     bench.repo.write("evals/math.yaml", slow)  # 3 versions x 8 cases x 5 requests: about 30 s
     with (
         workbench_server(bench.repo.root, bench.db, tmp_path / "streamlit.log") as url,

@@ -8,16 +8,19 @@ carries its key as the class ``st-key-<key>``, which is how these tests find one
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import expect
 
 from promptarena import feedback
 from promptarena.store import ResultsStore
-from tests.support.browser import chromium_page, open_page, screenshots_dir, settle, workbench_server
+from tests.support.browser import chromium_page, open_page, screenshots_dir, settle, settle_rerun, workbench_server
 from tests.support.workbench import Workbench, build_workbench
 
 pytestmark = pytest.mark.browser
@@ -61,7 +64,7 @@ def _thumb(page, side: str):  # noqa: ANN001, ANN202 - Playwright objects
 def _click(page, bench: Workbench, side: str, votes: int) -> list[feedback.Vote]:  # noqa: ANN001
     _thumb(page, side).click()
     _until(lambda: len(_votes(bench)) == votes, f"{votes} vote(s) after clicking {side}")
-    settle(page)
+    settle_rerun(page)
     return _votes(bench)
 
 
@@ -73,25 +76,34 @@ def test_a_second_click_withdraws_the_vote_and_the_other_thumb_changes_it(server
     url, bench = server
     open_page(page, f"{url}/Case_explorer", "Extracted answer")
     assert _votes(bench) == [] and _pressed(page) == []
-    _thumb(page, "up").hover()
     tooltip = page.get_by_role("tooltip")
+    for _ in range(3):  # a tooltip opens after a hover delay, which a busy machine can miss: hover again
+        _thumb(page, "up").hover()
+        with contextlib.suppress(PlaywrightTimeout):
+            tooltip.wait_for(timeout=5_000)
+            break
+        page.mouse.move(0, 0)
     tooltip.wait_for(timeout=5_000)
     assert re.fullmatch(rf"thumbs up for output of arm worktree:\w+, case {CASE}", tooltip.inner_text().strip())
 
     (vote,) = _click(page, bench, "up", 1)
     assert vote.thumbs_up and vote.voter.startswith("anonymous:")
-    assert _pressed(page) == ["up"] and page.get_by_text("Votes on this output: 👍 1 · 👎 0").count() == 1
-    assert page.get_by_text("Latest feedback here: 👍").count() == 1
+    # the page redraws after the vote is stored: wait for it rather than read it at once
+    _until(lambda: _pressed(page) == ["up"], "the thumbs-up button to show as pressed")
+    expect(page.get_by_text("Votes on this output: 👍 1 · 👎 0")).to_have_count(1)
+    expect(page.get_by_text("Latest feedback here: 👍")).to_have_count(1)
 
     assert _click(page, bench, "up", 0) == []  # the same thumb again: withdrawn
-    assert _pressed(page) == [] and page.get_by_text("Latest feedback here").count() == 0
+    _until(lambda: _pressed(page) == [], "no button to show as pressed")
+    expect(page.get_by_text("Latest feedback here")).to_have_count(0)
 
     _click(page, bench, "up", 1)
     _thumb(page, "down").click()
     _until(lambda: [v.thumbs_up for v in _votes(bench)] == [False], "the vote to change to thumbs down")
     settle(page)
     (changed,) = _votes(bench)
-    assert changed.voter == vote.voter and _pressed(page) == ["down"]
+    assert changed.voter == vote.voter
+    _until(lambda: _pressed(page) == ["down"], "the thumbs-down button to show as pressed")
     page.screenshot(path=str(screenshots_dir(tmp_path) / "votes.png"))
     with ResultsStore(bench.db) as results, results.write() as conn:
         conn.execute("DELETE FROM feedback")
@@ -103,7 +115,7 @@ def test_the_name_typed_on_one_page_is_there_on_the_next(server, page) -> None: 
     name = page.get_by_role("textbox", name=NAME_BOX)
     name.fill("Alice")
     name.press("Enter")
-    settle(page)
+    settle_rerun(page)
     (vote,) = _click(page, bench, "up", 1)
     assert (vote.voter, vote.name) == ("alice", "Alice")
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name="Compare").click()

@@ -100,6 +100,16 @@ def settle(page) -> None:  # noqa: ANN001 - a Playwright page
     page.wait_for_function(DRAWN, timeout=30_000)
 
 
+def settle_rerun(page) -> None:  # noqa: ANN001 - a Playwright page
+    """After an action that reruns the script (a click, Enter in a text box): wait for the rerun to start, when it
+    has not already come and gone, then for it to finish, so that the next action does not race it."""
+    from playwright.sync_api import TimeoutError as Timeout
+
+    with contextlib.suppress(Timeout):  # the rerun was over before we looked
+        page.wait_for_selector(IDLE.replace("notRunning", "running"), state="attached", timeout=2_000)
+    settle(page)
+
+
 def open_page(page, url: str, marker: str) -> None:  # noqa: ANN001 - a Playwright page
     """Load ``url`` in a fresh document, wait for its script to be idle, then check the page shows ``marker``."""
     page.goto(url)
