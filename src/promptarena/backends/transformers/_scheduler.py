@@ -129,18 +129,28 @@ class Batch:
     def extend(self, other: Batch) -> Batch:
         """This batch with ``other``'s rows appended (caches stacked, the shorter one left-padded)."""
         self.cache, self.mask = kv.merge(self.cache, self.mask, other.cache, other.mask)
+        return self.append_rows(other)
+
+    def keep(self, keep: list[int]) -> Batch:
+        """Only the rows at ``keep`` (moved into the gaps of those that left); the cache is trimmed."""
+        self.cache, order = kv.compact(self.cache, keep, self.mask.device)
+        self.mask = self.mask[order]
+        self.cache, self.mask = kv.trim(self.cache, self.mask)
+        return self.reorder_rows(order.tolist())
+
+    def append_rows(self, other: Batch) -> Batch:
+        """``other``'s rows and their per-row state after this batch's (the cache is the caller's)."""
         for name in self.PER_ROW:
             setattr(self, name, torch.cat([getattr(self, name), getattr(other, name)]))
         self.rows += other.rows
         return self.flags()
 
-    def keep(self, keep: list[int]) -> Batch:
-        """Only the rows at ``keep`` (moved into the gaps of those that left); the cache is trimmed."""
-        self.cache, order = kv.compact(self.cache, keep, self.mask.device)
-        for name in ("mask", *self.PER_ROW):
-            setattr(self, name, getattr(self, name)[order])
-        self.rows = [self.rows[i] for i in order.tolist()]
-        self.cache, self.mask = kv.trim(self.cache, self.mask)
+    def reorder_rows(self, order: list[int]) -> Batch:
+        """Rows and per-row state in ``order`` (old row indices; the cache is the caller's)."""
+        idx = torch.tensor(order, device=self.last.device)
+        for name in self.PER_ROW:
+            setattr(self, name, getattr(self, name)[idx])
+        self.rows = [self.rows[i] for i in order]
         return self.flags()
 
 

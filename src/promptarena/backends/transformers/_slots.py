@@ -74,9 +74,9 @@ class Slots:
         self.pos = torch.zeros(n, dtype=torch.long, device=device)
         self.live = torch.zeros(n, dtype=torch.long, device=device)
         self.valid = torch.zeros((n, c), dtype=torch.bool, device=device)
-        self.valid[:, 0] = True  # an empty slot attends to one column, so its (unused) output stays finite
         self.ids = torch.zeros((n, 1), dtype=torch.long, device=device)
         self.true = torch.ones(n, dtype=torch.bool, device=device)
+        self.empty(0, n)
         cache = kv.new_cache(self.model)
         cache.layers = [
             SlotLayer(
@@ -87,6 +87,14 @@ class Slots:
             for _ in range(config.num_hidden_layers)
         ]
         self.cache = cache
+
+    def empty(self, first: int, end: int) -> None:
+        """Slots ``first``…``end`` hold no row: they do not move, and attend to one column, so that their
+        (unused) output stays finite."""
+        self.live[first:end] = 0
+        self.col[first:end] = 0
+        self.valid[first:end] = False
+        self.valid[first:end, 0] = True
 
     def fits(self, slots: int, columns: int) -> bool:
         return slots <= self.capacity and columns <= self.columns
@@ -180,10 +188,7 @@ class SlotBatch(Batch):
 
     def extend(self, other: Batch) -> Batch:
         self._place(other, len(self.rows))
-        for name in self.PER_ROW:
-            setattr(self, name, torch.cat([getattr(self, name), getattr(other, name)]))
-        self.rows += other.rows
-        return self.flags()
+        return self.append_rows(other)
 
     def keep(self, keep: list[int]) -> Batch:
         """Keep the rows at ``keep``: the last kept rows move into the gaps; freed slots are emptied."""
@@ -197,15 +202,8 @@ class SlotBatch(Batch):
                 layer.vbuf[h] = layer.vbuf[f]
             for buf in (s.valid, s.col, s.pos):
                 buf[h] = buf[f]
-        s.live[n:old] = 0
-        s.col[n:old] = 0
-        s.valid[n:old] = False
-        s.valid[n:old, 0] = True
-        idx = torch.tensor(order, device=s.col.device)
-        for name in self.PER_ROW:
-            setattr(self, name, getattr(self, name)[idx])
-        self.rows = [self.rows[i] for i in order]
-        return self.flags()
+        s.empty(n, old)
+        return self.reorder_rows(order)
 
 
 def usable(model: Any) -> bool:
