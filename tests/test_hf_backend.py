@@ -98,6 +98,33 @@ def test_inverse_cdf_follows_the_weights_and_skips_zeros():
     )
 
 
+@pytest.mark.parametrize("mask", ["none", "padding", "additive"])
+def test_cpu_decode_attention_computes_what_sdpa_computes(mask):
+    """One query per row over a cache, grouped query heads (9 over 3, as SmolLM2): the matmul path gives
+    SDPA's output to fp32 rounding; a prefill (several queries) goes to SDPA itself."""
+    torch = pytest.importorskip("torch")
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from promptarena.backends.transformers._attention import attention
+
+    torch.manual_seed(0)
+    module = SimpleNamespace(num_key_value_groups=3, is_causal=True)
+    rows, length = 5, 17
+    query = torch.randn(rows, 1, 9, 64).transpose(1, 2)  # as the model passes it: a transposed view
+    key, value = torch.randn(rows, 3, length, 64), torch.randn(rows, 3, length, 64)
+    keep = torch.ones(rows, 1, 1, length, dtype=torch.bool)
+    keep[1, ..., :6] = keep[3, ..., :2] = False  # left padding of shorter prompts
+    masks = {"none": None, "padding": keep, "additive": torch.zeros(keep.shape).masked_fill(~keep, float("-inf"))}
+    got, _ = attention(module, query, key, value, masks[mask], scaling=0.125)
+    want, _ = sdpa_attention_forward(module, query, key, value, masks[mask], scaling=0.125)
+    assert got.shape == want.shape == (rows, 1, 9, 64)
+    assert torch.allclose(got, want, atol=1e-5)
+    prefill = torch.randn(rows, 9, 4, 64)
+    assert torch.equal(
+        attention(module, prefill, key, value, None)[0], sdpa_attention_forward(module, prefill, key, value, None)[0]
+    )
+
+
 # ------------------------------------------------------------------------------------- the real model
 
 
@@ -116,9 +143,8 @@ QUESTION = "In one sentence, what is a volcano?"
 SHORT = "In one word, what color is the sky?"  # a short greedy answer keeps the plain generate() reference quick
 
 
-@pytest.fixture(scope="module")
-def plain_greedy(backend):
-    """Plain Hugging Face greedy generate() on the same model and dtype: (text, completion tokens, prompt tokens)."""
+def generate_plainly(dtype: str, question: str, max_new_tokens: int) -> tuple[str, int, int]:
+    """Plain Hugging Face greedy generate() (F.linear, SDPA) on the model: (text, completion tokens, prompt tokens)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -126,17 +152,23 @@ def plain_greedy(backend):
 
     path = str(resolve_model("default").path)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, backend.dtype)).eval()
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype)).eval()
     text = tokenizer.apply_chat_template(
-        [{"role": "user", "content": SHORT}], add_generation_prompt=True, tokenize=False
+        [{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False
     )
     enc = tokenizer(text, return_tensors="pt", add_special_tokens=False)
     with torch.inference_mode():
-        out = model.generate(**enc, max_new_tokens=24, do_sample=False, pad_token_id=tokenizer.eos_token_id)
+        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tokenizer.eos_token_id)
     new = out[0, enc["input_ids"].shape[1] :].tolist()
     eos = tokenizer.eos_token_id
     count = new.index(eos) + 1 if eos in new else len(new)
     return tokenizer.decode(new[:count], skip_special_tokens=True), count, enc["input_ids"].shape[1]
+
+
+@pytest.fixture(scope="module")
+def plain_greedy(backend):
+    """Plain greedy generate() on the same model and dtype as ``backend``."""
+    return generate_plainly(backend.dtype, SHORT, 24)
 
 
 @pytest.mark.model
@@ -149,6 +181,23 @@ def test_greedy_is_deterministic_and_matches_plain_generate(backend, plain_greed
     assert first.prompt_tokens == prompt_tokens
     assert first.finish_reason == "stop"
     assert first.latency_s > 0
+
+
+@pytest.mark.model
+def test_fp32_on_cpu_runs_packed_kernels_and_still_answers_as_plain_generate(backend32):
+    """fp32 takes oneDNN's packed matmuls and the matmul decode attention: sums in another order only, so
+    greedy answers stay those of plain generate() (F.linear and SDPA)."""
+    import torch
+
+    from promptarena.backends.transformers import _attention
+
+    got = run(backend32, [ask(QUESTION, max_new_tokens=40)])[0]
+    model = backend32._model
+    assert model.config._attn_implementation == _attention.NAME
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears and all("forward" in vars(m) for m in linears)  # every one given its packed weight
+    text, count, _ = generate_plainly("float32", QUESTION, 40)
+    assert (got.text, got.completion_tokens) == (text, count)
 
 
 @pytest.mark.model

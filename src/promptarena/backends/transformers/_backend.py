@@ -106,6 +106,7 @@ class TransformersBackend:
             raise missing_dependency(_PURPOSE, "local", err) from err
         from transformers.utils import logging as hf_logging
 
+        from promptarena.backends.transformers import _attention as attention
         from promptarena.backends.transformers._device import pack_linears
         from promptarena.backends.transformers._scheduler import Scheduler
         from promptarena.backends.transformers._slots import usable as slots_usable
@@ -121,8 +122,9 @@ class TransformersBackend:
         except Exception as err:
             raise BackendError(f"could not load model {self.model_id!r} from {resolved.path}: {err}") from err
         model = model.to(self.device).eval()
-        if self.device == "cpu" and self.dtype == "bfloat16":
+        if self.device == "cpu":
             pack_linears(model)
+            attention.install(model)
         eos: set[int] = set()
         for source in (model.generation_config.eos_token_id, tokenizer.eos_token_id):
             if isinstance(source, int):

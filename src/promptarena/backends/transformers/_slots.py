@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from transformers.cache_utils import DynamicLayer
 
+from promptarena.backends.transformers import _attention as attention
 from promptarena.backends.transformers import _kvcache as kv
 from promptarena.backends.transformers._scheduler import Batch
 
@@ -210,7 +211,7 @@ def usable(model: Any) -> bool:
     """Whether slot decoding computes what the model computes: SDPA attention over every earlier position
     (no sliding window, no special cache layers)."""
     config = model.config
-    if getattr(config, "_attn_implementation", None) != "sdpa":
+    if getattr(config, "_attn_implementation", None) not in ("sdpa", attention.NAME):
         return False
     if any(t != "full_attention" for t in getattr(config, "layer_types", None) or []):
         return False
