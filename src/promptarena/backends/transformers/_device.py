@@ -133,7 +133,9 @@ def pack_linears(model: Any) -> int:
     results); in fp32, oneDNN's kernels reach 1.5-2x the throughput of the BLAS call at 8-64 rows, the
     vocabulary projection most of all. fp32 stays fp32: sums are only taken in another order, so results
     agree with ``F.linear`` to fp32 rounding. A layer whose packed kernel is unavailable, or disagrees with
-    ``F.linear`` (bf16: any bit; fp32: beyond rounding), is left as it is. Returns how many were packed.
+    ``F.linear`` (bf16: any bit; fp32: beyond rounding), is left as it is. The packed weights are a copy
+    beside the loaded ones, so a model whose copy would take more than half the free memory is left
+    unpacked. Returns how many were packed.
     """
     import torch
 
@@ -141,10 +143,14 @@ def pack_linears(model: Any) -> int:
     reorder = getattr(getattr(torch.ops, "mkldnn", None), "_reorder_linear_weight", None)
     if op is None or reorder is None or not torch.backends.mkldnn.is_available():
         return 0
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    copy = sum(m.weight.numel() * m.weight.element_size() for m in linears)
+    if copy > os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2:
+        return 0
     packed = 0
-    for module in model.modules():
-        dtype = getattr(getattr(module, "weight", None), "dtype", None)
-        if not isinstance(module, torch.nn.Linear) or dtype not in (torch.bfloat16, torch.float32):
+    for module in linears:
+        dtype = module.weight.dtype
+        if dtype not in (torch.bfloat16, torch.float32):
             continue
         try:
             with torch.no_grad():
