@@ -46,6 +46,8 @@ lint: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/throughput.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/throughput.py --dtype float32
+	# as on a CPU with AVX2 only (the llama.cpp reference is built for AVX2 here too)
+	ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2 HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/throughput.py --dtype float32
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/self_consistency.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale.py --sizes 100 1000 10000 --max-new-tokens 16
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale.py --fake --sizes 10000 100000

@@ -67,9 +67,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
 
     rows: dict[str, list[float]] = {k: [] for k in ("engine_greedy", "engine_sampled", "plain_greedy", "plain_sampled")}
+    tokens: dict[str, int] = {}
     for repeat in range(args.repeats):
-        rows["engine_greedy"].append(engine_generate(backend, greedy)[1])
-        rows["engine_sampled"].append(engine_generate(backend, sampled)[1])
+        for name, requests in (("engine_greedy", greedy), ("engine_sampled", sampled)):
+            tokens[name], seconds = engine_generate(backend, requests)
+            rows[name].append(seconds)
         rows["plain_greedy"].append(
             plain_generate(tokenizer, model, questions, args.max_new_tokens, do_sample=False)[1]
         )
@@ -88,6 +90,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "device": backend.device,
         "dtype": backend.dtype,
         **{f"{k}_s": round(v, 2) for k, v in med.items()},
+        **{f"{k}_tokens": v for k, v in tokens.items()},
         "engine_ratio": paired_ratio(rows["engine_sampled"], rows["engine_greedy"]),
         "generate_ratio": paired_ratio(rows["plain_sampled"], rows["plain_greedy"]),
     }

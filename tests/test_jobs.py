@@ -64,6 +64,19 @@ def test_a_background_run_records_its_progress_and_completes(tmp_path: Path) -> 
     assert [j.id for j in jobs.jobs(repo.root)] == [job.id]  # any page finds it again
 
 
+def test_old_ended_jobs_are_pruned_and_running_ones_kept(tmp_path: Path) -> None:
+    folder = jobs.jobs_dir(tmp_path)
+    folder.mkdir(parents=True)
+    for i in range(6):  # oldest first; job 1 never ended
+        for suffix in (".json", ".log") + ((".rc",) if i != 1 else ()):
+            (folder / f"20260101-00000{i}-abc{suffix}").write_text("0")
+    assert jobs.prune(tmp_path, keep=3) == 2
+    left = sorted(p.name for p in folder.iterdir())
+    assert [name for name in left if name.endswith(".json")] == [f"20260101-00000{i}-abc.json" for i in (1, 3, 4, 5)]
+    assert not any(name.startswith(("20260101-000000", "20260101-000002")) for name in left)
+    assert jobs.prune(tmp_path, keep=3) == 0
+
+
 def test_cancel_stops_the_run_as_interrupted_and_keeps_its_generations(tmp_path: Path) -> None:
     repo = slow_repo(tmp_path / "repo", delay_s=0.3)
     db = results_db(repo)

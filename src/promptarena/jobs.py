@@ -26,6 +26,9 @@ _EVALS = ["-c", "from promptarena.cli import main; main(prog_name='evals')"]
 _HOST = socket.gethostname()
 
 
+KEEP = 100  # the newest jobs whose files are kept; their runs live on in the results database
+
+
 def jobs_dir(workdir: Path) -> Path:
     """Where the workbench keeps its jobs: ``.promptarena/jobs`` in the repository."""
     return Path(workdir) / ".promptarena" / "jobs"
@@ -111,7 +114,20 @@ def start(workdir: Path, db: Path, suite: str, revisions: Sequence[str] = (), va
     job = Job(job_id, suite, argv, proc.pid, _HOST, started_at, str(folder))
     _write_atomic(folder / f"{job_id}.json", json.dumps(asdict(job)))
     threading.Thread(target=_reap, args=(proc, folder / f"{job_id}.rc"), daemon=True).start()
+    prune(workdir)
     return job
+
+
+def prune(workdir: Path, keep: int = KEEP) -> int:
+    """Delete the command, log and exit code of ended jobs older than the newest ``keep``; returns how many."""
+    folder = jobs_dir(workdir)
+    pruned = 0
+    for path in sorted(folder.glob("*.json"), reverse=True)[keep:]:
+        if (folder / f"{path.stem}.rc").is_file():  # ended (a running job has no exit code yet)
+            for suffix in (".log", ".rc", ".json"):
+                (folder / f"{path.stem}{suffix}").unlink(missing_ok=True)
+            pruned += 1
+    return pruned
 
 
 def _reap(proc: subprocess.Popen, rc_path: Path) -> None:
