@@ -3,6 +3,8 @@
 Reports the wall-time ratio (sampled / greedy) for the transformers backend (samples share their prompt's
 prefill, finished rows leave the batch) beside plain ``generate(num_return_sequences=N)``, measured in the
 same process over ``--repeats`` rounds: times are medians, a ratio is the median of each round's ratio.
+Samples write more than N times the greedy tokens (and run for more steps), so the table also gives the
+tokens ratio and the time ratio per token written: what a sampled token costs against a greedy one.
 
     python benchmarks/self_consistency.py --prompts benchmarks/workloads/questions16.json -n 5 -t 0.7
 """
@@ -66,20 +68,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "num_return_sequences": args.samples,
     }
 
-    rows: dict[str, list[float]] = {k: [] for k in ("engine_greedy", "engine_sampled", "plain_greedy", "plain_sampled")}
-    tokens: dict[str, int] = {}
+    runs: dict[str, Any] = {
+        "engine_greedy": lambda: engine_generate(backend, greedy),
+        "engine_sampled": lambda: engine_generate(backend, sampled),
+        "plain_greedy": lambda: plain_generate(tokenizer, model, questions, args.max_new_tokens, do_sample=False),
+        "plain_sampled": lambda: plain_generate(tokenizer, model, questions, args.max_new_tokens, **sample_kwargs),
+    }
+    rows: dict[str, list[float]] = {k: [] for k in runs}
+    tokens: dict[str, list[int]] = {k: [] for k in runs}
     for repeat in range(args.repeats):
-        for name, requests in (("engine_greedy", greedy), ("engine_sampled", sampled)):
-            tokens[name], seconds = engine_generate(backend, requests)
+        for name, run in runs.items():
+            made, seconds = run()
+            tokens[name].append(made)
             rows[name].append(seconds)
-        rows["plain_greedy"].append(
-            plain_generate(tokenizer, model, questions, args.max_new_tokens, do_sample=False)[1]
-        )
-        rows["plain_sampled"].append(
-            plain_generate(tokenizer, model, questions, args.max_new_tokens, **sample_kwargs)[1]
-        )
         print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in rows.items()), file=sys.stderr)
     med = {k: statistics.median(v) for k, v in rows.items()}
+    per_token = {k: [s / n for s, n in zip(rows[k], tokens[k], strict=True)] for k in runs}
     result = {
         "benchmark": "self_consistency",
         "questions": len(questions),
@@ -90,19 +94,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "device": backend.device,
         "dtype": backend.dtype,
         **{f"{k}_s": round(v, 2) for k, v in med.items()},
-        **{f"{k}_tokens": v for k, v in tokens.items()},
+        **{f"{k}_tokens": statistics.median(v) for k, v in tokens.items()},
         "engine_ratio": paired_ratio(rows["engine_sampled"], rows["engine_greedy"]),
         "generate_ratio": paired_ratio(rows["plain_sampled"], rows["plain_greedy"]),
+        "engine_ratio_per_token": paired_ratio(per_token["engine_sampled"], per_token["engine_greedy"]),
+        "generate_ratio_per_token": paired_ratio(per_token["plain_sampled"], per_token["plain_greedy"]),
     }
-    print(f"{'engine':<36}{'greedy s':>10}{f'N={args.samples} s':>10}{'ratio':>8}")
-    print(
-        f"{'promptarena transformers backend':<36}{med['engine_greedy']:>10.2f}"
-        f"{med['engine_sampled']:>10.2f}{result['engine_ratio']:>8}"
-    )
-    print(
-        f"{'generate(num_return_sequences=N)':<36}{med['plain_greedy']:>10.2f}"
-        f"{med['plain_sampled']:>10.2f}{result['generate_ratio']:>8}"
-    )
+    print(f"{'engine':<36}{'greedy s':>10}{f'N={args.samples} s':>10}{'ratio':>8}{'tokens':>8}{'per token':>11}")
+    for label, who in (("promptarena transformers backend", "engine"), ("generate(num_return_sequences=N)", "plain")):
+        key = "engine" if who == "engine" else "generate"
+        print(
+            f"{label:<36}{med[f'{who}_greedy']:>10.2f}{med[f'{who}_sampled']:>10.2f}{result[f'{key}_ratio']:>8}"
+            f"{result[f'{who}_sampled_tokens'] / result[f'{who}_greedy_tokens']:>8.2f}"
+            f"{result[f'{key}_ratio_per_token']:>11}"
+        )
     print(json.dumps(result))
     return result
 
