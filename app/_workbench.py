@@ -22,6 +22,7 @@ from pandas.io.formats.style import Styler
 from promptarena import feedback, views
 from promptarena.compare import Comparison, compare_arms
 from promptarena.errors import PromptArenaError
+from promptarena.feedback import Vote
 from promptarena.stats import Interval
 from promptarena.suite import Suite
 from promptarena.views import ArmChoice, SuiteEntry, Workspace, suite_entries
@@ -217,6 +218,23 @@ def _case_ids(_ws: Workspace, db: str, suite: str, data: tuple[int, ...]) -> lis
         return views.case_ids(results, suite)
 
 
+def suite_votes(ws: Workspace, suite: str) -> dict[tuple[str, str, str, str], list[Vote]]:
+    """A suite's votes by (blob, variant, case, output hash), newest first, cached until the database changes:
+    a page draws a vote's buttons under every output it shows, from one read of the database."""
+    return _votes(ws, str(ws.db), suite, ws.data_version())
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _votes(_ws: Workspace, db: str, suite: str, data: tuple[int, ...]) -> dict[tuple[str, str, str, str], list[Vote]]:
+    if not _ws.has_db:
+        return {}
+    grouped: dict[tuple[str, str, str, str], list[Vote]] = {}
+    with _ws.results() as results:
+        for vote in feedback.votes(results, suite):
+            grouped.setdefault((vote.blob, vote.variant, vote.case_id, vote.output_hash), []).append(vote)
+    return grouped
+
+
 def compare_pair(ws: Workspace, suite: Suite, a: ArmChoice, b: ArmChoice) -> Comparison | None:
     """B against A on the cases both have (None when they share none), cached per pair of arms: an arm's
     completed run never changes, so only another pair or another suite file recomputes it. Read it, never change it."""
@@ -262,8 +280,7 @@ def arm_label(choice: ArmChoice) -> str:
 def feedback_buttons(ws: Workspace, choice: ArmChoice, case_id: str, output: str, key: str) -> None:
     """Thumbs up/down on one output, one vote per person: the person's vote shows pressed, a second click on it
     withdraws it, the other thumb changes it; the optional comment goes with the vote, comments are listed below."""
-    with ws.results() as results:
-        here = feedback.votes(results, choice.suite, choice.blob, choice.variant, case_id, output=output)
+    here = suite_votes(ws, choice.suite).get((choice.blob, choice.variant, case_id, feedback.output_hash(output)), [])
     mine = next((v for v in here if v.voter == voter()), None)
     cols = st.columns([1, 1, 4])
     for col, up in ((cols[0], True), (cols[1], False)):
