@@ -145,6 +145,18 @@ def test_cli_prints_each_tested_commit_and_the_first_bad_one_and_json(tmp_path: 
     assert doc["steps"][-1]["commit"] == shas[8] and doc["steps"][-1]["verdict"] == "worse"
 
 
+def test_variant_names_the_arm_every_commit_is_evaluated_with(tmp_path: Path) -> None:
+    repo, shas = history(tmp_path, edits=4, first_bad=3, variants=["plain", "cot"])
+    result = cli(
+        "bisect", "qa", "--good", shas[0], "--bad", "HEAD", "--repo", str(repo.root), "--variant", "cot", "--json"
+    )
+    doc = json.loads(exited_out(result))
+    assert doc["arm"] == "cot" and doc["first_bad"]["commit"] == shas[3]
+    with ResultsStore(results_db(repo)) as results:
+        variants = {row[0] for row in results.conn.execute("SELECT DISTINCT variant FROM results")}
+    assert variants == {"cot"}  # the first variant (plain) was never evaluated
+
+
 def exited_out(result) -> str:  # noqa: ANN001 - click's Result
     exited(result, 0)
     return result.stdout
@@ -158,6 +170,10 @@ def exited_out(result) -> str:  # noqa: ANN001 - click's Result
         (("qa", "--good", "HEAD", "--bad", "HEAD~3"), "is not an ancestor of --bad HEAD~3"),
         (("qa", "--good", "HEAD~2", "--bad", "HEAD", "--metric", "exact_mach"), "did you mean exact_match?"),
         (("qa", "--good", "HEAD~1", "--bad", "HEAD~1"), "no commit in HEAD~1..HEAD~1 changes the prompt"),
+        (
+            ("qa", "--good", "HEAD~2", "--bad", "HEAD", "--variant", "pain"),
+            "lists no variant 'pain' (did you mean plain?)",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(tmp_path: Path, args, message: str) -> None:

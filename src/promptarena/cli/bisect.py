@@ -18,6 +18,7 @@ from promptarena.cli.common import (
     finite,
     make_console,
     note_shallow,
+    only_variants,
     open_store,
     repo_option,
     with_backend,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 @click.option("--good", required=True, help="A revision whose score is good (a sha, tag, branch or HEAD~N).")
 @click.option("--bad", required=True, help="A later revision whose score is bad; good must be its ancestor.")
 @click.option("--metric", default=None, help="Metric to judge by (default: the suite's first gated metric).")
+@click.option("--variant", default=None, help="The variant to evaluate every commit with (default: the suite's first).")
 @repo_option
 @db_option
 @backend_options
@@ -42,6 +44,7 @@ def command(
     good: str,
     bad: str,
     metric: str | None,
+    variant: str | None,
     repo: str,
     db_path: Path | None,
     backend: str | None,
@@ -63,6 +66,7 @@ def command(
 
     store = open_store(repo)
     loaded = with_backend(load_suite(discover_suites([suite], store.workdir)[0], store.workdir), backend, model, seed)
+    loaded = only_variants(loaded, (variant,) if variant else ())
     note_shallow(store)
     console = make_console(as_json)
 

@@ -105,6 +105,20 @@ def with_backend(suite: Suite, backend: str | None, model: str | None, seed: int
     return dataclasses.replace(suite, model=options, models=models, seed=suite.seed if seed is None else seed)
 
 
+def only_variants(suite: Suite, names: tuple[str, ...]) -> Suite:
+    """The suite with only the variants ``--variant`` names (every one when none is named)."""
+    from promptarena.errors import did_you_mean
+
+    known = [v.name for v in suite.variants]
+    for name in names:
+        if name not in known:
+            raise ConfigError(
+                f"--variant {name}: {suite.path} lists no variant {name!r}{did_you_mean(name, known)}; "
+                f"its variants: {', '.join(known)}."
+            )
+    return dataclasses.replace(suite, variants=tuple(v for v in suite.variants if v.name in names)) if names else suite
+
+
 def writable_file(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
     """A click callback: the file an option names can be written, checked before any model call."""
     if value is None:

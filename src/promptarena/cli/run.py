@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -20,6 +19,7 @@ from promptarena.cli.common import (
     finite,
     make_console,
     note_shallow,
+    only_variants,
     open_store,
     repo_option,
     with_backend,
@@ -28,8 +28,6 @@ from promptarena.cli.common import (
 
 if TYPE_CHECKING:
     from rich.progress import Progress
-
-    from promptarena.suite import Suite
 
 
 @click.command("run")
@@ -151,20 +149,6 @@ def command(
         if not failures:
             console.print(f"[green]all gates passed[/green] ({len(outcomes)} suites)")
     sys.exit(1 if failures else 0)
-
-
-def only_variants(suite: Suite, names: tuple[str, ...]) -> Suite:
-    """The suite with only the variants ``--variant`` names (every one when none is named)."""
-    from promptarena.errors import ConfigError, did_you_mean
-
-    known = [v.name for v in suite.variants]
-    for name in names:
-        if name not in known:
-            raise ConfigError(
-                f"--variant {name}: {suite.path} lists no variant {name!r}{did_you_mean(name, known)}; "
-                f"its variants: {', '.join(known)}."
-            )
-    return dataclasses.replace(suite, variants=tuple(v for v in suite.variants if v.name in names)) if names else suite
 
 
 def _progress() -> Progress:
