@@ -34,8 +34,11 @@ def test_a_vote_is_cast_once_and_the_same_click_again_withdraws_it(results: Resu
     assert _vote(results, True, name="Alice", comment="short and right") == "cast"
     assert _rows(results) == [("alice", True, "short and right")]
     assert _vote(results, True, name="Alice") == "withdrawn"
-    assert _rows(results) == [] and results.count("feedback") == 0
+    assert _rows(results) == [] and results.count("feedback") == 1  # the row stays, as a withdrawal
     assert feedback.thumbs_up_share(results, "qa", BLOB, "plain")[1] == 0
+    assert results.vote_counts("qa") == {}
+    assert _vote(results, False, name="Alice") == "cast"
+    assert _rows(results) == [("alice", False, None)]  # a withdrawn comment does not come back
 
 
 def test_the_other_thumb_changes_the_vote_in_place(results: ResultsStore) -> None:
@@ -143,7 +146,7 @@ def test_the_migration_keeps_every_legacy_vote_apart(tmp_path: Path) -> None:
         # a new vote of Alice's is hers alone; the legacy rows stay as they were
         _vote(results, True, name="Alice", output="x")
         assert _vote(results, True, name="Alice", output="x") == "withdrawn"
-        assert results.count("feedback") == 4
+        assert len(feedback.votes(results, "qa")) == 4
 
 
 # --- merging teammates' databases --------------------------------------------------------------------------
@@ -170,6 +173,23 @@ def test_merge_keeps_one_vote_per_person_the_newer_one(tmp_path: Path) -> None:
         assert _vote(ours, True, name="Alice", comment="settled") == "changed"
         ours.merge(theirs)
         assert _rows(ours) == [("alice", True, "settled"), ("bob", True, None)]
+
+
+def test_a_withdrawn_vote_stays_withdrawn_when_an_older_copy_is_merged(tmp_path: Path) -> None:
+    ours, theirs = ResultsStore(tmp_path / "ours.db"), ResultsStore(tmp_path / "theirs.db")
+    with ours, theirs:
+        _vote(theirs, True, name="Alice", comment="first look")  # a teammate's copy from before the withdrawal
+        with theirs.write() as conn:
+            conn.execute("UPDATE feedback SET created_at = '2000-01-01T00:00:00+00:00'")
+        _vote(ours, True, name="Alice", comment="first look")
+        assert _vote(ours, True, name="Alice") == "withdrawn"
+        ours.merge(theirs)
+        assert _rows(ours) == [] and feedback.thumbs_up_share(ours, "qa", BLOB, "plain")[1] == 0
+        # and a vote cast after the withdrawal, in the other copy, is the newer one: it comes in
+        with theirs.write() as conn:
+            conn.execute("UPDATE feedback SET created_at = '2999-01-01T00:00:00+00:00'")
+        ours.merge(theirs)
+        assert _rows(ours) == [("alice", True, "first look")]
 
 
 def test_merge_keeps_two_databases_legacy_votes_apart(tmp_path: Path) -> None:

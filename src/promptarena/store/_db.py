@@ -184,6 +184,31 @@ MIGRATIONS: list[str] = [
     ALTER TABLE runs ADD COLUMN progress_done INTEGER;
     ALTER TABLE runs ADD COLUMN progress_total INTEGER;
     """,
+    # 8: a withdrawn vote keeps its row with no thumb (NULL) and the time of withdrawal, so a merge keeps it withdrawn
+    """
+    CREATE TABLE feedback_new (
+        id INTEGER PRIMARY KEY,
+        suite TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        blob TEXT NOT NULL,
+        variant TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        output_hash TEXT NOT NULL,
+        voter TEXT NOT NULL CHECK (voter <> ''),
+        thumbs_up INTEGER,
+        comment TEXT,
+        name TEXT,
+        created_at TEXT NOT NULL,
+        UNIQUE (suite, blob, variant, case_id, output_hash, voter)
+    );
+    INSERT INTO feedback_new (id, suite, prompt, blob, variant, case_id, output_hash, voter, thumbs_up, comment,
+        name, created_at)
+    SELECT id, suite, prompt, blob, variant, case_id, output_hash, voter, thumbs_up, comment, name, created_at
+        FROM feedback ORDER BY id;
+    DROP TABLE feedback;
+    ALTER TABLE feedback_new RENAME TO feedback;
+    CREATE INDEX feedback_arm ON feedback (suite, blob, variant);
+    """,
 ]
 
 

@@ -1,5 +1,8 @@
 """People's votes on outputs, one per person per output: each cast, change or withdrawal is one short
-``BEGIN IMMEDIATE`` transaction, so a click during a run waits its turn and two clicks never make two rows."""
+``BEGIN IMMEDIATE`` transaction, so a click during a run waits its turn and two clicks never make two rows.
+
+A withdrawn vote keeps its row, with no thumb and the time it was withdrawn, so that merging a teammate's
+database that still holds the older vote does not bring it back: the newer of the two rows wins."""
 
 from __future__ import annotations
 
@@ -82,15 +85,17 @@ class Feedback(Database):
                     (suite, prompt, blob, variant, case_id, output_hash, voter, int(thumbs_up), comment, name, now()),
                 )
                 return "cast"
-            if bool(row[1]) == thumbs_up:
-                conn.execute("DELETE FROM feedback WHERE id = ?", (row[0],))
+            if row[1] is not None and bool(row[1]) == thumbs_up:
+                conn.execute(
+                    "UPDATE feedback SET thumbs_up = NULL, comment = NULL, created_at = ? WHERE id = ?", (now(), row[0])
+                )
                 return "withdrawn"
             conn.execute(
                 "UPDATE feedback SET prompt = ?, thumbs_up = ?, comment = COALESCE(?, comment), "
                 "name = COALESCE(?, name), created_at = ? WHERE id = ?",
                 (prompt, int(thumbs_up), comment, name, now(), row[0]),
             )
-            return "changed"
+            return "cast" if row[1] is None else "changed"
 
     def votes(
         self,
@@ -101,7 +106,7 @@ class Feedback(Database):
         output_hash: str | None = None,
     ) -> list[Vote]:
         """Votes of a suite, newest first, optionally narrowed to one arm, one case and one output."""
-        sql = f"SELECT {COLUMNS} FROM feedback WHERE suite = ?"
+        sql = f"SELECT {COLUMNS} FROM feedback WHERE suite = ? AND thumbs_up IS NOT NULL"
         args: list[str] = [suite]
         narrow = (("blob", blob), ("variant", variant), ("case_id", case_id), ("output_hash", output_hash))
         for column, value in narrow:
@@ -117,7 +122,7 @@ class Feedback(Database):
         """(votes, thumbs-up) of one arm; each row is one person's vote on one output."""
         with self.read() as conn:
             n, ups = conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(thumbs_up), 0) FROM feedback "
+                "SELECT COUNT(thumbs_up), COALESCE(SUM(thumbs_up), 0) FROM feedback "
                 "WHERE suite = ? AND blob = ? AND variant = ?",
                 (suite, blob, variant),
             ).fetchone()
@@ -125,10 +130,10 @@ class Feedback(Database):
 
     def vote_counts(self, suite: str | None = None) -> dict[tuple[str, str, str], tuple[int, int]]:
         """(suite, blob, variant) -> (votes, thumbs-up) for every arm with votes."""
-        sql = "SELECT suite, blob, variant, COUNT(*), SUM(thumbs_up) FROM feedback"
+        sql = "SELECT suite, blob, variant, COUNT(*), SUM(thumbs_up) FROM feedback WHERE thumbs_up IS NOT NULL"
         args: list[str] = []
         if suite is not None:
-            sql += " WHERE suite = ?"
+            sql += " AND suite = ?"
             args.append(suite)
         sql += " GROUP BY suite, blob, variant"
         with self.read() as conn:
