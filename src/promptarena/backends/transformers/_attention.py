@@ -13,9 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers import AttentionInterface
-from transformers.integrations.sdpa_attention import sdpa_attention_forward
-from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+
+try:
+    from transformers import AttentionInterface
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
+except ImportError:  # a transformers without pluggable attention: the model keeps its own SDPA
+    AttentionInterface = None
 
 NAME = "promptarena_sdpa"  # SDPA, with the CPU decode step below; the masks are SDPA's
 
@@ -57,7 +61,8 @@ def attention(
 
 def install(model: Any) -> bool:
     """Switch ``model`` from SDPA to :func:`attention`; ``False`` (nothing changed) for other attention."""
-    if getattr(model.config, "_attn_implementation", None) != "sdpa":
+    sdpa = getattr(model.config, "_attn_implementation", None) == "sdpa"
+    if not sdpa or AttentionInterface is None or not hasattr(model, "set_attn_implementation"):
         return False
     AttentionInterface.register(NAME, attention)
     AttentionMaskInterface.register(NAME, sdpa_mask)
