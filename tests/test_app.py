@@ -13,9 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from promptarena import feedback, jobs
 from promptarena.store import ResultsStore
-from tests.support.workbench import XSS_IMG, XSS_SCRIPT, Workbench, build_workbench
+from tests.support.workbench import APP, XSS_IMG, XSS_SCRIPT, Workbench, build_workbench, point_app_at
 
-APP = Path(__file__).resolve().parents[1] / "app"
 PAGES = {
     "overview": APP / "Home.py",
     "history": APP / "pages" / "1_Prompt_history.py",
@@ -33,9 +32,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Workbench:
 
 @pytest.fixture
 def bench(built: Workbench, monkeypatch: pytest.MonkeyPatch) -> Workbench:
-    monkeypatch.syspath_prepend(str(APP))
-    monkeypatch.setenv("PROMPTARENA_REPO", str(built.repo.root))
-    monkeypatch.setenv("PROMPTARENA_DB", str(built.db))
+    point_app_at(monkeypatch, built.repo.root, built.db)
     return built
 
 
@@ -160,9 +157,7 @@ def test_a_deleted_prompt_keeps_its_history_results_and_runs(tmp_path: Path, mon
     bench = build_workbench(tmp_path)
     bench.repo.remove("prompts/math.prompt")
     bench.repo.commit("Retire the math prompt")
-    monkeypatch.syspath_prepend(str(APP))
-    monkeypatch.setenv("PROMPTARENA_REPO", str(bench.repo.root))
-    monkeypatch.setenv("PROMPTARENA_DB", str(bench.db))
+    point_app_at(monkeypatch, bench.repo.root, bench.db)
     at = ok(page("history"))
     assert "not in the worktree or at HEAD any more" in texts(at)
     assert list(at.dataframe[0].value["version"]) == [bench.commits[1][:7], bench.commits[0][:7]]
@@ -229,9 +224,7 @@ def test_thumbs_up_on_compare_is_stored_with_comment_and_name(bench: Workbench) 
 
 def test_compare_needs_two_arms(tmp_path: Path, monkeypatch) -> None:
     bench = build_workbench(tmp_path, run=False)
-    monkeypatch.syspath_prepend(str(APP))
-    monkeypatch.setenv("PROMPTARENA_REPO", str(bench.repo.root))
-    monkeypatch.setenv("PROMPTARENA_DB", str(bench.db))
+    point_app_at(monkeypatch, bench.repo.root, bench.db)
     ResultsStore(bench.db).close()
     assert "needs at least two evaluated arms" in texts(ok(page("compare")))
 
@@ -424,9 +417,7 @@ def test_history_clips_long_messages_and_leaves_missing_line_numbers_blank(tmp_p
         "prompts/math.prompt", (bench.repo.root / "prompts/math.prompt").read_text() + "Give the number only.\n"
     )
     bench.repo.commit(subject + "\n\n" + "A long body that explains the change.\n" * 3)
-    monkeypatch.syspath_prepend(str(APP))
-    monkeypatch.setenv("PROMPTARENA_REPO", str(bench.repo.root))
-    monkeypatch.setenv("PROMPTARENA_DB", str(bench.db))
+    point_app_at(monkeypatch, bench.repo.root, bench.db)
     at = ok(page("history"))
     messages = at.dataframe[0].value["message"].tolist()
     assert all(len(m) <= 72 and "\n" not in m for m in messages) and messages[0].endswith("…")

@@ -10,9 +10,8 @@ from streamlit.testing.v1 import AppTest
 from promptarena import feedback
 from promptarena.store import ResultsStore
 from tests.support.cli import evals
+from tests.support.workbench import APP, point_app_at
 from tests.test_holistic_run import review_repo
-
-APP = Path(__file__).resolve().parents[1] / "app"
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +24,7 @@ def repo_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture
 def bench(repo_db: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    monkeypatch.syspath_prepend(str(APP))
-    monkeypatch.setenv("PROMPTARENA_REPO", str(repo_db[0]))
-    monkeypatch.setenv("PROMPTARENA_DB", str(repo_db[1]))
+    point_app_at(monkeypatch, repo_db[0], repo_db[1])
     return repo_db
 
 

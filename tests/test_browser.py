@@ -15,8 +15,8 @@ import pytest
 
 from promptarena import feedback
 from promptarena.store import ResultsStore
-from tests.support.browser import chromium_page, open_page, screenshots_dir, settle, workbench_server
-from tests.support.workbench import XSS_IMG, XSS_SCRIPT, Workbench, build_workbench
+from tests.support.browser import chromium_page, open_page, screenshots_dir, served_workbench, settle
+from tests.support.workbench import XSS_IMG, XSS_SCRIPT, Workbench
 
 pytestmark = pytest.mark.browser
 
@@ -33,9 +33,8 @@ PAGES = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workbench]]:
     """`evals ui` on the fixture repository and database; yields its base URL."""
-    bench = build_workbench(tmp_path_factory.mktemp("browser"))
-    with workbench_server(bench.repo.root, bench.db, tmp_path_factory.getbasetemp() / "streamlit.log") as url:
-        yield url, bench
+    with served_workbench(tmp_path_factory, "browser") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

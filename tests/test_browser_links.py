@@ -8,17 +8,16 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
-from tests.support.browser import chromium_page, open_page, settle, workbench_server
-from tests.support.workbench import Workbench, build_workbench
+from tests.support.browser import chromium_page, open_page, served_workbench, settle
+from tests.support.workbench import Workbench
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workbench]]:
-    bench = build_workbench(tmp_path_factory.mktemp("links"))
-    with workbench_server(bench.repo.root, bench.db, tmp_path_factory.getbasetemp() / "streamlit.log") as url:
-        yield url, bench
+    with served_workbench(tmp_path_factory, "links") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

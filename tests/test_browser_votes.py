@@ -20,8 +20,15 @@ from playwright.sync_api import expect
 
 from promptarena import feedback
 from promptarena.store import ResultsStore
-from tests.support.browser import chromium_page, open_page, screenshots_dir, settle, settle_rerun, workbench_server
-from tests.support.workbench import Workbench, build_workbench
+from tests.support.browser import (
+    chromium_page,
+    open_page,
+    screenshots_dir,
+    served_workbench,
+    settle,
+    settle_rerun,
+)
+from tests.support.workbench import Workbench
 
 pytestmark = pytest.mark.browser
 
@@ -31,9 +38,8 @@ NAME_BOX = "Your name (optional, stored with feedback)"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workbench]]:
-    bench = build_workbench(tmp_path_factory.mktemp("votes"))
-    with workbench_server(bench.repo.root, bench.db, tmp_path_factory.getbasetemp() / "streamlit.log") as url:
-        yield url, bench
+    with served_workbench(tmp_path_factory, "votes") as served:
+        yield served
 
 
 @pytest.fixture

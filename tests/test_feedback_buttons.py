@@ -3,16 +3,12 @@ second click that withdraws, comments beside the outputs, and a name that stays 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from promptarena import feedback
 from promptarena.store import ResultsStore
-from tests.support.workbench import Workbench, build_workbench
-
-APP = Path(__file__).resolve().parents[1] / "app"
+from tests.support.workbench import APP, Workbench, build_workbench, point_app_at
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +18,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Workbench:
 
 @pytest.fixture
 def bench(built: Workbench, monkeypatch: pytest.MonkeyPatch) -> Workbench:
-    monkeypatch.syspath_prepend(str(APP))
-    monkeypatch.setenv("PROMPTARENA_REPO", str(built.repo.root))
-    monkeypatch.setenv("PROMPTARENA_DB", str(built.db))
+    point_app_at(monkeypatch, built.repo.root, built.db)
     yield built
     with ResultsStore(built.db) as results, results.write() as conn:
         conn.execute("DELETE FROM feedback")

@@ -16,7 +16,7 @@ from promptarena.store import ResultsStore
 from tests.support.cli import cli, exited
 from tests.support.git import GitRepo
 from tests.support.repos import COUNTRIES, count_rows, edit_suite, qa_repo, results_db
-from tests.support.workbench import Workbench, build_workbench
+from tests.support.workbench import APP, Workbench, build_workbench, point_app_at
 
 
 def slow_repo(root: Path, delay_s: float) -> GitRepo:
@@ -128,13 +128,9 @@ def test_progress_is_stored_at_most_every_interval_and_at_each_new_phase(tmp_pat
 
 # --- the Start a run page ---------------------------------------------------------------------------------
 
-APP = Path(__file__).resolve().parents[1] / "app"
-
 
 def start_page(bench: Workbench, monkeypatch: pytest.MonkeyPatch) -> AppTest:
-    monkeypatch.syspath_prepend(str(APP))
-    monkeypatch.setenv("PROMPTARENA_REPO", str(bench.repo.root))
-    monkeypatch.setenv("PROMPTARENA_DB", str(bench.db))
+    point_app_at(monkeypatch, bench.repo.root, bench.db)
     at = AppTest.from_file(str(APP / "pages" / "5_Start_a_run.py"), default_timeout=60).run()
     assert not at.exception, [e.value for e in at.exception]
     return at

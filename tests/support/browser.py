@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.net import free_port, wait_for_streamlit
+from tests.support.workbench import Workbench, build_workbench
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
@@ -55,6 +56,14 @@ def workbench_server(repo: Path, db: Path, log_path: Path, evals: list[str] | No
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@contextlib.contextmanager
+def served_workbench(factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[str, Workbench]]:
+    """`evals ui` on a fresh fixture repository and database (one per test module); yields (base URL, workbench)."""
+    bench = build_workbench(factory.mktemp(name))
+    with workbench_server(bench.repo.root, bench.db, factory.getbasetemp() / f"streamlit-{name}.log") as url:
+        yield url, bench
 
 
 @contextlib.contextmanager

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from promptarena.backends.fake import FakeBackend
 from promptarena.engine import run_suite
 from promptarena.gitstore import PromptStore
@@ -15,6 +17,8 @@ from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from promptarena.types import GenerationRequest
 from tests.support.git import GitRepo
+
+APP = Path(__file__).resolve().parents[2] / "app"
 
 XSS_SCRIPT = "<script>alert('xss')</script>"
 XSS_IMG = '<img src=x onerror="alert(1)">'
@@ -116,3 +120,10 @@ def build_workbench(root: Path, *, run: bool = True) -> Workbench:
             suite = load_suite(repo.root / "evals" / "math.yaml", repo.root)
             run_id = run_suite(suite, store, results, backend=FakeBackend(fn=fake_answer)).run_id
     return Workbench(repo, db, commits, run_id)
+
+
+def point_app_at(monkeypatch: pytest.MonkeyPatch, repo: Path, db: Path) -> None:
+    """Make the workbench pages that AppTest runs read ``repo`` and ``db`` (and import ``app/``'s modules)."""
+    monkeypatch.syspath_prepend(str(APP))
+    monkeypatch.setenv("PROMPTARENA_REPO", str(repo))
+    monkeypatch.setenv("PROMPTARENA_DB", str(db))
