@@ -58,6 +58,22 @@ def cpu_threads() -> int:
         return os.cpu_count() or 1
 
 
+def available_memory() -> int:
+    """Bytes of memory this process can still take: Linux's MemAvailable (free plus reclaimable cache), else the
+    free pages, else 4 GiB where the system says neither."""
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
 def resolve_device(device: str) -> str:
     """``auto`` -> ``cuda`` when an NVIDIA device is present, else ``cpu``; other values pass through."""
     device = (device or "auto").strip().lower()
@@ -102,7 +118,7 @@ def check_hardware(torch: Any, device: str, dtype: str, device_option: str, dtyp
 
 
 def default_batch_size(config: Any, device: str, dtype: str, longest: int) -> int:
-    """Rows decoded at once: as many as 60% of the free memory holds at ``longest`` tokens (capped per device).
+    """Rows decoded at once: as many as 60% of the available memory holds at ``longest`` tokens (capped per device).
 
     On CPU a step's matmuls get cheaper per row up to a few hundred rows, so a run's pending requests go in
     together rather than 64 at a time.
@@ -113,7 +129,7 @@ def default_batch_size(config: Any, device: str, dtype: str, longest: int) -> in
         free, _total = torch.cuda.mem_get_info(torch.device(device))
         cap = MAX_CUDA_BATCH_SIZE
     else:
-        free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        free = available_memory()
         cap = MAX_CPU_BATCH_SIZE
     layers = config.num_hidden_layers
     kv_heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
@@ -134,7 +150,7 @@ def pack_linears(model: Any) -> int:
     vocabulary projection most of all. fp32 stays fp32: sums are only taken in another order, so results
     agree with ``F.linear`` to fp32 rounding. A layer whose packed kernel is unavailable, or disagrees with
     ``F.linear`` (bf16: any bit; fp32: beyond rounding), is left as it is. The packed weights are a copy
-    beside the loaded ones, so a model whose copy would take more than half the free memory is left
+    beside the loaded ones, so a model whose copy would take more than half the available memory is left
     unpacked. Returns how many were packed.
     """
     import torch
@@ -145,7 +161,7 @@ def pack_linears(model: Any) -> int:
         return 0
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     copy = sum(m.weight.numel() * m.weight.element_size() for m in linears)
-    if copy > os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2:
+    if copy > available_memory() // 2:
         return 0
     packed = 0
     for module in linears:
