@@ -10,17 +10,19 @@ here differs from ``model.generate`` in the ways that matter for that shape:
 * sampling noise is a hash of (prompt, seed, sample index, step), so a sample does not depend on which
   other rows share its batch, and the run is reproducible;
 * a step's state stays on the device, and on a GPU each step is replayed as a CUDA graph over fixed
-  slots of the KV cache.
+  slots of the KV cache;
+* on a CPU the linear layers run oneDNN's kernels on weights packed once, and an fp32 decode step's
+  attention is two batched matmuls instead of SDPA's flash kernel.
 
 A row's latency runs from its admission (the start of its prefill) to its last token; rows still waiting
 for a free place are not yet admitted.
 
 The modules follow those seams: ``_device`` (device, dtype, threads, batch size, weight packing),
 ``_backend`` (the Backend contract), ``_scheduler`` (continuous batching), ``_kvcache`` (surgery on
-transformers' cache internals, transformers >= 4.56), ``_slots`` (fixed slots and CUDA graphs) and
-``_sampling`` (sampling kernels). Importing this
-package does not import torch; the fingerprint is computed without it too. torch, transformers and gguf
-come with the extra ``pip install 'promptarena[local]'``.
+transformers' cache internals, transformers >= 4.56), ``_slots`` (fixed slots and CUDA graphs),
+``_attention`` (the CPU decode attention) and ``_sampling`` (sampling kernels). Importing this package
+does not import torch; the fingerprint is computed without it too. torch, transformers and gguf come with
+the extra ``pip install 'promptarena[local]'``.
 """
 
 from promptarena.backends.transformers._backend import TransformersBackend

@@ -2,7 +2,7 @@
 
 ``resolve_device`` and ``resolve_dtype`` guess from the operating system alone, because the fingerprint (part
 of every cache key) names them and a fully cached run must not import torch. Once torch is loaded,
-``check_hardware`` confirms the guess and ``pack_linears`` prepares bf16 weights for the CPU's kernels.
+``check_hardware`` confirms the guess and ``pack_linears`` prepares bf16 and fp32 weights for the CPU's kernels.
 """
 
 from __future__ import annotations
