@@ -119,6 +119,10 @@ def test_cpu_decode_attention_computes_what_sdpa_computes(mask):
     want, _ = sdpa_attention_forward(module, query, key, value, masks[mask], scaling=0.125)
     assert got.shape == want.shape == (rows, 1, 9, 64)
     assert torch.allclose(got, want, atol=1e-5)
+    narrow = value[..., :48]  # value heads narrower than query/key heads (as in multi-head latent attention)
+    got, _ = attention(module, query, key, narrow, masks[mask], scaling=0.125)
+    want, _ = sdpa_attention_forward(module, query, key, narrow, masks[mask], scaling=0.125)
+    assert got.shape == want.shape == (rows, 1, 9, 48) and torch.allclose(got, want, atol=1e-5)
     prefill = torch.randn(rows, 9, 4, 64)
     assert torch.equal(
         attention(module, prefill, key, value, None)[0], sdpa_attention_forward(module, prefill, key, value, None)[0]

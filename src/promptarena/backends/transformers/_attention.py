@@ -56,7 +56,7 @@ def attention(
         else:
             scores.add_(attention_mask)
     out = torch.matmul(scores.softmax(dim=-1), value)
-    return out.reshape(b, 1, heads, dim), None
+    return out.reshape(b, 1, heads, value.shape[-1]), None  # values may be narrower than queries and keys
 
 
 def install(model: Any) -> bool:
