@@ -119,14 +119,8 @@ class Feedback(Database):
         return [_vote(r) for r in rows]
 
     def vote_count(self, suite: str, blob: str, variant: str) -> tuple[int, int]:
-        """(votes, thumbs-up) of one arm; each row is one person's vote on one output."""
-        with self.read() as conn:
-            n, ups = conn.execute(
-                "SELECT COUNT(thumbs_up), COALESCE(SUM(thumbs_up), 0) FROM feedback "
-                "WHERE suite = ? AND blob = ? AND variant = ?",
-                (suite, blob, variant),
-            ).fetchone()
-        return int(n), int(ups)
+        """(votes, thumbs-up) of one arm; each row with a thumb is one person's vote on one output."""
+        return self.vote_counts(suite).get((suite, blob, variant), (0, 0))
 
     def vote_counts(self, suite: str | None = None) -> dict[tuple[str, str, str], tuple[int, int]]:
         """(suite, blob, variant) -> (votes, thumbs-up) for every arm with votes."""
