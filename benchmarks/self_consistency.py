@@ -101,8 +101,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "generate_ratio_per_token": paired_ratio(per_token["plain_sampled"], per_token["plain_greedy"]),
     }
     print(f"{'engine':<36}{'greedy s':>10}{f'N={args.samples} s':>10}{'ratio':>8}{'tokens':>8}{'per token':>11}")
-    for label, who in (("promptarena transformers backend", "engine"), ("generate(num_return_sequences=N)", "plain")):
-        key = "engine" if who == "engine" else "generate"
+    lines = (  # (label, the runs' prefix, the ratios' prefix)
+        ("promptarena transformers backend", "engine", "engine"),
+        ("generate(num_return_sequences=N)", "plain", "generate"),
+    )
+    for label, who, key in lines:
         print(
             f"{label:<36}{med[f'{who}_greedy']:>10.2f}{med[f'{who}_sampled']:>10.2f}{result[f'{key}_ratio']:>8}"
             f"{result[f'{who}_sampled_tokens'] / result[f'{who}_greedy_tokens']:>8.2f}"
