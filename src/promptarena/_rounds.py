@@ -18,7 +18,7 @@ from typing import Any
 from promptarena.backends import Backend, check_context
 from promptarena.hashing import content_hash
 from promptarena.holistic import Column
-from promptarena.metrics import Metric, get_metric
+from promptarena.metrics import Metric, Score, ScoringContext, get_metric
 from promptarena.plan import Arm
 from promptarena.store import ResultsStore
 from promptarena.store._predictions import ROUNDS
@@ -216,12 +216,13 @@ def reduce(tasks: Sequence[Task]) -> dict[tuple[int, str], tuple[list[Task], Col
     return parts
 
 
-def _score_key(metric: Metric, spec: Spec, prediction: Prediction, case: Any) -> str:
+def _score_key(metric: Metric, spec: Spec, salt: Any, prediction: Prediction, case: Any) -> str:
     return content_hash(
         {
             "metric": metric.name,
             "version": metric.version,
             "options": spec.options,
+            "salt": salt,
             "answer": prediction.answer,
             "output": prediction.output,
             "confidence": prediction.confidence,
@@ -233,33 +234,53 @@ def _score_key(metric: Metric, spec: Spec, prediction: Prediction, case: Any) ->
     )
 
 
-def score(results: ResultsStore, suite: Suite, columns: Sequence[Column], progress: ProgressFn | None) -> None:
-    """Score every prediction of these columns with every metric, from the score cache when it can."""
+def score(
+    results: ResultsStore,
+    suite: Suite,
+    columns: Sequence[Column],
+    context: ScoringContext,
+    progress: ProgressFn | None,
+) -> None:
+    """Score every prediction of these columns with every metric, from the score cache when it can.
+
+    Each column gets every metric's values, reasons and errors, per case in its order.
+    """
+    pairs = [(col, i) for col in columns for i in range(len(col.predictions))]
     for spec in suite.metrics:
         metric = get_metric(spec.name)
         options = metric.validate_options(spec.options)
-        keyed = [
-            (col, i, _score_key(metric, spec, pred, col.cases[i]))
-            for col in columns
-            for i, pred in enumerate(col.predictions)
-        ]
-        cached = results.cached_scores(k for _, _, k in keyed)
-        todo = [(col, i, k) for col, i, k in keyed if k not in cached]
-        if todo:
-            if progress:
-                progress(f"score {metric.name}", 0, len(todo))
-            unique = list({k: (col, i) for col, i, k in todo}.items())
-            values = metric.score(
-                [col.predictions[i] for _, (col, i) in unique], [col.cases[i] for _, (col, i) in unique], options
-            )
-            results.put_scores([(k, metric.name, v) for (k, _), v in zip(unique, values, strict=True)])
-            cached.update({k: v for (k, _), v in zip(unique, values, strict=True)})
-            if progress:
-                progress(f"score {metric.name}", len(todo), len(todo))
+        salt = metric.cache_salt(options, context) if metric.cache_salt else None
+        keys = [_score_key(metric, spec, salt, col.predictions[i], col.cases[i]) for col, i in pairs]
+        scored = results.scores_through(metric.name, keys, _scorer(metric, options, pairs, context, progress))
         for col in columns:
-            col.scores[spec.name] = [None] * len(col.predictions)
-        for col, i, k in keyed:
-            col.scores[spec.name][i] = cached[k]
+            for per_metric in (col.scores, col.reasons, col.errors):
+                per_metric[spec.name] = [None] * len(col.predictions)
+        for (col, i), s in zip(pairs, scored, strict=True):
+            col.scores[spec.name][i] = s.value
+            col.reasons[spec.name][i] = s.reason
+            col.errors[spec.name][i] = s.error
+
+
+def _scorer(
+    metric: Metric,
+    options: dict[str, Any],
+    pairs: Sequence[tuple[Column, int]],
+    context: ScoringContext,
+    progress: ProgressFn | None,
+) -> Callable[[list[int]], list[Score]]:
+    """Scores the pairs at the indices it is given, for the score cache's misses."""
+
+    def compute(todo: list[int]) -> list[Score]:
+        if progress:
+            progress(f"score {metric.name}", 0, len(todo))
+        picked = [pairs[j] for j in todo]
+        predictions = [col.predictions[i] for col, i in picked]
+        scored = metric.score_batch(predictions, [col.cases[i] for col, i in picked], options, context)
+        if progress:
+            progress(f"score {metric.name}", len(todo), len(todo))
+        return scored
+
+    return compute
 
 
 def result_rows(run_id: str, suite: Suite, tasks: Sequence[Task], column: Column) -> Iterator[dict[str, Any]]:
@@ -270,6 +291,9 @@ def result_rows(run_id: str, suite: Suite, tasks: Sequence[Task], column: Column
     for i, (task, pred) in enumerate(zip(tasks, column.predictions, strict=True)):
         v, arm = task.arm.version, task.arm
         extra = {"input": column.inputs[i]} if task.column else {}
+        for key, per_metric in (("reasons", column.reasons), ("errors", column.errors)):
+            if found := {m: v[i] for m, v in per_metric.items() if v[i] is not None}:
+                extra[key] = found
         sizes = [len(r) for r in task.history]
         yield {
             "run_id": run_id,

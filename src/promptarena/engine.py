@@ -42,8 +42,9 @@ from promptarena.energy import measure_energy
 from promptarena.errors import PromptArenaError
 from promptarena.feedback import arm_feedback
 from promptarena.gitstore import PromptStore, PromptVersion
+from promptarena.hashing import content_hash
 from promptarena.holistic import Column, HolisticRow, expand_items, summarize_holistic, toxicity_scorer
-from promptarena.metrics import get_metric
+from promptarena.metrics import ScoringContext, get_metric
 from promptarena.plan import Arm, make_arms, model_options, select_versions
 from promptarena.provenance import model_label, peak_memory_mb, provenance
 from promptarena.report.json import summary_json
@@ -51,7 +52,7 @@ from promptarena.stats import Interval, mean_ci, percentile
 from promptarena.store import ResultsStore
 from promptarena.store._predictions import ROUNDS, StoredPredictions
 from promptarena.suite import Spec, Suite
-from promptarena.types import GenParams, Prediction
+from promptarena.types import Generation, GenerationRequest, GenParams, Prediction
 from promptarena.variants import Item, Variant, make_variant
 
 __all__ = ["ROUNDS", "ArmResult", "ProgressFn", "SuiteResult", "run_suite", "summarize_arm"]
@@ -71,6 +72,7 @@ class ArmResult:
     mean_output_tokens: float = float("nan")
     perturbed: dict[str, Column] = field(default_factory=dict)  # perturbation or layout -> its predictions
     holistic: HolisticRow | None = None
+    errors: dict[str, int] = field(default_factory=dict)  # metric -> cases whose scoring failed (no score)
 
 
 @dataclass
@@ -163,6 +165,7 @@ def run_suite(
     for chunk in chunks(tasks(), chunk_size):  # too long a prompt: refused before the run
         check(suite, chunk, generators)
     scorer = toxicity_scorer(suite, results)
+    context = scoring_context(store, results, generators, progress)
     run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backends, store, scorer))
     try:
         arm_results = [ArmResult(arm, [], {s.name: [] for s in suite.metrics}) for arm in arms]
@@ -175,7 +178,7 @@ def run_suite(
                 spans = {key: span for g in gens for key, span in g.take_spans().items()}
                 for arm in arms:
                     speed[id(arm)].add([t for t in chunk if t.arm is arm], spans)
-                _store_chunk(results, suite, run_id, by_arm, reduce(chunk), progress)
+                _store_chunk(results, suite, run_id, by_arm, reduce(chunk), context, progress)
         for arm_result in arm_results:
             arm = arm_result.arm
             key = (arm.version.blob, arm.variant.name, arm.model)
@@ -214,10 +217,11 @@ def _store_chunk(
     run_id: str,
     by_arm: Mapping[int, ArmResult],
     parts: Mapping[tuple[int, str], tuple[list[Task], Column]],
+    context: ScoringContext,
     progress: ProgressFn | None,
 ) -> None:
     """Score a chunk's predictions, write its result rows, and keep only the scores (and the perturbed cases)."""
-    score(results, suite, [column for _, column in parts.values()], progress)
+    score(results, suite, [column for _, column in parts.values()], context, progress)
     for (arm_id, label), (tasks, column) in parts.items():
         results.put_results(result_rows(run_id, suite, tasks, column))
         arm = by_arm[arm_id]
@@ -226,6 +230,25 @@ def _store_chunk(
             kept.cases.extend(column.cases)
         for metric, values in column.scores.items():
             (kept.scores.setdefault(metric, []) if kept is not None else arm.scores[metric]).extend(values)
+            if kept is None:
+                failed = sum(e is not None for e in column.errors[metric])
+                arm.errors[metric] = arm.errors.get(metric, 0) + failed
+
+
+def scoring_context(
+    prompts: PromptStore, results: ResultsStore, generators: dict[str, Generator], progress: ProgressFn | None
+) -> ScoringContext:
+    """The context of a run's metrics; ``generate`` keeps one cached generator per model it is asked for."""
+    by_options = {}
+
+    def generate(options: Mapping[str, Any], requests: Sequence[GenerationRequest]) -> list[Generation]:
+        key = content_hash(dict(options))
+        if key not in by_options:
+            rest = dict(options)
+            by_options[key] = Generator(get_backend(rest.pop("backend", "transformers"), **rest), results, progress)
+        return [g for _, g in by_options[key](requests, ["a grading request"] * len(requests))]
+
+    return ScoringContext(root=prompts.workdir, prompts=prompts, results=results, generate=generate)
 
 
 def _backends(suite: Suite, arms: Sequence[Arm], given: Backend | Mapping[str, Backend] | None) -> dict[str, Backend]:

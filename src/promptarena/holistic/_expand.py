@@ -37,6 +37,8 @@ class Column:
     predictions: list[Prediction] = field(default_factory=list)
     inputs: list[Any] = field(default_factory=list)
     scores: dict[str, list[float | None]] = field(default_factory=dict)
+    reasons: dict[str, list[str | None]] = field(default_factory=dict)  # why each case scored so, per metric
+    errors: dict[str, list[str | None]] = field(default_factory=dict)  # how scoring failed on a case, per metric
 
     def add(self, item: Item, prediction: Prediction) -> None:
         """One more case of this column, with the input it was asked."""
@@ -80,14 +82,13 @@ def toxicity_scorer(suite: Suite, results: ResultsStore) -> ToxicityScorer | Non
     scorer = get_scorer(suite.holistic.toxicity.name, **suite.holistic.toxicity.options)
 
     def score(texts: Sequence[str]) -> list[float]:
+        from promptarena.metrics import Score
+
         keys = [content_hash({"toxicity": scorer.name, "version": scorer.version, "text": t}) for t in texts]
-        found = results.cached_scores(keys)
-        todo = list({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
-        if todo:
-            values = scorer.score([t for _, t in todo])
-            results.put_scores([(k, f"toxicity:{scorer.name}", v) for (k, _), v in zip(todo, values, strict=True)])
-            found.update({k: v for (k, _), v in zip(todo, values, strict=True)})
-        return [float(found[k]) for k in keys]
+        scored = results.scores_through(
+            f"toxicity:{scorer.name}", keys, lambda todo: [Score(v) for v in scorer.score([texts[i] for i in todo])]
+        )
+        return [float(s.value) for s in scored]  # type: ignore[arg-type]
 
     return replace(scorer, score=score)
 

@@ -11,16 +11,61 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.registry import Registry
-from promptarena.types import Case, Prediction
+from promptarena.types import Case, Generation, GenerationRequest, Prediction
 
-__all__ = ["Metric", "ScoreFn", "get_metric", "metrics", "thumbs_up"]
+if TYPE_CHECKING:
+    from promptarena.gitstore import PromptStore
+    from promptarena.store import ResultsStore
 
-ScoreFn = Callable[[Sequence[Prediction], Sequence[Case], Mapping[str, Any]], list[float | None]]
-"""Scores a batch: one value per (prediction, case) pair, ``None`` where a needed reference is missing."""
+__all__ = ["Metric", "Score", "ScoreFn", "ScoringContext", "as_score", "get_metric", "metrics", "thumbs_up"]
+
+
+@dataclass(frozen=True)
+class Score:
+    """One case's score. ``value`` is ``None`` where the metric does not apply (or failed); ``reason`` says why
+    it scored so (a judge's or a scorer's words, shown beside the output); ``error`` says that scoring this
+    case failed, and how: such a case is counted and shown as an error, never as a score of 0."""
+
+    value: float | None
+    reason: str | None = None
+    error: str | None = None
+
+
+ScoreValue = float | bool | None | Score
+ScoreFn = Callable[..., Sequence[ScoreValue]]
+"""Scores a batch: ``fn(predictions, cases, options)`` (and ``context`` for a metric that ``needs_context``)
+returns one value per (prediction, case) pair: a number, a bool, ``None`` (not applicable) or a ``Score``."""
+
+
+def as_score(value: Any) -> Score:
+    """A scoring function's value for one case as a ``Score``; raises ``TypeError`` for anything else."""
+    if isinstance(value, Score):
+        return value
+    if value is None:
+        return Score(None)
+    if isinstance(value, bool):
+        return Score(float(value))
+    if isinstance(value, int | float) and value == value:  # NaN is no score
+        return Score(float(value))
+    raise TypeError(f"a score is a number, a bool, None or a Score, not {type(value).__name__} ({value!r})")
+
+
+@dataclass
+class ScoringContext:
+    """What a metric that ``needs_context`` gets besides the predictions: the repository, the results store, and
+    ``generate``, which answers requests with a model named by options as in a suite's ``model:`` (its
+    ``backend`` and that backend's options) through the results store's cache and the backend's batching."""
+
+    root: Path
+    prompts: PromptStore
+    results: ResultsStore
+    generate: Callable[[Mapping[str, Any], Sequence[GenerationRequest]], list[Generation]]
+
 
 OptionsCheck = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -42,6 +87,11 @@ class Metric:
         source: ``"prediction"``: scored from each case's prediction (a suite lists it under ``metrics:``);
             ``"feedback"``: people's votes on an arm's outputs (a suite may set a threshold on it).
         needs_reference: Compares the answer with the case's references, so a case without one scores nothing.
+        needs_context: ``score`` takes a fourth argument, the run's ``ScoringContext`` (a metric that generates,
+            or reads the repository).
+        cache_salt: What else keys its scores in the score cache besides its name, version, options and the
+            prediction, given the validated options and the context: a scorer's source hash, a grader's
+            fingerprint and prompt blob. Must be JSON-serializable.
     """
 
     name: str
@@ -55,6 +105,20 @@ class Metric:
     check_options: OptionsCheck | None = None
     source: Literal["prediction", "feedback"] = "prediction"
     needs_reference: bool = False
+    needs_context: bool = False
+    cache_salt: Callable[[Mapping[str, Any], ScoringContext], Any] | None = None
+
+    def score_batch(
+        self,
+        predictions: Sequence[Prediction],
+        cases: Sequence[Case],
+        options: Mapping[str, Any],
+        context: ScoringContext,
+    ) -> list[Score]:
+        """Score a batch as ``Score`` objects, passing the context to a metric that needs it."""
+        assert self.score is not None, f"metric {self.name!r} is not scored from predictions"
+        args = (predictions, cases, options, context) if self.needs_context else (predictions, cases, options)
+        return [as_score(v) for v in self.score(*args)]
 
     def validate_options(self, options: Mapping[str, Any] | None) -> dict[str, Any]:
         """Return the options as a plain dict, or raise ``ConfigError`` saying what is wrong and the fix."""

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from promptarena.store._db import Database, now
 from promptarena.types import Generation
+
+if TYPE_CHECKING:
+    from promptarena.metrics import Score
 
 
 class Cache(Database):
@@ -57,12 +60,33 @@ class Cache(Database):
                 ],
             )
 
-    def cached_scores(self, keys: Iterable[str]) -> dict[str, float | None]:
-        out: dict[str, float | None] = {}
-        for key, value in self._by_keys("SELECT key, value FROM scores", keys):
-            out[key] = value
-        return out
+    def cached_scores(self, keys: Iterable[str]) -> dict[str, Score]:
+        """The stored scores of these keys, each with its reason."""
+        from promptarena.metrics import Score
 
-    def put_scores(self, rows: Sequence[tuple[str, str, float | None]]) -> None:
+        return {
+            key: Score(value, reason)
+            for key, value, reason in self._by_keys("SELECT key, value, reason FROM scores", keys)
+        }
+
+    def scores_through(
+        self, metric: str, keys: Sequence[str], compute: Callable[[list[int]], Sequence[Score]]
+    ) -> list[Score]:
+        """Each key's score, from the cache where stored; ``compute`` gets the indices of the first occurrence of
+        every missing key and returns their scores, which are stored (errors excepted) under ``metric``."""
+        found = self.cached_scores(keys)
+        todo = list({key: i for i, key in reversed(list(enumerate(keys))) if key not in found}.items())
+        if todo:
+            computed = compute([i for _, i in todo])
+            self.put_scores([(key, metric, score) for (key, _), score in zip(todo, computed, strict=True)])
+            found.update({key: score for (key, _), score in zip(todo, computed, strict=True)})
+        return [found[key] for key in keys]
+
+    def put_scores(self, rows: Sequence[tuple[str, str, Score]]) -> None:
+        """Store (key, metric, score) rows; a key already stored is kept. A failed score is not stored, so it is
+        scored again next time."""
         with self.write() as conn:
-            conn.executemany("INSERT OR IGNORE INTO scores VALUES (?, ?, ?)", rows)
+            conn.executemany(
+                "INSERT OR IGNORE INTO scores (key, metric, value, reason) VALUES (?, ?, ?, ?)",
+                [(key, metric, s.value, s.reason) for key, metric, s in rows if s.error is None],
+            )

@@ -209,6 +209,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE feedback_new RENAME TO feedback;
     CREATE INDEX feedback_arm ON feedback (suite, blob, variant);
     """,
+    # 9: why a case scored what it did (a judge's or a scorer's reason), kept beside the cached score
+    """
+    ALTER TABLE scores ADD COLUMN reason TEXT;
+    """,
 ]
 
 
