@@ -18,7 +18,7 @@ from typing import Any
 from promptarena.backends import Backend, check_context
 from promptarena.hashing import content_hash
 from promptarena.holistic import Column
-from promptarena.metrics import Metric, Score, ScoringContext, get_metric
+from promptarena.metrics import Metric, Score, ScoringContext
 from promptarena.plan import Arm
 from promptarena.store import ResultsStore
 from promptarena.store._predictions import ROUNDS
@@ -247,7 +247,7 @@ def score(
     """
     pairs = [(col, i) for col in columns for i in range(len(col.predictions))]
     for spec in suite.metrics:
-        metric = get_metric(spec.name)
+        metric = suite.metric(spec.name)
         options = metric.validate_options(spec.options)
         salt = metric.cache_salt(options, context) if metric.cache_salt else None
         keys = [_score_key(metric, spec, salt, col.predictions[i], col.cases[i]) for col, i in pairs]

@@ -26,7 +26,6 @@ from promptarena.compare import compare_arms
 from promptarena.engine import ArmResult, run_suite, summarize_arm
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.gitstore import PromptStore
-from promptarena.metrics import get_metric
 from promptarena.plan import Arm, model_names
 from promptarena.stats import Interval, PairedComparison
 from promptarena.store import ResultsStore
@@ -205,7 +204,7 @@ class _Bisector:
         self.variant = suite.variants[0]
         self.model = model_names(suite)[0]
         self.arm_label = self.variant.name + (f"@{self.model}" if self.model else "")
-        self.higher = get_metric(metric).higher_is_better is not False
+        self.higher = suite.metric(metric).higher_is_better is not False
         self.threshold: float | None = suite.thresholds.get(metric)
         self.ignored_threshold: float | None = None
         self.generated = 0

@@ -24,6 +24,7 @@ from promptarena.types import Case
 from promptarena.yamlfile import Located, read_text, validation_error
 
 if TYPE_CHECKING:
+    from promptarena.metrics import Metric
     from promptarena.promptfile import PromptFile
     from promptarena.suite import Suite
 
@@ -272,18 +273,16 @@ def _check_text(case: Case) -> None:
 # --- warnings: suites that load but would score less than their author thinks -------------------------------
 
 
-def reference_warnings(doc: Located, metric_names: Sequence[str], cases: Sequence[Case]) -> tuple[str, ...]:
+def reference_warnings(doc: Located, metrics: Sequence[Metric], cases: Sequence[Case]) -> tuple[str, ...]:
     """One line per metric that compares answers with references when no case has one (it would score nothing)."""
-    from promptarena.metrics import get_metric
-
     if any(case.references for case in cases):
         return ()
     return tuple(
-        f"{doc.source}:{doc.line(['metrics', i])}: metric {name!r} compares answers with references, but no case "
-        "has one, so it scores nothing; name the column that holds the answers with `reference:` under `cases:` "
+        f"{doc.source}:{doc.line(['metrics', i])}: metric {metric.name!r} compares answers with references, but no "
+        "case has one, so it scores nothing; name the column that holds the answers with `reference:` under `cases:` "
         "(docs/suite-format.md)."
-        for i, name in enumerate(metric_names)
-        if get_metric(name).needs_reference
+        for i, metric in enumerate(metrics)
+        if metric.needs_reference
     )
 
 

@@ -10,7 +10,7 @@ from typing import overload
 from promptarena.engine import ArmResult
 from promptarena.errors import ConfigError
 from promptarena.holistic import HolisticRow, worst_case
-from promptarena.metrics import get_metric
+from promptarena.metrics import as_score
 from promptarena.stats import Bin, PairedComparison, brier, compare_family, ece, reliability_table
 from promptarena.suite import Suite
 from promptarena.types import Prediction
@@ -60,7 +60,7 @@ class Comparison:
 def _judged_metric(suite: Suite) -> str | None:
     """The first pass/fail quality metric: the one calibration and maj@k are judged by."""
     for spec in suite.metrics:
-        metric = get_metric(spec.name)
+        metric = suite.metric(spec.name)
         if metric.kind == "binary" and metric.higher_is_better:
             return spec.name
     return None
@@ -77,16 +77,16 @@ def compare_arms(suite: Suite, arms: Sequence[ArmResult], alpha: float = 0.05) -
     base, others = arms[0], list(arms[1:])
     rows: list[MetricRow] = []
     for spec in suite.metrics:
-        metric = get_metric(spec.name)
+        metric = suite.metric(spec.name)
         pairs = [(base.scores[spec.name], arm.scores[spec.name]) for arm in others]
         comps = compare_family(pairs, metric.kind, metric.higher_is_better, alpha=alpha, bounds=metric.range)
         rows.extend(
             MetricRow(spec.name, base.arm.label, arm.arm.label, c) for arm, c in zip(others, comps, strict=True)
         )
 
-    primary = next((s.name for s in suite.metrics if get_metric(s.name).higher_is_better), suite.metrics[0].name)
+    primary = next((s.name for s in suite.metrics if suite.metric(s.name).higher_is_better), suite.metrics[0].name)
     cases = CaseRows(suite, arms, _disagreements(arms, primary))
-    out = Comparison(suite, base, list(arms), rows, cases, holistic=_holistic_rows(arms, alpha))
+    out = Comparison(suite, base, list(arms), rows, cases, holistic=_holistic_rows(suite, arms, alpha))
     judged = _judged_metric(suite)
     if judged:
         for arm in arms:
@@ -133,25 +133,24 @@ class CaseRows(Sequence[CaseRow]):
         )
 
 
-def _worst_cases(row: HolisticRow, dimension: str) -> tuple[float | None, ...] | None:
+def _worst_cases(row: HolisticRow, dimension: str, higher: bool | None) -> tuple[float | None, ...] | None:
     """Per case, the worst score under the robustness perturbations, or under every counterfactual."""
     if dimension == "robust worst case":
         return row.robustness.worst_case if row.robustness else None
     if not row.fairness:
         return None
-    higher = get_metric(row.metric).higher_is_better
     return tuple(worst_case([f.worst_case for f in row.fairness.values()], higher))
 
 
-def _holistic_rows(arms: Sequence[ArmResult], alpha: float) -> list[MetricRow]:
+def _holistic_rows(suite: Suite, arms: Sequence[ArmResult], alpha: float) -> list[MetricRow]:
     """Robustness and fairness compared between arms: each arm's worst case per case, paired, Holm per dimension."""
     heads = [a.holistic for a in arms]
     if not all(heads):
         return []
-    metric = get_metric(heads[0].metric)  # type: ignore[union-attr]
+    metric = suite.metric(heads[0].metric)  # type: ignore[union-attr]
     rows = []
     for dimension in ("robust worst case", "fair worst case"):
-        columns = [_worst_cases(h, dimension) for h in heads]  # type: ignore[arg-type]
+        columns = [_worst_cases(h, dimension, metric.higher_is_better) for h in heads]  # type: ignore[arg-type]
         if any(c is None for c in columns):
             continue
         pairs = [(columns[0], c) for c in columns[1:]]
@@ -176,14 +175,15 @@ def _calibrate(suite: Suite, arm: ArmResult, metric_name: str, out: Comparison) 
     out.calibration[arm.arm.label] = Calibration(
         metric_name, len(pairs), ece(cs, ss), brier(cs, ss), reliability_table(cs, ss)
     )
-    if all(samples):
-        metric = get_metric(metric_name)
+    metric = suite.metric(metric_name)
+    if all(samples) and not metric.needs_context:  # maj@k rescores each sample; a judge would grade them all again
         spec = next(s for s in suite.metrics if s.name == metric_name)
         options = metric.validate_options(spec.options)
         n = min(len(s) for s in samples)  # type: ignore[arg-type]
         accuracy = []
         for k in range(n):
             preds = [Prediction(output=s[k], answer=s[k]) for s in samples]  # type: ignore[index]
-            scores = [v for v in metric.score(preds, list(suite.cases), options) if v is not None]
+            scores = [s.value for s in map(as_score, metric.score(preds, list(suite.cases), options))]
+            scores = [v for v in scores if v is not None]
             accuracy.append(sum(scores) / len(scores) if scores else math.nan)
         out.maj_at_k[arm.arm.label] = accuracy

@@ -44,7 +44,7 @@ from promptarena.feedback import arm_feedback
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
 from promptarena.holistic import Column, HolisticRow, expand_items, summarize_holistic, toxicity_scorer
-from promptarena.metrics import ScoringContext, get_metric
+from promptarena.metrics import ScoringContext
 from promptarena.plan import Arm, make_arms, model_options, select_versions
 from promptarena.provenance import model_label, peak_memory_mb, provenance
 from promptarena.report.json import summary_json
@@ -109,7 +109,7 @@ def _params(base: Any, overrides: dict[str, Any]) -> GenParams:
 def summarize_arm(suite: Suite, arm: ArmResult) -> None:
     """Each metric's mean with its interval, and the arm's per-case latency and output length."""
     for spec in suite.metrics:
-        metric = get_metric(spec.name)
+        metric = suite.metric(spec.name)
         values = [v for v in arm.scores[spec.name] if v is not None]
         arm.summary[spec.name] = mean_ci(values, kind=metric.kind, bounds=metric.range)
     latencies, tokens = [], 0

@@ -14,7 +14,6 @@ from promptarena.backends import Backend
 from promptarena.compare import Comparison, compare_arms
 from promptarena.engine import ProgressFn, SuiteResult, run_suite
 from promptarena.gitstore import PromptStore
-from promptarena.metrics import get_metric
 from promptarena.plan import SuitePlan
 from promptarena.report import fmt_confidence, fmt_detect, fmt_difference, fmt_interval, fmt_p
 from promptarena.store import ResultsStore
@@ -77,7 +76,7 @@ def threshold_gates(result: SuiteResult) -> list[Gate]:
     newest = result.arms[0].arm.version.label
     for arm in (a for a in result.arms if a.arm.version.label == newest):
         for name, threshold in result.suite.thresholds.items():
-            metric = get_metric(name)
+            metric = result.suite.metric(name)
             lower_is_better = metric.higher_is_better is False
             gate_name = f"{arm.arm.label} {name} {'<=' if lower_is_better else '>='} {threshold:g}"
             if name not in arm.summary:  # a feedback metric before anyone voted on this arm

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -15,6 +15,9 @@ from promptarena.hashing import file_sha256
 from promptarena.promptfile import Parameters
 from promptarena.types import Case
 from promptarena.yamlfile import Located, format_loc, read_yaml, validation_error
+
+if TYPE_CHECKING:
+    from promptarena.metrics import Metric
 
 # --- the file format (pydantic, extra fields refused) -------------------------------------------------
 
@@ -39,7 +42,7 @@ class SuiteModel(_Strict):
     description: str = ""
     prompt: str
     cases: str | list[CaseModel] | dict[str, Any]
-    metrics: list[str | dict[str, dict[str, Any]]] = Field(min_length=1)
+    metrics: list[str | dict[str, Any]] = Field(min_length=1)
     variants: list[str | dict[str, dict[str, Any] | None]] = Field(default_factory=lambda: ["plain"])
     versions: VersionsModel | list[str] = Field(default_factory=VersionsModel)
     thresholds: dict[str, float] = Field(default_factory=dict)
@@ -57,8 +60,12 @@ class SuiteModel(_Strict):
     @field_validator("metrics", "variants")
     @classmethod
     def _one_key(cls, items: list[Any]) -> list[Any]:
+        from promptarena.metrics import metric_factories
+
         for item in items:
-            if isinstance(item, dict) and len(item) != 1:
+            if isinstance(item, dict) and item and next(iter(item)) in metric_factories:
+                continue  # a metric of the suite's own: its factory checks the entry
+            if isinstance(item, dict) and (len(item) != 1 or not isinstance(next(iter(item.values())), dict | None)):
                 raise ValueError("write each entry as a name or as {name: {options}}")
         return items
 
@@ -68,10 +75,15 @@ class SuiteModel(_Strict):
 
 @dataclass(frozen=True)
 class Spec:
-    """A registered thing named in a suite, with its options (a metric or a variant)."""
+    """A registered thing named in a suite, with its options (a metric or a variant).
+
+    ``metric`` is a metric of the suite's own, built from its entry by a factory (a scorer in the repository,
+    a rubric judge); ``None`` for a registered one, looked up by name.
+    """
 
     name: str
     options: dict[str, Any] = field(default_factory=dict)
+    metric: Metric | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,13 @@ class Suite:
     cases_at: str = ""  # where the suite file sets `cases:` (`evals/qa.yaml:3`), for messages
     warnings: tuple[str, ...] = ()  # one line each: what loads but would score less than its author thinks
 
+    def metric(self, name: str) -> Metric:
+        """The metric this suite calls ``name``: one of its own, else the registered one."""
+        from promptarena.metrics import get_metric
+
+        own = next((s.metric for s in self.metrics if s.name == name and s.metric is not None), None)
+        return own or get_metric(name)
+
 
 def _specs(items: list[Any]) -> tuple[Spec, ...]:
     out = []
@@ -127,6 +146,23 @@ def _specs(items: list[Any]) -> tuple[Spec, ...]:
         else:
             ((name, options),) = item.items()
             out.append(Spec(name, dict(options or {})))
+    return tuple(out)
+
+
+def _metric_specs(doc: Located, items: list[Any], root: Path) -> tuple[Spec, ...]:
+    """The suite's metrics: registered names with options, and metrics of its own built by their factories."""
+    from promptarena.metrics import FactoryContext, metric_factories
+
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, dict) and next(iter(item)) in metric_factories:
+            where = f"{doc.source}:{doc.line(['metrics', i])}: metrics[{i}]"
+            metric = metric_factories.get(next(iter(item)))(item, FactoryContext(root, where))
+            if any(s.name == metric.name for s in out):
+                raise ConfigError(f"{where}: a metric named {metric.name!r} is listed already; give this one a name.")
+            out.append(Spec(metric.name, {}, metric))
+        else:
+            out.extend(_specs([item]))
     return tuple(out)
 
 
@@ -192,12 +228,12 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         _check_model(doc, model.model)
 
     cases = load_cases(doc, model.cases, path)
-    metrics = _specs(model.metrics)
+    metrics = _metric_specs(doc, model.metrics, root or _top(path))
     _check_names(doc, metrics, "metrics")
     variants = _specs(model.variants)
     _check_names(doc, variants, "variants")
     _check_thresholds(doc, metrics, model)
-    gate = tuple(model.gate) if model.gate is not None else _default_gate(metrics)
+    gate = tuple(model.gate) if model.gate is not None else tuple(m.name for m in metrics if _own(m).higher_is_better)
     versions = model.versions.last if isinstance(model.versions, VersionsModel) else tuple(model.versions)
     return Suite(
         name=path.stem,
@@ -219,7 +255,7 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         models=models,
         holistic=_holistic(doc, model),
         cases_at=cases.where,
-        warnings=reference_warnings(doc, [m.name for m in metrics], cases.cases),
+        warnings=reference_warnings(doc, [_own(m) for m in metrics], cases.cases),
     )
 
 
@@ -250,6 +286,8 @@ def _check_names(doc: Located, specs: tuple[Spec, ...], key: str) -> None:
 
     registry = metric_registry if key == "metrics" else variant_registry
     for i, spec in enumerate(specs):
+        if spec.metric is not None:
+            continue  # built and checked by its factory
         try:
             item = registry.get(spec.name)
         except ConfigError as err:
@@ -319,10 +357,19 @@ def _holistic(doc: Located, model: SuiteModel) -> Holistic:
     )
 
 
-def _default_gate(metrics: tuple[Spec, ...]) -> tuple[str, ...]:
+def _own(spec: Spec) -> Metric:
+    """The metric a suite's entry names: its own, or the registered one."""
     from promptarena.metrics import get_metric
 
-    return tuple(m.name for m in metrics if get_metric(m.name).higher_is_better is True)
+    return spec.metric or get_metric(spec.name)
+
+
+def _top(path: Path) -> Path:
+    """The top folder of the git repository holding ``path`` (its folder's parent when there is none)."""
+    for folder in path.resolve().parents:
+        if (folder / ".git").exists():
+            return folder
+    return path.resolve().parent.parent
 
 
 def discover_suites(paths: list[str] | tuple[str, ...], root: Path) -> list[Path]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from promptarena.holistic._expand import FORMAT, Column
 from promptarena.holistic._measures import Fairness, Robustness, Spread, fairness, robustness, spread, worst_case
-from promptarena.metrics import Metric, get_metric
+from promptarena.metrics import Metric
 from promptarena.stats import Interval, ece, mean_ci
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class Outputs(Sequence[str]):
 
 def headline_metric(suite: Suite) -> str | None:
     """The metric a holistic row judges: the suite's first metric with a direction."""
-    return next((s.name for s in suite.metrics if get_metric(s.name).higher_is_better is not None), None)
+    return next((s.name for s in suite.metrics if suite.metric(s.name).higher_is_better is not None), None)
 
 
 def aligned(suite: Suite, column: Column, metric: str) -> list[float | None]:
@@ -97,7 +97,11 @@ def aligned(suite: Suite, column: Column, metric: str) -> list[float | None]:
 def _calibration(suite: Suite, arm: Scored) -> float:
     """ECE of the vote agreement against the first pass/fail quality metric; NaN without confidences."""
     judged = next(
-        (s.name for s in suite.metrics if get_metric(s.name).kind == "binary" and get_metric(s.name).higher_is_better),
+        (
+            s.name
+            for s in suite.metrics
+            if suite.metric(s.name).kind == "binary" and suite.metric(s.name).higher_is_better
+        ),
         None,
     )
     confidences = [p.confidence for p in arm.predictions]
@@ -149,7 +153,7 @@ def summarize_holistic(suite: Suite, arm: Scored, scorer: ToxicityScorer | None)
     name = headline_metric(suite)
     if not suite.holistic.declared or name is None:
         return None
-    m = get_metric(name)
+    m = suite.metric(name)
     parts: dict[str, Any] = {}
     robust = _columns(suite, arm, name, "robustness")
     if robust:

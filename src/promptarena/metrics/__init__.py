@@ -22,7 +22,19 @@ if TYPE_CHECKING:
     from promptarena.gitstore import PromptStore
     from promptarena.store import ResultsStore
 
-__all__ = ["Metric", "Score", "ScoreFn", "ScoringContext", "as_score", "get_metric", "metrics", "thumbs_up"]
+__all__ = [
+    "FactoryContext",
+    "Metric",
+    "MetricFactory",
+    "Score",
+    "ScoreFn",
+    "ScoringContext",
+    "as_score",
+    "get_metric",
+    "metric_factories",
+    "metrics",
+    "thumbs_up",
+]
 
 
 @dataclass(frozen=True)
@@ -174,6 +186,23 @@ thumbs_up = Metric(
 )
 """People's votes, read from the results store by ``promptarena.feedback`` for every arm that has some."""
 metrics.register(thumbs_up.name, thumbs_up)
+
+
+@dataclass(frozen=True)
+class FactoryContext:
+    """Where a suite's metric entry is: the repository's top folder (paths in the entry are relative to it) and
+    ``where``, the entry's place (``evals/qa.yaml:7: metrics[2]``) for messages."""
+
+    root: Path
+    where: str
+
+
+MetricFactory = Callable[[Mapping[str, Any], FactoryContext], Metric]
+"""Builds a suite's own metric from its entry, a mapping whose first key names the factory
+(``{python: evals/scorers.py:polite, name: ...}``); raises ``ConfigError`` naming ``context.where``."""
+
+metric_factories: Registry[MetricFactory] = Registry("kind of metric entry")
+"""The keys of a suite's metric entries that build a metric of the suite's own (a scorer, a rubric judge)."""
 
 
 def get_metric(name: str) -> Metric:

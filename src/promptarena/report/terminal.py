@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from promptarena.metrics import get_metric
 from promptarena.report._format import (
     MISSING,
     clip,
@@ -55,7 +54,7 @@ def suite_table(result: SuiteResult) -> Table:
     names = [s.name for s in suite.metrics]
     names += sorted({name for arm in result.arms for name in arm.summary} - set(names))
     for name in names:
-        arrow = {True: " ↑", False: " ↓", None: ""}[get_metric(name).higher_is_better]
+        arrow = {True: " ↑", False: " ↓", None: ""}[suite.metric(name).higher_is_better]
         table.add_column(name + arrow, justify="right")
     table.add_column("p50 s", justify="right")
     table.add_column("tok/s", justify="right")
@@ -78,7 +77,7 @@ def suite_table(result: SuiteResult) -> Table:
 def _holistic_columns(result: SuiteResult) -> list[tuple[str, Callable[[HolisticRow], str]]]:
     """(header, cell) for each dimension the suite declares, beside accuracy and calibration."""
     first = next(a.holistic for a in result.arms if a.holistic)
-    arrow = " ↑" if get_metric(first.metric).higher_is_better else " ↓"
+    arrow = " ↑" if result.suite.metric(first.metric).higher_is_better else " ↓"
     columns: list[tuple[str, Callable[[HolisticRow], str]]] = [
         (first.metric + arrow, lambda h: fmt_interval(h.accuracy, 2)),
         ("ECE ↓", lambda h: fmt_number(h.calibration, ".2f")),

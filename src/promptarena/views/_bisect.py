@@ -12,7 +12,6 @@ from itertools import pairwise
 
 from promptarena.compare import compare_arms
 from promptarena.gitstore import PromptStore
-from promptarena.metrics import get_metric
 from promptarena.stats import PairedComparison
 from promptarena.store import ResultsStore
 from promptarena.suite import Suite
@@ -55,7 +54,7 @@ def score_drops(results: ResultsStore, store: PromptStore, prompt: str, entries:
 
 def _first_drops(results: ResultsStore, store: PromptStore, suite: Suite, choices: list[ArmChoice]) -> list[Drop]:
     """The first significant drop per gated metric along one series of stored commits, oldest first."""
-    metrics = [m for m in (suite.gate or (suite.metrics[0].name,)) if get_metric(m).higher_is_better is not None]
+    metrics = [m for m in (suite.gate or (suite.metrics[0].name,)) if suite.metric(m).higher_is_better is not None]
     found: dict[str, Drop] = {}
     for older, newer in pairwise(choices):
         if len(found) == len(metrics):
