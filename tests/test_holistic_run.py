@@ -239,7 +239,7 @@ def test_each_perturbed_case_is_one_more_request_rendered_with_the_same_template
     assert labels == {"", "typos", "lowercase", "gender_female", "gender_male", "format:1", "format:2"}
     assert len(rows) == 2 * len(REVIEWS) * len(labels)
     prov = run.provenance["holistic"]
-    assert prov["perturbations"] == ["typos@v1", "lowercase@v1", "gender_female@v1", "gender_male@v1"]
+    assert prov["perturbations"] == ["typos@v2", "lowercase@v2", "gender_female@v1", "gender_male@v1"]
     assert prov["toxicity"]["scorer"] == "profanity_check" and prov["toxicity"]["version"].startswith("alt-profanity")
 
 
