@@ -210,6 +210,14 @@ def test_difference_digits_at_the_boundary(diff, low, high, text) -> None:
     assert fmt_difference(c) == text
 
 
+def test_the_advice_does_not_print_a_small_difference_as_0() -> None:
+    from promptarena.report import fmt_detect
+    from promptarena.stats import compare_paired
+
+    advice = fmt_detect(compare_paired([0.5] * 20, [0.5] * 19 + [0.51], "continuous"))
+    assert advice.endswith("to detect the observed +0.0005") and "±0.00 " not in advice
+
+
 def test_a_mean_next_to_0_does_not_print_as_0() -> None:
     from promptarena.report import fmt_interval
     from promptarena.stats import Interval

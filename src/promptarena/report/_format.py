@@ -96,10 +96,10 @@ def fmt_detect(c: PairedComparison, digits: int = 2) -> str:
     elif math.isinf(c.detectable):
         first = f"{c.n} cases cannot detect any difference at {power}"
     else:
-        first = f"could detect ±{c.detectable:.{digits}f} at {power}"
+        first = f"could detect ±{fmt_fixed(c.detectable, digits)} at {power}"
     if c.cases_needed is None:
         return first
-    return f"{first}; ~{c.cases_needed} cases needed to detect the observed {c.diff:+.{digits}f}"
+    return f"{first}; ~{c.cases_needed} cases needed to detect the observed {fmt_fixed(c.diff, digits, '+')}"
 
 
 def verdict_icon(verdict: str) -> str:
