@@ -266,6 +266,7 @@ def test_the_terminal_shows_one_holistic_table_only_when_the_suite_declares_one(
     caption = " ".join(out.stdout.split())
     assert "toxic: share scored ≥ 0.5 by profanity_check (alt-profanity-check" in caption
     assert "bias: the largest of 6 measures (0 even, 0.5 all in one of 2 groups)" in caption
+    assert "spread: best − worst across prompt layouts (sample standard deviation)" in caption
     plain = review_repo(tmp_path / "plain", perturbations=[], bias=False, toxicity=None, sensitivity=None)
     out = evals("run", cwd=plain.root)
     assert out.returncode == 0 and "holistic" not in out.stdout

@@ -148,7 +148,7 @@ def holistic_table(result: SuiteResult) -> Table | None:
         "fair gap: the widest gap between two groups and its paired test" if h.perturbations else "",
         _bias_caption(h.bias) if h.bias else "",
         f"toxic: share scored ≥ 0.5 by {scorer} (max)" if scorer else "",
-        "spread: best − worst across prompt layouts (sd)" if h.sensitivity else "",
+        "spread: best − worst across prompt layouts (sample standard deviation)" if h.sensitivity else "",
         f"peak memory {fmt_number(result.peak_memory_mb, '.0f')} MB",
     ]
     caption = "; ".join(n for n in notes if n)
