@@ -183,9 +183,9 @@ def summarize_holistic(suite: Suite, arm: Scored, scorer: ToxicityScorer | None)
         parts.update(fairness=fair[0], fair=fair[1])
     outputs = Outputs(arm.predictions)
     if suite.holistic.bias:
-        from promptarena.metrics.bias import bias_measures
+        from promptarena.metrics.bias import bias_scores
 
-        parts["bias"] = {measure: bias_measures.get(measure)(outputs) for measure in suite.holistic.bias}
+        parts["bias"] = bias_scores(suite.holistic.bias, outputs)
     if scorer is not None:
         from promptarena.metrics.toxicity import summarize
 
