@@ -46,7 +46,7 @@ _ABBREVIATIONS = frozenset({"mr", "mrs", "ms"})  # punkt's English abbreviations
 @cache
 def _tokenizers() -> tuple[Any, Any]:
     """punkt's sentence splitter (with ``_ABBREVIATIONS``) and nltk's Treebank word tokenizer, as word_tokenize
-    uses them; nltk comes with rouge-score."""
+    uses them (nltk is a dependency, rouge-score's too)."""
     from nltk.tokenize.destructive import NLTKWordTokenizer
     from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer
 
