@@ -83,3 +83,59 @@ def test_registered_measures_on_fixed_texts() -> None:
     assert math.isfinite(bias_measures.get("association_race_adjective")(["Emily is honest."]))
     with pytest.raises(ConfigError, match="did you mean representation_gender"):
         bias_measures.get("representation_gendr")
+
+
+# HELM counts the tokens of nltk's word_tokenize(text.lower()); each case below is worked out by hand from its
+# rules: punkt ends a sentence at a period (not after an abbreviation it knows, such as "mr."), and the Treebank
+# rules split clitics ('s, n't, 'll) and punctuation off a word but keep a hyphenated word or "he/she" whole.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "He's a doctor. She's Emily's sister.",
+            ["he", "'s", "a", "doctor", ".", "she", "'s", "emily", "'s", "sister", "."],
+        ),
+        ("he’s here", ["he", "’", "s", "here"]),
+        ("My step-father and step-son.", ["my", "step-father", "and", "step-son", "."]),
+        ("She isn't he/she.", ["she", "is", "n't", "he/she", "."]),
+        ("The boys' uncle won't.", ["the", "boys", "'", "uncle", "wo", "n't", "."]),
+        (
+            "Mr. Smith met Mrs. Jones. The nurse. He left",
+            ["mr.", "smith", "met", "mrs.", "jones", ".", "the", "nurse", ".", "he", "left"],
+        ),
+        ("A nurse... he left (a man).", ["a", "nurse", "...", "he", "left", "(", "a", "man", ")", "."]),
+        (
+            '"The nurse." He said: mother, father; sister',
+            ["``", "the", "nurse", ".", "''", "he", "said", ":", "mother", ",", "father", ";", "sister"],
+        ),
+        ("the nurse.she left", ["the", "nurse.she", "left"]),
+    ],
+)
+def test_tokens_follow_helms_word_tokenize(text: str, expected: list[str]) -> None:
+    from collections import Counter
+
+    from promptarena.metrics.bias import tokens
+
+    assert tokens(text) == Counter(expected)
+
+
+def test_contractions_possessives_and_hyphens_count_as_helm_counts_them() -> None:
+    g, r = gender_groups(), race_groups()
+    m, f = len(g["male"]), len(g["female"])
+    # he's, she's, Emily's count; step-father and Mr. do not: male 1 (he), female 2 (she, sister)
+    texts = ["He's a step-father. She's Emily's sister, said Mr. Smith."]
+    p = (1 / m) / (1 / m + 2 / f)
+    assert demographic_representation(texts, g) == pytest.approx(abs(p - 0.5))
+    assert demographic_representation(["Emily's"], r) == pytest.approx(0.5)
+    assert demographic_representation(["a step-father and Mr. Smith"], g) is None
+    # "nurse." at a sentence's end is the word nurse: it co-occurs with she's "she"
+    assert stereotypical_association(["She's a nurse."], g, ["nurse"]) == pytest.approx(0.5)
+
+
+def test_every_measure_tops_out_at_one_minus_one_over_the_groups() -> None:
+    for name in bias_measures.names():
+        measure = bias_measures.get(name)
+        assert measure.groups == 2 and measure.maximum == 0.5
+        assert "0.5 = all in one of the 2 groups" in measure.description
+    # all mentions in one group is the most uneven a measure can be: 0.5, not 1
+    assert bias_measures.get("representation_gender")(["He and his son."]) == pytest.approx(0.5)

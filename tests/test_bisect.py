@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from promptarena.bisect import bisect_suite
+from promptarena.bisect import bisect_suite, steps_by_commit
 from promptarena.engine import run_suite
 from promptarena.gitstore import PromptStore
 from promptarena.store import ResultsStore
@@ -27,16 +27,40 @@ def prompt(edit: int, ending: str = "?") -> str:
     return QA_V1.replace("Capital of {{ country }}?", f"Capital of {{{{ country }}}}{ending} (edit {edit})")
 
 
-def history(root: Path, edits: int, first_bad: int, ending: str = "!?", **suite: object) -> tuple[GitRepo, list[str]]:
+GERMANY = {"id": "germany", "vars": {"country": "Germany"}, "reference": "Berlin"}
+
+
+def write_cases(repo: GitRepo, form: str, cases: list[dict], **suite: object) -> None:
+    """Write the suite with ``cases`` in one of the documented forms of `cases:`.
+
+    "path": `cases: cases/qa.jsonl`; "columns": `cases: {file, id, reference, vars}` over a CSV file whose
+    columns are named otherwise (and one is not a variable); "inline": a list in the suite file.
+    """
+    model = {"backend": "fake", "responses": {**HALF_WRONG, **RIGHT}}
+    if form == "path":
+        repo.write("evals/cases/qa.jsonl", "".join(json.dumps(c) + "\n" for c in cases))
+        spec: object = "cases/qa.jsonl"
+    elif form == "columns":
+        rows = "".join(f"{c['id']},{c['vars']['country']},{c['reference']},somewhere\n" for c in cases)
+        repo.write("evals/data/capitals.csv", "key,country,capital,continent\n" + rows)
+        spec = {"file": "data/capitals.csv", "id": "key", "reference": "capital", "vars": ["country"]}
+    else:
+        spec = cases
+    write_suite(repo, model=model, cases=spec, **suite)
+
+
+def history(
+    root: Path, edits: int, first_bad: int, ending: str = "!?", form: str = "path", **suite: object
+) -> tuple[GitRepo, list[str]]:
     """A prompt with ``edits`` commits after its first, each after an unrelated commit; wrong from ``first_bad`` on.
 
-    Edit 2 moves the prompt to prompts/capital.prompt; edit 4 adds a case to the case file instead of editing
-    the prompt. Returns the repository and the shas of the first commit and of every edit.
+    Edit 2 moves the prompt to prompts/capital.prompt; edit 4 adds a case to the cases (written in ``form``, see
+    ``write_cases``) instead of editing the prompt. Returns the repository and the shas of the first commit and
+    of every edit.
     """
     repo = GitRepo(root)
     repo.write("prompts/qa.prompt", prompt(0))
-    model = {"backend": "fake", "responses": {**HALF_WRONG, **RIGHT}}
-    write_suite(repo, model=model, **suite)
+    write_cases(repo, form, qa_cases(), **suite)
     shas = [repo.commit("qa: first version")]
     for edit in range(1, edits + 1):
         repo.write("NOTES.md", f"notes {edit}\n")
@@ -44,12 +68,9 @@ def history(root: Path, edits: int, first_bad: int, ending: str = "!?", **suite:
         name = "qa" if edit < 2 else "capital"
         if edit == 2:
             repo.move("prompts/qa.prompt", "prompts/capital.prompt")
-            write_suite(
-                repo, prompt="capital", model={"backend": "fake", "responses": {**HALF_WRONG, **RIGHT}}, **suite
-            )
+            write_cases(repo, form, qa_cases(), prompt="capital", **suite)
         if edit == 4:
-            cases = [*qa_cases(), {"id": "germany", "vars": {"country": "Germany"}, "reference": "Berlin"}]
-            repo.write("evals/cases/qa.jsonl", "".join(json.dumps(c) + "\n" for c in cases))
+            write_cases(repo, form, [*qa_cases(), GERMANY], prompt="capital", **suite)
         else:
             repo.write(f"prompts/{name}.prompt", prompt(edit, ending if edit >= first_bad else "?"))
         shas.append(repo.commit(f"qa: edit {edit}"))
@@ -79,6 +100,22 @@ def test_finds_the_first_bad_commit_evaluating_log_n_of_the_candidates(tmp_path:
     assert verdicts[shas[first_bad]].comparison.p_value < 0.05
     assert all(s.verdict == "ok" for s in outcome.steps if shas.index(s.commit.sha) < first_bad)
     assert outcome.conclusion.startswith(f"first bad commit: {shas[first_bad][:7]} qa: edit {first_bad};")
+
+
+@pytest.mark.parametrize("form", ["path", "columns", "inline"])
+def test_every_form_of_cases_is_read_at_each_commit(tmp_path: Path, form: str) -> None:
+    repo, shas = history(tmp_path, edits=6, first_bad=5, form=form)
+    outcome = bisect(repo, shas[0], "HEAD")
+
+    assert outcome.first_bad is not None and outcome.first_bad.sha == shas[5]
+    assert [c.sha for c in outcome.candidates] == shas[1:]  # edit 4 changed only the cases, in whichever file
+    # each commit is evaluated on the cases it had then: six before edit 4, seven from it on
+    assert {s.commit.sha: s.interval.n for s in steps_by_commit(outcome)} == {
+        s.commit.sha: 6 if shas.index(s.commit.sha) < 4 else 7 for s in outcome.steps
+    } | {shas[0]: 6}
+
+    result = cli("bisect", "qa", "--good", shas[0], "--bad", "HEAD", "--repo", str(repo.root), "--json")
+    assert json.loads(exited_out(result))["first_bad"]["commit"] == shas[5]
 
 
 def test_a_rerun_generates_nothing(tmp_path: Path) -> None:

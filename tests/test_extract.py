@@ -75,6 +75,11 @@ def test_canonical_number_is_exact_for_long_numbers() -> None:
         ("roughly 1e3 people", "1000"),
         ("it weighs 5kg", "5"),
         ("no digits", ""),
+        ("Answer: 24 (4 boxes of 6 eggs)", "24"),  # an aside in parentheses is not the answer
+        ("24 (4 boxes of 6 eggs) in all (so 24)", "24"),
+        ("f(3) = 9", "9"),
+        ("the answer is (6)", "6"),  # only numbers in parentheses: the last of them
+        ("a stray ) closes nothing: 7 (then 8", "7"),
     ],
 )
 def test_last_number(text: str, number: str) -> None:
@@ -94,6 +99,10 @@ def test_last_number(text: str, number: str) -> None:
         ("answer: c", "C"),
         ("a", "A"),
         ("I cannot tell", ""),
+        ("the correct option is a B", "B"),  # the article "a" before a capital letter
+        ("the answer is a B.", "B"),
+        ("a is the one", "A"),
+        ("Option a, because the others are wrong", "A"),
     ],
 )
 def test_choice_reads_letters_not_articles(text: str, choice: str) -> None:
@@ -132,6 +141,12 @@ def test_regex_never_crashes(pattern: str, text: str, answer: str) -> None:
         ('{"v": NaN}', ""),
         ("} not json {", ""),
         ("{" + "[" * 100_000 + "}", ""),
+        ('{"v": "B"} hope this helps {:)}', "B"),  # text after the object does not spoil it
+        ('{"v": "B"} }', "B"),
+        ('{"v": 1} {"v": 2}', "1"),
+        ('{"w": 1} and then {"v": 2}', "2"),  # the first object that has the field
+        ('{:)} {"v": "C"}', "C"),
+        ("{" * 10_000, ""),
     ],
 )
 def test_json_field_returns_json_text(text: str, answer: str) -> None:

@@ -117,4 +117,7 @@ def test_spread_against_a_direct_computation() -> None:
     assert s.spread == pytest.approx(0.5) and s.std == pytest.approx(np.std(means, ddof=1))
     low = spread({"a": [0.2], "b": [0.9]}, higher_is_better=False)
     assert (low.best_format, low.worst_format) == ("a", "b")
-    assert math.isnan(spread({"a": [1.0]}).std)
+    assert s.reason is None and low.reason is None
+    # one layout spreads nothing: no number, a reason (not a spread of 0)
+    one = spread({"a": [1.0]})
+    assert math.isnan(one.std) and math.isnan(one.spread) and one.reason == "no layout to vary"

@@ -239,7 +239,7 @@ def test_each_perturbed_case_is_one_more_request_rendered_with_the_same_template
     assert labels == {"", "typos", "lowercase", "gender_female", "gender_male", "format:1", "format:2"}
     assert len(rows) == 2 * len(REVIEWS) * len(labels)
     prov = run.provenance["holistic"]
-    assert prov["perturbations"] == ["typos@v1", "lowercase@v1", "gender_female@v1", "gender_male@v1"]
+    assert prov["perturbations"] == ["typos@v2", "lowercase@v2", "gender_female@v1", "gender_male@v1"]
     assert prov["toxicity"]["scorer"] == "profanity_check" and prov["toxicity"]["version"].startswith("alt-profanity")
 
 
@@ -263,7 +263,10 @@ def test_the_terminal_shows_one_holistic_table_only_when_the_suite_declares_one(
     assert "review: holistic view" in out.stdout
     for header in ("exact_match ↑", "ECE ↓", "robust ↑", "fair ↑", "fair gap", "bias ↓", "toxic ↓", "spread ↓"):
         assert header in out.stdout
-    assert "toxic: share scored ≥ 0.5 by profanity_check (alt-profanity-check" in out.stdout
+    caption = " ".join(out.stdout.split())
+    assert "toxic: share scored ≥ 0.5 by profanity_check (alt-profanity-check" in caption
+    assert "bias: the largest of 6 measures (0 even, 0.5 all in one of 2 groups)" in caption
+    assert "spread: best − worst across prompt layouts (sample standard deviation)" in caption
     plain = review_repo(tmp_path / "plain", perturbations=[], bias=False, toxicity=None, sensitivity=None)
     out = evals("run", cwd=plain.root)
     assert out.returncode == 0 and "holistic" not in out.stdout
@@ -334,3 +337,62 @@ def test_a_database_of_schema_3_keeps_its_results_as_written(tmp_path: Path) -> 
                 "commit": "c",
             }
         }
+
+
+# --- dimensions with nothing to measure -------------------------------------------------------------------
+
+PLAIN_PROMPT = """---
+description: sentiment of a review, one line, no labels
+variables:
+  review: the review
+parameters:
+  max_new_tokens: 4
+---
+user:
+{{ review }}
+"""
+
+
+def test_no_layout_and_no_group_are_said_instead_of_a_zero(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-line prompt has no layout to vary and reviews that name nobody give counterfactuals nothing to move:
+    the spread and the gap are a reason, not 0.00 (p 1.000), in the terminal, the JSON and the workbench."""
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("prompts/review.prompt", PLAIN_PROMPT)
+    reviews = ["The food was great.", "The room was clean.", "Fast delivery.", "Good value.", "Nice view."]
+    cases = [{"id": f"r{i}", "vars": {"review": r}, "reference": "positive"} for i, r in enumerate(reviews)]
+    doc = {
+        "prompt": "review",
+        "cases": cases,
+        "metrics": ["exact_match"],
+        "model": {"backend": "fake", "responses": {"The ": "positive"}, "default": "neutral"},
+        "perturbations": ["gender_female", "gender_male"],
+        "sensitivity": 3,
+    }
+    repo.write("evals/review.yaml", yaml.safe_dump(doc, sort_keys=False))
+    repo.commit("review: first version")
+
+    out = evals("run", cwd=repo.root)
+    assert out.returncode == 0, out.stderr
+    (row,) = [line for line in out.stdout.splitlines() if " plain " in line and "no layout" in line]
+    assert "no case mentions a group" in row and "no layout to vary" in row
+    assert "0.00 (p 1.000)" not in out.stdout
+
+    out = evals("run", "--json", cwd=repo.root)
+    assert out.returncode == 0, out.stderr
+    h = json.loads(out.stdout)["suites"][0]["arms"][0]["holistic"]
+    gender = h["fairness"]["axes"]["gender"]
+    assert gender["gap"] is None and gender["gap_test"] is None and gender["reason"] == "no case mentions a group"
+    assert h["sensitivity"]["spread"] is None and h["sensitivity"]["std"] is None
+    assert h["sensitivity"]["reason"] == "no layout to vary"
+    assert h["fairness"]["worst_case"]["mean"] == pytest.approx(0.4)  # the worst case is still a score
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.support.workbench import APP, point_app_at
+
+    point_app_at(monkeypatch, repo.root, repo.root / ".promptarena" / "results.db")
+    at = AppTest.from_file(str(APP / "pages" / "6_Holistic.py"), default_timeout=60).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    assert table["fairness gap"].iloc[0] == "no case mentions a group"
+    assert table["sensitivity (spread)"].iloc[0] == "no layout to vary"

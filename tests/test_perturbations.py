@@ -63,6 +63,23 @@ def test_numbers_urls_addresses_and_template_text_are_never_changed(name: str) -
             assert span in out, (name, span, out)
 
 
+NUMBER_WORDS = ["Twelve", "twenty-one", "Dozen", "third", "thousands", "half", "twice", "Sixties", "one"]
+NUMBER_TEXT = (
+    "Twelve boxes of twenty-one eggs. Dozen means twelve; the third shelf holds thousands of them, half of "
+    "them broken twice over since the Sixties, and one more is gone."
+)
+
+
+@pytest.mark.parametrize("name", sorted(perturbations.names()))
+def test_numbers_written_as_words_are_never_changed(name: str) -> None:
+    for seed in range(20):
+        out = _perturb(name, NUMBER_TEXT, seed=seed)
+        for word in NUMBER_WORDS:
+            assert re.search(rf"\b{word}\b", out), (name, word, out)
+    # a word that only contains a number word is text like any other
+    assert any("someone" not in _perturb("typos", "someone often stones it", seed=s) for s in range(20))
+
+
 def test_non_string_values_pass_through_and_nested_strings_are_perturbed() -> None:
     vars = {"n": 17, "flag": True, "items": ["Do not go", {"note": "I do not know"}], "x": None}
     out = perturb_vars(vars, "contractions", 0, "c")

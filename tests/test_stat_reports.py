@@ -128,3 +128,100 @@ def test_evals_compare_prints_the_advice_line(tmp_path: Path) -> None:
     assert "B − A [90% CI]" in text and "95%" not in text
     assert "3 of 6 cases differ, too few to detect any difference at 80% power" in text
     assert "cases needed to detect the observed -0.50" in text
+
+
+# --- a bound next to 0 ------------------------------------------------------------------------------------
+
+WORDS = " ".join(f"w{i}" for i in range(1200))  # rouge1 of WORDS + one more word against WORDS: 1 - 1/2401
+
+
+def _near_zero_repo(root: Path):
+    """Two versions on six cases: v1 recites every reference, v2 only one (with a word too many).
+
+    v2 - v1 on rouge1 is [-1]*5 + [-1/2401]: the exact sign-flip test has p = 2/64, and its interval ends at
+    -1/2401 = -0.0004, which three decimals would print as -0.000."""
+    from tests.support.git import GitRepo
+
+    repo = GitRepo(root)
+    prompt = (
+        "---\nvariables:\n  key: what to say\nparameters:\n  max_new_tokens: 2000\n---\nuser:\n{verb} {{{{ key }}}}.\n"
+    )
+    responses = {f"Recite k{i}.": WORDS for i in range(6)}
+    responses |= {f"Say k{i}.": "nothing" for i in range(5)} | {"Say k5.": WORDS + " extra"}
+    cases = [{"id": f"k{i}", "vars": {"key": f"k{i}"}, "reference": WORDS} for i in range(6)]
+    repo.write("prompts/qa.prompt", prompt.format(verb="Recite"))
+    write_suite(repo, cases=cases, metrics=["rouge1"], model={"backend": "fake", "responses": responses})
+    repo.commit("recite")
+    repo.write("prompts/qa.prompt", prompt.format(verb="Say"))
+    repo.commit("say")
+    return repo
+
+
+def test_a_bound_next_to_0_prints_enough_digits_to_exclude_it_in_every_report(tmp_path: Path, monkeypatch) -> None:
+    repo = _near_zero_repo(tmp_path / "repo")
+    with PromptStore(repo.root) as store, ResultsStore(tmp_path / "results.db") as results:
+        suite = load_suite(repo.root / "evals" / "qa.yaml", repo.root)
+        outcome = evaluate_suite(plan_suite(suite, store, [], "HEAD~1"), store, results, _backend(suite))
+    (row,) = outcome.comparisons[0].rows
+    c = row.comparison
+    assert c.verdict == "worse" and c.ci_high == pytest.approx(-1 / 2401, rel=1e-6)
+    expected = "-0.833 [-1.000, -0.0004]"
+
+    md, junit = tmp_path / "pr.md", tmp_path / "junit.xml"
+    write_markdown(md, [outcome], "HEAD~1")
+    write_junit(junit, [outcome])
+    console = Console(record=True, width=200)
+    print_comparison(console, outcome.comparisons[0])
+    for doc in (console.export_text(), md.read_text(), junit.read_text()):
+        assert expected in doc and "-0.000]" not in doc
+
+    from streamlit.testing.v1 import AppTest
+
+    from tests.support.workbench import APP, point_app_at
+
+    point_app_at(monkeypatch, repo.root, tmp_path / "results.db")
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at.switch_page("pages/2_Compare.py")
+    at.run()
+    assert not at.exception and not at.error
+    metrics = at.dataframe[0].value.set_index("metric")
+    assert metrics.loc["rouge1", "B − A [95% CI]"] == expected
+
+
+@pytest.mark.parametrize(
+    ("diff", "low", "high", "text"),
+    [
+        (0.039, 0.00036, 0.078, "+0.039 [+0.0004, +0.078]"),  # significant: the bound visibly above 0
+        (0.039, -0.00036, 0.078, "+0.039 [-0.0004, +0.078]"),  # not: the bound visibly below 0
+        (0.0002, 0.00001, 0.0004, "+0.0002 [+0.00001, +0.0004]"),  # the estimate too
+        (0.039, 0.0, 0.078, "+0.039 [+0.000, +0.078]"),  # exactly 0 stays three decimals
+        (-0.04, -0.08, -0.0, "-0.040 [-0.080, +0.000]"),  # -0.0 is 0, not a negative bound
+        (0.25, 0.0104, 0.45, "+0.250 [+0.010, +0.450]"),  # far from 0: three decimals as before
+        (1e-15, 1e-16, 1e-14, "+1e-15 [+1e-16, +1e-14]"),
+    ],
+)
+def test_difference_digits_at_the_boundary(diff, low, high, text) -> None:
+    from dataclasses import replace
+
+    from promptarena.report import fmt_difference
+    from promptarena.stats import compare_paired
+
+    c = replace(compare_paired([0.0] * 6, [1.0] * 6, "continuous"), diff=diff, ci_low=low, ci_high=high)
+    assert fmt_difference(c) == text
+
+
+def test_the_advice_does_not_print_a_small_difference_as_0() -> None:
+    from promptarena.report import fmt_detect
+    from promptarena.stats import compare_paired
+
+    advice = fmt_detect(compare_paired([0.5] * 20, [0.5] * 19 + [0.51], "continuous"))
+    assert advice.endswith("to detect the observed +0.0005") and "±0.00 " not in advice
+
+
+def test_a_mean_next_to_0_does_not_print_as_0() -> None:
+    from promptarena.report import fmt_interval
+    from promptarena.stats import Interval
+
+    assert fmt_interval(Interval(0.0003, 0.0001, 0.001, 6)) == "0.0003 [0.0001, 0.001]"
+    assert fmt_interval(Interval(0.0, 0.0, 0.0, 6)) == "0.000 [0.000, 0.000]"
+    assert fmt_interval(Interval(0.004, 0.0, 0.012, 6), 2) == "0.004 [0.00, 0.01]"

@@ -118,6 +118,12 @@ def test_cot_reads_the_last_answer_outside_parentheses() -> None:
     assert cot.split(_item(), text) == ("5", "2 plus 3.")
 
 
+def test_cot_with_last_number_passes_over_a_parenthetical_after_the_answer() -> None:
+    cot = make_variant("cot")
+    text = "Four boxes of six eggs.\nAnswer: 24 (4 boxes of 6 eggs)"
+    assert cot.split(_item("last_number"), text) == ("24", "Four boxes of six eggs.")
+
+
 def test_cot_prefix_is_found_in_any_case_without_shifting_the_text() -> None:
     # "İ" lower-cases to two characters: a search in text.lower() would slice the original one off.
     cot = make_variant("cot")

@@ -13,8 +13,9 @@ page("Holistic view", "🧭")
 st.caption(
     "Beside accuracy: calibration (ECE of the vote agreement), robustness and fairness (the worst score per case "
     "across perturbations, or counterfactuals, and the text as written), the widest fairness gap between two "
-    "groups, bias in the outputs (0 even), the share of outputs scored toxic, the spread across prompt layouts, "
-    "and efficiency. Each from the latest completed run of each arm; bars are 95% intervals where there is one."
+    "groups, bias in the outputs (HELM's scale: 0 even, 0.5 every mention in one of the two groups), the share "
+    "of outputs scored toxic, the spread across prompt layouts, and efficiency. Each from the latest completed "
+    "run of each arm; bars are 95% intervals where there is one."
 )
 ws = workspace()
 
@@ -42,7 +43,7 @@ def latest_table(cells: list[views.OverviewCell]) -> pd.DataFrame:
     """Versions x variants as rows, dimensions as columns, the latest value of each."""
     rows: dict[tuple[str, str], dict[str, str]] = {}
     for cell in cells:
-        rows.setdefault((cell.version, cell.variant), {})[cell.metric] = views.fmt_interval(cell.interval)
+        rows.setdefault((cell.version, cell.variant), {})[cell.metric] = cell.note or views.fmt_interval(cell.interval)
     frame = pd.DataFrame(list(rows.values()), index=pd.MultiIndex.from_tuples(list(rows), names=["version", "variant"]))
     return frame[[d for d in views.DIMENSIONS if d in frame.columns]].fillna("–")
 
@@ -62,6 +63,6 @@ with friendly_errors():
         st.stop()
     st.dataframe(latest_table(cells), width="stretch")
     with ws.prompts() as store:
-        points = views.metric_history(cells, store, entry.prompt)
+        points = views.metric_history([c for c in cells if c.interval.n], store, entry.prompt)
     if points:
         st.altair_chart(dimension_chart(points), width="content")

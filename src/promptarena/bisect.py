@@ -22,6 +22,7 @@ import git
 import yaml
 
 from promptarena.backends import Backend
+from promptarena.cases import case_file_name
 from promptarena.compare import compare_arms
 from promptarena.engine import ArmResult, run_suite, summarize_arm
 from promptarena.errors import ConfigError, did_you_mean
@@ -303,10 +304,13 @@ def _suite_at(suite: Suite, repo: git.Repo, workdir: Path, commit: Commit) -> Su
         root = Path(tmp)
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_bytes(text)
-        doc = yaml.safe_load(text)
-        cases = doc.get("cases") if isinstance(doc, dict) else None
-        if isinstance(cases, str):
-            case_rel = posixpath.normpath(posixpath.join(posixpath.dirname(rel), cases))
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError:
+            doc = None  # load_suite names the line
+        name = case_file_name(doc.get("cases")) if isinstance(doc, dict) else None
+        if name is not None:
+            case_rel = posixpath.normpath(posixpath.join(posixpath.dirname(rel), name))
             data = _blob(repo, commit.sha, case_rel)
             if data is not None:
                 (root / case_rel).parent.mkdir(parents=True, exist_ok=True)

@@ -92,6 +92,13 @@ def load_cases(doc: Located, cases: str | list[CaseModel] | dict[str, Any], suit
     return CaseSet(_checked(doc, built), path, file_sha256(str(path)), where)
 
 
+def case_file_name(cases: Any) -> str | None:
+    """The case file `cases:` names, relative to the suite's folder: the path, or a mapping's `file`; None when
+    the cases are inline (or `cases:` names no file)."""
+    name = cases.get("file") if isinstance(cases, dict) else cases
+    return name if isinstance(name, str) else None
+
+
 def _columns(doc: Located, cases: str | dict[str, Any]) -> tuple[CaseFileModel, Columns]:
     """The case file and its column mapping; a mapping's error names the suite's line and a near field."""
     if isinstance(cases, str):

@@ -11,14 +11,21 @@ import json
 import re
 import string
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal, InvalidOperation
 from typing import Any
 
 from promptarena.registry import Registry
 
-__all__ = ["AnswerSpec", "canonical_number", "extract_answer", "extractors", "normalize_answer"]
+__all__ = [
+    "AnswerSpec",
+    "canonical_number",
+    "extract_answer",
+    "extractors",
+    "normalize_answer",
+    "paren_depths",
+]
 
 
 @dataclass(frozen=True)
@@ -119,21 +126,39 @@ def _last_line(text: str, spec: AnswerSpec) -> str:
     return lines[-1] if lines else ""
 
 
+def paren_depths(text: str, positions: Sequence[int]) -> list[int]:
+    """How many parentheses are open at each of the ascending ``positions`` of ``text`` (a stray closing one
+    does not go below zero): what tells an aside in parentheses from the sentence around it."""
+    depths, depth, pos = [], 0, 0
+    for at in positions:
+        for ch in text[pos:at]:
+            depth = depth + 1 if ch == "(" else max(depth - 1, 0) if ch == ")" else depth
+        depths.append(depth)
+        pos = max(pos, at)
+    return depths
+
+
 @extractors.decorator("last_number")
 def _last_number(text: str, spec: AnswerSpec) -> str:
     """The last number in the output, in ``canonical_number`` form (``1,250.50`` -> ``1250.5``, ``1e3`` -> ``1000``).
 
-    ``1,2,3`` is three numbers (the last is 3), ``10-12`` is 10 and 12, and ``5kg`` is 5.
+    ``1,2,3`` is three numbers (the last is 3), ``10-12`` is 10 and 12, and ``5kg`` is 5. A number in
+    parentheses is an aside: ``24 (4 boxes of 6)`` is 24; it counts only where no number stands outside them.
     """
-    found = _NUMBER_IN_TEXT.findall(text.translate(_MINUS))
-    return canonical_number(found[-1]) if found else ""
+    text = text.translate(_MINUS)
+    found = list(_NUMBER_IN_TEXT.finditer(text))
+    depths = paren_depths(text, [m.start() for m in found])
+    outside = [m for m, depth in zip(found, depths, strict=True) if depth == 0]
+    return canonical_number((outside or found)[-1].group()) if found else ""
 
 
 # A letter that is also an English word ("a trick", "I think") is prose, not a choice, when a lower-case
-# word follows it, unless that word says something about the letter ("A is right").
+# word follows it, unless that word says something about the letter ("A is right"); the article "a" is
+# prose before any word ("a B", "a Banana").
 _WORD_LETTERS = frozenset("aAI")
 _ABOUT_LETTER = re.compile(r"\s+(?:is|was|seems|looks|fits|because|and|or)\b")
 _PROSE_AFTER = re.compile(r"\s+[a-z]")
+_ARTICLE_AFTER = re.compile(r"\s+\w")
 _EXPLICIT_ANSWER = r"\banswer\s*(?:is\b|:)\s*[(\[*\"']*\s*"
 
 
@@ -142,7 +167,8 @@ def _stands_as_choice(text: str, start: int, end: int) -> bool:
     if end - start != 1 or text[start] not in _WORD_LETTERS:
         return True
     after = text[end:]
-    return not _PROSE_AFTER.match(after) or bool(_ABOUT_LETTER.match(after))
+    prose = _ARTICLE_AFTER if text[start] == "a" else _PROSE_AFTER
+    return not prose.match(after) or bool(_ABOUT_LETTER.match(after))
 
 
 def _choice_matches(text: str, choices: list[str], before: str = "", after: str = "") -> list[tuple[int, str]]:
@@ -196,23 +222,31 @@ def _json_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+_JSON_TRIES = 100  # objects tried at most, so an output full of braces costs little
+
+
 @extractors.decorator("json_field")
 def _json_field(text: str, spec: AnswerSpec) -> str:
-    """The field of the JSON object in the output (inside a ```json fence or not), as JSON text; "" if absent."""
+    """The field of the first JSON object in the output that has it (inside a ```json fence or not), as JSON
+    text; "" if none has. Text after an object (a second object, a stray ``}``) does not spoil it."""
     body = text.strip()
     fence = re.search(r"```(?:json)?\s*(.*?)```", body, flags=re.DOTALL)
     if fence:
         body = fence.group(1)
-    start, end = body.find("{"), body.rfind("}")
-    if start < 0 or end < start:
-        return ""
-    try:
-        obj: Any = json.loads(body[start : end + 1], parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        return ""
-    if not isinstance(obj, dict) or (spec.field or "") not in obj:
-        return ""
-    return _json_text(obj[spec.field or ""])
+    decoder = json.JSONDecoder(parse_constant=_reject_constant)
+    field, start = spec.field or "", body.find("{")
+    for _ in range(_JSON_TRIES):
+        if start < 0:
+            break
+        try:
+            obj, end = decoder.raw_decode(body, start)
+        except (ValueError, RecursionError):
+            end = start + 1
+        else:
+            if isinstance(obj, dict) and field in obj:
+                return _json_text(obj[field])
+        start = body.find("{", end)
+    return ""
 
 
 def extract_answer(text: str, spec: AnswerSpec) -> str:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptarena.errors import ConfigError, did_you_mean
-from promptarena.extract import AnswerSpec, extract_answer, normalize_answer
+from promptarena.extract import AnswerSpec, extract_answer, normalize_answer, paren_depths
 from promptarena.hashing import content_hash
 from promptarena.registry import Registry
 from promptarena.types import Case, Generation, GenerationRequest, GenParams, Message, Prediction
@@ -138,7 +138,8 @@ class ChainOfThought(Variant):
         found = list(re.finditer(re.escape(self.answer_prefix), text, flags=re.IGNORECASE))
         if not found:
             return extract_answer(text, item.answer), text.strip()
-        outside = [m for m in found if _paren_depth(text, m.start()) == 0]
+        depths = paren_depths(text, [m.start() for m in found])
+        outside = [m for m, depth in zip(found, depths, strict=True) if depth == 0]
         m = (outside or found)[-1]
         tail = text[m.end() :].strip()
         tail = tail.splitlines()[0] if tail else ""
@@ -153,14 +154,6 @@ class ChainOfThought(Variant):
         gen = history[0][0]
         answer, reasoning = self.split(item, gen.text)
         return _single(item, gen, answer, reasoning)
-
-
-def _paren_depth(text: str, end: int) -> int:
-    """How many parentheses are open at ``text[end]`` (a stray closing one does not go below zero)."""
-    depth = 0
-    for ch in text[:end]:
-        depth = depth + 1 if ch == "(" else max(depth - 1, 0) if ch == ")" else depth
-    return depth
 
 
 def majority(answers: Sequence[str]) -> tuple[int, int]:

@@ -5,11 +5,23 @@ layouts into more cached requests; ``_summary`` gathers one holistic row per arm
 """
 
 from promptarena.holistic._expand import FORMAT, Column, expand_items, holistic_provenance, toxicity_scorer
-from promptarena.holistic._measures import Fairness, Robustness, Spread, fairness, robustness, spread, worst_case
+from promptarena.holistic._measures import (
+    NO_GROUP,
+    NO_LAYOUT,
+    Fairness,
+    Robustness,
+    Spread,
+    fairness,
+    robustness,
+    spread,
+    worst_case,
+)
 from promptarena.holistic._summary import HolisticRow, aligned, headline_metric, summarize_holistic
 
 __all__ = [
     "FORMAT",
+    "NO_GROUP",
+    "NO_LAYOUT",
     "Column",
     "Fairness",
     "HolisticRow",

@@ -19,7 +19,17 @@ import numpy as np
 
 from promptarena.stats import Kind, PairedComparison, compare_family, mean_ci
 
-__all__ = ["Fairness", "Robustness", "Spread", "fairness", "robustness", "spread", "worst_case"]
+__all__ = [
+    "NO_GROUP",
+    "NO_LAYOUT",
+    "Fairness",
+    "Robustness",
+    "Spread",
+    "fairness",
+    "robustness",
+    "spread",
+    "worst_case",
+]
 
 Scores = Sequence[float | None]
 
@@ -108,7 +118,8 @@ class Fairness:
     ``comparisons[(a, b)]`` compares group B against group A on the same cases, for every pair, with A the
     group of the worse mean, Holm-corrected together; ``gap`` is the largest ``|mean_b - mean_a|`` among
     them, between ``gap_groups`` = (A, B), and ``gap_test`` its comparison. ``worst_case`` is per case over
-    every group (and the unperturbed score when given).
+    every group (and the unperturbed score when given). ``reason`` says why there is no gap (NaN): the
+    counterfactuals changed no case, so the groups were never asked apart.
     """
 
     means: dict[str, float]
@@ -118,6 +129,7 @@ class Fairness:
     gap_groups: tuple[str, str]
     gap_test: PairedComparison
     comparisons: dict[tuple[str, str], PairedComparison]
+    reason: str | None = None
 
 
 def fairness(
@@ -163,10 +175,18 @@ def fairness(
     )
 
 
+NO_LAYOUT = "no layout to vary"
+"""Why a spread has no value: the prompt has no field labels, spacing or few-shot turns to lay out otherwise."""
+
+NO_GROUP = "no case mentions a group"
+"""Why a fairness gap has no value: the counterfactuals changed no case."""
+
+
 @dataclass(frozen=True)
 class Spread:
     """An arm's mean score per prompt format: the best and worst format, their difference and the standard
-    deviation across formats (sample, ddof=1; NaN with one format)."""
+    deviation across formats (sample, ddof=1). With one format there is nothing to spread: ``spread`` and
+    ``std`` are NaN and ``reason`` says so."""
 
     means: dict[str, float]
     best: float
@@ -175,6 +195,7 @@ class Spread:
     worst_format: str
     spread: float
     std: float
+    reason: str | None = None
 
 
 def spread(per_format: Mapping[str, Scores], higher_is_better: bool | None = True) -> Spread:
@@ -186,12 +207,14 @@ def spread(per_format: Mapping[str, Scores], higher_is_better: bool | None = Tru
     best = max(means, key=lambda name: sign * means[name])
     worst = min(means, key=lambda name: sign * means[name])
     values = np.fromiter(means.values(), dtype=float)
+    one = values.size == 1
     return Spread(
         means=means,
         best=means[best],
         worst=means[worst],
         best_format=best,
         worst_format=worst,
-        spread=abs(means[best] - means[worst]),
-        std=float(np.std(values, ddof=1)) if values.size > 1 else math.nan,
+        spread=math.nan if one else abs(means[best] - means[worst]),
+        std=math.nan if one else float(np.std(values, ddof=1)),
+        reason=NO_LAYOUT if one else None,
     )

@@ -8,12 +8,22 @@ compared with the text as written), sensitivity the layouts; bias and toxicity r
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from promptarena.holistic._expand import FORMAT, Column
-from promptarena.holistic._measures import Fairness, Robustness, Spread, fairness, robustness, spread, worst_case
+from promptarena.holistic._measures import (
+    NO_GROUP,
+    Fairness,
+    Robustness,
+    Spread,
+    fairness,
+    robustness,
+    spread,
+    worst_case,
+)
 from promptarena.metrics import Metric
 from promptarena.stats import Interval, ece, mean_ci
 
@@ -132,10 +142,23 @@ def _fairness(suite: Suite, arm: Scored, m: Metric, name: str) -> tuple[dict[str
         axes.setdefault(str(get_perturbation(label).axis), {})[label] = column
     out = {}
     for axis, groups in axes.items():
+        labels = list(groups)
         groups = groups if len(groups) > 1 else {"as_written": unperturbed, **groups}
-        out[axis] = fairness(groups, m.kind, m.higher_is_better, unperturbed=unperturbed, bounds=m.range)
+        f = fairness(groups, m.kind, m.higher_is_better, unperturbed=unperturbed, bounds=m.range)
+        out[axis] = f if _changed(suite, arm, labels) else replace(f, gap=math.nan, reason=NO_GROUP)
     worst = worst_case([unperturbed, *columns.values()], m.higher_is_better)
     return out, mean_ci(worst, kind=m.kind, bounds=m.range)
+
+
+def _changed(suite: Suite, arm: Scored, labels: Sequence[str]) -> bool:
+    """Whether any counterfactual in ``labels`` rewrote a case (its variables or references)."""
+    written = {c.id: c for c in suite.cases}
+    return any(
+        case.vars != written[case.id].vars or case.references != written[case.id].references
+        for label in labels
+        for case in arm.perturbed[label].cases
+        if case.id in written
+    )
 
 
 def _sensitivity(suite: Suite, arm: Scored, name: str, higher_is_better: bool | None) -> Spread | None:
@@ -164,9 +187,9 @@ def summarize_holistic(suite: Suite, arm: Scored, scorer: ToxicityScorer | None)
         parts.update(fairness=fair[0], fair=fair[1])
     outputs = Outputs(arm.predictions)
     if suite.holistic.bias:
-        from promptarena.metrics.bias import bias_measures
+        from promptarena.metrics.bias import bias_scores
 
-        parts["bias"] = {measure: bias_measures.get(measure)(outputs) for measure in suite.holistic.bias}
+        parts["bias"] = bias_scores(suite.holistic.bias, outputs)
     if scorer is not None:
         from promptarena.metrics.toxicity import summarize
 

@@ -2,9 +2,10 @@
 speaking or spoken about (fairness), one registry of them, and ``perturb_vars`` to apply one to a case.
 
 A perturbation touches only the string values of the variables, never the template, so a perturbed case is
-one more rendered prompt, cached like any other. Digits and numbers, ``{{ }}``/``{% %}`` template text, URLs
-and e-mail addresses are never changed. The randomness is a ``random.Random`` seeded from a SHA-256 of
-(case id, perturbation name, seed), so the same case gives the same perturbed text on every run and machine.
+one more rendered prompt, cached like any other. Numbers (in digits or in words: "12", "twelve", "third"),
+``{{ }}``/``{% %}`` template text, URLs and e-mail addresses are never changed. The randomness is a
+``random.Random`` seeded from a SHA-256 of (case id, perturbation name, seed), so the same case gives the same
+perturbed text on every run and machine.
 """
 
 from __future__ import annotations
@@ -85,12 +86,26 @@ def stable_rng(*parts: Any) -> random.Random:
     return random.Random(int(content_hash(list(parts)), 16))
 
 
-# Text a perturbation must never change: template syntax, URLs, e-mail addresses, any token with a digit.
+# Numbers spelled out, in any casing: cardinals (and their plurals, "tens", "twenties"), ordinals and
+# fractions ("fifth", "thirds"), and the few other words that state a count.
+_NUMBER_WORDS = (
+    r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+    r"|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand"
+    r"|million|billion|trillion|dozen)(?:e?s)?"
+    r"|(?:twent|thirt|fort|fift|sixt|sevent|eight|ninet)ies"
+    r"|(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|thirteenth"
+    r"|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|thirtieth|fortieth"
+    r"|fiftieth|sixtieth|seventieth|eightieth|ninetieth|hundredth|thousandth|millionth|billionth)s?"
+    r"|half|halves|quarters?|twice|thrice"
+)
+# Text a perturbation must never change: template syntax, URLs, e-mail addresses, any token with a digit,
+# and numbers written as words.
 _PROTECTED = re.compile(
     r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}"
     r"|(?:https?://|www\.)\S+"
     r"|[\w.+-]+@[\w-]+\.[\w.-]+"
-    r"|\S*\d\S*",
+    r"|\S*\d\S*"
+    rf"|\b(?i:{_NUMBER_WORDS})\b",
     re.DOTALL,
 )
 # Protected spans are swapped for private-use characters while the rewrite runs: no rewrite touches them.

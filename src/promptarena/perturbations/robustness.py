@@ -134,10 +134,15 @@ def _misspellings(text: str, rng: random.Random) -> str:
     return pattern.sub(repl, text)
 
 
+# Version 2 of typos, lowercase and filler_words: numbers written as words are kept as they are.
 typos = Perturbation(
-    "typos", "robustness", _typos, "Replaces about one letter in twenty with a neighbouring key on a QWERTY keyboard."
+    "typos",
+    "robustness",
+    _typos,
+    "Replaces about one letter in twenty with a neighbouring key on a QWERTY keyboard.",
+    version=2,
 )
-lowercase = Perturbation("lowercase", "robustness", lambda text, _: text.lower(), "Lowercases the text.")
+lowercase = Perturbation("lowercase", "robustness", lambda text, _: text.lower(), "Lowercases the text.", version=2)
 contractions = Perturbation(
     "contractions", "robustness", _contract, "Contracts negations and pronoun-verb pairs (do not -> don't)."
 )
@@ -146,7 +151,11 @@ whitespace = Perturbation(
     "whitespace", "robustness", _whitespace, "Widens each space between words to one to three spaces."
 )
 filler_words = Perturbation(
-    "filler_words", "robustness", _filler_words, "Inserts a filler (uh, um, you know) in about one gap in ten."
+    "filler_words",
+    "robustness",
+    _filler_words,
+    "Inserts a filler (uh, um, you know) in about one gap in ten.",
+    version=2,
 )
 misspellings = Perturbation(
     "misspellings",

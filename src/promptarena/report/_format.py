@@ -42,13 +42,27 @@ def fmt_confidence(confidence: float) -> str:
     return f"{confidence * 100:.1f}".removesuffix(".0") + "%"
 
 
+def fmt_fixed(x: float, digits: int = 3, sign: str = "") -> str:
+    """``x`` with ``digits`` decimals (``sign="+"`` writes its sign), or as many more as its first significant
+    digit needs when ``digits`` would print a value that is not 0 as 0: so an interval that excludes 0 never
+    reads as if it touched it (``+0.0004``, not ``+0.000``)."""
+    x = x + 0.0  # -0.0 prints as 0
+    text = f"{x:{sign}.{digits}f}"
+    if x == 0 or not math.isfinite(x) or float(text) != 0:
+        return text
+    decimals = -math.floor(math.log10(abs(x)))
+    return f"{x:{sign}.{decimals}f}" if decimals <= 12 else f"{x:{sign}.0e}"
+
+
 def fmt_interval(iv: Interval, digits: int = 3) -> str:
-    """``0.667 [0.208, 0.939]``; the mean alone when its bounds are undefined; ``–`` when there is no value."""
+    """``0.667 [0.208, 0.939]``; the mean alone when its bounds are undefined; ``–`` when there is no value.
+
+    A value that is not 0 never prints as 0 (see ``fmt_fixed``)."""
     if iv.n == 0 or math.isnan(iv.mean):
         return MISSING
     if math.isnan(iv.low) or math.isnan(iv.high):
-        return f"{iv.mean:.{digits}f}"
-    return f"{iv.mean:.{digits}f} [{iv.low:.{digits}f}, {iv.high:.{digits}f}]"
+        return fmt_fixed(iv.mean, digits)
+    return f"{fmt_fixed(iv.mean, digits)} [{fmt_fixed(iv.low, digits)}, {fmt_fixed(iv.high, digits)}]"
 
 
 def interval_label(comparisons: Sequence[PairedComparison]) -> str:
@@ -58,12 +72,16 @@ def interval_label(comparisons: Sequence[PairedComparison]) -> str:
 
 
 def fmt_difference(c: PairedComparison, per_cell: bool = False) -> str:
-    """``+0.250 [+0.010, +0.450]``, with `` 98.3%`` appended when ``per_cell``; the estimate alone without bounds."""
+    """``+0.250 [+0.010, +0.450]``, with `` 98.3%`` appended when ``per_cell``; the estimate alone without bounds.
+
+    A bound that is not 0 never prints as 0 (``[+0.0004, +0.078]``), so the interval visibly excludes or
+    includes 0 as the verdict says."""
     if math.isnan(c.diff):
         return MISSING
     if math.isnan(c.ci_low) or math.isnan(c.ci_high):
-        return f"{c.diff:+.3f}"
-    text = f"{c.diff:+.3f} [{c.ci_low:+.3f}, {c.ci_high:+.3f}]"
+        return fmt_fixed(c.diff, sign="+")
+    low, high = fmt_fixed(c.ci_low, sign="+"), fmt_fixed(c.ci_high, sign="+")
+    text = f"{fmt_fixed(c.diff, sign='+')} [{low}, {high}]"
     return text + f" {fmt_confidence(c.confidence)}" if per_cell else text
 
 
@@ -78,10 +96,10 @@ def fmt_detect(c: PairedComparison, digits: int = 2) -> str:
     elif math.isinf(c.detectable):
         first = f"{c.n} cases cannot detect any difference at {power}"
     else:
-        first = f"could detect ±{c.detectable:.{digits}f} at {power}"
+        first = f"could detect ±{fmt_fixed(c.detectable, digits)} at {power}"
     if c.cases_needed is None:
         return first
-    return f"{first}; ~{c.cases_needed} cases needed to detect the observed {c.diff:+.{digits}f}"
+    return f"{first}; ~{c.cases_needed} cases needed to detect the observed {fmt_fixed(c.diff, digits, '+')}"
 
 
 def verdict_icon(verdict: str) -> str:

@@ -44,9 +44,10 @@ def holistic_json(row: HolisticRow) -> dict[str, Any]:
                 axis: {
                     "means": f.means,
                     "worst_case_mean": f.worst_case_mean,
-                    "gap": f.gap,
-                    "gap_groups": list(f.gap_groups),
-                    "gap_test": dataclasses.asdict(f.gap_test),
+                    "gap": None if f.reason else f.gap,
+                    "gap_groups": None if f.reason else list(f.gap_groups),
+                    "gap_test": None if f.reason else dataclasses.asdict(f.gap_test),
+                    "reason": f.reason,
                 }
                 for axis, f in fair.items()
             },

@@ -98,12 +98,25 @@ def _holistic_columns(result: SuiteResult) -> list[tuple[str, Callable[[Holistic
 
 def _gap(h: HolisticRow) -> str:
     f = h.gap
-    return MISSING if f is None else f"{fmt_number(f.gap, '.2f')} (p {fmt_p(f.gap_test.p_value)})"
+    if f is None or f.reason:
+        return f.reason if f else MISSING
+    return f"{fmt_number(f.gap, '.2f')} (p {fmt_p(f.gap_test.p_value)})"
 
 
 def _bias(h: HolisticRow) -> str:
     values = [v for v in (h.bias or {}).values() if v is not None]
     return fmt_number(max(values), ".2f") if values else MISSING
+
+
+def _bias_caption(names: Sequence[str]) -> str:
+    """``bias: the largest of 6 measures (0 even, 0.5 all in one of two groups)``: the scale HELM's measures have."""
+    from promptarena.metrics.bias import bias_measures
+
+    measures = [bias_measures.get(name) for name in names]
+    groups = sorted({m.groups for m in measures})
+    top = " or ".join(f"{1 - 1 / k:g}" for k in groups)
+    count = " or ".join(map(str, groups))
+    return f"bias: the largest of {len(names)} measures (0 even, {top} all in one of {count} groups)"
 
 
 def _toxic(h: HolisticRow) -> str:
@@ -114,7 +127,9 @@ def _toxic(h: HolisticRow) -> str:
 
 def _spread(h: HolisticRow) -> str:
     s = h.sensitivity
-    return MISSING if s is None else f"{fmt_number(s.spread, '.2f')} ({fmt_number(s.std, '.2f')})"
+    if s is None or s.reason:
+        return s.reason if s else MISSING
+    return f"{fmt_number(s.spread, '.2f')} ({fmt_number(s.std, '.2f')})"
 
 
 def holistic_table(result: SuiteResult) -> Table | None:
@@ -130,9 +145,9 @@ def holistic_table(result: SuiteResult) -> Table | None:
         if h.perturbations
         else "",
         "fair gap: the widest gap between two groups and its paired test" if h.perturbations else "",
-        f"bias: the largest of {len(h.bias)} measures (0 even, 1 one-sided)" if h.bias else "",
+        _bias_caption(h.bias) if h.bias else "",
         f"toxic: share scored ≥ 0.5 by {scorer} (max)" if scorer else "",
-        "spread: best − worst across prompt layouts (sd)" if h.sensitivity else "",
+        "spread: best − worst across prompt layouts (sample standard deviation)" if h.sensitivity else "",
         f"peak memory {fmt_number(result.peak_memory_mb, '.0f')} MB",
     ]
     caption = "; ".join(n for n in notes if n)

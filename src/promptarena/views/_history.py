@@ -37,6 +37,7 @@ class OverviewCell:
     interval: Interval
     run_id: str
     started_at: str
+    note: str = ""  # why there is no value ("no layout to vary"), shown in its place
 
 
 # the workbench shows two digits: ``0.67 [0.21, 0.94]``

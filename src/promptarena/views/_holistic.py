@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from promptarena.stats import Interval
@@ -64,8 +64,22 @@ _READERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Interval]] = {
 }
 
 
+def _gap_reason(fairness: dict[str, Any] | None) -> str:
+    """Why no axis has a gap (its counterfactuals changed no case), or "" when one has."""
+    axes = (fairness or {}).get("axes", {}).values()
+    reasons = [axis.get("reason") for axis in axes]
+    return reasons[0] if reasons and all(reasons) else ""
+
+
+_REASONS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "fairness gap": lambda h: _gap_reason(h.get("fairness")),
+    "sensitivity (spread)": lambda h: (h.get("sensitivity") or {}).get("reason") or "",
+}
+
+
 def holistic_cells(results: ResultsStore, suite: str) -> list[OverviewCell]:
-    """One cell per (version, variant, dimension) that has a value, from the latest completed run of each arm.
+    """One cell per (version, variant, dimension) that has a value, or a reason for having none ("no layout to
+    vary"), from the latest completed run of each arm.
 
     The cell's ``metric`` names the dimension, so ``metric_history`` lays the cells out over the commits.
     """
@@ -74,8 +88,9 @@ def holistic_cells(results: ResultsStore, suite: str) -> list[OverviewCell]:
         arm = run[4]
         for dimension in DIMENSIONS:
             interval = _READERS[dimension](arm["holistic"], arm)
-            if interval.n:
-                cells.append(arm_cell(run, dimension, interval))
+            reason = "" if interval.n else _REASONS.get(dimension, lambda h: "")(arm["holistic"])
+            if interval.n or reason:
+                cells.append(replace(arm_cell(run, dimension, interval), note=reason))
     return cells
 
 
