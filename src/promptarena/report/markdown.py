@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from promptarena.report._format import (
     agreement_note,
+    fmt_confidence,
     fmt_detect,
     fmt_difference,
     fmt_energy,
@@ -75,8 +76,12 @@ def _agreement_lines(rows: Sequence[ArmAgreement]) -> list[str]:
     shown = [r for r in rows if r.shown]
     if not shown:
         return []
+    level = fmt_confidence(shown[0].agreement.confidence)
     lines = [
-        "| arm | judge (A) | B | outputs | agree | κ [95% CI] | ✓✓ | ✓✗ | ✗✓ | ✗✗ | ties |",
+        "**Judges checked against people's votes** (✓✗: the judge A passed an output, B failed it; ties: outputs "
+        "whose voters split evenly, left out)",
+        "",
+        f"| arm | judge (A) | B | outputs | agree | κ [{level} CI] | ✓✓ | ✓✗ | ✗✓ | ✗✗ | ties |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     notes = []
