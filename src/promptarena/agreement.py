@@ -62,11 +62,20 @@ class ArmAgreement:
 
 def pass_fail_metrics(suite: Suite) -> list[str]:
     """The suite's metrics whose scores are pass/fail verdicts with a direction: the judges to check."""
+    return pass_fail([spec.name for spec in suite.metrics])
+
+
+def pass_fail(names: Iterable[str]) -> list[str]:
+    """The names of pass/fail metrics with a direction among ``names``, in order, without repeats; a name that is
+    no registered metric (stored by a scorer not loaded here) is left out."""
     out = []
-    for spec in suite.metrics:
-        metric = get_metric(spec.name)
-        if metric.kind == "binary" and metric.higher_is_better is not None and spec.name not in out:
-            out.append(spec.name)
+    for name in dict.fromkeys(names):
+        try:
+            metric = get_metric(name)
+        except ConfigError:
+            continue
+        if metric.kind == "binary" and metric.higher_is_better is not None and metric.source == "prediction":
+            out.append(name)
     return out
 
 
