@@ -89,6 +89,9 @@ def command(
 ) -> None:
     """Evaluate SUITES (files or names under evals/; default: every evals/*.yaml).
 
+    Each pass/fail metric is also checked against people's votes on the outputs (Cohen's kappa per arm);
+    --agreement A B adds two raters of your choice.
+
     Exit codes: 0 all gates passed, 1 a quality gate failed, 2 bad input, 3 model, backend or database
     unavailable, 4 a bug in promptarena, 128 + the signal number when stopped (130 Ctrl-C, 143 SIGTERM);
     a stopped run keeps what it stored and a rerun resumes there.
