@@ -166,14 +166,14 @@ def suite_agreement(results: ResultsStore, result: SuiteResult, pairs: Sequence[
         return out
     names = {name for pair in pairs for name in pair if name != PEOPLE}
     ids = [case.id for case in result.suite.cases]
-    for arm in result.arms:
-        scores = {case: {m: arm.scores[m][i] for m in names if m in arm.scores} for i, case in enumerate(ids)}
-        key = (arm.arm.version.blob, arm.arm.variant.name, arm.arm.model)
-        for (a, b), agreement, ties, voted in arm_agreement(
+    for arm_result in result.arms:
+        arm, scored = arm_result.arm, arm_result.scores
+        scores = {case: {m: scored[m][i] for m in names if m in scored} for i, case in enumerate(ids)}
+        key = (arm.version.blob, arm.variant.name, arm.model)
+        for pair, agreement, ties, voted in arm_agreement(
             results, result.suite.name, result.run_id, key, scores, pairs
         ):
-            v = arm.arm.version
             out.append(
-                ArmAgreement(arm.arm.label, v.label, arm.arm.variant.name, arm.arm.model, a, b, agreement, ties, voted)
+                ArmAgreement(arm.label, arm.version.label, arm.variant.name, arm.model, *pair, agreement, ties, voted)
             )
     return out
