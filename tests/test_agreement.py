@@ -110,12 +110,13 @@ def test_votes_cast_before_and_after_a_run_are_checked_against_each_pass_fail_me
 
     vote(repo, "france", "ann", False)
     vote(repo, "france", "bob", False)
-    vote(repo, "france", "dee", True)
-    vote(repo, "france", "dee", True)  # the same thumb again withdraws it
     vote(repo, "italy", "ann", True)
+    vote(repo, "italy", "dee", False)
+    vote(repo, "italy", "dee", False)  # the same thumb again withdraws it: no tie on italy
     vote(repo, "spain", "ann", False)
     vote(repo, "peru", "ann", False)
     vote(repo, "peru", "cy", True, output="Lima")  # cast on another output of the case: does not pair
+    vote(repo, "peru", "cy", True, output="I do not know", rev="HEAD~1")  # HEAD~1 answered "Lima": no pair
     vote(repo, "chile", "ann", True)
     vote(repo, "chile", "bob", False)  # an even split: left out, counted as a tie
     people = {"france": False, "japan": True, "italy": True, "spain": False, "peru": False}
@@ -128,6 +129,8 @@ def test_votes_cast_before_and_after_a_run_are_checked_against_each_pass_fail_me
     check_row(row(suite, head, "contains", "thumbs_up"), people, CONTAINS, ties=1)
     assert row(suite, head, "contains", "thumbs_up")["voted"] == 6
     assert row(suite, head, "exact_match", "thumbs_up")["note"] == "1 output left out, its voters split evenly"
+    stale = row(suite, repo.rev_parse("HEAD~1")[:7], "exact_match", "thumbs_up")
+    assert (stale["outputs"], stale["voted"]) == (0, 0)
 
     vote(repo, "chile", "cy", True)  # after the run: the tie breaks towards pass
     people["chile"] = True
