@@ -21,7 +21,7 @@ from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from promptarena.types import Case, Prediction
 from tests.support.repos import COUNTRIES, qa_repo, results_db
-from tests.support.workbench import APP, point_app_at
+from tests.support.workbench import APP, XSS_SCRIPT, build_workbench, point_app_at
 
 PAGE = APP / "pages" / "7_Judge_agreement.py"
 HEAD_ANSWERS = {
@@ -148,3 +148,24 @@ def test_an_empty_database_is_a_message(tmp_path: Path, monkeypatch: pytest.Monk
     point_app_at(monkeypatch, repo.root, tmp_path / "missing.db")
     at = page()
     assert "No results yet" in at.info[0].value
+
+
+def test_html_in_a_disagreeing_output_is_shown_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = build_workbench(tmp_path)
+    point_app_at(monkeypatch, bench.repo.root, bench.db)
+    with ResultsStore(bench.db) as results:
+        arm = next(a for a in results.stored_arms("math") if a.version == "worktree" and a.variant == "plain")
+        feedback.record(
+            results,
+            suite="math",
+            prompt="math",
+            blob=arm.blob,
+            variant="plain",
+            case_id="html_script",
+            output=XSS_SCRIPT,
+            thumbs_up=True,  # exact_match fails it: a disagreement
+            name="ann",
+        )
+    at = page(agree_suite="math")
+    assert XSS_SCRIPT in [c.value for c in at.code]
+    assert all(XSS_SCRIPT not in m.value and "<script" not in m.value for m in at.markdown)
