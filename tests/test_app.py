@@ -22,6 +22,7 @@ PAGES = {
     "explorer": APP / "pages" / "3_Case_explorer.py",
     "runs": APP / "pages" / "4_Runs.py",
     "run": APP / "pages" / "5_Start_a_run.py",
+    "agreement": APP / "pages" / "7_Judge_agreement.py",
 }
 
 

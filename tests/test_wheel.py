@@ -47,6 +47,7 @@ PAGES = [
     ("Runs", "Run details"),
     ("Start_a_run", "Start run"),
     ("Holistic", "Holistic"),
+    ("Judge_agreement", "Judge agreement"),
 ]
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import overload
 
+from promptarena.agreement import ArmAgreement
 from promptarena.engine import ArmResult
 from promptarena.errors import ConfigError
 from promptarena.holistic import HolisticRow, worst_case
@@ -55,6 +56,7 @@ class Comparison:
     calibration: dict[str, Calibration] = field(default_factory=dict)
     maj_at_k: dict[str, list[float]] = field(default_factory=dict)  # arm -> accuracy of maj@k, k = 1..N
     holistic: list[MetricRow] = field(default_factory=list)  # worst cases under perturbations, paired per case
+    agreement: list[ArmAgreement] = field(default_factory=list)  # judges against people's votes, per arm
 
 
 def _judged_metric(suite: Suite) -> str | None:

@@ -8,13 +8,12 @@ vote on each output: a share counts people, not clicks. Each cast, change or wit
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 from promptarena.metrics import thumbs_up as METRIC
 from promptarena.stats import Interval, mean_ci
 from promptarena.store import ResultsStore, Vote
-from promptarena.store._feedback import Outcome
+from promptarena.store._feedback import Outcome, output_hash
 
 ANONYMOUS = "anonymous"
 
@@ -31,11 +30,6 @@ __all__ = [
     "voter_id",
     "votes",
 ]
-
-
-def output_hash(output: str) -> str:
-    """sha256 of the output text: which exact output a vote was cast on."""
-    return hashlib.sha256(output.encode("utf-8")).hexdigest()
 
 
 def voter_id(name: str | None) -> str | None:

@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from promptarena.agreement import ArmAgreement
 from promptarena.backends import Backend
 from promptarena.compare import Comparison, compare_arms
 from promptarena.engine import ProgressFn, SuiteResult, run_suite
@@ -42,6 +43,7 @@ class SuiteOutcome:
     comparisons: list[Comparison] = field(default_factory=list)
     gates: list[Gate] = field(default_factory=list)
     skipped: str | None = None
+    agreement: list[ArmAgreement] = field(default_factory=list)  # judges against people's votes, never gated
 
     @property
     def failures(self) -> list[Gate]:

@@ -189,3 +189,17 @@ class BackendPool:
     def __exit__(self, *exc: object) -> None:
         for backend in self._backends.values():
             backend.close()
+
+
+def agreement_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """--agreement A B: two raters to check against each other, besides each pass/fail metric against people."""
+    return click.option(
+        "--agreement",
+        "agreement",
+        nargs=2,
+        multiple=True,
+        metavar="A B",
+        help="Also report how far two pass/fail raters agree on each arm's outputs (kappa with its interval): two "
+        "metrics of the suite, or one and thumbs_up for people's votes (repeatable). Every pass/fail metric is "
+        "checked against people's votes anyway.",
+    )(fn)

@@ -11,6 +11,7 @@ import click
 from promptarena.cli.common import (
     ALPHA,
     BackendPool,
+    agreement_option,
     backend_options,
     db_option,
     default_db,
@@ -30,6 +31,7 @@ from promptarena.cli.common import (
 @backend_options
 @click.option("--alpha", type=ALPHA, default=0.05, show_default=True, help="Significance level of the verdicts.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
+@agreement_option
 def command(
     suite: str,
     arms: tuple[str, ...],
@@ -40,14 +42,17 @@ def command(
     seed: int | None,
     alpha: float,
     as_json: bool,
+    agreement: tuple[tuple[str, str], ...],
 ) -> None:
     """Compare ARMS of SUITE paired per case; the first arm is the baseline.
 
     An arm is a revision of the suite's prompt, a variant and, for a suite with `models:`, a model:
     `HEAD~1`, `HEAD:cot`, `worktree:self_consistency`, `summarize@v2:plain`, `HEAD:plain@tuned` (without
     `@MODEL`, the suite's first model). Arms are evaluated first (from the cache when they can be). With
-    more than two arms, p-values are Holm-corrected.
+    more than two arms, p-values are Holm-corrected. Each pass/fail metric is checked against people's votes
+    on the arms' outputs (Cohen's kappa), and any two raters with --agreement A B.
     """
+    from promptarena.agreement import check_pairs, suite_agreement, suite_pairs
     from promptarena.compare import compare_arms
     from promptarena.engine import run_suite
     from promptarena.errors import ConfigError
@@ -61,10 +66,13 @@ def command(
     store = open_store(repo)
     loaded = with_backend(load_suite(discover_suites([suite], store.workdir)[0], store.workdir), backend, model, seed)
     chosen = resolve_arms(loaded, store, arms)
+    check_pairs([loaded], agreement)
     console = make_console(as_json)
     with ResultsStore(db_path or default_db(store.workdir)) as results, BackendPool() as backends:
         outcome = run_suite(loaded, store, results, arms=chosen, backend=backends.get(loaded))
+        judged = suite_agreement(results, outcome, suite_pairs(loaded, agreement))
     comp = compare_arms(loaded, [outcome.arm(a.label) for a in chosen], alpha=alpha)
+    comp.agreement = judged
     if as_json:
         click.echo(json.dumps(finite(comparison_json(comp)), indent=2))
     else:

@@ -13,6 +13,7 @@ import click
 from promptarena.cli.common import (
     ALPHA,
     BackendPool,
+    agreement_option,
     backend_options,
     db_option,
     default_db,
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     callback=writable_file,
     help="Also write a Markdown summary for a pull request.",
 )
+@agreement_option
 def command(
     suites: tuple[str, ...],
     repo: str,
@@ -83,18 +85,31 @@ def command(
     as_json: bool,
     junit_path: Path | None,
     markdown_path: Path | None,
+    agreement: tuple[tuple[str, str], ...],
 ) -> None:
     """Evaluate SUITES (files or names under evals/; default: every evals/*.yaml).
+
+    Each pass/fail metric is also checked against people's votes on the outputs (Cohen's kappa per arm);
+    --agreement A B adds two raters of your choice.
 
     Exit codes: 0 all gates passed, 1 a quality gate failed, 2 bad input, 3 model, backend or database
     unavailable, 4 a bug in promptarena, 128 + the signal number when stopped (130 Ctrl-C, 143 SIGTERM);
     a stopped run keeps what it stored and a rerun resumes there.
     """
+    from promptarena.agreement import check_pairs, suite_agreement, suite_pairs
     from promptarena.cases import with_prompt_warnings
     from promptarena.errors import ConfigError
     from promptarena.gate import SuiteOutcome, evaluate_suite
     from promptarena.plan import plan_suite
-    from promptarena.report import print_comparison, print_failures, print_suite, run_json, write_junit, write_markdown
+    from promptarena.report import (
+        print_agreement,
+        print_comparison,
+        print_failures,
+        print_suite,
+        run_json,
+        write_junit,
+        write_markdown,
+    )
     from promptarena.store import ResultsStore
     from promptarena.suite import discover_suites, load_suite
 
@@ -112,6 +127,7 @@ def command(
         plans.append(plan)
         for warning in plan.suite.warnings:
             click.echo(f"warning: {warning}", err=True)
+    check_pairs([p.suite for p in plans], agreement)
 
     db = db_path or default_db(store.workdir)
     outcomes = []
@@ -132,9 +148,11 @@ def command(
 
             outcome = evaluate_suite(plan, store, results, backends.get(plan.suite), alpha=alpha, progress=report)
             progress.remove_task(task)
+            outcome.agreement = suite_agreement(results, outcome.result, suite_pairs(plan.suite, agreement))
             outcomes.append(outcome)
             if not as_json:
                 print_suite(console, outcome.result, os.path.relpath(db))
+                print_agreement(console, outcome.agreement, plan.suite.name)
                 for comp in outcome.comparisons:
                     print_comparison(console, comp)
     failures = [f for o in outcomes for f in o.failures]

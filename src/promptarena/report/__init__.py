@@ -5,6 +5,7 @@ The workbench (``app/``) formats with the same functions, so a number reads the 
 
 from promptarena.report._format import (
     MISSING,
+    agreement_note,
     clip,
     fmt_confidence,
     fmt_detect,
@@ -12,18 +13,22 @@ from promptarena.report._format import (
     fmt_energy,
     fmt_fixed,
     fmt_interval,
+    fmt_kappa,
     fmt_number,
     fmt_p,
     interval_label,
+    rater_name,
     verdict_icon,
     verdict_markup,
 )
-from promptarena.report.json import comparison_json, holistic_json, outcome_json, run_json, summary_json
+from promptarena.report.json import agreement_json, comparison_json, holistic_json, outcome_json, run_json, summary_json
 from promptarena.report.junit import write_junit
 from promptarena.report.markdown import write_markdown
 from promptarena.report.terminal import (
+    agreement_table,
     comparison_table,
     holistic_table,
+    print_agreement,
     print_comparison,
     print_failures,
     print_suite,
@@ -33,6 +38,9 @@ from promptarena.report.terminal import (
 
 __all__ = [
     "MISSING",
+    "agreement_json",
+    "agreement_note",
+    "agreement_table",
     "clip",
     "comparison_json",
     "comparison_table",
@@ -42,15 +50,18 @@ __all__ = [
     "fmt_energy",
     "fmt_fixed",
     "fmt_interval",
+    "fmt_kappa",
     "fmt_number",
     "fmt_p",
     "holistic_json",
     "holistic_table",
     "interval_label",
     "outcome_json",
+    "print_agreement",
     "print_comparison",
     "print_failures",
     "print_suite",
+    "rater_name",
     "run_json",
     "suite_table",
     "summary_confidence",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from promptarena.stats import POWER, Interval, PairedComparison
+from promptarena.stats import MIN_PAIRS, POWER, Agreement, Interval, PairedComparison
 
 MISSING = "–"
 """What a report prints where there is no value (a NaN, an empty interval)."""
@@ -111,3 +111,46 @@ def verdict_markup(verdict: str) -> str:
     """A verdict in rich markup: green better, red worse, yellow too few cases."""
     style = _VERDICT_STYLE.get(verdict, "")
     return f"[{style}]{verdict}[/{style}]" if style else verdict
+
+
+def rater_name(name: str) -> str:
+    """A rater as reports name it: ``people`` for the votes (``thumbs_up``), else the metric's name."""
+    return "people" if name == "thumbs_up" else name
+
+
+def fmt_kappa(ag: Agreement, digits: int = 2) -> str:
+    """``0.62 [0.31, 0.93]``; kappa alone where its interval has no width; ``–`` where there is no kappa."""
+    if math.isnan(ag.kappa):
+        return MISSING
+    if math.isnan(ag.low) or math.isnan(ag.high):
+        return f"{ag.kappa:.{digits}f}"
+    return f"{ag.kappa:.{digits}f} [{ag.low:.{digits}f}, {ag.high:.{digits}f}]"
+
+
+def agreement_note(ag: Agreement, a: str, b: str, ties: int = 0) -> str | None:
+    """Why a kappa (or its interval) is missing, in a sentence naming the raters; None when both are given."""
+    a, b = rater_name(a), rater_name(b)
+    tied = (
+        f"; {ties} output{'s' if ties != 1 else ''} left out, {'their' if ties != 1 else 'its'} voters split evenly"
+        if ties
+        else ""
+    )
+    if ag.why == "too few" and ag.n == 0:
+        return f"no output judged by both {a} and {b}{tied}"
+    if ag.why == "too few":
+        return f"only {ag.n} output judged by both {a} and {b}: too few for kappa (it needs {MIN_PAIRS}){tied}"
+    if ag.why in ("a constant", "b constant", "both constant"):
+        a_did, b_did = ("passed" if k else "failed" for k in (ag.both_pass + ag.only_a, ag.both_pass + ag.only_b))
+        flat = {
+            "a constant": f"{a} {a_did} all {ag.n} outputs",
+            "b constant": f"{b} {b_did} all {ag.n} outputs",
+            "both constant": f"{a} {a_did} all {ag.n} outputs and {b} {b_did} all of them",
+        }[ag.why]
+        return (
+            f"{flat}: kappa is undefined, since it needs both verdicts from each side; "
+            f"raw agreement {ag.observed:.2f}{tied}"
+        )
+    if ag.why == "no spread":
+        never = "never disagreed" if ag.observed == 1 else "never agreed"
+        return f"{a} and {b} {never} on {ag.n} outputs: the asymptotic interval has no width, so none is shown{tied}"
+    return tied.removeprefix("; ") or None

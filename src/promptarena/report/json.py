@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from promptarena.report._format import fmt_detect
+from promptarena.report._format import agreement_note, fmt_detect
 
 if TYPE_CHECKING:
+    from promptarena.agreement import ArmAgreement
     from promptarena.compare import Comparison, MetricRow
     from promptarena.engine import SuiteResult
     from promptarena.gate import SuiteOutcome
@@ -107,6 +108,36 @@ def summary_json(outcome: SuiteResult) -> dict[str, Any]:
     }
 
 
+def agreement_json(rows: Sequence[ArmAgreement]) -> list[dict[str, Any]]:
+    """Each arm and pair of raters (``thumbs_up``: people's votes) as plain data: outputs both judged, raw
+    agreement, kappa with its interval, the confusion counts, ties, and a note where kappa is not given."""
+    return [
+        {
+            "arm": r.arm,
+            "version": r.version,
+            "variant": r.variant,
+            "model": r.model,
+            "a": r.a,
+            "b": r.b,
+            "outputs": r.agreement.n,
+            "agreement": r.agreement.observed,
+            "kappa": r.agreement.kappa,
+            "ci": [r.agreement.low, r.agreement.high],
+            "ci_confidence": r.agreement.confidence,
+            "confusion": {
+                "both_pass": r.agreement.both_pass,
+                "only_a": r.agreement.only_a,
+                "only_b": r.agreement.only_b,
+                "both_fail": r.agreement.both_fail,
+            },
+            "ties": r.ties,
+            "voted": r.voted,
+            "note": agreement_note(r.agreement, r.a, r.b, r.ties),
+        }
+        for r in rows
+    ]
+
+
 def outcome_json(outcome: SuiteOutcome) -> dict[str, Any]:
     """A gated suite: its warnings, summary (unless skipped), every gate, and the baseline comparisons behind them."""
     doc: dict[str, Any] = {"suite": outcome.suite.name, "skipped": outcome.skipped}
@@ -134,6 +165,7 @@ def outcome_json(outcome: SuiteOutcome) -> dict[str, Any]:
         for c in outcome.comparisons
         for r in c.rows
     ]
+    doc["agreement"] = agreement_json(outcome.agreement)
     return doc
 
 
@@ -155,5 +187,6 @@ def comparison_json(comp: Comparison) -> dict[str, Any]:
         "calibration": {k: dataclasses.asdict(v) for k, v in comp.calibration.items()},
         "maj_at_k": comp.maj_at_k,
         "holistic": _rows(comp.holistic),
+        "agreement": agreement_json(comp.agreement),
         "cases": [dataclasses.asdict(c) for c in comp.cases],
     }

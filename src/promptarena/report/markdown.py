@@ -8,16 +8,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from promptarena.report._format import (
+    agreement_note,
+    fmt_confidence,
     fmt_detect,
     fmt_difference,
     fmt_energy,
     fmt_interval,
+    fmt_kappa,
+    fmt_number,
     fmt_p,
     interval_label,
+    rater_name,
     verdict_icon,
 )
 
 if TYPE_CHECKING:
+    from promptarena.agreement import ArmAgreement
     from promptarena.compare import Comparison
     from promptarena.gate import SuiteOutcome
 
@@ -56,12 +62,40 @@ def _suite_lines(outcome: SuiteOutcome) -> list[str]:
         cells = [fmt_interval(arm.summary[n]) for n in names]
         lines.append(f"| `{arm.arm.label}` | " + " | ".join(cells) + " |")
     lines += ["", f"_{fmt_energy(outcome.result.energy_j, outcome.result.energy_sources)}_", ""]
+    lines += _agreement_lines(outcome.agreement)
     for comp in outcome.comparisons:
         lines += _comparison_lines(comp)
     for gate in outcome.gates:
         lines.append(f"- {'✅' if gate.passed else '❌'} {_md(gate.name)}: {_md(gate.detail)}")
     lines.append("")
     return lines
+
+
+def _agreement_lines(rows: Sequence[ArmAgreement]) -> list[str]:
+    """The judges checked against people's votes (and each other): one table row per arm and pair, notes below."""
+    shown = [r for r in rows if r.shown]
+    if not shown:
+        return []
+    level = fmt_confidence(shown[0].agreement.confidence)
+    lines = [
+        "**Judges checked against people's votes** (✓✗: the judge A passed an output, B failed it; ties: outputs "
+        "whose voters split evenly, left out)",
+        "",
+        f"| arm | judge (A) | B | outputs | agree | κ [{level} CI] | ✓✓ | ✓✗ | ✗✓ | ✗✗ | ties |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    notes = []
+    for r in shown:
+        ag = r.agreement
+        counts = " | ".join(str(c) for c in (ag.both_pass, ag.only_a, ag.only_b, ag.both_fail, r.ties))
+        lines.append(
+            f"| `{r.arm}` | {rater_name(r.a)} | {rater_name(r.b)} | {ag.n} | {fmt_number(ag.observed, '.2f')} "
+            f"| {fmt_kappa(ag)} | {counts} |"
+        )
+        note = agreement_note(ag, r.a, r.b, r.ties)
+        if note:
+            notes.append(f"- `{r.arm}` {rater_name(r.a)} vs {rater_name(r.b)}: {_md(note)}")
+    return [*lines, "", *notes, *([""] if notes else [])]
 
 
 def _comparison_lines(comp: Comparison) -> list[str]:

@@ -11,19 +11,23 @@ from rich.table import Table
 
 from promptarena.report._format import (
     MISSING,
+    agreement_note,
     clip,
     fmt_confidence,
     fmt_detect,
     fmt_difference,
     fmt_energy,
     fmt_interval,
+    fmt_kappa,
     fmt_number,
     fmt_p,
     interval_label,
+    rater_name,
     verdict_markup,
 )
 
 if TYPE_CHECKING:
+    from promptarena.agreement import ArmAgreement
     from promptarena.compare import Comparison, MetricRow
     from promptarena.engine import ArmResult, SuiteResult
     from promptarena.holistic import HolisticRow
@@ -252,3 +256,50 @@ def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> 
         console.print(table)
     for label, acc in comp.maj_at_k.items():
         console.print(f"maj@k of {label}: " + ", ".join(f"k={k + 1}: {a:.2f}" for k, a in enumerate(acc)))
+    print_agreement(console, comp.agreement, comp.suite.name)
+
+
+def agreement_table(rows: Sequence[ArmAgreement], suite: str) -> Table:
+    """One row per arm and pair of raters: outputs both judged, raw agreement, kappa with its interval, confusion."""
+    models = any(r.model for r in rows)
+    levels = {r.agreement.confidence for r in rows}
+    label = f"{fmt_confidence(levels.pop())} CI" if len(levels) == 1 else "CI"
+    table = Table(
+        title=f"{suite}: judges checked against people's votes (and each other)",
+        title_justify="left",
+        caption="outputs: judged by both; ✓✗: the judge (A) passed it, B failed it; ties: outputs whose voters split "
+        "evenly, left out",
+        caption_justify="left",
+    )
+    for col in ("version", "variant", *(["model"] if models else []), "judge (A)", "B"):
+        table.add_column(col)
+    for col in ("outputs", "agree", f"κ [{label}]", "✓✓", "✓✗", "✗✓", "✗✗", "ties"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for r in rows:
+        ag = r.agreement
+        table.add_row(
+            r.version,
+            r.variant,
+            *([r.model] if models else []),
+            rater_name(r.a),
+            rater_name(r.b),
+            str(ag.n),
+            fmt_number(ag.observed, ".2f"),
+            fmt_kappa(ag),
+            *(str(c) for c in (ag.both_pass, ag.only_a, ag.only_b, ag.both_fail)),
+            str(r.ties),
+        )
+    return table
+
+
+def print_agreement(console: Console, rows: Sequence[ArmAgreement], suite: str) -> None:
+    """The agreement table with a line under it for each kappa not given (and why); nothing without rows to show."""
+    shown = [r for r in rows if r.shown]
+    if not shown:
+        return
+    console.print(agreement_table(shown, suite))
+    for r in shown:
+        note = agreement_note(r.agreement, r.a, r.b, r.ties)
+        if note:
+            console.print(f"[dim]{r.arm} {rater_name(r.a)} vs {rater_name(r.b)}: {note}[/dim]", highlight=False)
+    console.print()

@@ -6,6 +6,7 @@ database that still holds the older vote does not bring it back: the newer of th
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,11 @@ class Vote:
     comment: str | None
     name: str | None
     created_at: str
+
+
+def output_hash(output: str) -> str:
+    """sha256 of the output text: which exact output a vote was cast on."""
+    return hashlib.sha256(output.encode("utf-8")).hexdigest()
 
 
 def _vote(row: tuple[Any, ...]) -> Vote:
@@ -133,3 +139,22 @@ class Feedback(Database):
         with self.read() as conn:
             rows = conn.execute(sql, args).fetchall()
         return {(name, blob, variant): (int(n), int(ups)) for name, blob, variant, n, ups in rows}
+
+    def run_tallies(
+        self, run_id: str, suite: str, blob: str, variant: str, model: str = ""
+    ) -> dict[str, tuple[int, int]]:
+        """case id -> (votes, thumbs-up) on the very output one arm's run stored for that case (as written, not
+        perturbed), for the cases with such votes; votes on other outputs of the case are left out."""
+        with self.read() as conn:
+            rows = conn.execute(
+                """
+                SELECT r.case_id, r.output, f.output_hash, COUNT(*), SUM(f.thumbs_up)
+                FROM results r JOIN feedback f
+                    ON f.suite = r.suite AND f.blob = r.blob AND f.variant = r.variant AND f.case_id = r.case_id
+                WHERE r.run_id = ? AND r.suite = ? AND r.blob = ? AND r.variant = ? AND r.model = ?
+                    AND r.perturbation = '' AND f.thumbs_up IS NOT NULL
+                GROUP BY r.case_id, f.output_hash
+                """,
+                (run_id, suite, blob, variant, model),
+            ).fetchall()
+        return {case: (int(n), int(ups)) for case, output, voted, n, ups in rows if output_hash(output) == voted}

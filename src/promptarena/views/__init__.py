@@ -6,6 +6,7 @@ run that holds them: viewing a page never needs the model, never generates and n
 Nothing here imports streamlit or torch, and nothing here writes SQL: the results store answers.
 """
 
+from promptarena.views._agreement import Disagreement, agreement_rows, disagreements, raters
 from promptarena.views._arms import ArmChoice, CaseSample, arm_choices, case_ids, case_samples, load_arms, spread
 from promptarena.views._bisect import Drop, score_drops  # noqa: F401 - public, as views.score_drops
 from promptarena.views._history import (
@@ -32,6 +33,7 @@ __all__ = [
     "ArmChoice",
     "CaseSample",
     "CommitRow",
+    "Disagreement",
     "DiffRow",
     "HistoryPoint",
     "OverviewCell",
@@ -39,11 +41,13 @@ __all__ = [
     "RunView",
     "SuiteEntry",
     "Workspace",
+    "agreement_rows",
     "arm_choices",
     "case_ids",
     "case_samples",
     "commit_rows",
     "diff_versions",
+    "disagreements",
     "fmt_interval",
     "holistic_cells",
     "load_arms",
@@ -51,6 +55,7 @@ __all__ = [
     "overview",
     "perturbed_samples",
     "prompt_names",
+    "raters",
     "run_views",
     "side_by_side",
     "spread",
