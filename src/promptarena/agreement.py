@@ -17,12 +17,12 @@ Which outputs pair, and how each side's verdict is read:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from promptarena.errors import ConfigError, did_you_mean
-from promptarena.metrics import get_metric, thumbs_up
+from promptarena.metrics import Metric, get_metric, thumbs_up
 from promptarena.stats import Agreement, rater_agreement
 
 if TYPE_CHECKING:
@@ -60,18 +60,22 @@ class ArmAgreement:
         return PEOPLE not in (self.a, self.b) or self.voted > 0
 
 
+Resolve = Callable[[str], Metric]
+"""A metric by name: a suite's (``Suite.metric``, its own scorers and judges too), else the registered one."""
+
+
 def pass_fail_metrics(suite: Suite) -> list[str]:
     """The suite's metrics whose scores are pass/fail verdicts with a direction: the judges to check."""
-    return pass_fail([spec.name for spec in suite.metrics])
+    return pass_fail([spec.name for spec in suite.metrics], suite.metric)
 
 
-def pass_fail(names: Iterable[str]) -> list[str]:
-    """The names of pass/fail metrics with a direction among ``names``, in order, without repeats; a name that is
-    no registered metric (stored by a scorer not loaded here) is left out."""
+def pass_fail(names: Iterable[str], resolve: Resolve = get_metric) -> list[str]:
+    """The names of pass/fail metrics with a direction among ``names``, in order, without repeats; a name that
+    ``resolve`` does not know (stored by a scorer not loaded here) is left out."""
     out = []
     for name in dict.fromkeys(names):
         try:
-            metric = get_metric(name)
+            metric = resolve(name)
         except ConfigError:
             continue
         if metric.kind == "binary" and metric.higher_is_better is not None and metric.source == "prediction":
@@ -108,12 +112,16 @@ def check_pairs(suites: Sequence[Suite], asked: Sequence[Pair], option: str = "-
             raise ConfigError(f"{option} {a} {b}: no suite of {where} has both; name two metrics of one suite.")
 
 
-def metric_verdict(metric: str, value: float | None) -> bool | None:
+def metric_verdict(metric: str, value: float | None, resolve: Resolve = get_metric) -> bool | None:
     """A pass/fail metric's verdict on one case: pass at 0.5 or more (below it where lower is better)."""
     if value is None or value != value:
         return None
     good = value >= 0.5
-    return good if get_metric(metric).higher_is_better is not False else not good
+    try:
+        lower_is_better = resolve(metric).higher_is_better is False
+    except ConfigError:  # a suite's own metric stored by a run, its suite not loaded here: pass/fail reads up
+        lower_is_better = False
+    return not good if lower_is_better else good
 
 
 def people_verdict(votes: int, ups: int) -> bool | None:
@@ -122,7 +130,9 @@ def people_verdict(votes: int, ups: int) -> bool | None:
     return None if ups == downs else ups > downs
 
 
-def rate(scores: Scores, tallies: Mapping[str, tuple[int, int]], a: str, b: str) -> tuple[Agreement, int, int]:
+def rate(
+    scores: Scores, tallies: Mapping[str, tuple[int, int]], a: str, b: str, resolve: Resolve = get_metric
+) -> tuple[Agreement, int, int]:
     """(agreement, ties, voted outputs) of raters ``a`` and ``b`` on one arm's cases: ``scores`` the metrics' per
     case, ``tallies`` case id -> (votes, thumbs-up) on the case's output."""
     cases = list(scores)
@@ -131,7 +141,7 @@ def rate(scores: Scores, tallies: Mapping[str, tuple[int, int]], a: str, b: str)
     def verdicts(rater: str) -> list[bool | None]:
         if rater == PEOPLE:
             return [people_verdict(*tallies[c]) if c in tallies else None for c in cases]
-        return [metric_verdict(rater, scores[c].get(rater)) for c in cases]
+        return [metric_verdict(rater, scores[c].get(rater), resolve) for c in cases]
 
     if PEOPLE in (a, b):
         voted = sum(c in tallies for c in cases)
@@ -139,7 +149,7 @@ def rate(scores: Scores, tallies: Mapping[str, tuple[int, int]], a: str, b: str)
         ties = sum(
             c in tallies
             and people_verdict(*tallies[c]) is None
-            and metric_verdict(other, scores[c].get(other)) is not None
+            and metric_verdict(other, scores[c].get(other), resolve) is not None
             for c in cases
         )
     return rater_agreement(verdicts(a), verdicts(b)), ties, voted
@@ -152,11 +162,12 @@ def arm_agreement(
     arm: tuple[str, str, str],
     scores: Scores,
     pairs: Sequence[Pair],
+    resolve: Resolve = get_metric,
 ) -> list[tuple[Pair, Agreement, int, int]]:
     """Each pair's (agreement, ties, voted outputs) on one arm's (blob, variant, model) outputs in one run."""
     needs_votes = any(PEOPLE in pair for pair in pairs)
     tallies = results.run_tallies(run_id, suite, *arm) if needs_votes else {}
-    return [((a, b), *rate(scores, tallies, a, b)) for a, b in pairs]
+    return [((a, b), *rate(scores, tallies, a, b, resolve)) for a, b in pairs]
 
 
 def suite_agreement(results: ResultsStore, result: SuiteResult, pairs: Sequence[Pair]) -> list[ArmAgreement]:
@@ -171,7 +182,7 @@ def suite_agreement(results: ResultsStore, result: SuiteResult, pairs: Sequence[
         scores = {case: {m: scored[m][i] for m in names if m in scored} for i, case in enumerate(ids)}
         key = (arm.version.blob, arm.variant.name, arm.model)
         for pair, agreement, ties, voted in arm_agreement(
-            results, result.suite.name, result.run_id, key, scores, pairs
+            results, result.suite.name, result.run_id, key, scores, pairs, result.suite.metric
         ):
             out.append(
                 ArmAgreement(arm.label, arm.version.label, arm.variant.name, arm.model, *pair, agreement, ties, voted)

@@ -32,7 +32,7 @@ class Disagreement:
 def raters(results: ResultsStore, suite: Suite | None, choices: Sequence[ArmChoice]) -> list[str]:
     """The pass/fail metrics to check: the suite file's, else (a suite file gone or broken) those its runs stored."""
     if suite is not None:
-        return pass_fail(spec.name for spec in suite.metrics)
+        return pass_fail((spec.name for spec in suite.metrics), suite.metric)
     names: dict[str, None] = {}
     for choice in choices[:1]:
         for row in results.arm_results(choice.run_id, choice.blob, choice.variant, model=choice.model).values():
