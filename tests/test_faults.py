@@ -298,6 +298,16 @@ def test_alpha_outside_zero_one_is_refused(repo: GitRepo, alpha: str) -> None:
     assert "--alpha" in refused(repo, in_repo(repo, "compare", "qa", "HEAD~1", "HEAD", "--alpha", alpha))
 
 
+@pytest.mark.parametrize("alpha", ["1e-300", "5e-324"])
+def test_a_tiny_alpha_is_a_level_like_any_other(repo: GitRepo, alpha: str) -> None:
+    """A level so small that 1 - alpha/2 rounds to 1 still sizes the detectable difference, without a bug."""
+    compared = in_repo(repo, "compare", "qa", "HEAD~1", "HEAD", "--alpha", alpha, "--json")
+    exited(compared, 0)
+    (row,) = json.loads(compared.stdout)["metrics"]
+    assert row["verdict"] == "no significant difference" and (row["cases_needed"] or 10**9) > 1000, row
+    exited(in_repo(repo, "run", "--baseline", "HEAD~1", "--alpha", alpha), 0)
+
+
 def test_compare_refuses_identical_arms_before_generating(repo: GitRepo) -> None:
     edit_suite(repo, variants=["plain", "cot"])
     for arms in (["HEAD", "HEAD"], ["HEAD", "HEAD:plain"], ["HEAD:cot", "HEAD~1", "HEAD:cot"]):
