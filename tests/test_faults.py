@@ -8,6 +8,7 @@ as the console script; real subprocesses only where a signal or a server is invo
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -25,7 +26,7 @@ from promptarena.suite import load_suite
 from tests.support.cli import EVALS, cli, evals, exited
 from tests.support.git import GitRepo
 from tests.support.net import answers, free_port, wait_for_streamlit
-from tests.support.repos import COUNTRIES, QA_V1, count_rows, edit_suite, qa_repo, results_db
+from tests.support.repos import COUNTRIES, QA_V1, count_rows, edit_suite, qa_repo, results_db, write_suite
 
 N = len(COUNTRIES)
 BUG = "error: this is a bug in promptarena; please report it with the traceback below"
@@ -112,6 +113,55 @@ def test_a_closed_output_pipe_is_not_a_failed_gate(repo: GitRepo) -> None:
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 128 + signal.SIGPIPE, stderr
     assert "Traceback" not in stderr
+
+
+def test_a_reader_that_stops_early_gets_141_and_every_suite_still_runs(tmp_path: Path) -> None:
+    """Tables into a pipe whose reader leaves after one line: the suites after it still run and are reported."""
+    repo = qa_repo(tmp_path / "repo")
+    model = yaml.safe_load((repo.root / "evals/qa.yaml").read_text())["model"]
+    write_suite(repo, "slow", cases="cases/qa.jsonl", model={**model, "delay_s": 0.1})  # the reader leaves meanwhile
+    write_suite(repo, "then", cases="cases/qa.jsonl", model=model)
+    junit = tmp_path / "report.xml"
+    proc = subprocess.Popen(
+        [EVALS, "run", "--junit-xml", str(junit)], cwd=repo.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout.readline().startswith(b"qa ")  # the first table arrives, then the reader is gone
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 128 + signal.SIGPIPE, stderr
+    assert "Traceback" not in stderr and "error" not in stderr
+    con = sqlite3.connect(results_db(repo))
+    try:
+        runs = dict(con.execute("SELECT suite, status FROM runs"))
+    finally:
+        con.close()
+    assert runs == {"qa": "completed", "slow": "completed", "then": "completed"}
+    assert junit.read_text().count("<testsuite ") == 3
+
+
+def test_a_closed_standard_output_is_a_reader_gone_from_the_start(repo: GitRepo) -> None:
+    """`evals run >&-`: nothing to print to, the run still stored, 141 as for a closed pipe, no traceback."""
+    edit_suite(repo, parameters={"max_new_tokens": 5})  # new cache keys: the run generates again
+    proc = subprocess.run(
+        [EVALS, "run"], cwd=repo.root, capture_output=False, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1)
+    )
+    assert proc.returncode == 128 + signal.SIGPIPE, proc.stderr
+    assert b"Traceback" not in proc.stderr
+    assert statuses(repo) == ["completed", "completed"] and count_rows(results_db(repo), "generations") == 4 * N
+
+
+def test_a_deleted_working_folder_is_named_with_its_fix(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+
+    def enter_then_delete() -> None:
+        os.chdir(gone)
+        os.rmdir(gone)
+
+    for args in (["run"], ["runs"], ["prompts", "list"]):
+        gone.mkdir()
+        proc = subprocess.run([EVALS, *args], capture_output=True, text=True, preexec_fn=enter_then_delete)
+        assert proc.returncode == 2, proc.stderr
+        assert "the current folder no longer exists" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_usage_errors_exit_2_through_the_runner(repo: GitRepo) -> None:

@@ -56,12 +56,78 @@ def note_shallow(store: PromptStore) -> None:
         click.secho(f"note: {_SHALLOW_NOTE}", fg="yellow", err=True)
 
 
+class Output:
+    """Whether standard output lost its reader (a closed pipe, `evals run | head`, or a closed descriptor).
+
+    From then on what is printed goes nowhere, the command still does its work (every suite, every report
+    file), and it ends as SIGPIPE would end it, with 141 in place of 0 or 1.
+    """
+
+    gone = False
+
+    @classmethod
+    def reset(cls) -> None:
+        """Open /dev/null on a standard stream that was closed before the command started, and forget any earlier
+        loss (a process that runs several commands, as tests do)."""
+        cls.gone = False
+        if sys.stderr is None:
+            sys.stderr = _devnull(2)
+        if sys.stdout is None:
+            sys.stdout = _devnull(1)
+            cls.gone = True
+
+    @classmethod
+    def lost(cls) -> None:
+        """The reader went away: send the rest of the output to /dev/null, the unwritten buffer included."""
+        cls.gone = True
+        try:
+            fd = sys.stdout.fileno()
+        except (AttributeError, OSError, ValueError):  # not a file descriptor (a test runner's buffer)
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stands for stdout until the process ends
+            return
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+
+
+def check_working_folder() -> None:
+    """Refuse to start in a folder that was deleted after the shell entered it: every relative path would fail."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise ConfigError(
+            "the current folder no longer exists (it was deleted or moved); cd into the repository and run again."
+        ) from None
+
+
+def _devnull(fd: int) -> Any:
+    """A text stream on /dev/null for a standard descriptor that is closed, opened on that descriptor when it is
+    still free, so that no file the command opens later takes its number and receives its output."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        null = os.open(os.devnull, os.O_WRONLY)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        return open(fd, "w", closefd=False)  # noqa: SIM115 - stands for the standard stream until the process ends
+    return open(os.devnull, "w")  # noqa: SIM115 - the descriptor already holds another file: leave it alone
+
+
 def make_console(as_json: bool) -> Console:
-    """Tables go to stdout (stderr under --json); wide enough for a comparison when not a terminal."""
+    """Tables go to stdout (stderr under --json); wide enough for a comparison when not a terminal.
+
+    A reader that goes away mid-output makes the console quiet (see ``Output``) instead of ending the command.
+    """
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            Output.lost()
+
     stream = sys.stderr if as_json else sys.stdout
-    return Console(stderr=as_json, width=None if stream.isatty() else 150)
+    return _Console(stderr=as_json, width=None if stream.isatty() else 150)
 
 
 def default_db(root: Path) -> Path:
