@@ -24,6 +24,7 @@ from click.testing import Result
 from promptarena.metrics import Metric, metrics
 from promptarena.suite import load_suite
 from tests.support.cli import EVALS, cli, evals, exited
+from tests.support.disk import on_a_full_disk
 from tests.support.git import GitRepo
 from tests.support.net import answers, free_port, wait_for_streamlit
 from tests.support.repos import COUNTRIES, QA_V1, count_rows, edit_suite, qa_repo, results_db, write_suite
@@ -340,6 +341,27 @@ def test_unwritable_output_path_is_refused_before_any_model_call(repo: GitRepo, 
     assert option in err and str(blocker) in err and "is a file, not a folder" in err
     err = refused(repo, in_repo(repo, "run", option, str(repo.root / "evals")))
     assert "is a folder" in err
+
+
+@pytest.mark.parametrize("option", ["--junit-xml", "--markdown"])
+def test_a_full_disk_under_a_report_exits_3_and_leaves_the_earlier_report(repo: GitRepo, option: str) -> None:
+    """The results are stored, the report is written whole or not at all: the earlier one stays, no partial file."""
+    edit_suite(repo, parameters={"max_new_tokens": 5})
+    full = repo.root.parent / "full"
+    proc, files = on_a_full_disk(full, [EVALS, "run", option, str(full / "report")], cwd=repo.root, keep=("report",))
+    assert proc.returncode == 3, proc.stderr
+    assert f"error: disk full while writing the report {full / 'report'}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert files == {"fill": "", "report": "before"}
+    assert statuses(repo) == ["completed", "completed"]
+
+
+def test_standard_output_on_a_full_disk_exits_3(repo: GitRepo) -> None:
+    full = repo.root.parent / "full"
+    for args in (["run"], ["run", "--json"]):
+        proc, _ = on_a_full_disk(full, ["sh", "-c", f'exec "$0" "$@" > {full}/out', EVALS, *args], cwd=repo.root)
+        assert proc.returncode == 3, proc.stderr
+        assert "error: disk full (No space left on device)" in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("alpha", ["5", "-1", "0", "1"])

@@ -18,7 +18,7 @@ import click
 
 from promptarena.cli import bisect, compare, db, prompts, run, runs, ui
 from promptarena.cli.common import Output, check_working_folder
-from promptarena.errors import Interrupted, PromptArenaError
+from promptarena.errors import DISK_FULL, Interrupted, PromptArenaError
 
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 _SIGPIPE = 128 + getattr(signal, "SIGPIPE", 13)  # how a shell reports a process whose output pipe closed
@@ -79,7 +79,10 @@ class _Group(click.Group):
             stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
             click.secho(f"interrupted by {stop}", fg="yellow", err=True)
             sys.exit(stop.exit_code)
-        except Exception:
+        except Exception as err:
+            if isinstance(err, OSError) and err.errno in DISK_FULL:  # standard output redirected to a full disk, say
+                click.secho(f"error: disk full ({err.strerror}); free some space and run again.", fg="red", err=True)
+                sys.exit(3)
             click.secho(_BUG, fg="red", err=True)
             traceback.print_exc(file=sys.stderr)
             sys.exit(4)
