@@ -129,6 +129,23 @@ def test_export_refuses_a_missing_database_an_unknown_table_and_a_corrupt_file(t
     assert corrupt.exit_code == 3 and f"the results database {bad} is corrupt" in corrupt.output
 
 
+def test_every_path_under_a_file_is_bad_input(teammates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--out, --db and $PROMPTARENA_DB under a regular file are refused as bad input (2), naming the file."""
+    alice, bob = teammates
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    before = _counts(_db(alice))
+    export = _invoke("db", "export", "--db", str(_db(bob)), "--out", str(blocker / "out"))
+    assert f"--out': {blocker / 'out'}: {blocker} is a file, not a folder" in exited(export, 2)
+    assert "is a file, not a folder; name a folder" in exited(_invoke("db", "export", "--out", str(blocker)), 2)
+    merge = _invoke("db", "merge", str(_db(bob)), "--db", str(blocker / "ours.db"))
+    assert f"--db': {blocker / 'ours.db'}: {blocker} is a file, not a folder" in exited(merge, 2)
+    monkeypatch.setenv("PROMPTARENA_DB", str(blocker / "ours.db"))
+    for args in (["run", "--repo", str(alice)], ["db", "merge", str(_db(bob)), "--repo", str(alice)]):
+        assert f"$PROMPTARENA_DB: {blocker / 'ours.db'}: {blocker} is a file" in exited(_invoke(*args), 2)
+    assert _counts(_db(alice)) == before
+
+
 # --- merge -----------------------------------------------------------------------------------------------
 
 

@@ -134,7 +134,10 @@ def default_db(root: Path) -> Path:
     """The results database: $PROMPTARENA_DB, else .promptarena/results.db inside the repository."""
     from promptarena.store import default_path
 
-    return default_path(root)
+    path = default_path(root)
+    if os.environ.get("PROMPTARENA_DB") and (why := unwritable(path)):
+        raise ConfigError(f"$PROMPTARENA_DB: {path}{'' if why.startswith('is ') else ':'} {why}")
+    return path
 
 
 def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -185,24 +188,41 @@ def only_variants(suite: Suite, names: tuple[str, ...]) -> Suite:
     return dataclasses.replace(suite, variants=tuple(v for v in suite.variants if v.name in names)) if names else suite
 
 
+def unwritable(path: Path, *, folder: bool = False) -> str | None:
+    """Why files cannot be written at ``path`` (a file, or a folder when ``folder``), or None when they can."""
+    if path.exists():
+        if folder != path.is_dir():
+            return "is a file, not a folder; name a folder." if folder else "is a folder; name a file in it."
+        if not os.access(path, os.W_OK | (os.X_OK if folder else 0)):
+            return "is not writable; pick another path or fix its permissions."
+        return None
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is a file, not a folder; pick another path."
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"the folder {parent} is not writable; pick another path."
+    return None
+
+
 def writable_file(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
     """A click callback: the file an option names can be written, checked before any model call."""
+    return _writable(ctx, param, value, folder=False)
+
+
+def writable_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """A click callback: the folder an option names is one, or can be made, and files can be written in it."""
+    return _writable(ctx, param, value, folder=True)
+
+
+def _writable(ctx: click.Context, param: click.Parameter, value: str | None, *, folder: bool) -> Path | None:
     if value is None:
         return None
     path = Path(value).expanduser()
-    if path.is_dir():
-        raise click.BadParameter(f"{value} is a folder; name a file in it.", ctx, param)
-    if path.exists():
-        if not os.access(path, os.W_OK):
-            raise click.BadParameter(f"{value} is not writable; pick another path or fix its permissions.", ctx, param)
-        return path
-    folder = path.absolute().parent
-    while not folder.exists():
-        folder = folder.parent
-    if not folder.is_dir():
-        raise click.BadParameter(f"{value}: {folder} is a file, not a folder; pick another path.", ctx, param)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise click.BadParameter(f"{value}: the folder {folder} is not writable; pick another path.", ctx, param)
+    why = unwritable(path, folder=folder)
+    if why:
+        raise click.BadParameter(f"{value}{'' if why.startswith('is ') else ':'} {why}", ctx, param)
     return path
 
 

@@ -405,7 +405,8 @@ class Database:
                         os.replace(tmp, self.path)
         finally:
             for suffix in ("", "-wal", "-shm"):
-                tmp.with_name(tmp.name + suffix).unlink(missing_ok=True)
+                with suppress(OSError):  # nothing was made where the folder could not be
+                    tmp.with_name(tmp.name + suffix).unlink(missing_ok=True)
 
     def _check(self) -> int:
         """Refuse an emptied, damaged or foreign file, reading only; return its schema version."""
@@ -423,8 +424,9 @@ class Database:
         if problems != ["ok"]:
             raise self._corrupt(problems[0])
         if version > len(MIGRATIONS):
-            raise ConfigError(
-                f"{self.path}: made by a newer promptarena (schema {version}); upgrade promptarena to read it."
+            raise BackendError(
+                f"the results database {self.path} was made by a newer promptarena (schema {version}, this one "
+                f"knows {len(MIGRATIONS)}): upgrade promptarena to use it; it is left as it is."
             )
         missing = [name for name in tables(version) if name not in found]
         if missing:
