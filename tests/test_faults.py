@@ -235,13 +235,20 @@ def ui(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc to find stray servers")
-def test_sigterm_to_evals_ui_stops_the_server(ui: tuple[subprocess.Popen, int]) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)],
+    ids=["SIGTERM", "SIGINT", "SIGKILL"],
+)
+def test_a_signal_to_evals_ui_stops_the_server_and_exits_128_plus_signal(
+    ui: tuple[subprocess.Popen, int], signum: int, code: int
+) -> None:
     proc, port = ui
     assert wait_for_streamlit(f"http://127.0.0.1:{port}", proc), "the workbench did not start"
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
-    deadline = time.monotonic() + 5
-    while answers(port) and time.monotonic() < deadline:
+    proc.send_signal(signum)
+    assert proc.wait(timeout=20) == code
+    deadline = time.monotonic() + 10  # after SIGKILL the server stops on its own signal, in its own time
+    while (answers(port) or _streamlit_on(port)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not answers(port)
     assert _streamlit_on(port) == []
