@@ -312,6 +312,22 @@ def test_suite_parameters_and_model_are_validated_at_load(repo: GitRepo, fields:
     assert err.startswith("error: evals/qa.yaml:") and expected in err
 
 
+@pytest.mark.parametrize(
+    ("threshold", "says"),
+    [
+        (80, "80 is outside exact_match's range, 0 to 1 (a share of 1: did you mean 0.8?); write a threshold within"),
+        (-0.5, "-0.5 is outside exact_match's range, 0 to 1; write a threshold within it."),
+        (float("nan"), "nan is not a threshold; write a number."),
+    ],
+)
+def test_a_threshold_outside_its_metrics_range_is_bad_input(repo: GitRepo, threshold: float, says: str) -> None:
+    """80 for 0.8 failed every run (exit 1) and -0.5 passed every run: both are refused at the threshold's line."""
+    edit_suite(repo, thresholds={"rougeL": 0.2, "exact_match": threshold}, metrics=["exact_match", "rougeL"])
+    lines = (repo.root / "evals/qa.yaml").read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.strip().startswith("exact_match:"))
+    assert f"error: evals/qa.yaml:{line}: thresholds.exact_match: {says}" in refused(repo, in_repo(repo, "run"))
+
+
 def test_suite_parameters_reach_the_generations(repo: GitRepo) -> None:
     edit_suite(repo, parameters={"max_new_tokens": 3})
     doc = json.loads(in_repo(repo, "run", "--json").stdout)
