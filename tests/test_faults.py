@@ -24,8 +24,8 @@ from click.testing import Result
 from promptarena.metrics import Metric, metrics
 from promptarena.suite import load_suite
 from tests.support.cli import EVALS, cli, evals, exited
-from tests.support.disk import on_a_full_disk
 from tests.support.git import GitRepo
+from tests.support.mounts import on_a_full_disk
 from tests.support.net import answers, free_port, wait_for_streamlit
 from tests.support.repos import COUNTRIES, QA_V1, count_rows, edit_suite, qa_repo, results_db, write_suite
 

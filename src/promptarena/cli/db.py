@@ -64,14 +64,15 @@ def merge(other: Path, repo: str, db_path: Path | None, as_json: bool) -> None:
 
     Both files are checked first. Cached generations and scores are added by content key, runs with their
     results by run id (a run id both hold with different contents is skipped and named), votes without
-    duplicates; all in one transaction. OTHER is migrated to this version's schema if it is older.
+    duplicates; all in one transaction. OTHER is only read, never written (a read-only mount will do); one
+    from an older version is migrated in a copy. Its runs still running come as abandoned.
     """
     from promptarena.store import ResultsStore
 
     path = _database(repo, db_path)
     if path.exists() and path.resolve() == other.resolve():
         raise ConfigError(f"{other}: this is the results database itself; name a teammate's database to merge.")
-    with ResultsStore(other) as theirs, ResultsStore(path) as ours:
+    with ResultsStore(other, readonly=True) as theirs, ResultsStore(path) as ours:
         report = ours.merge(theirs)
     if as_json:
         click.echo(json.dumps({"db": str(path), "added": report.added, "conflicts": report.conflicts}, indent=2))
