@@ -143,7 +143,7 @@ def test_every_path_under_a_file_is_bad_input(teammates, tmp_path: Path, monkeyp
     assert f"--db': {blocker / 'ours.db'}: {blocker} is a file, not a folder" in exited(merge, 2)
     monkeypatch.setenv("PROMPTARENA_DB", str(blocker / "ours.db"))
     for args in (["run", "--repo", str(alice)], ["db", "merge", str(_db(bob)), "--repo", str(alice)]):
-        assert f"$PROMPTARENA_DB: {blocker / 'ours.db'}: {blocker} is a file" in exited(_invoke(*args), 2)
+        assert f"$PROMPTARENA_DB {blocker / 'ours.db'}: {blocker} is a file" in exited(_invoke(*args), 2)
     assert _counts(_db(alice)) == before
 
 

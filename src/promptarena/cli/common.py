@@ -135,8 +135,8 @@ def default_db(root: Path) -> Path:
     from promptarena.store import default_path
 
     path = default_path(root)
-    if os.environ.get("PROMPTARENA_DB") and (why := unwritable(path)):
-        raise ConfigError(f"$PROMPTARENA_DB: {path}{'' if why.startswith('is ') else ':'} {why}")
+    if os.environ.get("PROMPTARENA_DB") and (why := unwritable(path, f"$PROMPTARENA_DB {path}", access=False)):
+        raise ConfigError(why)
     return path
 
 
@@ -188,21 +188,23 @@ def only_variants(suite: Suite, names: tuple[str, ...]) -> Suite:
     return dataclasses.replace(suite, variants=tuple(v for v in suite.variants if v.name in names)) if names else suite
 
 
-def unwritable(path: Path, *, folder: bool = False) -> str | None:
-    """Why files cannot be written at ``path`` (a file, or a folder when ``folder``), or None when they can."""
+def unwritable(path: Path, name: str, *, folder: bool = False, access: bool = True) -> str | None:
+    """Why files cannot be written at ``path`` (a file, or a folder when ``folder``), as a sentence that calls it
+    ``name``; None when they can. ``access=False`` checks only what no permission can fix: a folder where a file
+    belongs, or the other way round, on the path or above it."""
     if path.exists():
         if folder != path.is_dir():
-            return "is a file, not a folder; name a folder." if folder else "is a folder; name a file in it."
-        if not os.access(path, os.W_OK | (os.X_OK if folder else 0)):
-            return "is not writable; pick another path or fix its permissions."
+            return f"{name} is a file, not a folder; name a folder." if folder else f"{name} is a folder; name a file."
+        if access and not os.access(path, os.W_OK | (os.X_OK if folder else 0)):
+            return f"{name} is not writable; pick another path or fix its permissions."
         return None
     parent = path.absolute().parent
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        return f"{parent} is a file, not a folder; pick another path."
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"the folder {parent} is not writable; pick another path."
+        return f"{name}: {parent} is a file, not a folder; pick another path."
+    if access and not os.access(parent, os.W_OK | os.X_OK):
+        return f"{name}: the folder {parent} is not writable; pick another path."
     return None
 
 
@@ -220,9 +222,9 @@ def _writable(ctx: click.Context, param: click.Parameter, value: str | None, *, 
     if value is None:
         return None
     path = Path(value).expanduser()
-    why = unwritable(path, folder=folder)
+    why = unwritable(path, value, folder=folder)
     if why:
-        raise click.BadParameter(f"{value}{'' if why.startswith('is ') else ':'} {why}", ctx, param)
+        raise click.BadParameter(why, ctx, param)
     return path
 
 
