@@ -15,10 +15,11 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from promptarena import feedback
+from promptarena import feedback, jobs
 from promptarena.cli import main
-from promptarena.store import ResultsStore, tables
-from tests.support.cli import exited
+from promptarena.store import MIGRATIONS, ResultsStore, tables
+from tests.support.cli import EVALS, exited
+from tests.support.mounts import on_a_read_only_mount
 from tests.support.repos import COUNTRIES, qa_repo
 
 N = len(COUNTRIES)
@@ -129,6 +130,23 @@ def test_export_refuses_a_missing_database_an_unknown_table_and_a_corrupt_file(t
     assert corrupt.exit_code == 3 and f"the results database {bad} is corrupt" in corrupt.output
 
 
+def test_every_path_under_a_file_is_bad_input(teammates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--out, --db and $PROMPTARENA_DB under a regular file are refused as bad input (2), naming the file."""
+    alice, bob = teammates
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    before = _counts(_db(alice))
+    export = _invoke("db", "export", "--db", str(_db(bob)), "--out", str(blocker / "out"))
+    assert f"--out': {blocker / 'out'}: {blocker} is a file, not a folder" in exited(export, 2)
+    assert "is a file, not a folder; name a folder" in exited(_invoke("db", "export", "--out", str(blocker)), 2)
+    merge = _invoke("db", "merge", str(_db(bob)), "--db", str(blocker / "ours.db"))
+    assert f"--db': {blocker / 'ours.db'}: {blocker} is a file, not a folder" in exited(merge, 2)
+    monkeypatch.setenv("PROMPTARENA_DB", str(blocker / "ours.db"))
+    for args in (["run", "--repo", str(alice)], ["db", "merge", str(_db(bob)), "--repo", str(alice)]):
+        assert f"$PROMPTARENA_DB {blocker / 'ours.db'}: {blocker} is a file" in exited(_invoke(*args), 2)
+    assert _counts(_db(alice)) == before
+
+
 # --- merge -----------------------------------------------------------------------------------------------
 
 
@@ -217,6 +235,117 @@ def test_a_failed_merge_adds_nothing(teammates) -> None:
     assert result.exit_code == 3, result.output
     assert f"could not write the results database {ours}" in result.output
     assert _counts(ours) == before
+
+
+# --- their file is only read ----------------------------------------------------------------------------
+
+
+def _json(result: Result) -> dict:
+    exited(result, 0)
+    return json.loads(result.stdout)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_merge_leaves_their_file_and_its_folder_exactly_as_they_were(teammates, tmp_path: Path) -> None:
+    """Not switched to WAL, not migrated, no -wal or -shm file made beside it."""
+    alice, bob = teammates
+    theirs = tmp_path / "from-bob" / "their.db"
+    theirs.parent.mkdir()
+    shutil.copy(_db(bob), theirs)
+    conn = sqlite3.connect(theirs)
+    assert conn.execute("PRAGMA journal_mode = DELETE").fetchone() == ("delete",)  # as a plain copy may be
+    conn.close()
+    before = _files(theirs.parent)
+    result = _invoke("db", "merge", str(theirs), "--repo", str(alice), "--json")
+    assert _json(result)["added"]["runs"] == len(_rows(_db(bob), "runs"))
+    assert _files(theirs.parent) == before
+
+
+def test_merge_reads_their_file_on_a_read_only_mount(teammates, tmp_path: Path) -> None:
+    alice, bob = teammates
+    mounted = tmp_path / "usb"
+    mounted.mkdir()
+    shutil.copy(_db(bob), mounted / "their.db")
+    proc, files = on_a_read_only_mount(mounted, [EVALS, "db", "merge", str(mounted / "their.db")], cwd=alice)
+    assert proc.returncode == 0, proc.stderr
+    assert list(files) == ["their.db"]
+    assert {r["id"] for r in _rows(_db(alice), "runs")} >= {r["id"] for r in _rows(_db(bob), "runs")}
+
+
+def _older(db: Path, version: int = 2) -> None:
+    """Bob's database as promptarena at schema ``version`` would have left it: its runs and generations."""
+    conn = sqlite3.connect(db)
+    runs = conn.execute("SELECT id, suite, prompt, status, started_at, finished_at, provenance, summary FROM runs")
+    generations = conn.execute("SELECT * FROM generations").fetchall()
+    runs = runs.fetchall()
+    conn.close()
+    db.unlink()
+    conn = sqlite3.connect(db)
+    conn.executescript("".join(MIGRATIONS[:version]) + f"PRAGMA user_version = {version};")
+    conn.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 8)})", runs)
+    conn.executemany(f"INSERT INTO generations VALUES ({', '.join('?' * 9)})", generations)
+    conn.commit()
+    conn.close()
+
+
+def test_an_older_file_is_migrated_in_a_copy_and_left_as_it_was(teammates, tmp_path: Path) -> None:
+    alice, bob = teammates
+    theirs = tmp_path / "old" / "their.db"
+    theirs.parent.mkdir()
+    shutil.copy(_db(bob), theirs)
+    _older(theirs)
+    before, ours_before = _files(theirs.parent), _files(_db(alice).parent)
+    result = _invoke("db", "merge", str(theirs), "--repo", str(alice), "--json")
+    added = _json(result)["added"]
+    assert added["runs"] == len(_rows(_db(bob), "runs")) and added["generations"] == N
+    assert _files(theirs.parent) == before  # still schema 2, byte for byte
+    assert sorted(_files(_db(alice).parent)) == sorted(ours_before)  # the migrated copy is gone
+    # our own file damaged: the merge stops, and theirs is not migrated on the way
+    _db(alice).write_bytes(b"\0" * 4096)
+    assert "is corrupt" in exited(_invoke("db", "merge", str(theirs), "--repo", str(alice)), 3)
+    assert _files(theirs.parent) == before
+
+
+# --- runs still running in their file --------------------------------------------------------------------
+
+
+def test_a_run_still_running_in_their_file_is_abandoned_here_until_it_finishes_there(teammates, tmp_path: Path) -> None:
+    """It can never finish in our file: not "running" forever, nor in the sidebar with a Cancel that cannot work."""
+    alice, bob = teammates
+    theirs = tmp_path / "their.db"
+    shutil.copy(_db(bob), theirs)
+    run_id = _rows(theirs, "runs")[0]["id"]
+    conn = sqlite3.connect(theirs)
+    with conn:  # their process was on their laptop when they copied the file
+        conn.execute("UPDATE runs SET status = 'running', host = 'bobs-laptop', pid = ? WHERE id = ?", (1, run_id))
+        conn.execute("DELETE FROM results WHERE run_id = ? AND case_id != 'france'", (run_id,))
+    conn.close()
+    exited(_invoke("db", "merge", str(theirs), "--repo", str(alice)), 0)
+    listed = _invoke("runs", "--repo", str(alice), "--json")
+    assert {r["id"]: r["status"] for r in _json(listed)["runs"]}[run_id] == "abandoned"
+    assert [a.run_id for a in jobs.active(alice, _db(alice))] == []
+    assert {r["case_id"] for r in _rows(_db(alice), "results") if r["run_id"] == run_id} == {"france"}
+    # merging the same file again changes nothing and names no conflict
+    again = _invoke("db", "merge", str(theirs), "--repo", str(alice), "--json")
+    assert _json(again) == {
+        "db": str(_db(alice)),
+        "added": dict.fromkeys(tables(), 0),
+        "conflicts": [],
+    }
+    # once it finished there, a merge brings the whole run
+    shutil.copy(_db(bob), theirs)
+    done = _invoke("db", "merge", str(theirs), "--repo", str(alice), "--json")
+    assert _json(done)["conflicts"] == []
+    (run,) = [r for r in _rows(_db(alice), "runs") if r["id"] == run_id]
+    assert run == next(r for r in _rows(_db(bob), "runs") if r["id"] == run_id)
+
+    def results(db: Path) -> list[dict]:
+        return sorted((r for r in _rows(db, "results") if r["run_id"] == run_id), key=lambda r: json.dumps(r))
+
+    assert results(_db(alice)) == results(_db(bob)) and len(results(_db(bob))) > 1
 
 
 # --- the command line ------------------------------------------------------------------------------------

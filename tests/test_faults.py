@@ -8,6 +8,7 @@ as the console script; real subprocesses only where a signal or a server is invo
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -24,8 +25,9 @@ from promptarena.metrics import Metric, metrics
 from promptarena.suite import load_suite
 from tests.support.cli import EVALS, cli, evals, exited
 from tests.support.git import GitRepo
+from tests.support.mounts import on_a_full_disk
 from tests.support.net import answers, free_port, wait_for_streamlit
-from tests.support.repos import COUNTRIES, QA_V1, count_rows, edit_suite, qa_repo, results_db
+from tests.support.repos import COUNTRIES, QA_V1, count_rows, edit_suite, qa_repo, results_db, write_suite
 
 N = len(COUNTRIES)
 BUG = "error: this is a bug in promptarena; please report it with the traceback below"
@@ -114,6 +116,55 @@ def test_a_closed_output_pipe_is_not_a_failed_gate(repo: GitRepo) -> None:
     assert "Traceback" not in stderr
 
 
+def test_a_reader_that_stops_early_gets_141_and_every_suite_still_runs(tmp_path: Path) -> None:
+    """Tables into a pipe whose reader leaves after one line: the suites after it still run and are reported."""
+    repo = qa_repo(tmp_path / "repo")
+    model = yaml.safe_load((repo.root / "evals/qa.yaml").read_text())["model"]
+    write_suite(repo, "slow", cases="cases/qa.jsonl", model={**model, "delay_s": 0.1})  # the reader leaves meanwhile
+    write_suite(repo, "then", cases="cases/qa.jsonl", model=model)
+    junit = tmp_path / "report.xml"
+    proc = subprocess.Popen(
+        [EVALS, "run", "--junit-xml", str(junit)], cwd=repo.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout.readline().startswith(b"qa ")  # the first table arrives, then the reader is gone
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 128 + signal.SIGPIPE, stderr
+    assert "Traceback" not in stderr and "error" not in stderr
+    con = sqlite3.connect(results_db(repo))
+    try:
+        runs = dict(con.execute("SELECT suite, status FROM runs"))
+    finally:
+        con.close()
+    assert runs == {"qa": "completed", "slow": "completed", "then": "completed"}
+    assert junit.read_text().count("<testsuite ") == 3
+
+
+def test_a_closed_standard_output_is_a_reader_gone_from_the_start(repo: GitRepo) -> None:
+    """`evals run >&-`: nothing to print to, the run still stored, 141 as for a closed pipe, no traceback."""
+    edit_suite(repo, parameters={"max_new_tokens": 5})  # new cache keys: the run generates again
+    proc = subprocess.run(
+        [EVALS, "run"], cwd=repo.root, capture_output=False, stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1)
+    )
+    assert proc.returncode == 128 + signal.SIGPIPE, proc.stderr
+    assert b"Traceback" not in proc.stderr
+    assert statuses(repo) == ["completed", "completed"] and count_rows(results_db(repo), "generations") == 4 * N
+
+
+def test_a_deleted_working_folder_is_named_with_its_fix(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+
+    def enter_then_delete() -> None:
+        os.chdir(gone)
+        os.rmdir(gone)
+
+    for args in (["run"], ["runs"], ["prompts", "list"]):
+        gone.mkdir()
+        proc = subprocess.run([EVALS, *args], capture_output=True, text=True, preexec_fn=enter_then_delete)
+        assert proc.returncode == 2, proc.stderr
+        assert "the current folder no longer exists" in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_usage_errors_exit_2_through_the_runner(repo: GitRepo) -> None:
     assert "No such option" in refused(repo, in_repo(repo, "run", "--no-such-option"))
     assert "No such command" in exited(cli("no-such-command"), 2)
@@ -184,13 +235,20 @@ def ui(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc to find stray servers")
-def test_sigterm_to_evals_ui_stops_the_server(ui: tuple[subprocess.Popen, int]) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)],
+    ids=["SIGTERM", "SIGINT", "SIGKILL"],
+)
+def test_a_signal_to_evals_ui_stops_the_server_and_exits_128_plus_signal(
+    ui: tuple[subprocess.Popen, int], signum: int, code: int
+) -> None:
     proc, port = ui
     assert wait_for_streamlit(f"http://127.0.0.1:{port}", proc), "the workbench did not start"
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=10)
-    deadline = time.monotonic() + 5
-    while answers(port) and time.monotonic() < deadline:
+    proc.send_signal(signum)
+    assert proc.wait(timeout=20) == code
+    deadline = time.monotonic() + 10  # after SIGKILL the server stops on its own signal, in its own time
+    while (answers(port) or _streamlit_on(port)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not answers(port)
     assert _streamlit_on(port) == []
@@ -254,6 +312,22 @@ def test_suite_parameters_and_model_are_validated_at_load(repo: GitRepo, fields:
     assert err.startswith("error: evals/qa.yaml:") and expected in err
 
 
+@pytest.mark.parametrize(
+    ("threshold", "says"),
+    [
+        (80, "80 is outside exact_match's range, 0 to 1 (a share of 1: did you mean 0.8?); write a threshold within"),
+        (-0.5, "-0.5 is outside exact_match's range, 0 to 1; write a threshold within it."),
+        (float("nan"), "nan is not a threshold; write a number."),
+    ],
+)
+def test_a_threshold_outside_its_metrics_range_is_bad_input(repo: GitRepo, threshold: float, says: str) -> None:
+    """80 for 0.8 failed every run (exit 1) and -0.5 passed every run: both are refused at the threshold's line."""
+    edit_suite(repo, thresholds={"rougeL": 0.2, "exact_match": threshold}, metrics=["exact_match", "rougeL"])
+    lines = (repo.root / "evals/qa.yaml").read_text().splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if text.strip().startswith("exact_match:"))
+    assert f"error: evals/qa.yaml:{line}: thresholds.exact_match: {says}" in refused(repo, in_repo(repo, "run"))
+
+
 def test_suite_parameters_reach_the_generations(repo: GitRepo) -> None:
     edit_suite(repo, parameters={"max_new_tokens": 3})
     doc = json.loads(in_repo(repo, "run", "--json").stdout)
@@ -292,10 +366,41 @@ def test_unwritable_output_path_is_refused_before_any_model_call(repo: GitRepo, 
     assert "is a folder" in err
 
 
+@pytest.mark.parametrize("option", ["--junit-xml", "--markdown"])
+def test_a_full_disk_under_a_report_exits_3_and_leaves_the_earlier_report(repo: GitRepo, option: str) -> None:
+    """The results are stored, the report is written whole or not at all: the earlier one stays, no partial file."""
+    edit_suite(repo, parameters={"max_new_tokens": 5})
+    full = repo.root.parent / "full"
+    proc, files = on_a_full_disk(full, [EVALS, "run", option, str(full / "report")], cwd=repo.root, keep=("report",))
+    assert proc.returncode == 3, proc.stderr
+    assert f"error: disk full while writing the report {full / 'report'}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert files == {"fill": "", "report": "before"}
+    assert statuses(repo) == ["completed", "completed"]
+
+
+def test_standard_output_on_a_full_disk_exits_3(repo: GitRepo) -> None:
+    full = repo.root.parent / "full"
+    for args in (["run"], ["run", "--json"]):
+        proc, _ = on_a_full_disk(full, ["sh", "-c", f'exec "$0" "$@" > {full}/out', EVALS, *args], cwd=repo.root)
+        assert proc.returncode == 3, proc.stderr
+        assert "error: disk full (No space left on device)" in proc.stderr and "Traceback" not in proc.stderr
+
+
 @pytest.mark.parametrize("alpha", ["5", "-1", "0", "1"])
 def test_alpha_outside_zero_one_is_refused(repo: GitRepo, alpha: str) -> None:
     assert "--alpha" in refused(repo, in_repo(repo, "run", "--alpha", alpha))
     assert "--alpha" in refused(repo, in_repo(repo, "compare", "qa", "HEAD~1", "HEAD", "--alpha", alpha))
+
+
+@pytest.mark.parametrize("alpha", ["1e-300", "5e-324"])
+def test_a_tiny_alpha_is_a_level_like_any_other(repo: GitRepo, alpha: str) -> None:
+    """A level so small that 1 - alpha/2 rounds to 1 still sizes the detectable difference, without a bug."""
+    compared = in_repo(repo, "compare", "qa", "HEAD~1", "HEAD", "--alpha", alpha, "--json")
+    exited(compared, 0)
+    (row,) = json.loads(compared.stdout)["metrics"]
+    assert row["verdict"] == "no significant difference" and (row["cases_needed"] or 10**9) > 1000, row
+    exited(in_repo(repo, "run", "--baseline", "HEAD~1", "--alpha", alpha), 0)
 
 
 def test_compare_refuses_identical_arms_before_generating(repo: GitRepo) -> None:

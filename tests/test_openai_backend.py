@@ -9,7 +9,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from tests.support.llama_server import MODEL_ALIAS, LlamaServer
 from tests.support.net import free_port
 from tests.support.repos import COUNTRIES, count_rows, qa_repo, results_db, write_suite
 
-Reply = tuple[int, dict[str, str], bytes]
+Reply = tuple[int, dict[str, str], bytes | Iterable[bytes]]  # an iterable is sent chunk by chunk, as it yields
 
 
 # --- a scripted OpenAI-compatible server ----------------------------------------------------------------
@@ -64,13 +64,17 @@ class Scripted:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def _send(self, status: int, headers: dict[str, str], data: bytes) -> None:
+            def _send(self, status: int, headers: dict[str, str], data: bytes | Iterable[bytes]) -> None:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
+                if isinstance(data, bytes):
+                    self.send_header("Content-Length", str(len(data)))
+                    data = [data]
                 self.end_headers()
-                self.wfile.write(data)
+                for chunk in data:
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
 
             def do_GET(self) -> None:
                 data = json.dumps({"object": "list", "data": [{"id": m} for m in outer.models]}).encode()
@@ -212,6 +216,63 @@ def test_timeout_is_retried_then_says_which_setting_to_raise(scripted: Scripted)
     with pytest.raises(BackendError, match=r"did not answer within timeout_s=0.2 s \(2 tries\)"):
         run(OpenAIBackend(scripted.url, "m", timeout_s=0.2, max_retries=1), [ask("Capital of Japan?")])
     assert len(scripted.posts) == 2
+
+
+def trickle(reply: Reply, every_s: float = 0.3, fast: int = 20) -> Reply:
+    """``reply`` with its body sent slowly: all but the last ``fast`` bytes at once, then one byte every ``every_s``."""
+    status, headers, data = reply
+    assert isinstance(data, bytes)
+
+    def chunks() -> Iterator[bytes]:
+        yield data[:-fast]
+        for byte in data[-fast:]:
+            time.sleep(every_s)
+            yield bytes([byte])
+
+    return status, {**headers, "Content-Length": str(len(data))}, chunks()
+
+
+def test_timeout_is_a_deadline_for_the_whole_request_not_for_each_read(scripted: Scripted) -> None:
+    """A byte every 0.3 s never lets a read wait 2 s, yet the answer takes 6 s: the request fails at 2 s."""
+    scripted.reply = lambda body: trickle(capital_answer(body))
+    started = time.monotonic()
+    with pytest.raises(BackendError, match=r"did not answer within timeout_s=2 s \(1 tries\)"):
+        run(OpenAIBackend(scripted.url, "m", timeout_s=2, max_retries=0), [ask("Capital of Japan?")])
+    assert time.monotonic() - started < 4
+    scripted.reply = lambda body: trickle(capital_answer(body), every_s=0.01)  # the same, in time: accepted
+    (gen,) = run(OpenAIBackend(scripted.url, "m", timeout_s=2, max_retries=0), [ask("Capital of Japan?")]).values()
+    assert gen.text == "Tokyo"
+
+
+def _failed(kind: str) -> Reply:
+    """A 200 answer whose generation failed on the server: no text, or aborted."""
+    status, headers, data = completion(["partial"])
+    body = json.loads(data)
+    if kind == "content null":
+        body["choices"][0]["message"]["content"] = None
+    else:
+        body["choices"][0]["finish_reason"] = "abort"
+    return status, headers, json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(("kind", "says"), [("content null", "a choice with content null"), ("abort", "'abort'")])
+def test_an_answer_without_its_text_or_aborted_is_a_failed_request(scripted: Scripted, kind: str, says: str) -> None:
+    """Retried as a 5xx is, never cached as an empty answer that stopped normally."""
+    scripted.reply = lambda body: _failed(kind) if len(scripted.posts) == 1 else capital_answer(body)
+    backend = OpenAIBackend(scripted.url, "m", max_retries=1)
+    (gen,) = run(backend, [ask("Capital of Japan?")]).values()
+    assert (gen.text, gen.finish_reason, len(scripted.posts)) == ("Tokyo", "stop", 2)
+    scripted.reply = lambda body: _failed(kind)
+    with pytest.raises(BackendError, match=f"answered (finish_reason )?{says} 2 times"):
+        run(backend, [ask("Capital of Peru?")])
+
+
+def test_cli_answers_without_text_exit_3_and_cache_nothing(tmp_path: Path, scripted: Scripted) -> None:
+    scripted.reply = lambda body: _failed("content null")
+    repo = openai_repo(tmp_path / "repo", scripted.url, max_retries=0)
+    err = exited(cli("run", "--repo", str(repo.root)), 3)
+    assert "content null" in err and f"{scripted.url}/chat/completions" in err
+    assert count_rows(results_db(repo), "generations") == 0
 
 
 @pytest.mark.parametrize(

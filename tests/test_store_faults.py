@@ -177,6 +177,22 @@ def test_a_damaged_database_is_refused_and_left_as_it_is(tmp_path: Path, damage:
         assert db.read_bytes() == before
 
 
+def test_a_database_from_a_newer_promptarena_is_unusable_like_any_other(tmp_path: Path) -> None:
+    """Exit 3 as for every database this version cannot use (not 2, bad input): named, and left as it is."""
+    repo = qa_repo(tmp_path / "repo")
+    db = results_db(repo)
+    exited(cli("run", "--repo", str(repo.root)), 0)
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    conn.close()
+    before = db.read_bytes()
+    for args in (["run"], ["runs"], ["db", "export", "--out", str(tmp_path / "out")]):
+        err = exited(cli(*args, "--repo", str(repo.root)), 3)
+        assert f"the results database {db} was made by a newer promptarena (schema {len(MIGRATIONS) + 1}" in err
+        assert "upgrade promptarena to use it" in err
+        assert db.read_bytes() == before
+
+
 # --- 4: runs left by dead processes ----------------------------------------------------------------------
 
 

@@ -22,7 +22,8 @@ page("Runs", "🧾")
 st.caption(
     "Latency p50 is the median over arms of each arm's median per-case latency; p95 is the worst arm's p95; "
     "tokens/s is the median generation speed. Peak memory appears when the run recorded it. "
-    "A run marked running whose process is gone from this machine shows as abandoned."
+    "A run marked running whose process is gone from this machine shows as abandoned, and so does one merged "
+    "from a teammate's database while it was running."
 )
 ws = workspace()
 
@@ -91,8 +92,9 @@ with friendly_errors():
             st.error(f"This run {run.status}: {run.error}")
         if run.status == "abandoned":
             st.warning(
-                "This run was abandoned: its process ended before it finished (killed, or the machine stopped). "
-                "What it generated is cached; run the suite again to complete it."
+                "This run was abandoned: its process ended before it finished (killed, or the machine stopped), "
+                "or it was still running in the database it was merged from. What it generated is cached; run the "
+                "suite again to complete it."
             )
         if run.arms:
             st.dataframe(

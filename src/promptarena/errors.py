@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import signal
 from collections.abc import Iterable
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""The errnos of a write that found no room: the disk or the quota is full, or a file-size limit is reached."""
 
 
 class PromptArenaError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -277,6 +278,17 @@ def _check_thresholds(doc: Located, metrics: tuple[Spec, ...], model: SuiteModel
             f"{doc.source}:{doc.line([key])}: {key}: {name!r} is not among this suite's metrics; "
             f"add it to metrics (thresholds also take people's votes: {votes})."
         )
+    for name, value in model.thresholds.items():
+        where = f"{doc.source}:{doc.line(['thresholds', name])}: thresholds.{name}"
+        bounds = get_metric(name).range or (-math.inf, math.inf)
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: {value} is not a threshold; write a number.")
+        if not bounds[0] <= value <= bounds[1]:  # one that every run fails, or passes
+            share = f" (a share of 1: did you mean {value / 100:g}?)" if bounds[1] == 1 and 1 < value <= 100 else ""
+            raise ConfigError(
+                f"{where}: {value:g} is outside {name}'s range, {bounds[0]:g} to {bounds[1]:g}{share}; "
+                "write a threshold within it."
+            )
 
 
 def _check_names(doc: Located, specs: tuple[Spec, ...], key: str) -> None:

@@ -6,7 +6,6 @@ scipy and torch are imported inside the commands that use them, so `evals --help
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -18,9 +17,11 @@ from types import FrameType
 import click
 
 from promptarena.cli import bisect, compare, db, prompts, run, runs, ui
-from promptarena.errors import Interrupted, PromptArenaError
+from promptarena.cli.common import Output, check_working_folder
+from promptarena.errors import DISK_FULL, Interrupted, PromptArenaError
 
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+_SIGPIPE = 128 + getattr(signal, "SIGPIPE", 13)  # how a shell reports a process whose output pipe closed
 _BUG = "error: this is a bug in promptarena; please report it with the traceback below"
 
 
@@ -56,15 +57,21 @@ class _Group(click.Group):
     """
 
     def invoke(self, ctx: click.Context):  # type: ignore[override]
+        Output.reset()
         try:
             with _stop_signals_raise():
-                return super().invoke(ctx)
+                check_working_folder()
+                value = super().invoke(ctx)
+        except SystemExit as done:
+            if Output.gone and done.code in (None, 0, 1):
+                sys.exit(_SIGPIPE)  # the reader went away: a gate's verdict was not delivered
+            raise
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except BrokenPipeError:
             # the reader went away (`evals run | head`): stopped as by SIGPIPE, which is not a failed gate
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - nothing more may reach the closed pipe
-            sys.exit(128 + signal.SIGPIPE)
+            Output.lost()
+            sys.exit(_SIGPIPE)
         except PromptArenaError as err:
             click.secho(f"error: {err}", fg="red", err=True)
             sys.exit(err.exit_code)
@@ -72,10 +79,16 @@ class _Group(click.Group):
             stop = err if isinstance(err, Interrupted) else Interrupted(signal.SIGINT)
             click.secho(f"interrupted by {stop}", fg="yellow", err=True)
             sys.exit(stop.exit_code)
-        except Exception:
+        except Exception as err:
+            if isinstance(err, OSError) and err.errno in DISK_FULL:  # standard output redirected to a full disk, say
+                click.secho(f"error: disk full ({err.strerror}); free some space and run again.", fg="red", err=True)
+                sys.exit(3)
             click.secho(_BUG, fg="red", err=True)
             traceback.print_exc(file=sys.stderr)
             sys.exit(4)
+        if Output.gone:
+            sys.exit(_SIGPIPE)
+        return value
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -56,19 +56,88 @@ def note_shallow(store: PromptStore) -> None:
         click.secho(f"note: {_SHALLOW_NOTE}", fg="yellow", err=True)
 
 
+class Output:
+    """Whether standard output lost its reader (a closed pipe, `evals run | head`, or a closed descriptor).
+
+    From then on what is printed goes nowhere, the command still does its work (every suite, every report
+    file), and it ends as SIGPIPE would end it, with 141 in place of 0 or 1.
+    """
+
+    gone = False
+
+    @classmethod
+    def reset(cls) -> None:
+        """Open /dev/null on a standard stream that was closed before the command started, and forget any earlier
+        loss (a process that runs several commands, as tests do)."""
+        cls.gone = False
+        if sys.stderr is None:
+            sys.stderr = _devnull(2)
+        if sys.stdout is None:
+            sys.stdout = _devnull(1)
+            cls.gone = True
+
+    @classmethod
+    def lost(cls) -> None:
+        """The reader went away: send the rest of the output to /dev/null, the unwritten buffer included."""
+        cls.gone = True
+        try:
+            fd = sys.stdout.fileno()
+        except (AttributeError, OSError, ValueError):  # not a file descriptor (a test runner's buffer)
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stands for stdout until the process ends
+            return
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd)
+        os.close(null)
+
+
+def check_working_folder() -> None:
+    """Refuse to start in a folder that was deleted after the shell entered it: every relative path would fail."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        raise ConfigError(
+            "the current folder no longer exists (it was deleted or moved); cd into the repository and run again."
+        ) from None
+
+
+def _devnull(fd: int) -> Any:
+    """A text stream on /dev/null for a standard descriptor that is closed, opened on that descriptor when it is
+    still free, so that no file the command opens later takes its number and receives its output."""
+    try:
+        os.fstat(fd)
+    except OSError:
+        null = os.open(os.devnull, os.O_WRONLY)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        return open(fd, "w", closefd=False)  # noqa: SIM115 - stands for the standard stream until the process ends
+    return open(os.devnull, "w")  # noqa: SIM115 - the descriptor already holds another file: leave it alone
+
+
 def make_console(as_json: bool) -> Console:
-    """Tables go to stdout (stderr under --json); wide enough for a comparison when not a terminal."""
+    """Tables go to stdout (stderr under --json); wide enough for a comparison when not a terminal.
+
+    A reader that goes away mid-output makes the console quiet (see ``Output``) instead of ending the command.
+    """
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            Output.lost()
+
     stream = sys.stderr if as_json else sys.stdout
-    return Console(stderr=as_json, width=None if stream.isatty() else 150)
+    return _Console(stderr=as_json, width=None if stream.isatty() else 150)
 
 
 def default_db(root: Path) -> Path:
     """The results database: $PROMPTARENA_DB, else .promptarena/results.db inside the repository."""
     from promptarena.store import default_path
 
-    return default_path(root)
+    path = default_path(root)
+    if os.environ.get("PROMPTARENA_DB") and (why := unwritable(path, f"$PROMPTARENA_DB {path}", access=False)):
+        raise ConfigError(why)
+    return path
 
 
 def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -119,24 +188,43 @@ def only_variants(suite: Suite, names: tuple[str, ...]) -> Suite:
     return dataclasses.replace(suite, variants=tuple(v for v in suite.variants if v.name in names)) if names else suite
 
 
+def unwritable(path: Path, name: str, *, folder: bool = False, access: bool = True) -> str | None:
+    """Why files cannot be written at ``path`` (a file, or a folder when ``folder``), as a sentence that calls it
+    ``name``; None when they can. ``access=False`` checks only what no permission can fix: a folder where a file
+    belongs, or the other way round, on the path or above it."""
+    if path.exists():
+        if folder != path.is_dir():
+            return f"{name} is a file, not a folder; name a folder." if folder else f"{name} is a folder; name a file."
+        if access and not os.access(path, os.W_OK | (os.X_OK if folder else 0)):
+            return f"{name} is not writable; pick another path or fix its permissions."
+        return None
+    parent = path.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{name}: {parent} is a file, not a folder; pick another path."
+    if access and not os.access(parent, os.W_OK | os.X_OK):
+        return f"{name}: the folder {parent} is not writable; pick another path."
+    return None
+
+
 def writable_file(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
     """A click callback: the file an option names can be written, checked before any model call."""
+    return _writable(ctx, param, value, folder=False)
+
+
+def writable_folder(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """A click callback: the folder an option names is one, or can be made, and files can be written in it."""
+    return _writable(ctx, param, value, folder=True)
+
+
+def _writable(ctx: click.Context, param: click.Parameter, value: str | None, *, folder: bool) -> Path | None:
     if value is None:
         return None
     path = Path(value).expanduser()
-    if path.is_dir():
-        raise click.BadParameter(f"{value} is a folder; name a file in it.", ctx, param)
-    if path.exists():
-        if not os.access(path, os.W_OK):
-            raise click.BadParameter(f"{value} is not writable; pick another path or fix its permissions.", ctx, param)
-        return path
-    folder = path.absolute().parent
-    while not folder.exists():
-        folder = folder.parent
-    if not folder.is_dir():
-        raise click.BadParameter(f"{value}: {folder} is a file, not a folder; pick another path.", ctx, param)
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise click.BadParameter(f"{value}: the folder {folder} is not writable; pick another path.", ctx, param)
+    why = unwritable(path, value, folder=folder)
+    if why:
+        raise click.BadParameter(why, ctx, param)
     return path
 
 

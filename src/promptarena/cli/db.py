@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from promptarena.cli.common import default_db, repo_option, repo_root
+from promptarena.cli.common import default_db, repo_option, repo_root, writable_file, writable_folder
 from promptarena.errors import ConfigError
 from promptarena.store import FORMATS, tables
 
@@ -38,7 +38,7 @@ def group() -> None:
     "--out",
     default=".",
     show_default=True,
-    type=click.Path(file_okay=False, path_type=Path),
+    callback=writable_folder,
     help="Folder for the files, one per table named TABLE.FORMAT; made when missing.",
 )
 def export(repo: str, db_path: Path | None, tables: tuple[str, ...], fmt: str, out: Path) -> None:
@@ -57,21 +57,22 @@ def export(repo: str, db_path: Path | None, tables: tuple[str, ...], fmt: str, o
 @group.command("merge")
 @click.argument("other", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @repo_option
-@click.option("--db", "db_path", default=None, type=click.Path(dir_okay=False, path_type=Path), help=_DB_HELP)
+@click.option("--db", "db_path", default=None, callback=writable_file, help=_DB_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
 def merge(other: Path, repo: str, db_path: Path | None, as_json: bool) -> None:
     """Merge OTHER, a teammate's results database, into ours; merging it again adds nothing.
 
     Both files are checked first. Cached generations and scores are added by content key, runs with their
     results by run id (a run id both hold with different contents is skipped and named), votes without
-    duplicates; all in one transaction. OTHER is migrated to this version's schema if it is older.
+    duplicates; all in one transaction. OTHER is only read, never written (a read-only mount will do); one
+    from an older version is migrated in a copy. Its runs still running come as abandoned.
     """
     from promptarena.store import ResultsStore
 
     path = _database(repo, db_path)
     if path.exists() and path.resolve() == other.resolve():
         raise ConfigError(f"{other}: this is the results database itself; name a teammate's database to merge.")
-    with ResultsStore(other) as theirs, ResultsStore(path) as ours:
+    with ResultsStore(other, readonly=True) as theirs, ResultsStore(path) as ours:
         report = ours.merge(theirs)
     if as_json:
         click.echo(json.dumps({"db": str(path), "added": report.added, "conflicts": report.conflicts}, indent=2))

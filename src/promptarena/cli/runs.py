@@ -27,7 +27,8 @@ _STYLES = {"completed": "green", "failed": "red", "abandoned": "yellow", "interr
 def command(repo: str, db_path: str | None, suite: str | None, limit: int, as_json: bool) -> None:
     """List the latest runs, newest first: suite, start, status, wall time and model.
 
-    A run still marked running whose process no longer exists on this host is shown as abandoned.
+    A run still marked running whose process no longer exists on this host is shown as abandoned, and so is
+    one merged from another database while it was running there.
     """
     from promptarena.store import ResultsStore
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 import click
 
 from promptarena.cli.common import db_option, default_db, repo_option, repo_root
-from promptarena.errors import ConfigError, missing_dependency
+from promptarena.errors import BackendError, ConfigError, missing_dependency
+
+_STOP_S = 10.0  # how long the server may take to stop before it is killed
+_PR_SET_PDEATHSIG = 1  # Linux's prctl option: the signal a process gets when its parent dies
 
 
 def app_entry() -> Path:
@@ -78,7 +83,7 @@ def require_workbench() -> None:
 def command(repo: str, db_path: Path | None, host: str, port: int | None) -> None:
     """Start the Streamlit workbench: overview, prompt history, compare, case explorer, feedback and runs.
 
-    Streamlit replaces this process: stopping `evals ui` (Ctrl-C, SIGTERM) stops the server.
+    Stopping `evals ui` (Ctrl-C, SIGTERM, SIGHUP) stops the server and exits 128 + the signal's number.
     """
     require_workbench()
     root = repo_root(repo)
@@ -86,7 +91,23 @@ def command(repo: str, db_path: Path | None, host: str, port: int | None) -> Non
     env = {**os.environ, "PROMPTARENA_REPO": str(root), "PROMPTARENA_DB": str(db)}
     argv = streamlit_argv(app_entry(), host, port)
     click.echo(f"promptarena workbench on {root} with {db} (Ctrl-C stops it)", err=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # Streamlit takes this process's place, so a signal sent to `evals ui` stops the server itself.
-    os.execve(sys.executable, argv, env)
+    server = subprocess.Popen(argv, env=env, preexec_fn=_stop_with_parent if sys.platform == "linux" else None)
+    try:
+        code = server.wait()
+    except KeyboardInterrupt as stop:  # the group raises SIGTERM and SIGHUP as Interrupted, a KeyboardInterrupt
+        server.send_signal(getattr(stop, "signum", signal.SIGINT))
+        try:
+            server.wait(timeout=_STOP_S)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        raise  # exits 128 + the signal's number
+    if code != 0:
+        raise BackendError(f"the workbench server stopped with exit status {code}; its messages are above.")
+
+
+def _stop_with_parent() -> None:
+    """Run in the server's process before it starts: it gets SIGTERM when `evals ui` dies, even by SIGKILL."""
+    import ctypes
+
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
+from promptarena.report._files import write_report
+
 if TYPE_CHECKING:
     from promptarena.gate import SuiteOutcome
 
@@ -31,5 +33,4 @@ def write_junit(path: Path, outcomes: Sequence[SuiteOutcome]) -> None:
                 ET.SubElement(case, "failure", message=gate.detail).text = str(gate)
             else:
                 ET.SubElement(case, "system-out").text = gate.detail
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    write_report(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))

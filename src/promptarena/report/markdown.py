@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from promptarena.report._files import write_report
 from promptarena.report._format import (
     agreement_note,
     fmt_confidence,
@@ -44,8 +45,7 @@ def write_markdown(path: Path, outcomes: Sequence[SuiteOutcome], baseline: str |
     ]
     for outcome in outcomes:
         lines += _suite_lines(outcome)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_report(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def _suite_lines(outcome: SuiteOutcome) -> list[str]:

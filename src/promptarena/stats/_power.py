@@ -17,7 +17,7 @@ POWER = 0.8
 
 def _min_count(level: float) -> int:
     """The fewest signs (discordant cases) an exact two-sided sign test needs to reject: 2 * 0.5^k < level."""
-    return math.floor(math.log2(2 / level)) + 1
+    return math.floor(1 - math.log2(level)) + 1  # log2(2 / level), finite for any level above 0
 
 
 def _root(fn: Callable[[float], float], low: float, high: float) -> float:
@@ -45,7 +45,7 @@ def mcnemar_power(n: int, discordant: int, diff: float, level: float, min_cases:
     from scipy import special
 
     psi = discordant / n
-    za, zb = float(special.ndtri(1 - level / 2)), float(special.ndtri(POWER))
+    za, zb = float(-special.ndtri(level / 2)), float(special.ndtri(POWER))  # the upper tail, exact however small
 
     def gap(delta: float) -> float:
         return math.sqrt(n) * delta - za * math.sqrt(psi) - zb * math.sqrt(max(psi - delta * delta, 0.0))
@@ -57,6 +57,8 @@ def mcnemar_power(n: int, discordant: int, diff: float, level: float, min_cases:
     if delta == 0:
         return detectable, None
     needed = (za * math.sqrt(psi) + zb * math.sqrt(psi - delta * delta)) ** 2 / delta**2
+    if not math.isfinite(needed):  # a difference so close to 0 that no count of cases is a finite number
+        return detectable, None
     return detectable, max(math.ceil(needed), math.ceil(_min_count(level) / psi), min_cases)
 
 
@@ -72,7 +74,7 @@ def continuous_power(d: np.ndarray, level: float, min_cases: int) -> tuple[float
         return NAN, None
     from scipy import special
 
-    z = float(special.ndtri(1 - level / 2) + special.ndtri(POWER))
+    z = float(-special.ndtri(level / 2) + special.ndtri(POWER))
     sd = float(np.std(d, ddof=1))
     detectable = float(z * sd / math.sqrt(n)) if n >= _min_count(level) else math.inf
     delta = abs(float(d.mean()))

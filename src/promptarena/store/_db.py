@@ -278,8 +278,18 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with the store's settings; ``readonly`` never writes to the file nor makes one beside it.
+
+    Read-only, a file that some process has open (its ``-wal`` or ``-shm`` exists) is read with ``mode=ro``,
+    honouring that process's locks; a file at rest (a copy from a teammate) with ``immutable=1``, which takes
+    no locks and so needs no ``-shm`` file: a read-only folder or mount is read too.
+    """
+    target: str | Path = path
+    if readonly:
+        live = any(path.with_name(path.name + suffix).exists() for suffix in ("-wal", "-shm"))
+        target = f"{path.absolute().as_uri()}?{'mode=ro' if live else 'immutable=1'}"
+    conn = sqlite3.connect(target, timeout=30.0, isolation_level=None, check_same_thread=False, uri=readonly)
     try:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -294,21 +304,25 @@ class Database:
     """A results database file, checked, migrated and open. Cheap to open: the UI opens one per operation.
 
     Opening an existing file checks it first (``PRAGMA quick_check`` and the tables its schema version
-    promises) and refuses a damaged or emptied one before anything is written to it.
+    promises) and refuses a damaged or emptied one before anything is written to it. With ``readonly`` (a
+    teammate's file to merge) it is only checked and read, at its own ``schema_version``: never migrated,
+    never switched to WAL, and readable on a read-only mount.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
-        if not self.path.exists():
+        if not readonly and not self.path.exists():
             self._create()
         with self._guard(writing=False):
-            self.conn = _connect(self.path)
+            self.conn = _connect(self.path, readonly)
         try:
-            version = self._check()
-            with self._guard(writing=True):
-                self.conn.execute("PRAGMA journal_mode = WAL")
-                if version < len(MIGRATIONS):
-                    _migrate(self.conn)
+            self.schema_version = self._check()
+            if not readonly:
+                with self._guard(writing=True):
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                    if self.schema_version < len(MIGRATIONS):
+                        _migrate(self.conn)
+                self.schema_version = len(MIGRATIONS)
         except BaseException:
             self.conn.close()
             raise
@@ -409,7 +423,8 @@ class Database:
                         os.replace(tmp, self.path)
         finally:
             for suffix in ("", "-wal", "-shm"):
-                tmp.with_name(tmp.name + suffix).unlink(missing_ok=True)
+                with suppress(OSError):  # nothing was made where the folder could not be
+                    tmp.with_name(tmp.name + suffix).unlink(missing_ok=True)
 
     def _check(self) -> int:
         """Refuse an emptied, damaged or foreign file, reading only; return its schema version."""
@@ -427,8 +442,9 @@ class Database:
         if problems != ["ok"]:
             raise self._corrupt(problems[0])
         if version > len(MIGRATIONS):
-            raise ConfigError(
-                f"{self.path}: made by a newer promptarena (schema {version}); upgrade promptarena to read it."
+            raise BackendError(
+                f"the results database {self.path} was made by a newer promptarena (schema {version}, this one "
+                f"knows {len(MIGRATIONS)}): upgrade promptarena to use it; it is left as it is."
             )
         missing = [name for name in tables(version) if name not in found]
         if missing:

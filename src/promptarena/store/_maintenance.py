@@ -9,18 +9,19 @@ from __future__ import annotations
 import csv
 import difflib
 import json
-from collections.abc import Iterable, Sequence
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptarena.errors import BackendError, ConfigError
-from promptarena.store._db import Database, tables
+from promptarena.store._db import MIGRATIONS, Database, tables
 from promptarena.store._feedback import merge_votes
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from sqlite_utils import Database as Utils
 
 FORMATS = ("jsonl", "csv")
@@ -87,20 +88,63 @@ class Maintenance(Database):
     def merge(self, other: Database) -> MergeReport:
         """Add what ``other`` holds and this database lacks, in one write transaction.
 
+        ``other`` is only read (open it with ``readonly``); an older one is migrated in a copy beside this file.
         Generations and scores by content key, runs by id with their results (a run id held by both with
         different contents is skipped and named), votes one per person per output (the newer kept; ids are local).
+        A run still ``running`` there can never finish here: it comes as ``abandoned`` (a status only a merge
+        stores), and a later merge brings the results it has made since, or the whole run once it finished.
         """
+        if other.schema_version < len(MIGRATIONS):
+            with self._migrated_copy(other) as current:
+                return self.merge(current)
         with other.snapshot() as source, self.write() as conn:
             ours, theirs = _utils(conn), _utils(source)
             before = {name: ours[name].count for name in tables()}
             ours["generations"].insert_all(theirs["generations"].rows, ignore=True)
             ours["scores"].insert_all(theirs["scores"].rows, ignore=True)
             known = {row["id"]: row for row in ours["runs"].rows}
-            new = [row for row in theirs["runs"].rows if row["id"] not in known]
-            conflicts = sorted(row["id"] for row in theirs["runs"].rows if known.get(row["id"], row) != row)
+            new: list[dict[str, Any]] = []
+            finished: list[dict[str, Any]] = []
+            partial: set[str] = set()
+            conflicts: list[str] = []
+            for row in map(_as_merged, theirs["runs"].rows):
+                held = known.get(row["id"])
+                if held is None:
+                    new.append(row)
+                elif held["status"] == "abandoned" and row["status"] != "abandoned":  # it finished since
+                    finished.append(row)
+                elif held["status"] == "abandoned":  # still partial: add the results we lack
+                    partial.add(row["id"])
+                elif _as_merged(held) != row:
+                    conflicts.append(row["id"])
             ours["runs"].insert_all(new)
-            new_ids = {row["id"] for row in new}
-            ours["results"].insert_all((r for r in theirs["results"].rows if r["run_id"] in new_ids), ignore=True)
+            ours["runs"].upsert_all(finished, pk="id")
+            whole = {row["id"] for row in new + finished}
+            ours["results"].insert_all((r for r in theirs["results"].rows if r["run_id"] in whole), replace=True)
+            ours["results"].insert_all((r for r in theirs["results"].rows if r["run_id"] in partial), ignore=True)
             merge_votes(conn, theirs["feedback"].rows)
             added = {name: ours[name].count - before[name] for name in tables()}
-        return MergeReport(added, conflicts)
+        return MergeReport(added, sorted(conflicts))
+
+    @contextmanager
+    def _migrated_copy(self, other: Database) -> Iterator[Database]:
+        """A copy of an older database, made beside this one and migrated to this schema; ``other`` is only read."""
+        copy = self.path.with_name(f".{self.path.name}.merge-{uuid.uuid4().hex[:8]}")
+        try:
+            with self._guard(writing=True):
+                target = sqlite3.connect(copy)
+                try:
+                    other.conn.backup(target)
+                finally:
+                    target.close()
+            with Database(copy) as current:
+                yield current
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                with suppress(OSError):
+                    copy.with_name(copy.name + suffix).unlink(missing_ok=True)
+
+
+def _as_merged(row: dict[str, Any]) -> dict[str, Any]:
+    """A run as a merge stores it: one still running in the other file is abandoned here, where nothing runs it."""
+    return {**row, "status": "abandoned"} if row["status"] == "running" else row

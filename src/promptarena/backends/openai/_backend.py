@@ -17,16 +17,26 @@ from __future__ import annotations
 import os
 import queue
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from promptarena.backends.openai._responses import choices_of, error_detail, json_body, snippet, text_of, whole
+from promptarena.backends.openai._responses import (
+    choices_of,
+    error_detail,
+    failed_completion,
+    json_body,
+    snippet,
+    text_of,
+    whole,
+)
 from promptarena.errors import BackendError, ConfigError
 from promptarena.types import Generation, GenerationRequest, Message
 
@@ -68,6 +78,38 @@ class _Rejected(Exception):
         self.detail = detail
 
 
+@contextmanager
+def _cut_at(response: httpx.Response, deadline: float) -> Iterator[None]:
+    """Shut the response's connection at ``deadline`` (``time.monotonic()``), which ends a read in progress; the
+    read then fails as a timeout. Without a socket to shut (another transport) each read keeps its own timeout."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    lock = threading.Lock()
+    state = {"done": False, "cut": False}
+
+    def cut() -> None:
+        with lock:
+            if not state["done"]:
+                state["cut"] = True
+                with suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
+    timer.daemon = True
+    if sock is not None:
+        timer.start()
+    try:
+        yield
+    except httpx.TransportError:
+        if state["cut"]:
+            raise httpx.ReadTimeout("the response was not complete by the deadline", request=response.request) from None
+        raise
+    finally:
+        with lock:
+            state["done"] = True
+        timer.cancel()
+
+
 class OpenAIBackend:
     """Generations from an OpenAI-compatible ``/chat/completions`` endpoint.
 
@@ -76,7 +118,7 @@ class OpenAIBackend:
         model: The model id the server serves (as listed by ``GET /models``).
         api_key_env: Name of the environment variable holding the API key; unset means no key is sent.
         concurrency: Requests in flight at once.
-        timeout_s: Timeout of one HTTP request.
+        timeout_s: Deadline of one HTTP request, from sending it to the last byte of its answer.
         max_retries: Retries of a request after 429, 5xx, timeouts and connection errors.
         revision: A label for the weights behind ``model`` (part of the cache key), e.g. a commit or date.
         context_length: The model's context in tokens, to refuse prompts that do not fit before generating.
@@ -168,25 +210,51 @@ class OpenAIBackend:
         base = min(MAX_BACKOFF_S, 0.5 * 2**attempt)
         return base + random.uniform(0, base / 2)
 
+    def _send(self, url: str, payload: dict[str, Any]) -> httpx.Response:
+        """POST and read the whole response within ``timeout_s`` of sending it, however slowly the server answers.
+
+        httpx's timeouts bound each network operation, so a server sending a byte now and then would hold a
+        request for ever; once the headers are in, a timer shuts the connection at the deadline.
+        """
+        deadline = time.monotonic() + self.timeout_s
+        with (
+            self._http().stream("POST", url, json=payload, headers=self._headers()) as response,
+            _cut_at(response, deadline),
+        ):
+            response.read()
+        return response
+
     def _post(self, payload: dict[str, Any], stop: threading.Event) -> tuple[dict[str, Any], float]:
-        """POST a chat completion with retries; returns the decoded body and the last attempt's latency."""
+        """POST a chat completion with retries; returns the decoded body and the last attempt's latency.
+
+        A completion that the server answered without its text (``content: null``) or aborted is a failed
+        request, retried as a 5xx is: it is never cached as an empty answer.
+        """
         url = f"{self.base_url}/chat/completions"
         attempt = 0
         while True:
             response: httpx.Response | None = None
             started = time.perf_counter()
             try:
-                response = self._http().post(url, json=payload, headers=self._headers())
+                response = self._send(url, payload)
             except httpx.TransportError as err:  # connection refused or reset, timeouts
                 if attempt >= self.max_retries:
                     raise self._unreachable(url, err) from None
             else:
                 latency = time.perf_counter() - started
                 if response.status_code < 400:
-                    return json_body(response, url), latency
-                if response.status_code not in RETRY_STATUS:
+                    body = json_body(response, url)
+                    failure = failed_completion(body)
+                    if failure is None:
+                        return body, latency
+                    if attempt >= self.max_retries:
+                        raise BackendError(
+                            f"openai backend: {url} answered {failure} {attempt + 1} times, a generation that "
+                            "failed on the server; check the server's log (memory, preemption, a stopped engine)."
+                        )
+                elif response.status_code not in RETRY_STATUS:
                     raise _Rejected(response.status_code, error_detail(response))
-                if attempt >= self.max_retries:
+                elif attempt >= self.max_retries:
                     raise BackendError(
                         f"openai backend: {url} answered HTTP {response.status_code} "
                         f"({error_detail(response)}) {attempt + 1} times; the server is overloaded or failing. "

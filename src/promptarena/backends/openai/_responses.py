@@ -55,6 +55,26 @@ def choices_of(body: dict[str, Any], url: str) -> list[dict[str, Any]]:
     return choices
 
 
+FAILED_FINISH = frozenset({"abort", "error"})
+"""Finish reasons with which servers (vLLM, TGI) report a generation they stopped without finishing it."""
+
+
+def failed_completion(body: dict[str, Any]) -> str | None:
+    """Why a 2xx completion is a failed generation: a choice without its text (``content: null``) or with a
+    failed finish reason; None when every choice holds a whole answer (or the body is malformed: ``choices_of``
+    says how)."""
+    choices = body.get("choices")
+    for choice in choices if isinstance(choices, list) else ():
+        if not isinstance(choice, dict):
+            continue
+        if choice.get("finish_reason") in FAILED_FINISH:
+            return f"finish_reason {choice['finish_reason']!r}"
+        message = choice.get("message")
+        if isinstance(message, dict) and message.get("content") is None:
+            return "a choice with content null"
+    return None
+
+
 def text_of(choice: dict[str, Any], url: str) -> str:
     """A choice's message text ("" when the server sent no content)."""
     message = choice.get("message")
