@@ -280,7 +280,8 @@ def _check_thresholds(doc: Located, metrics: tuple[Spec, ...], model: SuiteModel
         )
     for name, value in model.thresholds.items():
         where = f"{doc.source}:{doc.line(['thresholds', name])}: thresholds.{name}"
-        bounds = get_metric(name).range or (-math.inf, math.inf)
+        own = next((m for m in metrics if m.name == name), None)
+        bounds = (_own(own) if own else get_metric(name)).range or (-math.inf, math.inf)
         if not math.isfinite(value):
             raise ConfigError(f"{where}: {value} is not a threshold; write a number.")
         if not bounds[0] <= value <= bounds[1]:  # one that every run fails, or passes
