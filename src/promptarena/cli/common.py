@@ -57,11 +57,14 @@ def note_shallow(store: PromptStore) -> None:
 
 
 def make_console(as_json: bool) -> Console:
-    """Tables go to stdout (stderr under --json); wide enough for a comparison when not a terminal."""
+    """Tables go to stdout (stderr under --json), as wide as $COLUMNS says, else as the terminal, else (a pipe, a
+    CI log) 150 columns, wide enough for a comparison of two arms."""
     from rich.console import Console
 
     stream = sys.stderr if as_json else sys.stdout
-    return Console(stderr=as_json, width=None if stream.isatty() else 150)
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else None if stream.isatty() else 150
+    return Console(stderr=as_json, width=width)
 
 
 def default_db(root: Path) -> Path:
