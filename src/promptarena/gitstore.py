@@ -20,6 +20,7 @@ import git
 
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.promptfile import PromptFile, parse_prompt
+from promptarena.yamlfile import decode_text
 
 __all__ = ["WORKTREE", "PROMPT_SUFFIX", "PromptVersion", "PromptStore", "blob_sha", "repository_root"]
 
@@ -97,6 +98,12 @@ class PromptStore:
         if not self.prompts_path.is_relative_to(self.workdir):
             raise ConfigError(f"the prompts folder {str(self.prompts_path)!r} is outside the repository {self.workdir}")
         rel = self.prompts_path.relative_to(self.workdir).as_posix()
+        if rel != "." and (self.prompts_path / ".git").exists():
+            raise ConfigError(
+                f"{rel}/ is a git repository of its own (a submodule): the commits of {self.workdir} record only "
+                f"its commit, not its .prompt files, so they have no versions here; keep the prompts in this "
+                f"repository, or read their history in theirs: `evals prompts --repo {rel} --prompts-dir . log NAME`"
+            )
         self._prefix = "" if rel == "." else rel + "/"
         self._log_cache: dict[tuple[str, str], list[PromptVersion]] = {}
         self._load_cache: dict[tuple[str, str, str], PromptFile] = {}
@@ -282,14 +289,15 @@ class PromptStore:
     def _rev_parse(self, rev: str, spec: str) -> git.Commit:
         if rev.startswith("-"):
             raise ConfigError(f"revision {rev!r} in {spec!r} starts with '-': a revision cannot be an option")
-        if self._head_commit() is None:
-            raise ConfigError(
-                f"the repository has no commits yet, so {spec!r} cannot be resolved: commit the prompt, "
-                "or use NAME@worktree"
-            )
         try:
             sha = self._repo.git.rev_parse("--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
         except git.GitCommandError:
+            if self._head_commit() is None:  # a new repository, or a new (orphan) branch: other branches may resolve
+                where = "repository" if not self._repo.git.rev_list("-n1", "--all") else "current branch"
+                raise ConfigError(
+                    f"the {where} has no commits yet, so {spec!r} cannot be resolved: commit the prompt, "
+                    "or use NAME@worktree"
+                ) from None
             raise ConfigError(
                 f"unknown revision {rev!r} in {spec!r}: use a commit sha, tag, branch or HEAD~N"
                 + (" (this is a shallow clone: run `git fetch --unshallow`)" if self.shallow else "")
@@ -336,7 +344,7 @@ class PromptStore:
             commit=commit.hexsha,
             blob=blob.hexsha,
             path=blob.path,
-            text=self._text(blob.hexsha, f"{spec} ({blob.path})"),
+            text=self._text(blob.hexsha, f"{blob.path}@{commit.hexsha[:7]}"),
             date=commit.authored_datetime.isoformat(),
             author=commit.author.name,
             message=commit.summary if isinstance(commit.summary, str) else commit.summary.decode(),
@@ -359,7 +367,7 @@ class PromptStore:
             commit=None,
             blob=blob,
             path=path,
-            text=_decode(data, path),
+            text=decode_text(data, path),
             dirty=head_blob is None or head_blob.hexsha != blob,
         )
 
@@ -398,7 +406,7 @@ class PromptStore:
                     commit=sha,
                     blob=new_blob,
                     path=file_path,
-                    text=self._text(new_blob, f"{name}@{sha[:7]} ({file_path})"),
+                    text=self._text(new_blob, f"{file_path}@{sha[:7]}"),
                     date=date,
                     author=author,
                     message=subject,
@@ -408,8 +416,9 @@ class PromptStore:
                 break  # copied from another prompt: older history belongs to that one
         return versions
 
-    def _text(self, blob: str, where: str) -> str:
-        return _decode(self._repo.odb.stream(bytes.fromhex(blob)).read(), where)
+    def _text(self, blob: str, source: str) -> str:
+        """A committed prompt's text; ``source`` (``path@sha``) names it in an error as ``load`` does."""
+        return decode_text(self._repo.odb.stream(bytes.fromhex(blob)).read(), source)
 
     def _unknown(self, name: str) -> ConfigError:
         known = self.list_prompts()
@@ -434,13 +443,6 @@ def _spec_name(name: str) -> str:
     if name.endswith(PROMPT_SUFFIX):
         name = Path(name).name[: -len(PROMPT_SUFFIX)]
     return _check_name(name)
-
-
-def _decode(data: bytes, where: str) -> str:
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{where}: a prompt file must be UTF-8 text ({err.reason} at byte {err.start})") from None
 
 
 def _lines(text: str) -> list[str]:

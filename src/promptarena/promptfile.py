@@ -143,15 +143,16 @@ class PromptFile:
     variable_docs: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     _sections: tuple[_Section, ...] = field(default=(), repr=False, compare=False)
 
-    def render(self, vars: Mapping[str, Any], case_id: str) -> tuple[Message, ...]:
-        """Render the chat messages for one case; a missing variable is a ConfigError naming the case."""
+    def render(self, vars: Mapping[str, Any], case_id: str, where: str = "") -> tuple[Message, ...]:
+        """Render the chat messages for one case; a missing variable is a ConfigError naming the case and
+        ``where`` it is written (``evals/cases/qa.jsonl:3``)."""
         for name in self.variables:
             if name not in vars:
                 close = difflib.get_close_matches(name, [str(k) for k in vars], n=1, cutoff=0.6)
                 hint = f" (it has {close[0]!r}: a typo?)" if close else ""
                 raise ConfigError(
-                    f"prompt {self.name!r} needs variable {name!r}, missing in case {case_id!r}{hint}: "
-                    f"add `{name}:` under that case's vars"
+                    f"{where + ': ' if where else ''}prompt {self.name!r} needs variable {name!r}, missing in case "
+                    f"{case_id!r}{hint}: add `{name}:` under that case's vars"
                 )
         values = {name: vars[name] for name in self.variables}
         messages = []

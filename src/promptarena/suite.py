@@ -222,7 +222,11 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
     try:
         model = SuiteModel.model_validate(doc.data)
     except ValidationError as err:
-        known = {"": list(SuiteModel.model_fields), "parameters": list(Parameters.model_fields)}
+        known = {
+            "": list(SuiteModel.model_fields),
+            "parameters": list(Parameters.model_fields),
+            "cases[]": list(CaseModel.model_fields),
+        }
         raise validation_error(doc, err, known) from None
     models = _check_models(doc, model.models) if model.models is not None else {}
     if not models:

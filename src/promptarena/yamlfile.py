@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,11 @@ def read_text(path: Path, display: str | None = None) -> str:
         raise ConfigError(f"{source}: no such file; check the path.") from None
     except IsADirectoryError:
         raise ConfigError(f"{source}: is a folder, not a file; check the path.") from None
+    return decode_text(data, source)
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """A file's bytes as text; a byte that is not UTF-8 is named by line and column, in the worktree or a commit."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -129,7 +135,8 @@ def validation_error(
 ) -> ConfigError:
     """Turn pydantic's first error into one sentence with file, line and field, and a near name if any.
 
-    ``at`` is where the validated value sits in the document, when it is not the whole document.
+    ``at`` is where the validated value sits in the document, when it is not the whole document. ``known`` maps
+    a field's parent (``parameters``; ``cases[]`` for every item of a list) to the names allowed there.
     """
 
     def clean(loc: Sequence[str | int]) -> list[str | int]:
@@ -146,7 +153,8 @@ def validation_error(
     hint = ""
     if first["type"] == "extra_forbidden" and loc:
         parent = format_loc(loc[:-1])
-        choices = (known or {}).get(parent, [])
+        any_item = re.sub(r"\[\d+\]", "[]", parent)
+        choices = (known or {}).get(parent) or (known or {}).get(any_item, [])
         hint = did_you_mean(str(loc[-1]), choices)
         message = "unknown field"
     return ConfigError(f"{doc.source}:{doc.line(loc)}: {field}: {message}{hint}.")

@@ -12,13 +12,15 @@ from click.testing import CliRunner, Result
 
 EVALS = str(Path(sys.executable).with_name("evals"))
 OFFLINE = {"HF_HUB_OFFLINE": "1"}
+# Tables are as wide as $COLUMNS says; a shell that exports it must not change what the tests read.
+_WIDTH = "COLUMNS"
 
 
 def evals(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess:
     """Run the real `evals` console script in a subprocess."""
-    full_env = {**os.environ, **OFFLINE, **(env or {})}
+    full_env = {**{k: v for k, v in os.environ.items() if k != _WIDTH}, **OFFLINE, **(env or {})}
     return subprocess.run([EVALS, *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -26,7 +28,7 @@ def cli(*args: str, env: dict[str, str | None] | None = None) -> Result:
     """Run `evals ARGS` in this process; ``env`` is set for the call only (None unsets a variable)."""
     from promptarena.cli import main
 
-    return CliRunner().invoke(main, list(args), env={**OFFLINE, **(env or {})})
+    return CliRunner().invoke(main, list(args), env={_WIDTH: None, **OFFLINE, **(env or {})})
 
 
 def exited(result: Result, code: int) -> str:

@@ -115,7 +115,8 @@ def _devnull(fd: int) -> Any:
 
 
 def make_console(as_json: bool) -> Console:
-    """Tables go to stdout (stderr under --json); wide enough for a comparison when not a terminal.
+    """Tables go to stdout (stderr under --json), as wide as $COLUMNS says, else as the terminal, else (a pipe, a
+    CI log) 150 columns, wide enough for a comparison of two arms.
 
     A reader that goes away mid-output makes the console quiet (see ``Output``) instead of ending the command.
     """
@@ -127,7 +128,9 @@ def make_console(as_json: bool) -> Console:
             Output.lost()
 
     stream = sys.stderr if as_json else sys.stdout
-    return _Console(stderr=as_json, width=None if stream.isatty() else 150)
+    columns = os.environ.get("COLUMNS", "")
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else None if stream.isatty() else 150
+    return _Console(stderr=as_json, width=width)
 
 
 def default_db(root: Path) -> Path:
