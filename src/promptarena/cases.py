@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.hashing import content_hash, file_sha256
-from promptarena.types import Case
+from promptarena.types import Assertion, Case
 from promptarena.yamlfile import Located, read_text, validation_error
 
 if TYPE_CHECKING:
@@ -39,6 +39,11 @@ class CaseModel(BaseModel):
     reference: str | int | float | None = None
     references: list[str | int | float] | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
+    assertions: list[Any] = Field(default_factory=list, alias="assert")
+
+
+_CASE_KEYS = {f.alias or name for name, f in CaseModel.model_fields.items()}
+"""The keys of a case as the suite writes it (``assert``, not the field's name)."""
 
 
 class CaseFileModel(BaseModel):
@@ -183,7 +188,7 @@ def _require(row: Mapping[str, Any], columns: Columns, where: str, keys: Sequenc
 def _row_case(row: dict[str, Any], where: str, index: int, columns: Columns, jsonl: bool) -> Case:
     """A case from one row: an unmapped JSONL line that nests `vars` (or has only case fields) as the suite
     writes cases, anything else as columns."""
-    nested = jsonl and not columns.mapped and ("vars" in row or set(row) <= set(CaseModel.model_fields))
+    nested = jsonl and not columns.mapped and ("vars" in row or set(row) <= _CASE_KEYS)
     if not nested:
         return _flat_case(row, where, index, columns)
     try:
@@ -242,7 +247,22 @@ def _case_from(model: CaseModel, index: int, where: str) -> Case:
         refs.append(str(model.reference))
     refs.extend(str(r) for r in model.references or [])
     case_id = str(model.id) if model.id is not None else f"case-{index + 1}"
-    return Case(id=case_id, vars=dict(model.vars), references=tuple(refs), meta={**model.meta, "where": where})
+    return Case(
+        id=case_id,
+        vars=dict(model.vars),
+        references=tuple(refs),
+        meta={**model.meta, "where": where},
+        assertions=_assertions(model.assertions, where),
+    )
+
+
+def _assertions(items: list[Any], where: str) -> tuple[Assertion, ...]:
+    """A case's `assert:` list, each entry checked where the case is written."""
+    if not items:
+        return ()
+    from promptarena.metrics.assertions import parse_assertions
+
+    return parse_assertions(items, [where] * len(items))
 
 
 def _checked(doc: Located, cases: list[Case]) -> tuple[Case, ...]:
@@ -261,7 +281,8 @@ def _checked(doc: Located, cases: list[Case]) -> tuple[Case, ...]:
 def _check_text(case: Case) -> None:
     """A lone surrogate (JSON's or YAML's ``\\ud800`` escape) is no character: refuse it before it is stored."""
     try:
-        json.dumps([case.id, case.vars, case.references, case.meta], ensure_ascii=False).encode("utf-8")
+        text = [case.id, case.vars, case.references, case.meta, [a.entry for a in case.assertions]]
+        json.dumps(text, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as err:
         escape = f"\\u{ord(err.object[err.start]):04x}"
         raise ConfigError(
