@@ -139,7 +139,8 @@ def _parse(item: Any, where: str, label: str) -> Assertion:
     try:
         checked = model.model_validate(dict(item))
     except ValidationError as err:
-        first = err.errors()[0]
+        errors = err.errors()  # a misspelt field first: it is why the right one is missing
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         field = ".".join(str(p) for p in first["loc"])
         if first["type"] == "extra_forbidden":
             message = f"{kind} takes no field {field!r}{did_you_mean(field, model.model_fields)}"
