@@ -494,3 +494,12 @@ def test_the_case_explorer_shows_the_assertions_and_which_failed(tmp_path: Path,
     assert [f.to_dict("records") for f in failed] == [
         [{"assertion": "suite assert[0]", "type": "not_contains", "why": "contains 'know'"}]
     ]
+
+
+def test_the_example_suite_asserts_a_json_schema_for_every_case_and_its_own_values() -> None:
+    root = Path(__file__).resolve().parents[1]
+    suite = load_suite(root / "evals" / "order_json.yaml", root)
+    assert [s.name for s in suite.metrics] == ["assertions", "assertions_passed"]
+    for case in suite.cases:
+        assert [a.type for a in case.assertions] == ["json_schema", "icontains", "json_schema"]
+        assert case.assertions[0].label == "suite assert[0]" and case.assertions[0].weight == 2
