@@ -401,6 +401,15 @@ def test_a_bad_assertion_is_exit_2_naming_the_file_line_and_index(tmp_path: Path
     assert message in exited(cli("run", "--repo", str(repo.root)), 2)
 
 
+def test_a_schema_reference_that_cannot_be_resolved_is_exit_2_and_nothing_is_fetched(tmp_path: Path) -> None:
+    schema = {"$ref": "https://json.example/order.json"}
+    cases = [{"id": "a", "vars": {"out": "{}"}, "assert": [{"type": "json_schema", "value": schema}]}]
+    repo = echo_repo(tmp_path / "repo", cases)
+    err = exited(cli("run", "--repo", str(repo.root)), 2)
+    assert "evals/cases/echo.jsonl:1: assert[0]: json_schema: a $ref cannot be resolved (" in err
+    assert "https://json.example/order.json" in err and "under $defs" in err
+
+
 def test_bad_input_loses_nothing_stored(tmp_path: Path) -> None:
     cases = [{"id": "a", "vars": {"out": "x"}, "assert": [{"type": "contains", "value": "x"}]}]
     repo = echo_repo(tmp_path / "repo", cases, **{"assert": [{"type": "is_json"}]})
@@ -472,6 +481,9 @@ def test_compare_shows_the_failed_assertions_of_the_cases_that_differ(tmp_path: 
         {"assertion": "suite assert[0]", "type": "not_contains", "reason": "contains 'know'"}
     ]
     assert {m["metric"] for m in doc["metrics"]} == {"exact_match", "assertions", "assertions_passed"}
+    md = tmp_path / "comment.md"
+    exited(cli("run", "--repo", str(repo.root), "--baseline", "HEAD~1", "--markdown", str(md)), 1)
+    assert "<br>✗ suite assert[0] not_contains: contains 'know'" in md.read_text()
 
 
 def test_the_case_explorer_shows_the_assertions_and_which_failed(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001

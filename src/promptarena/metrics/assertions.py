@@ -276,18 +276,25 @@ def _parse_json(answer: str) -> tuple[Any, str | None]:
         return None, f"not JSON ({err})"
 
 
-def _schema_test(schema: dict[str, Any]) -> Callable[[str], str | None]:
+def _schema_test(schema: dict[str, Any], where: str) -> Callable[[str], str | None]:
     validator = None
 
     def test(answer: str) -> str | None:
         nonlocal validator
         from jsonschema.exceptions import best_match
+        from referencing.exceptions import Unresolvable
 
         value, why = _parse_json(answer)
         if why is not None:
             return why
-        validator = validator or _validator(schema, "json_schema")
-        error = best_match(validator.iter_errors(value))
+        validator = validator or _validator(schema, where)
+        try:
+            error = best_match(validator.iter_errors(value))
+        except Unresolvable as err:  # nothing is fetched: a $ref must point into the schema itself
+            raise ConfigError(
+                f"{where}: json_schema: a $ref cannot be resolved ({err}); nothing is fetched, so put the schema "
+                "it names under $defs."
+            ) from None
         return None if error is None else f"{error.json_path}: {error.message}"
 
     return test
@@ -305,7 +312,7 @@ def _length_test(low: int | None, high: int | None) -> Callable[[str], str | Non
     return test
 
 
-def _answer_test(entry: Mapping[str, Any]) -> Callable[[str], str | None]:
+def _answer_test(entry: Mapping[str, Any], where: str) -> Callable[[str], str | None]:
     """The test of a built-in assertion: why the answer fails it, or ``None``."""
     kind, value = entry["type"], entry.get("value")
     if kind == "equals":
@@ -325,7 +332,7 @@ def _answer_test(entry: Mapping[str, Any]) -> Callable[[str], str | None]:
     if kind == "is_json":
         return lambda a: _parse_json(a)[1]
     if kind == "json_schema":
-        return _schema_test(value)
+        return _schema_test(value, where)
     return _length_test(entry.get("min"), entry.get("max"))
 
 
@@ -368,7 +375,7 @@ class _Checks:
         key = content_hash(entry)
         if key not in self.built:
             if entry["type"] in _MODELS and entry["type"] != "metric":
-                self.built[key] = _AnswerCheck(_answer_test(entry))
+                self.built[key] = _AnswerCheck(_answer_test(entry, where))
             else:
                 self.built[key] = _metric_check(entry, self.root, where)
         return self.built[key]
