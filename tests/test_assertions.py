@@ -234,7 +234,7 @@ class Ending:
 
         salt = context.root / "evals" / "salt.txt"
         return Metric(
-            name=f"ends_{len(ending)}",
+            name=entry.get("name", f"ends_{len(ending)}"),
             description="ends with the text",
             score=score,
             kind="binary",
@@ -270,6 +270,25 @@ def test_a_metric_entry_is_an_assertion_built_by_its_factory_and_scored_in_one_b
         {"assertion": "assert[0]", "type": "ends_test", "error": "the scorer fell over"}
     ]
     assert arm.errors == {"assertions": 1, "assertions_passed": 1}
+
+
+def test_a_metric_both_listed_and_asserted_scores_each_output_once(tmp_path: Path, ending: Ending) -> None:
+    cases = [
+        {"id": "a", "vars": {"out": "Hi!"}, "assert": [{"type": "ends_test", "value": "!"}]},
+        {"id": "b", "vars": {"out": "Hi"}, "assert": [{"type": "ends_test", "value": "!"}]},
+    ]
+    suite, arm, _ = evaluate(echo_repo(tmp_path / "repo", cases, metrics=[{"ends_test": "!"}]))
+    assert [s.name for s in suite.metrics] == ["ends_1", "assertions", "assertions_passed"]
+    assert [sorted(batch) for batch in ending.batches] == [["a", "b"]]
+    assert arm.scores["ends_1"] == arm.scores["assertions"] == [1.0, 0.0]
+
+
+def test_a_metric_of_the_suites_own_may_not_take_an_assertion_metrics_name(tmp_path: Path, ending: Ending) -> None:
+    repo = echo_repo(
+        tmp_path / "repo", [{"id": "a", "vars": {"out": "x"}}], metrics=[{"ends_test": "!", "name": "assertions"}]
+    )
+    err = exited(cli("run", "--repo", str(repo.root)), 2)
+    assert "evals/echo.yaml:6: metrics[0]: 'assertions' names the metrics of `assert:`; give this one a name." in err
 
 
 def test_a_factorys_bad_entry_is_exit_2_at_the_case(tmp_path: Path, ending: Ending) -> None:

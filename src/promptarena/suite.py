@@ -185,6 +185,8 @@ def _metric_specs(doc: Located, items: list[Any], root: Path, scored: dict[str, 
         elif isinstance(item, dict) and next(iter(item)) in metric_factories:
             where = f"{doc.source}:{doc.line(['metrics', i])}: metrics[{i}]"
             metric = metric_factories.get(next(iter(item)))(item, FactoryContext(root, where))
+            if metric.name in METRICS:
+                raise ConfigError(f"{where}: {metric.name!r} names the metrics of `assert:`; give this one a name.")
             if any(s.name == metric.name for s in out):
                 raise ConfigError(f"{where}: a metric named {metric.name!r} is listed already; give this one a name.")
             out.append(Spec(metric.name, {}, metric))

@@ -371,14 +371,15 @@ class _Checks:
         self.root = root
         self.built: dict[str, _Check] = {}
 
-    def add(self, entry: dict[str, Any], where: str) -> _Check:
+    def add(self, entry: dict[str, Any], where: str) -> str:
+        """The key of the entry's check, built now if it is new; ``where`` names the entry in errors."""
         key = content_hash(entry)
         if key not in self.built:
             if entry["type"] in _MODELS and entry["type"] != "metric":
                 self.built[key] = _AnswerCheck(_answer_test(entry, where))
             else:
                 self.built[key] = _metric_check(entry, self.root, where)
-        return self.built[key]
+        return key
 
     def salt(self, context: ScoringContext) -> dict[str, Any]:
         """What keys the assertions' scores besides the entries: the salts of the metrics they resolve to."""
@@ -391,8 +392,8 @@ class _Checks:
         groups: dict[str, list[tuple[int, int]]] = {}
         for i, case in enumerate(cases):
             for j, assertion in enumerate(case.assertions):
-                self.add(assertion.entry, f"{case.meta.get('where', case.id)}: {assertion.label}")
-                groups.setdefault(content_hash(assertion.entry), []).append((i, j))
+                key = self.add(assertion.entry, f"{case.meta.get('where', case.id)}: {assertion.label}")
+                groups.setdefault(key, []).append((i, j))
         out: list[list[_Outcome]] = [[_Outcome(None)] * len(c.assertions) for c in cases]
         for key, members in groups.items():
             picked = [predictions[i] for i, _ in members], [cases[i] for i, _ in members]
