@@ -338,6 +338,30 @@ def _scores_by_metric(repo: GitRepo) -> dict[str, int]:
         con.close()
 
 
+def test_bisect_finds_the_commit_whose_answers_fail_the_assertions(tmp_path: Path) -> None:
+    """Bisect scores each commit's cases with their assertions as they were then, those gone by now included."""
+    from promptarena.bisect import bisect_suite
+
+    def cases(check: str) -> list[dict[str, Any]]:
+        return [
+            {"id": f"c{i}", "vars": {"out": f"fine answer {i}"}, "assert": [{"type": "contains", "value": check}]}
+            for i in range(8)
+        ]
+
+    repo = echo_repo(tmp_path / "repo", cases("answer"), **{"assert": [{"type": "not_contains", "value": "bad"}]})
+    good = repo.rev_parse("HEAD")
+    write_cases(repo, cases("fine"))
+    repo.commit("cases: check for fine")
+    repo.write("prompts/echo.prompt", ECHO.replace("{{ out }}", "{{ out }} (bad)"))
+    first_bad = repo.commit("echo: add a word")
+    write_cases(repo, cases("answer"))
+    repo.commit("cases: check for answer again")
+    with PromptStore(repo.root) as store, ResultsStore(results_db(repo)) as results:
+        suite = load_suite(repo.root / "evals" / "echo.yaml", repo.root)
+        outcome = bisect_suite(suite, store, results, good, "HEAD", metric="assertions_passed")
+    assert outcome.first_bad is not None and outcome.first_bad.sha == first_bad
+
+
 # --- where assertions are written ----------------------------------------------------------------------------
 
 
