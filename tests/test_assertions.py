@@ -6,6 +6,7 @@ The prompt says a case's `out` variable and the fake backend echoes it back, so 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from pathlib import Path
@@ -17,7 +18,7 @@ import yaml
 from promptarena.engine import ArmResult, run_suite
 from promptarena.errors import ConfigError
 from promptarena.gitstore import PromptStore
-from promptarena.metrics import FactoryContext, Metric, Score, metric_factories
+from promptarena.metrics import FactoryContext, Metric, Score, get_metric, metric_factories, metrics
 from promptarena.metrics.assertions import failed_assertions
 from promptarena.store import ResultsStore
 from promptarena.suite import Suite, load_suite
@@ -272,15 +273,35 @@ def test_a_metric_entry_is_an_assertion_built_by_its_factory_and_scored_in_one_b
     assert arm.errors == {"assertions": 1, "assertions_passed": 1}
 
 
-def test_a_metric_both_listed_and_asserted_scores_each_output_once(tmp_path: Path, ending: Ending) -> None:
+def test_two_entries_of_one_factory_are_scored_apart_and_a_listed_metric_once(tmp_path: Path) -> None:
+    """A factory's metric may have one name for two entries ("!" and "?" both make `ends_1`): each assertion is
+    scored as its entry says. A registered metric both listed and asserted scores each output once."""
+    factory = Ending()
     cases = [
-        {"id": "a", "vars": {"out": "Hi!"}, "assert": [{"type": "ends_test", "value": "!"}]},
-        {"id": "b", "vars": {"out": "Hi"}, "assert": [{"type": "ends_test", "value": "!"}]},
+        {
+            "id": "a",
+            "vars": {"out": "Hi!"},
+            "reference": "Hi!",
+            "assert": [{"type": "ends_test", "value": "!"}, {"type": "ends_test", "value": "?"}],
+        },
+        {"id": "b", "vars": {"out": "Hi?"}, "reference": "Bye", "assert": [{"type": "ends_test", "value": "?"}]},
     ]
-    suite, arm, _ = evaluate(echo_repo(tmp_path / "repo", cases, metrics=[{"ends_test": "!"}]))
-    assert [s.name for s in suite.metrics] == ["ends_1", "assertions", "assertions_passed"]
-    assert [sorted(batch) for batch in ending.batches] == [["a", "b"]]
-    assert arm.scores["ends_1"] == arm.scores["assertions"] == [1.0, 0.0]
+    for case in cases:
+        case["assert"].append({"type": "metric", "value": "counted_test"})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(metric_factories._entries, "ends_test", factory)
+        exact = get_metric("exact_match")
+        counted: list[str] = []
+
+        def counting(predictions, cases, options):  # noqa: ANN001, ANN202 - a ScoreFn
+            counted.extend(c.id for c in cases)
+            return exact.score(predictions, cases, options)
+
+        patch.setitem(metrics._entries, "counted_test", dataclasses.replace(exact, name="counted_test", score=counting))
+        suite, arm, _ = evaluate(echo_repo(tmp_path / "repo", cases, metrics=["counted_test"]))
+    assert sorted(counted) == ["a", "b"]
+    assert arm.scores["counted_test"] == [1.0, 0.0]
+    assert scores(suite, arm) == {"a": pytest.approx(2 / 3), "b": 0.5}
 
 
 def test_a_metric_of_the_suites_own_may_not_take_an_assertion_metrics_name(tmp_path: Path, ending: Ending) -> None:

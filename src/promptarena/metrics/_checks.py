@@ -75,23 +75,28 @@ class _AnswerCheck(_Check):
 
 
 class _MetricCheck(_Check):
-    """A metric's score, at least ``threshold`` (at most, for a metric where lower is better). Its scores go through
-    the score cache under the same keys as the metric's own in a suite's `metrics:`, so it scores each once."""
+    """A metric's score, at least ``threshold`` (at most, for a metric where lower is better), through the score
+    cache. A registered metric's scores are keyed as in a suite's `metrics:`, so a metric both listed and asserted
+    scores each output once; a metric built by a factory is keyed by its ``entry`` too, since its name need not
+    tell two entries apart (two scorers' options, two rubrics)."""
 
-    def __init__(self, metric: Metric, options: dict[str, Any], threshold: float) -> None:
-        self.metric, self.options, self.threshold = metric, options, threshold
+    def __init__(self, metric: Metric, options: dict[str, Any], threshold: float, entry: Any = None) -> None:
+        self.metric, self.options, self.threshold, self.entry = metric, options, threshold, entry
 
-    def salt(self, context: ScoringContext) -> Any:
+    def _salt(self, context: ScoringContext) -> Any:
+        """The salt of this check's score keys."""
         m = self.metric
         salt = m.cache_salt(self.options, context) if m.cache_salt else None
-        return {"metric": m.name, "version": m.version, "options": self.options, "salt": salt}
+        return salt if self.entry is None else {"entry": self.entry, "salt": salt}
+
+    def salt(self, context: ScoringContext) -> Any:
+        return {"metric": self.metric.name, "version": self.metric.version, "salt": self._salt(context)}
 
     def run(self, predictions: Sequence[Prediction], cases: Sequence[Case], context: ScoringContext) -> list[Outcome]:
         from promptarena._rounds import _score_key
         from promptarena.suite import Spec
 
-        m, spec = self.metric, Spec(self.metric.name, self.options)
-        salt = m.cache_salt(self.options, context) if m.cache_salt else None
+        m, spec, salt = self.metric, Spec(self.metric.name, self.options), self._salt(context)
         keys = [_score_key(m, spec, salt, p, c) for p, c in zip(predictions, cases, strict=True)]
 
         def compute(todo: list[int]) -> list[Score]:
@@ -195,6 +200,7 @@ def _metric_check(entry: Mapping[str, Any], root: Path, where: str) -> _MetricCh
     else 0.5)."""
     kind, value = entry["type"], entry["value"]
     rest = {k: v for k, v in entry.items() if k not in ("type", "value", "threshold")}
+    identity = None
     if kind == "metric":
         try:
             metric = get_metric(value)
@@ -205,7 +211,7 @@ def _metric_check(entry: Mapping[str, Any], root: Path, where: str) -> _MetricCh
             raise ConfigError(f"{where}: {err}") from None
     else:
         metric = metric_factories.get(kind)({kind: value, **rest}, FactoryContext(root, where))
-        options = {}
+        options, identity = {}, {kind: value, **rest}
     if metric.higher_is_better is None:
         raise ConfigError(f"{where}: metric {metric.name!r} has no better direction to pass at; assert another.")
     threshold = entry.get("threshold")
@@ -213,7 +219,7 @@ def _metric_check(entry: Mapping[str, Any], root: Path, where: str) -> _MetricCh
         if metric.kind != "binary" and metric.range is None:
             raise ConfigError(f"{where}: metric {metric.name!r} is unbounded; give the assertion a threshold.")
         threshold = 1.0 if metric.kind == "binary" else 0.5
-    return _MetricCheck(metric, options, float(threshold))
+    return _MetricCheck(metric, options, float(threshold), identity)
 
 
 class Checks:
