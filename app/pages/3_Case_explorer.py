@@ -24,7 +24,9 @@ from _workbench import (
 )
 
 from promptarena import feedback, views
+from promptarena.metrics.assertions import failed_assertions
 from promptarena.report import fmt_number
+from promptarena.types import Case
 
 page("Case explorer", "🔎")
 ws = workspace()
@@ -46,6 +48,34 @@ def show_perturbed(ws: views.Workspace, perturbed: list[views.PerturbedSample]) 
             feedback_buttons(ws, p.choice, p.case_id, p.output, key=key)
 
 
+def show_failed_assertions(details: dict) -> None:
+    """The assertions of the case that this output failed, and why (or how checking them failed)."""
+    failed = failed_assertions(details)
+    if failed:
+        st.caption(f"Failed assertions ({len(failed)})")
+        rows = [
+            {"assertion": f["assertion"], "type": f["type"], "why": f.get("reason") or f"error: {f['error']}"}
+            for f in failed
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
+def show_assertions(case: Case) -> None:
+    """The checks the case's answers must pass: its suite's `assert:` list, then its own."""
+    if case.assertions:
+        st.caption("Assertions")
+        rows = [
+            {
+                "assertion": a.label,
+                "type": a.type,
+                "check": json.dumps({k: v for k, v in a.entry.items() if k != "type"}, ensure_ascii=False),
+                "weight": a.weight,
+            }
+            for a in case.assertions
+        ]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
 def show_sample(
     ws: views.Workspace, sample: views.CaseSample, last: feedback.Vote | None, perturbed: list[views.PerturbedSample]
 ) -> None:
@@ -63,6 +93,7 @@ def show_sample(
     show_text(sample.answer)
     st.caption("Output")
     show_text(sample.output)
+    show_failed_assertions(sample.details)
     if sample.reasoning and sample.reasoning.strip() != sample.output.strip():
         with st.expander("Reasoning (chain of thought)"):
             show_text(sample.reasoning)
@@ -130,6 +161,7 @@ with friendly_errors():
         with right:
             st.caption("Reference")
             show_text("\n".join(case.references) or "(no reference)")
+        show_assertions(case)
     else:
         st.caption("This case is no longer in the suite file; its stored results are shown.")
     if not samples:

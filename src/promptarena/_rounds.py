@@ -23,7 +23,7 @@ from promptarena.plan import Arm
 from promptarena.store import ResultsStore
 from promptarena.store._predictions import ROUNDS
 from promptarena.suite import Spec, Suite
-from promptarena.types import Generation, GenerationRequest, Prediction, case_latency
+from promptarena.types import Case, Generation, GenerationRequest, Prediction, case_latency
 from promptarena.variants import Item, Variant
 
 ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
@@ -216,7 +216,9 @@ def reduce(tasks: Sequence[Task]) -> dict[tuple[int, str], tuple[list[Task], Col
     return parts
 
 
-def _score_key(metric: Metric, spec: Spec, salt: Any, prediction: Prediction, case: Any) -> str:
+def _score_key(metric: Metric, spec: Spec, salt: Any, prediction: Prediction, case: Case) -> str:
+    """What a case's score depends on: the metric, its options and salt, the prediction and the case (its
+    assertions only for a metric that reads them, so that editing them rescores nothing else)."""
     return content_hash(
         {
             "metric": metric.name,
@@ -230,6 +232,7 @@ def _score_key(metric: Metric, spec: Spec, salt: Any, prediction: Prediction, ca
             "tokens": [prediction.prompt_tokens, prediction.completion_tokens],
             "references": case.references,
             "vars": case.vars,
+            **({"assertions": case.assertions} if metric.needs_assertions else {}),
         }
     )
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.hashing import content_hash, file_sha256
-from promptarena.types import Case
+from promptarena.types import Assertion, Case
 from promptarena.yamlfile import Located, read_text, validation_error
 
 if TYPE_CHECKING:
@@ -39,6 +39,11 @@ class CaseModel(BaseModel):
     reference: str | int | float | None = None
     references: list[str | int | float] | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
+    assertions: list[Any] = Field(default_factory=list, alias="assert")
+
+
+_CASE_KEYS = {f.alias or name for name, f in CaseModel.model_fields.items()}
+"""The keys of a case as the suite writes it (``assert``, not the field's name)."""
 
 
 class CaseFileModel(BaseModel):
@@ -50,6 +55,7 @@ class CaseFileModel(BaseModel):
     id: str | None = None
     reference: str | list[str] | None = None
     vars: list[str] | None = None
+    assertions: str | None = Field(None, alias="assert")
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class Columns:
     reference: tuple[str, ...] | None = None
     vars: tuple[str, ...] | None = None
     at: Mapping[str, str] = field(default_factory=dict)
+    assertions: str | None = None  # the column of a row's `assert:` list (JSON in a CSV cell); default `assert`
 
     @property
     def mapped(self) -> bool:
@@ -106,17 +113,20 @@ def _columns(doc: Located, cases: str | dict[str, Any]) -> tuple[CaseFileModel, 
     try:
         spec = CaseFileModel.model_validate(cases)
     except ValidationError as err:
-        raise validation_error(doc, err, {"cases": list(CaseFileModel.model_fields)}, at=["cases"]) from None
+        known = [f.alias or name for name, f in CaseFileModel.model_fields.items()]
+        raise validation_error(doc, err, {"cases": known}, at=["cases"]) from None
     reference = [spec.reference] if isinstance(spec.reference, str) else spec.reference
     if reference == []:
         raise ConfigError(f"{doc.source}:{doc.line(['cases', 'reference'])}: cases.reference: name a column.")
     given = [key for key in ("id", "reference", "vars") if getattr(spec, key) is not None]
+    given += ["assert"] if spec.assertions is not None else []
     at = {key: f"{doc.source}:{doc.line(['cases', key])}" for key in given}
     columns = Columns(
         id=spec.id,
         reference=tuple(reference) if reference is not None else None,
         vars=tuple(spec.vars) if spec.vars is not None else None,
         at=at,
+        assertions=spec.assertions,
     )
     return spec, columns
 
@@ -171,12 +181,17 @@ def _check_mapped(
             )
     names = header if header is not None else list(dict.fromkeys(k for row, _ in rows for k in row))
     line = rows[0][1] if header is None and rows else 1
-    _require(dict.fromkeys(names), columns, f"{display}:{line}", ("id", "reference", "vars"))
+    _require(dict.fromkeys(names), columns, f"{display}:{line}", ("id", "reference", "vars", "assert"))
 
 
 def _require(row: Mapping[str, Any], columns: Columns, where: str, keys: Sequence[str]) -> None:
     """Every column that ``keys`` of the mapping name is in the row; else name it, its suite line and a near column."""
-    mapped = {"id": [columns.id] if columns.id else [], "reference": columns.reference, "vars": columns.vars}
+    mapped = {
+        "id": [columns.id] if columns.id else [],
+        "reference": columns.reference,
+        "vars": columns.vars,
+        "assert": [columns.assertions] if columns.assertions else [],
+    }
     for key in keys:
         for name in mapped[key] or ():
             if name not in row:
@@ -190,7 +205,7 @@ def _require(row: Mapping[str, Any], columns: Columns, where: str, keys: Sequenc
 def _row_case(row: dict[str, Any], where: str, index: int, columns: Columns, jsonl: bool) -> Case:
     """A case from one row: an unmapped JSONL line that nests `vars` (or has only case fields) as the suite
     writes cases, anything else as columns."""
-    nested = jsonl and not columns.mapped and ("vars" in row or set(row) <= set(CaseModel.model_fields))
+    nested = jsonl and not columns.mapped and ("vars" in row or set(row) <= _CASE_KEYS)
     if not nested:
         return _flat_case(row, where, index, columns)
     try:
@@ -218,13 +233,32 @@ def _flat_case(row: dict[str, Any], where: str, index: int, columns: Columns) ->
         if not refs:
             listed = ("column " if len(ref_columns) == 1 else "columns ") + ", ".join(map(repr, ref_columns))
             raise ConfigError(f"{where}: the row has no reference in {listed}; fill it in or remove the row.")
-    names = columns.vars if columns.vars is not None else [k for k in row if k != id_column and k not in ref_columns]
+    checks = columns.assertions or "assert"
+    taken = {id_column, checks, *ref_columns}
+    names = columns.vars if columns.vars is not None else [k for k in row if k not in taken]
     return Case(
         id=_case_id(row.get(id_column), id_column, where) or f"case-{index + 1}",
         vars={name: row[name] for name in names},
         references=tuple(refs),
         meta={"where": where},
+        assertions=_assertions(_assert_cell(row.get(checks), checks, where), where),
     )
+
+
+def _assert_cell(value: Any, column: str, where: str) -> list[Any]:
+    """A row's `assert:` list: a JSONL cell's list, or a CSV cell's JSON text; empty when the cell is."""
+    if isinstance(value, str) and value.strip():
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise ConfigError(
+                f"{where}: column {column!r} is not JSON ({err.msg}); write a JSON list of assertions."
+            ) from None
+    if value is None or value == "":
+        return []
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: column {column!r} holds {json.dumps(value)}; write a JSON list of assertions.")
+    return value
 
 
 def _case_id(value: Any, column: str, where: str) -> str | None:
@@ -253,7 +287,22 @@ def _case_from(model: CaseModel, index: int, where: str) -> Case:
         refs.append(str(model.reference))
     refs.extend(str(r) for r in model.references or [])
     case_id = str(model.id) if model.id is not None else f"case-{index + 1}"
-    return Case(id=case_id, vars=dict(model.vars), references=tuple(refs), meta={**model.meta, "where": where})
+    return Case(
+        id=case_id,
+        vars=dict(model.vars),
+        references=tuple(refs),
+        meta={**model.meta, "where": where},
+        assertions=_assertions(model.assertions, where),
+    )
+
+
+def _assertions(items: list[Any], where: str) -> tuple[Assertion, ...]:
+    """A case's `assert:` list, each entry checked where the case is written."""
+    if not items:
+        return ()
+    from promptarena.metrics.assertions import parse_assertions
+
+    return parse_assertions(items, [where] * len(items))
 
 
 def _checked(doc: Located, cases: list[Case]) -> tuple[Case, ...]:
@@ -272,7 +321,8 @@ def _checked(doc: Located, cases: list[Case]) -> tuple[Case, ...]:
 def _check_text(case: Case) -> None:
     """A lone surrogate (JSON's or YAML's ``\\ud800`` escape) is no character: refuse it before it is stored."""
     try:
-        json.dumps([case.id, case.vars, case.references, case.meta], ensure_ascii=False).encode("utf-8")
+        text = [case.id, case.vars, case.references, case.meta, [a.entry for a in case.assertions]]
+        json.dumps(text, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as err:
         escape = f"\\u{ord(err.object[err.start]):04x}"
         raise ConfigError(

@@ -12,6 +12,7 @@ from promptarena.engine import ArmResult
 from promptarena.errors import ConfigError
 from promptarena.holistic import HolisticRow, worst_case
 from promptarena.metrics import as_score
+from promptarena.metrics.assertions import failed_assertions
 from promptarena.stats import Bin, PairedComparison, brier, compare_family, ece, reliability_table
 from promptarena.suite import Suite
 from promptarena.types import Prediction
@@ -33,6 +34,7 @@ class CaseRow:
     answers: dict[str, str]
     scores: dict[str, dict[str, float | None]]
     disagreement: float
+    failed_assertions: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # arm -> which failed and why
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,7 @@ class CaseRows(Sequence[CaseRow]):
             answers={label: p.answer for label, p in predictions.items()},
             scores={a.arm.label: {m: s[i] for m, s in a.scores.items()} for a in self._arms},
             disagreement=self._disagreement[i],
+            failed_assertions={label: failed_assertions(p.details) for label, p in predictions.items()},
         )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -43,7 +43,8 @@ class SuiteModel(_Strict):
     description: str = ""
     prompt: str
     cases: str | list[CaseModel] | dict[str, Any]
-    metrics: list[str | dict[str, Any]] = Field(min_length=1)
+    metrics: list[str | dict[str, Any]] = Field(default_factory=list)
+    assertions: list[Any] = Field(default_factory=list, alias="assert")
     variants: list[str | dict[str, dict[str, Any] | None]] = Field(default_factory=lambda: ["plain"])
     versions: VersionsModel | list[str] = Field(default_factory=VersionsModel)
     thresholds: dict[str, float] = Field(default_factory=dict)
@@ -150,20 +151,55 @@ def _specs(items: list[Any]) -> tuple[Spec, ...]:
     return tuple(out)
 
 
-def _metric_specs(doc: Located, items: list[Any], root: Path) -> tuple[Spec, ...]:
-    """The suite's metrics: registered names with options, and metrics of its own built by their factories."""
+def _assertions(
+    doc: Located, items: list[Any], cases: tuple[Case, ...], root: Path
+) -> tuple[tuple[Case, ...], dict[str, Metric]]:
+    """The cases, each with the suite's `assert:` list before its own, and the metrics that the assertions feed
+    (none when there are none); every assertion is checked and built here, its errors at its file and line."""
+    if not items and not any(c.assertions for c in cases):
+        return cases, {}
+    from promptarena.metrics.assertions import assertion_metrics, parse_assertions
+
+    wheres = [f"{doc.source}:{doc.line(['assert', i])}" for i in range(len(items))]
+    own = parse_assertions(items, wheres, prefix="suite ")
+    located = [*zip(own, wheres, strict=True), *((a, c.meta["where"]) for c in cases for a in c.assertions)]
+    if own:
+        cases = tuple(replace(c, assertions=(*own, *c.assertions)) for c in cases)
+    return cases, assertion_metrics(located, root)
+
+
+def _metric_specs(doc: Located, items: list[Any], root: Path, scored: dict[str, Metric]) -> tuple[Spec, ...]:
+    """The suite's metrics: registered names with options, metrics of its own built by their factories, and those
+    its assertions feed (``scored``): where `metrics:` names them, else after the others."""
     from promptarena.metrics import FactoryContext, metric_factories
+    from promptarena.metrics.assertions import METRICS
 
     out = []
     for i, item in enumerate(items):
-        if isinstance(item, dict) and next(iter(item)) in metric_factories:
+        if isinstance(item, str) and item in METRICS:
+            if item not in scored:
+                raise ConfigError(
+                    f"{doc.source}:{doc.line(['metrics', i])}: metrics[{i}]: {item!r} scores the `assert:` lists of "
+                    "the suite and its cases, but there are none; add one (docs/suite-format.md) or remove it."
+                )
+            out.append(Spec(item, {}, scored[item]))
+        elif isinstance(item, dict) and next(iter(item)) in metric_factories:
             where = f"{doc.source}:{doc.line(['metrics', i])}: metrics[{i}]"
             metric = metric_factories.get(next(iter(item)))(item, FactoryContext(root, where))
+            if metric.name in METRICS:
+                raise ConfigError(f"{where}: {metric.name!r} names the metrics of `assert:`; give this one a name.")
             if any(s.name == metric.name for s in out):
                 raise ConfigError(f"{where}: a metric named {metric.name!r} is listed already; give this one a name.")
             out.append(Spec(metric.name, {}, metric))
         else:
             out.extend(_specs([item]))
+    if not any(s.name in scored for s in out):
+        out.extend(Spec(name, {}, metric) for name, metric in scored.items())
+    if not out:
+        raise ConfigError(
+            f"{doc.source}:{doc.line(['metrics'])}: metrics: the suite scores nothing; list its metrics "
+            "(`metrics: [exact_match]`) or give its cases `assert:` lists (docs/suite-format.md)."
+        )
     return tuple(out)
 
 
@@ -222,18 +258,17 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
     try:
         model = SuiteModel.model_validate(doc.data)
     except ValidationError as err:
-        known = {
-            "": list(SuiteModel.model_fields),
-            "parameters": list(Parameters.model_fields),
-            "cases[]": list(CaseModel.model_fields),
-        }
+        fields = [f.alias or name for name, f in SuiteModel.model_fields.items()]
+        known = {"": fields, "parameters": list(Parameters.model_fields), "cases[]": list(CaseModel.model_fields)}
         raise validation_error(doc, err, known) from None
     models = _check_models(doc, model.models) if model.models is not None else {}
     if not models:
         _check_model(doc, model.model)
 
     cases = load_cases(doc, model.cases, path)
-    metrics = _metric_specs(doc, model.metrics, root or _top(path))
+    root = root or _top(path)
+    checked, scored = _assertions(doc, model.assertions, cases.cases, root)
+    metrics = _metric_specs(doc, model.metrics, root, scored)
     _check_names(doc, metrics, "metrics")
     variants = _specs(model.variants)
     _check_names(doc, variants, "variants")
@@ -245,7 +280,7 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         path=path,
         description=model.description,
         prompt=model.prompt,
-        cases=cases.cases,
+        cases=checked,
         metrics=metrics,
         variants=variants,
         versions=versions,
@@ -260,7 +295,7 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         models=models,
         holistic=_holistic(doc, model),
         cases_at=cases.where,
-        warnings=reference_warnings(doc, [_own(m) for m in metrics], cases.cases),
+        warnings=reference_warnings(doc, [_own(m) for m in metrics], checked),
     )
 
 

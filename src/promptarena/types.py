@@ -63,13 +63,32 @@ class Generation:
 
 
 @dataclass(frozen=True)
+class Assertion:
+    """One check of a case's answer, from the `assert:` list of the case or of its suite (docs/suite-format.md).
+
+    ``label`` names it in reasons (``assert[2]``: the case's third, ``suite assert[0]``: the suite's first);
+    ``entry`` is the entry as written less its weight (``{"type": "contains", "value": "Paris"}``): it keys the
+    check that scores it and, with the others of its case, the score cache.
+    """
+
+    label: str
+    entry: dict[str, Any]
+    weight: float = 1.0
+
+    @property
+    def type(self) -> str:
+        return str(self.entry["type"])
+
+
+@dataclass(frozen=True)
 class Case:
-    """One evaluation case: variables for the template and reference answers."""
+    """One evaluation case: variables for the template, reference answers, and the checks of its answer."""
 
     id: str
     vars: dict[str, Any]
     references: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
+    assertions: tuple[Assertion, ...] = ()
 
 
 @dataclass(frozen=True)

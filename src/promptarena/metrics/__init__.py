@@ -104,6 +104,7 @@ class Metric:
         cache_salt: What else keys its scores in the score cache besides its name, version, options and the
             prediction, given the validated options and the context: a scorer's source hash, a grader's
             fingerprint and prompt blob. Must be JSON-serializable.
+        needs_assertions: Scores the case's ``assert:`` list, so its scores are keyed by that list too.
     """
 
     name: str
@@ -119,6 +120,7 @@ class Metric:
     needs_reference: bool = False
     needs_context: bool = False
     cache_salt: Callable[[Mapping[str, Any], ScoringContext], Any] | None = None
+    needs_assertions: bool = False
 
     def score_batch(
         self,

@@ -25,6 +25,7 @@ __all__ = [
     "exact_match",
     "json_valid",
     "latency_s",
+    "parse_json",
     "normalize_answer",
     "prompt_tokens",
     "regex",
@@ -150,21 +151,32 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _parses(text: str) -> bool:
-    """True for strict JSON (RFC 8259): Python's NaN and Infinity extensions are refused."""
+def _loads(text: str) -> Any:
+    """Strict JSON (RFC 8259): Python's NaN and Infinity extensions are refused; ``ValueError`` says why not."""
     try:
-        json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError):
-        return False
-    return True
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def parse_json(answer: str) -> Any:
+    """The JSON value of an answer that is strict JSON, alone or inside a ```json fence; ``ValueError`` says why not."""
+    text = answer.strip()
+    try:
+        return _loads(text)
+    except ValueError:
+        fenced = _FENCE.search(text)
+        if fenced is None:
+            raise
+        return _loads(fenced.group(1).strip())
 
 
 def _is_json(answer: str) -> bool:
-    text = answer.strip()
-    if _parses(text):
-        return True
-    fenced = _FENCE.search(text)
-    return fenced is not None and _parses(fenced.group(1).strip())
+    try:
+        parse_json(answer)
+    except ValueError:
+        return False
+    return True
 
 
 def _score_json(

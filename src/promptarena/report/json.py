@@ -12,9 +12,10 @@ from promptarena.report._format import agreement_note, fmt_detect
 if TYPE_CHECKING:
     from promptarena.agreement import ArmAgreement
     from promptarena.compare import Comparison, MetricRow
-    from promptarena.engine import SuiteResult
+    from promptarena.engine import ArmResult, SuiteResult
     from promptarena.gate import SuiteOutcome
     from promptarena.holistic import HolisticRow
+    from promptarena.types import Case
 
 
 def _plain(value: Any) -> Any:
@@ -144,6 +145,9 @@ def outcome_json(outcome: SuiteOutcome) -> dict[str, Any]:
     doc["warnings"] = list(outcome.suite.warnings)
     if outcome.result:
         doc.update(summary_json(outcome.result))
+        if any(s.metric and s.metric.needs_assertions for s in outcome.suite.metrics):
+            for entry, arm in zip(doc["arms"], outcome.result.arms, strict=True):
+                entry["failed_assertions"] = _failed_assertions(outcome.result.suite.cases, arm)
     doc["gates"] = [{"name": g.name, "passed": g.passed, "detail": g.detail} for g in outcome.gates]
     doc["comparisons"] = [
         {
@@ -167,6 +171,14 @@ def outcome_json(outcome: SuiteOutcome) -> dict[str, Any]:
     ]
     doc["agreement"] = agreement_json(outcome.agreement)
     return doc
+
+
+def _failed_assertions(cases: Sequence[Case], arm: ArmResult) -> list[dict[str, Any]]:
+    """Each case of the arm with an assertion that failed: which ones, and why."""
+    from promptarena.metrics.assertions import failed_assertions
+
+    found = ((case.id, failed_assertions(p.details)) for case, p in zip(cases, arm.predictions, strict=True))
+    return [{"case": case_id, "failed": failed} for case_id, failed in found if failed]
 
 
 def run_json(db: Path, baseline: str | None, outcomes: Sequence[SuiteOutcome]) -> dict[str, Any]:

@@ -98,6 +98,14 @@ def _agreement_lines(rows: Sequence[ArmAgreement]) -> list[str]:
     return [*lines, "", *notes, *([""] if notes else [])]
 
 
+def _failures(failed: dict[str, list[dict[str, str]]], label: str) -> str:
+    """The assertions an arm failed on a case, one per line of its cell."""
+    return "".join(
+        f"<br>✗ {f['assertion']} {f['type']}: {_md(f.get('reason') or 'error: ' + f.get('error', ''))[:80]}"
+        for f in failed.get(label, [])
+    )
+
+
 def _comparison_lines(comp: Comparison) -> list[str]:
     """A comparison's table and, folded, the cases where its arms disagree most."""
     label = interval_label([r.comparison for r in comp.rows])
@@ -118,7 +126,9 @@ def _comparison_lines(comp: Comparison) -> list[str]:
         lines.append("| case | reference | " + " | ".join(f"`{a.arm.label}`" for a in comp.arms) + " |")
         lines.append("|---|---|" + "---|" * len(comp.arms))
         for case in worst:
-            answers = [_md(case.answers[a.arm.label])[:80] for a in comp.arms]
+            answers = [
+                _md(case.answers[a.arm.label])[:80] + _failures(case.failed_assertions, a.arm.label) for a in comp.arms
+            ]
             lines.append(f"| {case.case_id} | {_md(' / '.join(case.references))[:80]} | " + " | ".join(answers) + " |")
         lines += ["", "</details>"]
     lines.append("")

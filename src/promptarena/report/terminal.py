@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from promptarena.report._format import (
@@ -28,7 +29,7 @@ from promptarena.report._format import (
 
 if TYPE_CHECKING:
     from promptarena.agreement import ArmAgreement
-    from promptarena.compare import Comparison, MetricRow
+    from promptarena.compare import CaseRow, Comparison, MetricRow
     from promptarena.engine import ArmResult, SuiteResult
     from promptarena.holistic import HolisticRow
 
@@ -222,6 +223,15 @@ def comparison_table(comp: Comparison, rows: Sequence[MetricRow] | None = None, 
     return table
 
 
+def _answer_cell(row: CaseRow, label: str) -> str:
+    """An arm's answer to a case, and below it each assertion it failed, with why."""
+    lines = [escape(clip(row.answers[label] or row.outputs[label]))]
+    for failure in row.failed_assertions.get(label, []):
+        why = failure.get("reason") or f"error: {failure.get('error')}"
+        lines.append(f"[red]✗[/red] [dim]{escape(failure['assertion'])} {failure['type']}: {escape(clip(why))}[/dim]")
+    return "\n".join(lines)
+
+
 def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> None:
     """The comparison table, what its cases can detect, the cases that disagree most, calibration and maj@k."""
     console.print(comparison_table(comp))
@@ -241,7 +251,7 @@ def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> 
             cases.add_row(
                 row.case_id,
                 " | ".join(row.references),
-                *[clip(row.answers[a.arm.label] or row.outputs[a.arm.label]) for a in comp.arms],
+                *[_answer_cell(row, a.arm.label) for a in comp.arms],
             )
         console.print(cases)
     for label, cal in comp.calibration.items():
