@@ -114,7 +114,7 @@ def _association(texts: Sequence[str], groups: Callable[[], Groups], targets: st
     return stereotypical_association(texts, groups(), words(targets))
 
 
-bias_measures: Registry[BiasMeasure] = Registry("bias measure")
+bias_measures: Registry[BiasMeasure] = Registry("bias measure", "promptarena.bias_measures")
 for _axis, _groups in (("gender", gender_groups), ("race", race_groups)):
     bias_measures.register(
         f"representation_{_axis}",
