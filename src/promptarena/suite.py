@@ -149,13 +149,15 @@ def _specs(items: list[Any]) -> tuple[Spec, ...]:
     return tuple(out)
 
 
-def _metric_specs(doc: Located, items: list[Any], root: Path) -> tuple[Spec, ...]:
+def _metric_specs(doc: Located, items: list[Any], root: Path, build: bool = True) -> tuple[Spec, ...]:
     """The suite's metrics: registered names with options, and metrics of its own built by their factories."""
     from promptarena.metrics import FactoryContext, metric_factories
 
     out = []
     for i, item in enumerate(items):
         if isinstance(item, dict) and next(iter(item)) in metric_factories:
+            if not build:
+                continue
             where = f"{doc.source}:{doc.line(['metrics', i])}: metrics[{i}]"
             metric = metric_factories.get(next(iter(item)))(item, FactoryContext(root, where))
             if any(s.name == metric.name for s in out):
@@ -211,8 +213,12 @@ def _check_models(doc: Located, entries: list[dict[str, Any]]) -> dict[str, dict
     return models
 
 
-def load_suite(path: str | Path, root: Path | None = None) -> Suite:
-    """Read and validate a suite file; every error names the file, the line and the field."""
+def load_suite(path: str | Path, root: Path | None = None, *, own_metrics: bool = True) -> Suite:
+    """Read and validate a suite file; every error names the file, the line and the field.
+
+    ``own_metrics=False`` reads it for its cases and parameters only: the metrics of its own (a scorer, a judge)
+    are left out unbuilt, so none of the repository's code is loaded (bisect reads old suite files so).
+    """
     path = Path(path)
     display = str(path.relative_to(root)) if root and path.is_absolute() and path.is_relative_to(root) else str(path)
     doc: Located = read_yaml(path, display)
@@ -228,11 +234,12 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         _check_model(doc, model.model)
 
     cases = load_cases(doc, model.cases, path)
-    metrics = _metric_specs(doc, model.metrics, root or _top(path))
+    metrics = _metric_specs(doc, model.metrics, root or _top(path), build=own_metrics)
     _check_names(doc, metrics, "metrics")
     variants = _specs(model.variants)
     _check_names(doc, variants, "variants")
-    _check_thresholds(doc, metrics, model)
+    if own_metrics:
+        _check_thresholds(doc, metrics, model)
     gate = tuple(model.gate) if model.gate is not None else tuple(m.name for m in metrics if _own(m).higher_is_better)
     versions = model.versions.last if isinstance(model.versions, VersionsModel) else tuple(model.versions)
     return Suite(

@@ -152,7 +152,23 @@ class Metric:
         return self.check_options(checked) if self.check_options else checked
 
 
-metrics: Registry[Metric] = Registry("metric")
+def _plugin_metric(name: str, obj: Any) -> Metric:
+    """What a package's ``promptarena.metrics`` entry point names: a ``Metric``, or a scorer function (plain or
+    declared with ``@promptarena.metric``) called per case as a suite's own scorer is."""
+    if isinstance(obj, Metric):
+        return obj
+    if callable(obj):
+        from promptarena.scorers import plugin_metric
+
+        return plugin_metric(name, obj)
+    raise ConfigError(
+        f"metric {name!r} of an installed package is a {type(obj).__name__}; its entry point must name a Metric "
+        "or a scorer function."
+    )
+
+
+metrics: Registry[Metric] = Registry("metric", "promptarena.metrics", adapt=_plugin_metric)
+"""Every metric a suite can name: the built-in ones, and those that installed packages add (entry points)."""
 
 _TEXT = "promptarena.metrics.text"
 for _name, _attr in [
@@ -201,8 +217,9 @@ MetricFactory = Callable[[Mapping[str, Any], FactoryContext], Metric]
 """Builds a suite's own metric from its entry, a mapping whose first key names the factory
 (``{python: evals/scorers.py:polite, name: ...}``); raises ``ConfigError`` naming ``context.where``."""
 
-metric_factories: Registry[MetricFactory] = Registry("kind of metric entry")
+metric_factories: Registry[MetricFactory] = Registry("kind of metric entry", "promptarena.metric_factories")
 """The keys of a suite's metric entries that build a metric of the suite's own (a scorer, a rubric judge)."""
+metric_factories.register("python", "promptarena.scorers:python_metric")
 
 
 def get_metric(name: str) -> Metric:
