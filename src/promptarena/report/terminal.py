@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from promptarena.report._format import (
@@ -24,7 +25,7 @@ from promptarena.report._format import (
 )
 
 if TYPE_CHECKING:
-    from promptarena.compare import Comparison, MetricRow
+    from promptarena.compare import CaseRow, Comparison, MetricRow
     from promptarena.engine import ArmResult, SuiteResult
     from promptarena.holistic import HolisticRow
 
@@ -66,12 +67,33 @@ def suite_table(result: SuiteResult) -> Table:
             label,
             arm.arm.variant.name,
             *([arm.arm.model] if models else []),
-            *[fmt_interval(arm.summary[name]) if name in arm.summary else MISSING for name in names],
+            *[_cell(arm, name) for name in names],
             fmt_number(arm.latency_p50, ".2f"),
             fmt_number(arm.tokens_per_s, ".0f"),
             fmt_number(arm.mean_output_tokens, ".1f"),
         )
     return table
+
+
+def _cell(arm: ArmResult, metric: str) -> str:
+    """A metric's mean and interval, and how many cases could not be scored (``0.50 [0.30, 0.70] · 2 errors``)."""
+    cell = fmt_interval(arm.summary[metric]) if metric in arm.summary else MISSING
+    n = arm.errors.get(metric, 0)
+    return f"{cell} · [red]{n} error{'s' * (n != 1)}[/red]" if n else cell
+
+
+def error_lines(result: SuiteResult) -> list[str]:
+    """One line per arm and metric whose scoring failed on some cases: how many, and the first case's error."""
+    lines = []
+    for arm in result.arms:
+        for metric, n in arm.errors.items():
+            if n:
+                first = arm.first_error.get(metric, "")
+                lines.append(
+                    f"{metric} of {arm.arm.label}: scoring failed on {n} of {len(result.suite.cases)} cases, "
+                    f"not counted in its mean; first, {first}"
+                )
+    return lines
 
 
 def _holistic_columns(result: SuiteResult) -> list[tuple[str, Callable[[HolisticRow], str]]]:
@@ -161,6 +183,8 @@ def holistic_table(result: SuiteResult) -> Table | None:
 def print_suite(console: Console, result: SuiteResult, db_path: str) -> None:
     """The suite's table, its holistic table when it declares one, and what was generated, cached and stored."""
     console.print(suite_table(result))
+    for line in error_lines(result):
+        console.print(f"[red]scoring error[/red] {escape(line)}", highlight=False)
     holistic = holistic_table(result)
     if holistic is not None:
         console.print(holistic)
@@ -170,6 +194,14 @@ def print_suite(console: Console, result: SuiteResult, db_path: str) -> None:
         line += f" ({result.generated_tokens} tokens in {result.generation_s:.1f} s, {rate:.0f} tok/s"
         line += f"; model ready in {result.load_s:.1f} s)" if result.load_s >= 0.05 else ")"
     console.print(f"[dim]{line}; run {result.run_id} in {db_path}; model {result.model}[/dim]\n")
+
+
+def _case_cell(row: CaseRow, label: str) -> str:
+    """An arm's answer to a case, with each metric's reason (and scoring error) under it, dimmed."""
+    lines = [escape(clip(row.answers[label] or row.outputs[label]))]
+    lines += [f"[dim]{escape(m)}: {escape(clip(r))}[/dim]" for m, r in row.reasons.get(label, {}).items()]
+    lines += [f"[red]{escape(m)}: {escape(clip(e))}[/red]" for m, e in row.errors.get(label, {}).items()]
+    return "\n".join(lines)
 
 
 def print_failures(console: Console, failures: Sequence[object]) -> None:
@@ -222,7 +254,7 @@ def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> 
             cases.add_row(
                 row.case_id,
                 " | ".join(row.references),
-                *[clip(row.answers[a.arm.label] or row.outputs[a.arm.label]) for a in comp.arms],
+                *[_case_cell(row, a.arm.label) for a in comp.arms],
             )
         console.print(cases)
     for label, cal in comp.calibration.items():
