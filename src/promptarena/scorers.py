@@ -20,6 +20,7 @@ file and the files of the repository's modules it imports (transitively), read s
 from __future__ import annotations
 
 import ast
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -306,9 +307,10 @@ def load_function(root: Path, target: str, where: str) -> tuple[Callable[..., An
             for n, v in vars(module).items()
             if inspect.isfunction(v) and v.__module__ == module.__name__ and not n.startswith("_")
         ]
+        near = difflib.get_close_matches(attr, functions, n=1, cutoff=0.6)
+        hint = f" (did you mean {near[0]} at {_place(vars(module)[near[0]], root)}?)" if near else ""
         raise ConfigError(
-            f"{where}: {display}: there is no function {attr!r}{did_you_mean(attr, functions)}; "
-            f"its functions: {', '.join(functions) or 'none'}."
+            f"{where}: {display}: there is no function {attr!r}{hint}; its functions: {', '.join(functions) or 'none'}."
         )
     if not callable(fn):
         raise ConfigError(f"{where}: {display}: {attr!r} is a {type(fn).__name__}, not a function; name a function.")
