@@ -272,7 +272,10 @@ def _check_thresholds(doc: Located, metrics: tuple[Spec, ...], model: SuiteModel
     from promptarena.metrics import metrics as registry
 
     def is_feedback(name: str) -> bool:
-        return name in registry and get_metric(name).source == "feedback"
+        try:
+            return name in registry and get_metric(name).source == "feedback"
+        except ConfigError:  # an installed package's metric that fails to load is no vote either
+            return False
 
     listed = {m.name for m in metrics}
     for name in [*model.thresholds, *(model.gate or [])]:
