@@ -14,65 +14,7 @@ from promptarena.store import ResultsStore
 from tests.support.cli import cli, exited
 from tests.support.git import GitRepo
 from tests.support.repos import COUNTRIES, QA_V1, count_rows, edit_suite, qa_repo, results_db, write_suite
-
-SCORERS = '''"""Scorers of the capitals suite."""
-
-import promptarena
-from evals.words import count, same
-
-
-@promptarena.metric(kind="binary", description="Answers in at most two words.")
-def brief(output):
-    return count(output) <= 2
-
-
-def knows(answer, case, options):
-    """1 when the answer is the reference; else 0, saying what was expected."""
-    if options.get("log"):
-        with open(options["log"], "a") as log:
-            log.write(case.id + "\\n")
-    if options.get("fail_on") in (case.id, "*"):
-        raise ValueError(f"cannot judge {case.vars['country']}")
-    if same(answer, case.references[0]):
-        return 1
-    return 0.0, f"expected {case.references[0]}, got {answer}"
-
-
-@promptarena.metric(higher_is_better=False, name="length")
-def words(prediction):
-    return promptarena.Score(count(prediction.output), "words in the output")
-'''
-
-WORDS = """from .normalize import fold
-
-
-def count(text):
-    return len(text.split())
-
-
-def same(a, b):
-    return fold(a) == fold(b)
-"""
-
-NORMALIZE = """def fold(text):
-    return text.strip().lower()
-"""
-
-KNOWS = {"python": "evals/scorers.py:knows"}
-ALL_WRONG = {  # v1 right, v2 always wrong
-    **{f"Capital of {c}?": city for c, city in COUNTRIES.items()},
-    **{f"capital city of {c}.": "I do not know" for c in COUNTRIES},
-}
-
-
-def scorer_repo(root: Path, metrics: list[Any] | None = None, **fields: Any) -> GitRepo:
-    """The qa repository (v1 right everywhere, v2 wrong on half the cases) with evals/scorers.py and its helpers."""
-    repo = GitRepo(root)
-    repo.write("evals/scorers.py", SCORERS)
-    repo.write("evals/words.py", WORDS)
-    repo.write("evals/normalize.py", NORMALIZE)
-    metrics = metrics or ["exact_match", {"python": "evals/scorers.py:brief"}, KNOWS]
-    return qa_repo(root, metrics=metrics, **fields)
+from tests.support.scorers import ALL_WRONG, KNOWS, NORMALIZE, SCORERS, WORDS, scorer_repo
 
 
 def run(repo: GitRepo, *args: str, code: int = 0) -> tuple[str, str]:
