@@ -353,3 +353,14 @@ def test_a_value_outside_the_declared_kind_or_range_is_refused(tmp_path: Path) -
     repo.write("evals/scorers.py", scored.replace("return count(output) <= 2", "return count(output)"))
     _, err = run(repo, code=2)
     assert "brief() returned 4 for case" in err and "it is declared range=(0, 1)" in err
+
+
+def test_a_baseline_run_evaluates_a_suite_again_when_only_its_scorers_code_changed(tmp_path: Path) -> None:
+    repo = scorer_repo(tmp_path / "repo", [KNOWS], thresholds={"knows": 0.5})
+    assert run_json(repo, "--baseline", "HEAD")["skipped"] == "unchanged since HEAD"
+    repo.write("evals/normalize.py", NORMALIZE + "\n# a note\n")  # a module two imports away
+    again = run_json(repo, "--baseline", "HEAD")
+    assert again["skipped"] is None and [g["passed"] for g in again["gates"]] == [True]
+    repo.write("evals/scorers.py", SCORERS.replace("        return 1\n", "        return 0\n"))
+    failed = run_json(repo, "--baseline", "HEAD", code=1)
+    assert [g["passed"] for g in failed["gates"]] == [False]

@@ -104,6 +104,8 @@ class Metric:
         cache_salt: What else keys its scores in the score cache besides its name, version, options and the
             prediction, given the validated options and the context: a scorer's source hash, a grader's
             fingerprint and prompt blob. Must be JSON-serializable.
+        sources: Files of the repository its scores rest on (a scorer's source): `--baseline` evaluates a suite
+            again when one of them changed since the base, as when its prompt or cases did.
     """
 
     name: str
@@ -119,6 +121,7 @@ class Metric:
     needs_reference: bool = False
     needs_context: bool = False
     cache_salt: Callable[[Mapping[str, Any], ScoringContext], Any] | None = None
+    sources: tuple[Path, ...] = ()
 
     def score_batch(
         self,
