@@ -364,3 +364,21 @@ def test_a_baseline_run_evaluates_a_suite_again_when_only_its_scorers_code_chang
     repo.write("evals/scorers.py", SCORERS.replace("        return 1\n", "        return 0\n"))
     failed = run_json(repo, "--baseline", "HEAD", code=1)
     assert [g["passed"] for g in failed["gates"]] == [False]
+
+
+def test_two_repositories_in_one_process_each_get_their_own_modules(tmp_path: Path) -> None:
+    """The workbench, and tests, load suites of several repositories in one process: a module of the same name
+    (evals.words) must come from the suite's own repository every time, never from the one loaded before."""
+    from promptarena.suite import load_suite
+    from promptarena.types import Prediction
+
+    roots = {}
+    for name, words in (("a", WORDS), ("b", WORDS.replace("return len(text.split())", "return 100"))):
+        repo = scorer_repo(tmp_path / name, [{"python": "evals/scorers.py:brief"}])
+        repo.write("evals/words.py", words)
+        roots[name] = repo.root
+    answer = [Prediction(output="Paris", answer="Paris")]
+    for name in ("a", "b", "a", "b"):
+        suite = load_suite(roots[name] / "evals" / "qa.yaml", roots[name])
+        (score,) = suite.metric("brief").score(answer, suite.cases[:1], {})
+        assert score.value == (1.0 if name == "a" else 0.0), name

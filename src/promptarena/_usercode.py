@@ -172,11 +172,21 @@ def _load(root: Path, target: str, file: Path, name: str, source: str, where: st
     return module
 
 
+_ON_PATH: list[str] = []
+"""A repository folder that was put on ``sys.path`` here, taken off again when another one's scorer loads, so
+that no other repository answers an import (a folder that was on the path before stays)."""
+
+
 def _on_path(root: Path) -> None:
     """The repository's top folder first on ``sys.path``: scorers import its modules as `python -m` would."""
     folder = str(root)
+    for added in _ON_PATH:
+        if added != folder and added in sys.path:
+            sys.path.remove(added)
+    ours = folder in _ON_PATH or folder not in sys.path
+    _ON_PATH[:] = [folder] if ours else []
     if folder in sys.path:
-        sys.path.remove(folder)
+        sys.path.remove(folder)  # moved to the front
     sys.path.insert(0, folder)
 
 

@@ -132,9 +132,9 @@ def python_metric(entry: Mapping[str, Any], context: FactoryContext) -> Metric:
         raise ConfigError(f"{where}: options: a mapping of names to values, not {type(options).__name__}.")
     fn, files = load_function(root, target, where)
     salt = {"source": files_hash(files), "options": dict(options)}
-    metric = _function_metric(fn, name, dict(options), where, root, salt)
+    built = _function_metric(fn, name, dict(options), where, root, salt)
     inside = tuple(root / path for path in files if not Path(path).is_absolute())
-    return dataclasses.replace(metric, sources=inside)
+    return dataclasses.replace(built, sources=inside)
 
 
 def plugin_metric(name: str, fn: Callable[..., Any]) -> Metric:
