@@ -131,7 +131,7 @@ def test_a_failing_backend_keeps_what_was_generated(setup, variant: Spec) -> Non
     assert results.count("generations") == 2 * len(COUNTRIES) * per_case
 
 
-def test_metric_scores_are_cached(setup, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_metric_scores_are_cached(setup) -> None:
     """A rerun reads scores from the cache: the metric's function is not called again (the generations are cached
     too, so only a recomputed score could call it)."""
     _, store, suite, results = setup
@@ -142,12 +142,12 @@ def test_metric_scores_are_cached(setup, monkeypatch: pytest.MonkeyPatch) -> Non
         scored.extend(case.id for case in cases)
         return exact.score(predictions, cases, options)
 
-    monkeypatch.setitem(metrics._entries, "counted", dataclasses.replace(exact, name="counted", score=counting))
     suite = dataclasses.replace(suite, metrics=(Spec("counted"), Spec("rougeL")))
-    first = run_suite(suite, store, results, backend=_backend(suite))
-    assert sorted(scored) == sorted(2 * [c.id for c in suite.cases])  # both versions, each case once
-    scored.clear()
-    again = run_suite(suite, store, results, backend=_backend(suite))
+    with metrics.added("counted", dataclasses.replace(exact, name="counted", score=counting)):
+        first = run_suite(suite, store, results, backend=_backend(suite))
+        assert sorted(scored) == sorted(2 * [c.id for c in suite.cases])  # both versions, each case once
+        scored.clear()
+        again = run_suite(suite, store, results, backend=_backend(suite))
     assert scored == []
     assert [a.scores for a in again.arms] == [a.scores for a in first.arms]
     assert again.arms[1].summary["counted"].mean == 1.0

@@ -80,10 +80,10 @@ def _zero_division(predictions, cases, options):  # noqa: ANN001, ANN202 - a Sco
     return [1 / 0 for _ in predictions]
 
 
-def test_unexpected_exception_is_a_bug_with_its_traceback(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(metrics._entries, "broken", Metric("broken", "raises", _zero_division))
+def test_unexpected_exception_is_a_bug_with_its_traceback(repo: GitRepo) -> None:
     edit_suite(repo, metrics=["exact_match", "broken"])
-    result = in_repo(repo, "run")
+    with metrics.added("broken", Metric("broken", "raises", _zero_division)):
+        result = in_repo(repo, "run")
     exited(result, 4)
     assert result.stderr.startswith(BUG)
     assert "Traceback (most recent call last)" in result.stderr and "ZeroDivisionError" in result.stderr

@@ -55,3 +55,15 @@ def test_a_cached_run_without_a_comparison_imports_nothing_heavy(tmp_path: Path)
     # the watch itself works: a comparison needs scipy's tests
     compared, _, imported = _evals_importing(["compare", "qa", "HEAD~1", "HEAD"], repo.root, HEAVY)
     assert compared == 0 and imported == ["scipy"]
+
+
+def test_the_package_root_loads_the_scorer_api_only_when_it_is_asked_for() -> None:
+    code = (
+        "import sys, promptarena\n"
+        "before = sorted(m for m in sys.modules if m.startswith('promptarena'))\n"
+        "from promptarena import Score, metric\n"
+        "print(before, metric.__module__, Score.__module__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["['promptarena']", "promptarena.scorers", "promptarena.metrics"]

@@ -76,6 +76,20 @@ def show_assertions(case: Case) -> None:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
+def show_reasons(sample: views.CaseSample) -> None:
+    """Why each metric scored the case so (a scorer's or a judge's reason), and how scoring failed where it did."""
+    reasons, errors = sample.details.get("reasons") or {}, sample.details.get("errors") or {}
+    if not reasons and not errors:
+        return
+    rows = [
+        {"metric": m, "score": fmt_number(sample.scores.get(m)), "why": errors.get(m) or reasons.get(m) or ""}
+        for m in dict.fromkeys([*reasons, *errors])
+    ]
+    if errors:
+        st.caption(f"Scoring failed here on {', '.join(errors)}: the case is not counted in that mean.")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+
 def show_sample(
     ws: views.Workspace, sample: views.CaseSample, last: feedback.Vote | None, perturbed: list[views.PerturbedSample]
 ) -> None:
@@ -89,6 +103,7 @@ def show_sample(
     if sample.confidence is not None and not math.isnan(sample.confidence):
         confidence = f" · confidence {sample.confidence:.0%}"
     st.caption(f"{scores} · {len(sample.samples)} generation(s){confidence}")
+    show_reasons(sample)
     st.caption("Extracted answer")
     show_text(sample.answer)
     st.caption("Output")

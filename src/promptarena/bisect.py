@@ -3,7 +3,8 @@
 Candidates are the commits in ``good..bad`` that changed the suite's prompt (under any path its history had),
 the suite file or its case file, oldest first. A tested commit is evaluated as it was then (the prompt, the
 cases and the generation parameters at that commit) against the suite as named now (metric, threshold,
-variant, model), and compared with good paired per case (``compare.compare_arms``) on the cases both have.
+variant, model; a scorer of the repository's own is its code in the working tree now, the yardstick held fixed
+while the versions vary), and compared with good paired per case (``compare.compare_arms``) on the cases both have.
 It is bad when that comparison's verdict is "worse", or when its mean misses the suite's threshold that good
 meets. A binary search tests as few commits as it can; each goes through ``engine.run_suite``, so what an
 earlier run cached costs no generation.
@@ -316,7 +317,7 @@ def _suite_at(suite: Suite, repo: git.Repo, workdir: Path, commit: Commit) -> Su
                 (root / case_rel).parent.mkdir(parents=True, exist_ok=True)
                 (root / case_rel).write_bytes(data)
         try:
-            at = load_suite(root / rel, root)
+            at = load_suite(root / rel, root, own_metrics=False)  # the metrics are the suite's now
         except ConfigError as err:
             raise ConfigError(f"at {commit.short} ({commit.subject}): {err}") from None
     return replace(suite, cases=at.cases, cases_hash=at.cases_hash, parameters=at.parameters)

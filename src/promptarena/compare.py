@@ -35,6 +35,8 @@ class CaseRow:
     scores: dict[str, dict[str, float | None]]
     disagreement: float
     failed_assertions: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # arm -> which failed and why
+    reasons: dict[str, dict[str, str]] = field(default_factory=dict)  # arm -> metric -> why it scored so
+    errors: dict[str, dict[str, str]] = field(default_factory=dict)  # arm -> metric -> how scoring failed
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,8 @@ class CaseRows(Sequence[CaseRow]):
             scores={a.arm.label: {m: s[i] for m, s in a.scores.items()} for a in self._arms},
             disagreement=self._disagreement[i],
             failed_assertions={label: failed_assertions(p.details) for label, p in predictions.items()},
+            reasons={label: dict(p.details.get("reasons") or {}) for label, p in predictions.items()},
+            errors={label: dict(p.details.get("errors") or {}) for label, p in predictions.items()},
         )
 
 

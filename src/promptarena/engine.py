@@ -73,6 +73,7 @@ class ArmResult:
     perturbed: dict[str, Column] = field(default_factory=dict)  # perturbation or layout -> its predictions
     holistic: HolisticRow | None = None
     errors: dict[str, int] = field(default_factory=dict)  # metric -> cases whose scoring failed (no score)
+    first_error: dict[str, str] = field(default_factory=dict)  # metric -> the first such case and its error
 
 
 @dataclass
@@ -234,8 +235,10 @@ def _store_chunk(
         for metric, values in column.scores.items():
             (kept.scores.setdefault(metric, []) if kept is not None else arm.scores[metric]).extend(values)
             if kept is None:
-                failed = sum(e is not None for e in column.errors[metric])
-                arm.errors[metric] = arm.errors.get(metric, 0) + failed
+                failed = [(c.id, e) for c, e in zip(column.cases, column.errors[metric], strict=True) if e is not None]
+                arm.errors[metric] = arm.errors.get(metric, 0) + len(failed)
+                if failed:
+                    arm.first_error.setdefault(metric, f"case {failed[0][0]!r}: {failed[0][1]}")
 
 
 def scoring_context(

@@ -39,7 +39,7 @@ class AnswerSpec:
 
 
 Extractor = Callable[[str, AnswerSpec], str]
-extractors: Registry[Extractor] = Registry("answer extractor")
+extractors: Registry[Extractor] = Registry("answer extractor", "promptarena.extractors")
 
 _MINUS = str.maketrans({"\u2212": "-", "\ufe63": "-", "\uff0d": "-"})
 # A number: thousands groups of three (1,000) or plain digits, an optional fraction (.5) and exponent (1e3).

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from promptarena.agreement import ArmAgreement
 from promptarena.backends import Backend
 from promptarena.compare import Comparison, compare_arms
-from promptarena.engine import ProgressFn, SuiteResult, run_suite
+from promptarena.engine import ArmResult, ProgressFn, SuiteResult, run_suite
 from promptarena.gitstore import PromptStore
 from promptarena.plan import SuitePlan
 from promptarena.report import fmt_confidence, fmt_detect, fmt_difference, fmt_interval, fmt_p
@@ -85,13 +85,14 @@ def threshold_gates(result: SuiteResult) -> list[Gate]:
                 gates.append(Gate(result.suite.name, gate_name, True, "no feedback on this version yet; not gated"))
                 continue
             iv = arm.summary[name]
+            failed = _failed(arm, name)
             if iv.n == 0 or math.isnan(iv.mean):
-                gates.append(Gate(result.suite.name, gate_name, False, "no scores to compare"))
+                gates.append(Gate(result.suite.name, gate_name, False, f"no scores to compare{failed}"))
                 continue
             passed = iv.mean <= threshold if lower_is_better else iv.mean >= threshold
             op = ("above" if lower_is_better else "below") if not passed else "meets"
             label = fmt_confidence(iv.confidence)
-            detail = f"{iv.mean:.3f} {op} the threshold {threshold:g} (mean [{label} CI] {fmt_interval(iv)})"
+            detail = f"{iv.mean:.3f} {op} the threshold {threshold:g} (mean [{label} CI] {fmt_interval(iv)}){failed}"
             gates.append(Gate(result.suite.name, gate_name, passed, detail))
     return gates
 
@@ -103,13 +104,27 @@ def regression_gates(comp: Comparison, gate: Sequence[str]) -> list[Gate]:
     re-decided here.
     """
     gates = []
+    arms = {a.arm.label: a for a in comp.arms}
     for row in comp.rows:
         if row.metric not in gate:
             continue
         c = row.comparison
+        failed = "".join(_failed(arms[label], row.metric, label) for label in (row.a, row.b) if label in arms)
         detail = (
             f"{row.a} -> {row.b}: {c.mean_a:.3f} -> {c.mean_b:.3f}, diff {fmt_difference(c)} "
-            f"({fmt_confidence(c.confidence)} CI), p={fmt_p(c.p_value, 'n/a')}, {c.verdict}; {fmt_detect(c)}"
+            f"({fmt_confidence(c.confidence)} CI), p={fmt_p(c.p_value, 'n/a')}, {c.verdict}; {fmt_detect(c)}{failed}"
         )
-        gates.append(Gate(comp.suite.name, f"no regression in {row.metric} ({row.b})", c.verdict != "worse", detail))
+        # cases whose scoring failed cannot be compared: too few left means the gate cannot say "no regression"
+        passed = c.verdict != "worse" and not (failed and c.verdict == "too few cases")
+        gates.append(Gate(comp.suite.name, f"no regression in {row.metric} ({row.b})", passed, detail))
     return gates
+
+
+def _failed(arm: ArmResult, metric: str, label: str = "") -> str:
+    """``; scoring failed on 2 cases (first, case 'x': ValueError: ...)``, or '' when every case was scored."""
+    n = arm.errors.get(metric, 0)
+    if not n:
+        return ""
+    of = f" of {label}" if label else ""
+    first = arm.first_error.get(metric)
+    return f"; scoring failed on {n} case{'s' * (n != 1)}{of}" + (f" (first, {first})" if first else "")

@@ -96,6 +96,7 @@ def plan_suite(suite: Suite, store: PromptStore, revisions: Sequence[str], basel
     if base is None:
         return SuitePlan(suite, [current])  # a new prompt: thresholds only
     files = [suite.path] + ([suite.case_file] if suite.case_file else [])
+    files += [path for spec in suite.metrics if spec.metric for path in spec.metric.sources]  # a scorer's code
     if base.blob == current.blob and not store.changed_since(baseline, files):
         return SuitePlan(suite, [], base, skipped=f"unchanged since {baseline}")
     return SuitePlan(suite, [current] if base.label == current.label else [current, base], base)

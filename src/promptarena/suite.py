@@ -152,10 +152,11 @@ def _specs(items: list[Any]) -> tuple[Spec, ...]:
 
 
 def _assertions(
-    doc: Located, items: list[Any], cases: tuple[Case, ...], root: Path
+    doc: Located, items: list[Any], cases: tuple[Case, ...], root: Path, build: bool = True
 ) -> tuple[tuple[Case, ...], dict[str, Metric]]:
     """The cases, each with the suite's `assert:` list before its own, and the metrics that the assertions feed
-    (none when there are none); every assertion is checked and built here, its errors at its file and line."""
+    (none when there are none, or when not ``build``); every assertion is checked and built here, its errors at
+    its file and line."""
     if not items and not any(c.assertions for c in cases):
         return cases, {}
     from promptarena.metrics.assertions import assertion_metrics, parse_assertions
@@ -165,18 +166,23 @@ def _assertions(
     located = [*zip(own, wheres, strict=True), *((a, c.meta["where"]) for c in cases for a in c.assertions)]
     if own:
         cases = tuple(replace(c, assertions=(*own, *c.assertions)) for c in cases)
-    return cases, assertion_metrics(located, root)
+    return cases, assertion_metrics(located, root) if build else {}
 
 
-def _metric_specs(doc: Located, items: list[Any], root: Path, scored: dict[str, Metric]) -> tuple[Spec, ...]:
+def _metric_specs(
+    doc: Located, items: list[Any], root: Path, scored: dict[str, Metric], build: bool = True
+) -> tuple[Spec, ...]:
     """The suite's metrics: registered names with options, metrics of its own built by their factories, and those
-    its assertions feed (``scored``): where `metrics:` names them, else after the others."""
+    its assertions feed (``scored``): where `metrics:` names them, else after the others. Without ``build``, the
+    registered ones only (a suite read for its cases)."""
     from promptarena.metrics import FactoryContext, metric_factories
     from promptarena.metrics.assertions import METRICS
 
     out = []
     for i, item in enumerate(items):
         if isinstance(item, str) and item in METRICS:
+            if not build:
+                continue
             if item not in scored:
                 raise ConfigError(
                     f"{doc.source}:{doc.line(['metrics', i])}: metrics[{i}]: {item!r} scores the `assert:` lists of "
@@ -184,6 +190,8 @@ def _metric_specs(doc: Located, items: list[Any], root: Path, scored: dict[str, 
                 )
             out.append(Spec(item, {}, scored[item]))
         elif isinstance(item, dict) and next(iter(item)) in metric_factories:
+            if not build:
+                continue
             where = f"{doc.source}:{doc.line(['metrics', i])}: metrics[{i}]"
             metric = metric_factories.get(next(iter(item)))(item, FactoryContext(root, where))
             if metric.name in METRICS:
@@ -195,7 +203,7 @@ def _metric_specs(doc: Located, items: list[Any], root: Path, scored: dict[str, 
             out.extend(_specs([item]))
     if not any(s.name in scored for s in out):
         out.extend(Spec(name, {}, metric) for name, metric in scored.items())
-    if not out:
+    if not out and build:
         raise ConfigError(
             f"{doc.source}:{doc.line(['metrics'])}: metrics: the suite scores nothing; list its metrics "
             "(`metrics: [exact_match]`) or give its cases `assert:` lists (docs/suite-format.md)."
@@ -248,8 +256,12 @@ def _check_models(doc: Located, entries: list[dict[str, Any]]) -> dict[str, dict
     return models
 
 
-def load_suite(path: str | Path, root: Path | None = None) -> Suite:
-    """Read and validate a suite file; every error names the file, the line and the field."""
+def load_suite(path: str | Path, root: Path | None = None, *, own_metrics: bool = True) -> Suite:
+    """Read and validate a suite file; every error names the file, the line and the field.
+
+    ``own_metrics=False`` reads it for its cases and parameters only: the metrics of its own (a scorer, a judge)
+    are left out unbuilt, so none of the repository's code is loaded (bisect reads old suite files so).
+    """
     path = Path(path)
     display = str(path.relative_to(root)) if root and path.is_absolute() and path.is_relative_to(root) else str(path)
     doc: Located = read_yaml(path, display)
@@ -267,12 +279,13 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
 
     cases = load_cases(doc, model.cases, path)
     root = root or _top(path)
-    checked, scored = _assertions(doc, model.assertions, cases.cases, root)
-    metrics = _metric_specs(doc, model.metrics, root, scored)
+    checked, scored = _assertions(doc, model.assertions, cases.cases, root, build=own_metrics)
+    metrics = _metric_specs(doc, model.metrics, root, scored, build=own_metrics)
     _check_names(doc, metrics, "metrics")
     variants = _specs(model.variants)
     _check_names(doc, variants, "variants")
-    _check_thresholds(doc, metrics, model)
+    if own_metrics:
+        _check_thresholds(doc, metrics, model)
     gate = tuple(model.gate) if model.gate is not None else tuple(m.name for m in metrics if _own(m).higher_is_better)
     versions = model.versions.last if isinstance(model.versions, VersionsModel) else tuple(model.versions)
     return Suite(
@@ -305,7 +318,10 @@ def _check_thresholds(doc: Located, metrics: tuple[Spec, ...], model: SuiteModel
     from promptarena.metrics import metrics as registry
 
     def is_feedback(name: str) -> bool:
-        return name in registry and get_metric(name).source == "feedback"
+        try:
+            return name in registry and get_metric(name).source == "feedback"
+        except ConfigError:  # an installed package's metric that fails to load is no vote either
+            return False
 
     listed = {m.name for m in metrics}
     for name in [*model.thresholds, *(model.gate or [])]:

@@ -82,7 +82,7 @@ class Variant(BaseModel):
         return cls.from_options(options).model_dump()
 
 
-variants: Registry[type[Variant]] = Registry("variant")
+variants: Registry[type[Variant]] = Registry("variant", "promptarena.variants")
 
 
 def make_variant(name: str, options: Mapping[str, Any] | None = None) -> Variant:

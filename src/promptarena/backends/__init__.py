@@ -57,7 +57,7 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-backends: Registry[Callable[..., Backend]] = Registry("backend")
+backends: Registry[Callable[..., Backend]] = Registry("backend", "promptarena.backends")
 backends.register("fake", "promptarena.backends.fake:FakeBackend")
 backends.register("transformers", "promptarena.backends.transformers:TransformersBackend")
 backends.register("openai", "promptarena.backends.openai:OpenAIBackend")

@@ -73,12 +73,38 @@ OPTIONS: dict[str, type[BaseModel]] = {
 
 
 def options_model(backend_name: str) -> type[BaseModel]:
-    """The options model of a backend; validate a ``model:`` section (without its ``backend`` key) with it."""
-    try:
+    """The options model of a backend; validate a ``model:`` section (without its ``backend`` key) with it.
+
+    A backend that an installed package adds (entry point group ``promptarena.backends``) declares its options
+    as a pydantic model in its ``options_model`` attribute; without one, the parameters of its constructor are
+    its options (any value, the required ones required).
+    """
+    if backend_name in OPTIONS:
         return OPTIONS[backend_name]
-    except KeyError:
-        hint, known = did_you_mean(backend_name, OPTIONS), ", ".join(sorted(OPTIONS))
-        raise ConfigError(f"unknown backend {backend_name!r}{hint}; known: {known}.") from None
+    from promptarena.backends import backends
+
+    factory = backends.get(backend_name)  # an unknown name is a ConfigError listing the known ones
+    declared = getattr(factory, "options_model", None)
+    if isinstance(declared, type) and issubclass(declared, BaseModel):
+        return declared
+    return _signature_options(backend_name, factory)
+
+
+def _signature_options(name: str, factory: Any) -> type[BaseModel]:
+    """An options model made of a backend constructor's keyword parameters, every value accepted."""
+    import inspect
+
+    from pydantic import create_model
+
+    fields: dict[str, Any] = {}
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        parameters = []  # type: ignore[assignment]
+    for p in parameters:
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+            fields[p.name] = (Any, ... if p.default is inspect.Parameter.empty else p.default)
+    return create_model(f"{name}_options", __base__=_Options, **fields)
 
 
 def option_errors(err: ValidationError, model: type[BaseModel]) -> list[str]:

@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 @click.option(
     "--baseline",
     default=None,
-    help="Git ref to gate against (e.g. origin/main): suites whose prompt, suite or cases changed since it are "
-    "evaluated at REF and now, and a significant regression of a gated metric fails the run.",
+    help="Git ref to gate against (e.g. origin/main): suites whose prompt, suite, cases or scorers changed since it "
+    "are evaluated at REF and now, and a significant regression of a gated metric fails the run.",
 )
 @click.option("--alpha", type=ALPHA, default=0.05, show_default=True, help="Significance level of the regression gate.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")

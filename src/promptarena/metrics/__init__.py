@@ -105,6 +105,8 @@ class Metric:
             prediction, given the validated options and the context: a scorer's source hash, a grader's
             fingerprint and prompt blob. Must be JSON-serializable.
         needs_assertions: Scores the case's ``assert:`` list, so its scores are keyed by that list too.
+        sources: Files of the repository its scores rest on (a scorer's source): `--baseline` evaluates a suite
+            again when one of them changed since the base, as when its prompt or cases did.
     """
 
     name: str
@@ -121,6 +123,7 @@ class Metric:
     needs_context: bool = False
     cache_salt: Callable[[Mapping[str, Any], ScoringContext], Any] | None = None
     needs_assertions: bool = False
+    sources: tuple[Path, ...] = ()
 
     def score_batch(
         self,
@@ -154,7 +157,23 @@ class Metric:
         return self.check_options(checked) if self.check_options else checked
 
 
-metrics: Registry[Metric] = Registry("metric")
+def _plugin_metric(name: str, obj: Any) -> Metric:
+    """What a package's ``promptarena.metrics`` entry point names: a ``Metric``, or a scorer function (plain or
+    declared with ``@promptarena.metric``) called per case as a suite's own scorer is."""
+    if isinstance(obj, Metric):
+        return obj
+    if callable(obj):
+        from promptarena.scorers import plugin_metric
+
+        return plugin_metric(name, obj)
+    raise ConfigError(
+        f"metric {name!r} of an installed package is a {type(obj).__name__}; its entry point must name a Metric "
+        "or a scorer function."
+    )
+
+
+metrics: Registry[Metric] = Registry("metric", "promptarena.metrics", adapt=_plugin_metric)
+"""Every metric a suite can name: the built-in ones, and those that installed packages add (entry points)."""
 
 _TEXT = "promptarena.metrics.text"
 for _name, _attr in [
@@ -203,8 +222,9 @@ MetricFactory = Callable[[Mapping[str, Any], FactoryContext], Metric]
 """Builds a suite's own metric from its entry, a mapping whose first key names the factory
 (``{python: evals/scorers.py:polite, name: ...}``); raises ``ConfigError`` naming ``context.where``."""
 
-metric_factories: Registry[MetricFactory] = Registry("kind of metric entry")
+metric_factories: Registry[MetricFactory] = Registry("kind of metric entry", "promptarena.metric_factories")
 """The keys of a suite's metric entries that build a metric of the suite's own (a scorer, a rubric judge)."""
+metric_factories.register("python", "promptarena.scorers:python_metric")
 
 
 def get_metric(name: str) -> Metric:

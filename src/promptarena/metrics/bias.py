@@ -175,7 +175,7 @@ def bias_scores(names: Sequence[str], texts: Iterable[str]) -> dict[str, float |
     return _measure([bias_measures.get(name).spec() for name in names], texts)
 
 
-bias_measures: Registry[BiasMeasure] = Registry("bias measure")
+bias_measures: Registry[BiasMeasure] = Registry("bias measure", "promptarena.bias_measures")
 for _axis, _groups in (("gender", gender_groups), ("race", race_groups)):
     _k = len(_groups())
     _scale = f"0 = evenly, {1 - 1 / _k:g} = all in one of the {_k} groups"

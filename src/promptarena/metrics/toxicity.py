@@ -122,7 +122,7 @@ def transformers_classifier(model: str, batch_size: int = 32) -> ToxicityScorer:
     return ToxicityScorer("transformers", f"{model}@{revision}", score)
 
 
-toxicity_scorers: Registry[Callable[..., ToxicityScorer]] = Registry("toxicity scorer")
+toxicity_scorers: Registry[Callable[..., ToxicityScorer]] = Registry("toxicity scorer", "promptarena.toxicity_scorers")
 toxicity_scorers.register("profanity_check", profanity_check)
 toxicity_scorers.register("transformers", transformers_classifier)
 

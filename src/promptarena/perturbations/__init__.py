@@ -67,7 +67,7 @@ class Perturbation:
         return self.group.partition("=")[0] if self.group else None
 
 
-perturbations: Registry[Perturbation] = Registry("perturbation")
+perturbations: Registry[Perturbation] = Registry("perturbation", "promptarena.perturbations")
 
 for _name in ["typos", "lowercase", "contractions", "expansions", "whitespace", "filler_words", "misspellings"]:
     perturbations.register(_name, f"promptarena.perturbations.robustness:{_name}")

@@ -81,7 +81,7 @@ def _shot_order(messages: Messages, rng: random.Random) -> Messages:
     return messages[:start] + tuple(m for pair in order for m in pair) + messages[-1:]
 
 
-formats: Registry[Format] = Registry("format")
+formats: Registry[Format] = Registry("format", "promptarena.formats")
 for _format in (
     Format("separator", _separator, "The separator after field labels: ': ', ' : ', ' - ', a line break."),
     Format("label_case", _label_case, "The casing of field labels: as written, Title, UPPER or lower."),

@@ -83,6 +83,8 @@ def summary_json(outcome: SuiteResult) -> dict[str, Any]:
                 "variant": arm.arm.variant.name,
                 "model": arm.arm.model,
                 "metrics": {m: dataclasses.asdict(iv) for m, iv in arm.summary.items()},
+                "errors": {s.name: arm.errors.get(s.name, 0) for s in outcome.suite.metrics},  # cases not scored
+                "first_error": dict(arm.first_error),
                 "latency_p50_s": arm.latency_p50,
                 "latency_p95_s": arm.latency_p95,
                 "tokens_per_s": arm.tokens_per_s,

@@ -71,12 +71,33 @@ def suite_table(result: SuiteResult) -> Table:
             label,
             arm.arm.variant.name,
             *([arm.arm.model] if models else []),
-            *[fmt_interval(arm.summary[name]) if name in arm.summary else MISSING for name in names],
+            *[_cell(arm, name) for name in names],
             fmt_number(arm.latency_p50, ".2f"),
             fmt_number(arm.tokens_per_s, ".0f"),
             fmt_number(arm.mean_output_tokens, ".1f"),
         )
     return table
+
+
+def _cell(arm: ArmResult, metric: str) -> str:
+    """A metric's mean and interval, and how many cases could not be scored (``0.50 [0.30, 0.70] · 2 errors``)."""
+    cell = fmt_interval(arm.summary[metric]) if metric in arm.summary else MISSING
+    n = arm.errors.get(metric, 0)
+    return f"{cell} · [red]{n} error{'s' * (n != 1)}[/red]" if n else cell
+
+
+def error_lines(result: SuiteResult) -> list[str]:
+    """One line per arm and metric whose scoring failed on some cases: how many, and the first case's error."""
+    lines = []
+    for arm in result.arms:
+        for metric, n in arm.errors.items():
+            if n:
+                first = arm.first_error.get(metric, "")
+                lines.append(
+                    f"{metric} of {arm.arm.label}: scoring failed on {n} of {len(result.suite.cases)} cases, "
+                    f"not counted in its mean; first, {first}"
+                )
+    return lines
 
 
 def _holistic_columns(result: SuiteResult) -> list[tuple[str, Callable[[HolisticRow], str]]]:
@@ -181,6 +202,8 @@ def holistic_table(result: SuiteResult) -> Table | None:
 def print_suite(console: Console, result: SuiteResult, db_path: str) -> None:
     """The suite's table, its holistic table when it declares one, and what was generated, cached and stored."""
     console.print(suite_table(result))
+    for line in error_lines(result):
+        console.print(f"[red]scoring error[/red] {escape(line)}", highlight=False)
     holistic = holistic_table(result)
     if holistic is not None:
         console.print(holistic)
@@ -190,6 +213,21 @@ def print_suite(console: Console, result: SuiteResult, db_path: str) -> None:
         line += f" ({result.generated_tokens} tokens in {result.generation_s:.1f} s, {rate:.0f} tok/s"
         line += f"; model ready in {result.load_s:.1f} s)" if result.load_s >= 0.05 else ")"
     console.print(f"[dim]{line}; run {result.run_id} in {db_path}; model {result.model}[/dim]\n")
+
+
+def _case_cell(row: CaseRow, label: str) -> str:
+    """An arm's answer to a case, with each metric's reason (and scoring error) under it, dimmed, and each
+    assertion it failed, with why (in place of the assertion metrics' own reasons, which say the same)."""
+    from promptarena.metrics.assertions import METRICS
+
+    lines = [escape(clip(row.answers[label] or row.outputs[label]))]
+    reasons = {m: r for m, r in row.reasons.get(label, {}).items() if m not in METRICS}
+    lines += [f"[dim]{escape(m)}: {escape(clip(r))}[/dim]" for m, r in reasons.items()]
+    lines += [f"[red]{escape(m)}: {escape(clip(e))}[/red]" for m, e in row.errors.get(label, {}).items()]
+    for failure in row.failed_assertions.get(label, []):
+        why = failure.get("reason") or f"error: {failure.get('error')}"
+        lines.append(f"[red]✗[/red] [dim]{escape(failure['assertion'])} {failure['type']}: {escape(clip(why))}[/dim]")
+    return "\n".join(lines)
 
 
 def print_failures(console: Console, failures: Sequence[object]) -> None:
@@ -223,15 +261,6 @@ def comparison_table(comp: Comparison, rows: Sequence[MetricRow] | None = None, 
     return table
 
 
-def _answer_cell(row: CaseRow, label: str) -> str:
-    """An arm's answer to a case, and below it each assertion it failed, with why."""
-    lines = [escape(clip(row.answers[label] or row.outputs[label]))]
-    for failure in row.failed_assertions.get(label, []):
-        why = failure.get("reason") or f"error: {failure.get('error')}"
-        lines.append(f"[red]✗[/red] [dim]{escape(failure['assertion'])} {failure['type']}: {escape(clip(why))}[/dim]")
-    return "\n".join(lines)
-
-
 def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> None:
     """The comparison table, what its cases can detect, the cases that disagree most, calibration and maj@k."""
     console.print(comparison_table(comp))
@@ -251,7 +280,7 @@ def print_comparison(console: Console, comp: Comparison, top_cases: int = 5) -> 
             cases.add_row(
                 row.case_id,
                 " | ".join(row.references),
-                *[_answer_cell(row, a.arm.label) for a in comp.arms],
+                *[_case_cell(row, a.arm.label) for a in comp.arms],
             )
         console.print(cases)
     for label, cal in comp.calibration.items():
