@@ -75,7 +75,11 @@ class Cache(Database):
         """Each key's score, from the cache where stored; ``compute`` gets the indices of the first occurrence of
         every missing key and returns their scores, which are stored (errors excepted) under ``metric``."""
         found = self.cached_scores(keys)
-        todo = list({key: i for i, key in reversed(list(enumerate(keys))) if key not in found}.items())
+        first: dict[str, int] = {}
+        for i, key in enumerate(keys):
+            if key not in found:
+                first.setdefault(key, i)
+        todo = list(first.items())
         if todo:
             computed = compute([i for _, i in todo])
             self.put_scores([(key, metric, score) for (key, _), score in zip(todo, computed, strict=True)])
