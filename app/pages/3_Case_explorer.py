@@ -24,6 +24,7 @@ from _workbench import (
 )
 
 from promptarena import feedback, views
+from promptarena.metrics.assertions import METRICS as ASSERTION_METRICS
 from promptarena.metrics.assertions import failed_assertions
 from promptarena.report import fmt_number
 from promptarena.types import Case
@@ -77,8 +78,10 @@ def show_assertions(case: Case) -> None:
 
 
 def show_reasons(sample: views.CaseSample) -> None:
-    """Why each metric scored the case so (a scorer's or a judge's reason), and how scoring failed where it did."""
+    """Why each metric scored the case so (a scorer's or a judge's reason), and how scoring failed where it did;
+    the assertion metrics' reasons are the failed assertions, shown apart."""
     reasons, errors = sample.details.get("reasons") or {}, sample.details.get("errors") or {}
+    reasons = {m: r for m, r in reasons.items() if m not in ASSERTION_METRICS}  # shown as failed assertions
     if not reasons and not errors:
         return
     rows = [
