@@ -20,6 +20,8 @@ import git
 
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.promptfile import PromptFile, parse_prompt
+from promptarena.repository import open_repo as _open_repo
+from promptarena.repository import repository_root
 from promptarena.yamlfile import decode_text
 
 __all__ = ["WORKTREE", "PROMPT_SUFFIX", "PromptVersion", "PromptStore", "blob_sha", "repository_root"]
@@ -59,29 +61,6 @@ class PromptVersion:
 def blob_sha(data: bytes) -> str:
     """The git blob sha of ``data``, as ``git hash-object`` computes it (without filters)."""
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def repository_root(path: Path | str = ".") -> Path:
-    """The top folder of the git repository that contains ``path``, so that commands work from any subfolder."""
-    with _open_repo(path) as repo:
-        return Path(str(repo.working_tree_dir)).resolve()
-
-
-def _open_repo(path: Path | str) -> git.Repo:
-    """The repository that contains ``path``, found as git finds it (walking up from ``path``), with a worktree."""
-    where = Path(path).expanduser()
-    if not where.exists():
-        raise ConfigError(f"the repository path {str(where)!r} does not exist: pass --repo PATH")
-    try:
-        repo = git.Repo(where, search_parent_directories=True)
-    except git.InvalidGitRepositoryError:
-        raise ConfigError(
-            f"{str(where.absolute())!r} is not inside a git repository: prompts are versioned by git, so run "
-            "`git init` there (and commit your prompts) or pass --repo PATH to a repository"
-        ) from None
-    if repo.bare or repo.working_tree_dir is None:
-        raise ConfigError(f"{str(where)!r} is a bare git repository: use a clone with a worktree")
-    return repo
 
 
 class PromptStore:
