@@ -26,7 +26,15 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from promptarena.backends.openai._responses import choices_of, error_detail, json_body, snippet, text_of, whole
+from promptarena.backends.openai._responses import (
+    choices_of,
+    error_detail,
+    json_body,
+    logprobs_of,
+    snippet,
+    text_of,
+    whole,
+)
 from promptarena.errors import BackendError, ConfigError
 from promptarena.types import Generation, GenerationRequest, Message
 
@@ -261,6 +269,9 @@ class OpenAIBackend:
         }
         if p.stop:
             payload["stop"] = list(p.stop)
+        if p.top_logprobs:
+            payload["logprobs"] = True
+            payload["top_logprobs"] = p.top_logprobs
         if n > 1:
             payload["n"] = n
         return payload
@@ -300,7 +311,8 @@ class OpenAIBackend:
             else:
                 completion = round(total_completion / len(taken))
             finish = "length" if choice.get("finish_reason") == "length" else "stop"
-            results.append((index, Generation(text, prompt_tokens or 0, completion, latency, finish)))
+            logprobs = logprobs_of(choice) if first.params.top_logprobs else None
+            results.append((index, Generation(text, prompt_tokens or 0, completion, latency, finish, logprobs)))
         return _Done(results, job.indices[len(taken) :])
 
     def _rejected(self, err: _Rejected) -> BackendError:
