@@ -230,6 +230,8 @@ def _score_key(metric: Metric, spec: Spec, salt: Any, prediction: Prediction, ca
             "tokens": [prediction.prompt_tokens, prediction.completion_tokens],
             "references": case.references,
             "vars": case.vars,
+            # what else the case holds (its rubric), but not where it is written; only when it holds something
+            **({"meta": meta} if (meta := {k: v for k, v in case.meta.items() if k != "where"}) else {}),
         }
     )
 

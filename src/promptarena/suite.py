@@ -149,7 +149,9 @@ def _specs(items: list[Any]) -> tuple[Spec, ...]:
     return tuple(out)
 
 
-def _metric_specs(doc: Located, items: list[Any], root: Path) -> tuple[Spec, ...]:
+def _metric_specs(
+    doc: Located, items: list[Any], root: Path, model: dict[str, Any], cases: tuple[Case, ...]
+) -> tuple[Spec, ...]:
     """The suite's metrics: registered names with options, and metrics of its own built by their factories."""
     from promptarena.metrics import FactoryContext, metric_factories
 
@@ -157,7 +159,8 @@ def _metric_specs(doc: Located, items: list[Any], root: Path) -> tuple[Spec, ...
     for i, item in enumerate(items):
         if isinstance(item, dict) and next(iter(item)) in metric_factories:
             where = f"{doc.source}:{doc.line(['metrics', i])}: metrics[{i}]"
-            metric = metric_factories.get(next(iter(item)))(item, FactoryContext(root, where))
+            context = FactoryContext(root, where, model, cases)
+            metric = metric_factories.get(next(iter(item)))(item, context)
             if any(s.name == metric.name for s in out):
                 raise ConfigError(f"{where}: a metric named {metric.name!r} is listed already; give this one a name.")
             out.append(Spec(metric.name, {}, metric))
@@ -228,7 +231,8 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         _check_model(doc, model.model)
 
     cases = load_cases(doc, model.cases, path)
-    metrics = _metric_specs(doc, model.metrics, root or _top(path))
+    own_model = dict(next(iter(models.values()))) if models else dict(model.model)
+    metrics = _metric_specs(doc, model.metrics, root or _top(path), own_model, cases.cases)
     _check_names(doc, metrics, "metrics")
     variants = _specs(model.variants)
     _check_names(doc, variants, "variants")
@@ -246,7 +250,7 @@ def load_suite(path: str | Path, root: Path | None = None) -> Suite:
         versions=versions,
         thresholds=dict(model.thresholds),
         gate=gate,
-        model=dict(next(iter(models.values()))) if models else dict(model.model),
+        model=own_model,
         seed=model.seed,
         parameters=model.parameters.model_dump(exclude_unset=True),
         suite_hash=file_sha256(str(path)),
