@@ -32,6 +32,8 @@ class CaseRow:
     answers: dict[str, str]
     scores: dict[str, dict[str, float | None]]
     disagreement: float
+    reasons: dict[str, dict[str, str]] = field(default_factory=dict)  # arm -> metric -> why it scored so
+    errors: dict[str, dict[str, str]] = field(default_factory=dict)  # arm -> metric -> why it could not score
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ class CaseRows(Sequence[CaseRow]):
             answers={label: p.answer for label, p in predictions.items()},
             scores={a.arm.label: {m: s[i] for m, s in a.scores.items()} for a in self._arms},
             disagreement=self._disagreement[i],
+            reasons={label: dict(p.details.get("reasons", {})) for label, p in predictions.items()},
+            errors={label: dict(p.details.get("errors", {})) for label, p in predictions.items()},
         )
 
 

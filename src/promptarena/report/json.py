@@ -80,6 +80,7 @@ def summary_json(outcome: SuiteResult) -> dict[str, Any]:
                 "variant": arm.arm.variant.name,
                 "model": arm.arm.model,
                 "metrics": {m: dataclasses.asdict(iv) for m, iv in arm.summary.items()},
+                "errors": dict(arm.errors),  # metric -> cases whose scoring failed (not in the mean, never a 0)
                 "latency_p50_s": arm.latency_p50,
                 "latency_p95_s": arm.latency_p95,
                 "tokens_per_s": arm.tokens_per_s,

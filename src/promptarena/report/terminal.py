@@ -42,7 +42,8 @@ def suite_table(result: SuiteResult) -> Table:
         title=f"{suite.name}  ({suite.prompt}, {len(suite.cases)} cases)",
         title_justify="left",
         caption=f"mean [{summary_confidence(result)} CI] per metric; p50 latency per case; the arm's tokens/s in "
-        f"this run; mean output tokens; {fmt_energy(result.energy_j, result.energy_sources)}",
+        f"this run; mean output tokens; {fmt_energy(result.energy_j, result.energy_sources)}"
+        + ("; (N failed): cases the metric could not score, left out of its mean" if _failed(result) else ""),
         caption_justify="left",
     )
     models = any(arm.arm.model for arm in result.arms)
@@ -66,12 +67,24 @@ def suite_table(result: SuiteResult) -> Table:
             label,
             arm.arm.variant.name,
             *([arm.arm.model] if models else []),
-            *[fmt_interval(arm.summary[name]) if name in arm.summary else MISSING for name in names],
+            *[_cell(arm, name) for name in names],
             fmt_number(arm.latency_p50, ".2f"),
             fmt_number(arm.tokens_per_s, ".0f"),
             fmt_number(arm.mean_output_tokens, ".1f"),
         )
     return table
+
+
+def _failed(result: SuiteResult) -> bool:
+    return any(n for arm in result.arms for n in arm.errors.values())
+
+
+def _cell(arm: ArmResult, name: str) -> str:
+    """A metric's mean with its interval, and how many cases it failed to score (counted apart, never as 0)."""
+    if name not in arm.summary:
+        return MISSING
+    failed = arm.errors.get(name, 0)
+    return fmt_interval(arm.summary[name]) + (f" ({failed} failed)" if failed else "")
 
 
 def _holistic_columns(result: SuiteResult) -> list[tuple[str, Callable[[HolisticRow], str]]]:
