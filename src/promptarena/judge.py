@@ -90,7 +90,7 @@ class Verdict:
 
 
 _LABELLED = re.compile(
-    r"^[\s*#>_-]*(?:final\s+)?(?:verdict|score|grade|rating)[\s*_]*[:=-]?[\s*_\"'`(]*([A-Za-z]+|\d+)(?![.,]\d)",
+    r"^[\s*#>_-]*(?:final\s+)?(?:verdict|scores?|grades?|rating)[\s*_]*[:=-]?[\s*_\"'`(]*([A-Za-z]+|\d+)(?![.,]\d)",
     re.IGNORECASE | re.MULTILINE,
 )
 _FIRST_WORD = re.compile(r"^[\s*#>_\"'`(]*([A-Za-z]+|\d+)(?![\w.,]\d|\w)")
@@ -112,15 +112,15 @@ def read_verdict(text: str, scale: Scale) -> Verdict | None:
 
 
 def _reason(text: str, verdict: re.Match[str]) -> str | None:
-    """The grader's reason: what follows ``REASON:``, else its text without the verdict's line."""
+    """The grader's reason: what follows ``REASON:``, else its words around the verdict."""
     found = _REASON.search(text)
     if found:
-        reason = found.group(1).strip()
-    else:
-        start = text.rfind("\n", 0, verdict.start(1)) + 1
-        end = text.find("\n", verdict.end(1))
-        reason = (text[:start] + (text[end:] if end >= 0 else "")).strip()
-    return reason or None
+        return found.group(1).strip() or None
+    line_end = text.find("\n", verdict.end(1))
+    line_end = len(text) if line_end < 0 else line_end
+    before = text[: text.rfind("\n", 0, verdict.start(1)) + 1]
+    parts = [before.strip(), text[verdict.end(1) : line_end].lstrip(" \t.:;,-–—*)").rstrip(), text[line_end:].strip()]
+    return "\n".join(p for p in parts if p) or None
 
 
 def weigh(logprobs: Sequence[TokenLogprobs], text: str, verdict: Verdict, scale: Scale) -> float | None:

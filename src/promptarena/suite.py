@@ -65,6 +65,8 @@ class SuiteModel(_Strict):
         for item in items:
             if isinstance(item, dict) and item and next(iter(item)) in metric_factories:
                 continue  # a metric of the suite's own: its factory checks the entry
+            if isinstance(item, dict) and (kinds := [key for key in item if key in metric_factories]):
+                raise ValueError(f"start the entry with `{kinds[0]}:`, the kind of metric it builds, then the rest")
             if isinstance(item, dict) and (len(item) != 1 or not isinstance(next(iter(item.values())), dict | None)):
                 raise ValueError("write each entry as a name or as {name: {options}}")
         return items
