@@ -22,9 +22,9 @@ import torch
 
 from promptarena.backends.transformers import _kvcache as kv
 from promptarena.backends.transformers._device import default_batch_size
-from promptarena.backends.transformers._sampling import choose
+from promptarena.backends.transformers._sampling import choose, keep_top, token_logprobs
 from promptarena.errors import BackendError
-from promptarena.types import Generation, GenerationRequest, TokenLogprobs
+from promptarena.types import Generation, GenerationRequest
 
 MIN_SHARED_PREFIX = 8
 CLUSTER_GAIN = 32  # tokens of a head of their own that earn a cluster of prompts a prefill apart
@@ -42,8 +42,7 @@ class Row:
     row_key: bytes
     started: float = 0.0
     tokens: list[int] = field(default_factory=list)  # kept only for rows with stop strings
-    # per step, for rows that ask for top log-probabilities: (chosen token, its logprob, [(token, logprob), ...])
-    top: list[tuple[int, float, list[tuple[int, float]]]] = field(default_factory=list)
+    top: list[Any] = field(default_factory=list)  # per step, for rows that ask: see _sampling.keep_top
 
 
 @dataclass
@@ -114,24 +113,9 @@ class Batch:
             logits, self.temps, self.top_p, self.keys, self.count, sampled=self.sampled, nucleus=self.nucleus
         )
         if self.scored:
-            self.keep_top(logits)
+            keep_top(self.rows, logits, self.last)
         self.hist.scatter_(1, self.count.clamp(max=self.hist.shape[1] - 1)[:, None], self.last[:, None])
         self.count += 1
-
-    def keep_top(self, logits: Any) -> None:
-        """For the rows that ask for them, keep this step's chosen token and most probable tokens with their
-        log-probabilities (read back at once: only a grader's short verdicts ask)."""
-        asking = [i for i, row in enumerate(self.rows) if row.request.params.top_logprobs]
-        idx = torch.tensor(asking, device=logits.device)
-        logprobs = logits.index_select(0, idx).float().log_softmax(dim=-1)
-        k = min(max(self.rows[i].request.params.top_logprobs for i in asking), logprobs.shape[-1])
-        top = logprobs.topk(k, dim=-1)
-        chosen = self.last.index_select(0, idx)
-        picked = logprobs.gather(1, chosen[:, None])[:, 0]
-        rows = zip(asking, chosen.tolist(), picked.tolist(), top.indices.tolist(), top.values.tolist(), strict=True)
-        for i, token, logprob, ids, values in rows:
-            n = self.rows[i].request.params.top_logprobs
-            self.rows[i].top.append((token, logprob, list(zip(ids[:n], values[:n], strict=True))))
 
     def step(self, model: Any, cache_kw: str) -> None:
         """One decode step: feed every row's last token, choose the next."""
@@ -462,13 +446,5 @@ class Scheduler:
             completion_tokens=len(tokens),
             latency_s=now - row.started,
             finish_reason="stop" if ended else "length",
-            logprobs=self._logprobs(row, len(body)) if row.request.params.top_logprobs else None,
-        )
-
-    def _logprobs(self, row: Row, n: int) -> tuple[TokenLogprobs, ...]:
-        """The first ``n`` steps' kept log-probabilities, each token as its text."""
-        decode = self.tokenizer.decode
-        return tuple(
-            TokenLogprobs(decode([token]), logprob, tuple((decode([t]), v) for t, v in top))
-            for token, logprob, top in row.top[:n]
+            logprobs=token_logprobs(self.tokenizer, row.top[: len(body)]) if row.request.params.top_logprobs else None,
         )
