@@ -24,6 +24,7 @@ from tests.support.cli import cli, exited
 from tests.support.git import GitRepo
 from tests.support.llama_server import MODEL_ALIAS, LlamaServer
 from tests.support.repos import COUNTRIES, edit_suite, qa_repo, results_db
+from tests.test_imports import _evals_importing
 
 PASS_FAIL = scale_of("pass_fail")
 ONE_TO_FIVE = scale_of("1-5")
@@ -411,6 +412,17 @@ def test_the_default_grader_prompt_ships_in_the_package() -> None:
     assert '"promptarena.data" = ["*.tsv", "*.txt", "*.prompt"]' in pyproject
 
 
+def test_the_fake_backend_example_of_the_docs_grades_as_it_says(tmp_path: Path) -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "judges.md").read_text(encoding="utf-8")
+    snippet = yaml.safe_load(doc.rsplit("```yaml\n", 1)[1].split("```")[0])
+    repo = qa_repo(tmp_path / "repo", versions=["HEAD~1"], cases=[{"id": "fr", "vars": {"country": "France"}}])
+    edit_suite(repo, **snippet)
+    ((arm,),) = [suite["arms"] for suite in run_json(repo)["suites"]]
+    p5, p4 = math.exp(-0.1), math.exp(-2.4)
+    assert arm["metrics"]["names_capital"]["n"] == 1 and arm["errors"]["names_capital"] == 0
+    assert arm["metrics"]["names_capital"]["mean"] == pytest.approx((p5 * 1.0 + p4 * 0.75) / (p5 + p4))
+
+
 # --- real graders: the embedded model, and llama.cpp's server ------------------------------------------------
 
 
@@ -441,6 +453,9 @@ def test_the_embedded_model_grades_with_log_probabilities(tmp_path: Path) -> Non
     repo = judge_repo(tmp_path / "repo", versions=["HEAD~1"])
     suite, generations = _graded_by(repo, {"backend": "transformers", "model": "default"}, "1-5")
     _check_grades(suite, generations, len(COUNTRIES))
+    # a rerun grades nothing, and neither loads the grader nor imports torch
+    code, output, imported = _evals_importing(["run"], repo.root, ("torch", "transformers"))
+    assert code == 0 and "0 generated, 6 from cache" in output and imported == []
     for text, steps in generations:  # the transformers backend keeps every step's top tokens, spelling the text
         assert steps and all(len(top) == 20 and top[0][1] >= top[-1][1] for _, _, top in steps)
         assert all(lp <= 0 and abs(lp - top[0][1]) < 1e-3 for _, lp, top in steps)  # greedy: each token the top one
