@@ -273,6 +273,23 @@ def test_a_case_rubric_is_added_to_the_suites_and_keys_its_grade(tmp_path: Path)
         assert len(grading(backend)) == 2 and "It is two words." in grading(backend)[0]
 
 
+def test_a_case_files_rubric_column_is_each_rows_rubric_not_a_variable(tmp_path: Path) -> None:
+    repo = judge_repo(tmp_path / "repo", {"rubric": None, "name": "row_rubric"}, versions=["HEAD~1"])
+    repo.write("evals/cases/rows.csv", "id,country,answer,criteria\nfr,France,Paris,It names Paris.\njp,Japan,Tokyo,\n")
+    edit_suite(repo, cases={"file": "cases/rows.csv", "reference": "answer", "rubric": "criteria"})
+    backend = FakeBackend(responses={**ANSWERS, **VERDICTS})
+    with PromptStore(repo.root) as store, ResultsStore(tmp_path / "results.db") as results:
+        suite = load_suite(repo.root / "evals" / "qa.yaml", repo.root)
+        assert [c.vars for c in suite.cases] == [{"country": "France"}, {"country": "Japan"}]
+        out = run_suite(suite, store, results, backend=backend)
+    assert len(grading(backend)) == 1 and "Rubric: It names Paris." in grading(backend)[0]
+    assert out.arms[0].scores["row_rubric"] == [1.0, None]  # the row without a rubric is not applicable
+
+    edit_suite(repo, cases={"file": "cases/rows.csv", "reference": "answer", "rubric": "critera"})
+    err = _refused(repo)
+    assert "no column 'critera' (did you mean criteria?), which cases.rubric names (evals/qa.yaml:" in err, err
+
+
 def test_a_rubric_of_the_cases_alone_grades_only_the_cases_that_bring_one(tmp_path: Path) -> None:
     cases = [{"id": "fr", "vars": {"country": "France"}, "rubric": "It names {{ country }}'s capital."}]
     cases.append({"id": "jp", "vars": {"country": "Japan"}})
