@@ -1,19 +1,9 @@
-"""The rubric judge: a metric that asks a grader model whether an output meets a rubric.
-
-A suite names it as ``{rubric: "The reply is polite and answers {{ question }}.", name: polite}``. The rubric
-renders with the case's variables (Jinja2's sandbox, strict undefined), and a case's own ``rubric`` is added to
-it. The grader is any backend (by default the suite's own ``model:``); its prompt is a prompt file,
-``prompts/rubric_judge.prompt`` (the packaged default when the repository has none), which gets ``rubric``,
-``output``, ``scale``, ``vars`` and ``references``. Its requests go through the run's generation cache and
-batching; its verdict is read from the text, or, where the backend returns the top log-probabilities at the
-verdict's token, weighed by them (G-Eval): the probability-weighted mean over the scale's tokens. A verdict that
-cannot be read is that case's error, counted and shown, never a score of 0. See docs/judges.md.
-"""
+"""The rubric metric: a suite's entry, checked against its cases when the suite is read, and the grading of a
+batch of outputs through the run's scoring context."""
 
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -26,11 +16,12 @@ from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from promptarena.errors import ConfigError
+from promptarena.judge._verdict import PASS_FAIL, Scale, read_verdict, scale_of, weigh
 from promptarena.metrics import FactoryContext, Metric, Score, ScoringContext
 from promptarena.promptfile import PromptFile, parse_prompt
-from promptarena.types import Case, Generation, GenerationRequest, GenParams, Prediction, TokenLogprobs
+from promptarena.types import Case, Generation, GenerationRequest, GenParams, Prediction
 
-__all__ = ["DEFAULT_PROMPT", "Scale", "Verdict", "read_verdict", "rubric_metric", "scale_of", "weigh"]
+__all__ = ["DEFAULT_PROMPT", "GRADER_VARIABLES", "rubric_metric"]
 
 DEFAULT_PROMPT = "rubric_judge"
 """The grader prompt's name: ``prompts/rubric_judge.prompt``, else the one that ships in ``promptarena/data``."""
@@ -38,115 +29,6 @@ TOP_LOGPROBS = 20
 """Tokens whose log-probabilities are asked for at each step of a verdict weighed by them (OpenAI's most)."""
 GRADER_VARIABLES = ("rubric", "output", "scale", "vars", "references")
 _DEFAULT_GRADER = {"backend": "transformers", "model": "default"}
-
-
-# --- scales and verdicts ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Scale:
-    """A declared scale: its verdict labels (lower case) and the score in 0..1 that each stands for."""
-
-    name: str
-    labels: tuple[str, ...]
-    values: tuple[float, ...]
-
-    def value(self, label: str) -> float:
-        return self.values[self.labels.index(label)]
-
-    def label(self, word: str) -> str | None:
-        """The label a word of a verdict names (``PASS``, ``passed``, ``P`` for pass; ``4`` for 4), else None."""
-        word = word.strip().strip("*_`'\"()[]").rstrip(".,;:!").lower()
-        if not word:
-            return None
-        if word.isdigit():
-            return word if word in self.labels else None
-        found = [label for label in self.labels if label.startswith(word) or word.startswith(label)]
-        return found[0] if len(found) == 1 and word.isalpha() else None
-
-
-PASS_FAIL = Scale("pass_fail", ("pass", "fail"), (1.0, 0.0))
-
-
-def scale_of(name: str) -> Scale:
-    """``pass_fail``, or ``1-N`` (N from 2 to 9), whose whole numbers map onto 0..1 as (k - 1) / (N - 1)."""
-    if name == PASS_FAIL.name:
-        return PASS_FAIL
-    found = re.fullmatch(r"1-([2-9])", name.strip())
-    if not found:
-        raise ValueError(f"unknown scale {name!r}; use pass_fail, or 1-N for a whole number from 1 to N (N up to 9)")
-    top = int(found.group(1))
-    steps = range(1, top + 1)
-    return Scale(f"1-{top}", tuple(str(k) for k in steps), tuple((k - 1) / (top - 1) for k in steps))
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A verdict read from a grader's text: its label, where the label starts, and the grader's reason."""
-
-    label: str
-    offset: int
-    reason: str | None
-
-
-_LABELLED = re.compile(
-    r"^[\s*#>_-]*(?:final\s+)?(?:verdict|scores?|grades?|rating)[\s*_]*[:=-]?[\s*_\"'`(]*([A-Za-z]+|\d+)(?![.,]\d)",
-    re.IGNORECASE | re.MULTILINE,
-)
-_FIRST_WORD = re.compile(r"^[\s*#>_\"'`(]*([A-Za-z]+|\d+)(?![\w.,]\d|\w)")
-_REASON = re.compile(
-    r"^[\s*#>_-]*(?:reason|reasoning|explanation|rationale)[\s*_]*[:=-]?\s*(.*)",
-    re.IGNORECASE | re.MULTILINE | re.DOTALL,
-)
-
-
-def read_verdict(text: str, scale: Scale) -> Verdict | None:
-    """The verdict in a grader's text: the first ``VERDICT:`` / ``SCORE:`` / ``GRADE:`` line that names a label
-    of the scale (case-insensitive), else a label as the text's first word; ``None`` when there is neither."""
-    match = next((m for m in _LABELLED.finditer(text) if scale.label(m.group(1))), None)
-    match = match or _FIRST_WORD.match(text)
-    label = scale.label(match.group(1)) if match else None
-    if match is None or label is None:
-        return None
-    return Verdict(label, match.start(1), _reason(text, match))
-
-
-def _reason(text: str, verdict: re.Match[str]) -> str | None:
-    """The grader's reason: what follows ``REASON:``, else its words around the verdict."""
-    found = _REASON.search(text)
-    if found:
-        return found.group(1).strip() or None
-    line_end = text.find("\n", verdict.end(1))
-    line_end = len(text) if line_end < 0 else line_end
-    before = text[: text.rfind("\n", 0, verdict.start(1)) + 1]
-    parts = [before.strip(), text[verdict.end(1) : line_end].lstrip(" \t.:;,-–—*)").rstrip(), text[line_end:].strip()]
-    return "\n".join(p for p in parts if p) or None
-
-
-def weigh(logprobs: Sequence[TokenLogprobs], text: str, verdict: Verdict, scale: Scale) -> float | None:
-    """G-Eval: the probability-weighted mean of the scale's values at the verdict's token, renormalized over the
-    scale's labels among that step's top tokens; ``None`` when the tokens do not spell the verdict there."""
-    start = 0
-    for step in logprobs:
-        if start + len(step.token) > verdict.offset:
-            break
-        start += len(step.token)
-    else:
-        return None
-    lead = text[start : verdict.offset]  # the part of the verdict's token before the label (a space, a colon)
-    if not step.token.startswith(lead) or scale.label(step.token[len(lead) :]) != verdict.label:
-        return None
-    mass: dict[str, float] = {}
-    for token, logprob in dict([(step.token, step.logprob), *step.top]).items():
-        if lead.strip() and not token.startswith(lead):
-            continue
-        label = scale.label(token[len(lead) :] if lead.strip() else token)
-        if label is not None:
-            mass[label] = mass.get(label, 0.0) + math.exp(logprob)
-    total = sum(mass.values())
-    if total <= 0:
-        return None
-    return sum(p * scale.value(label) for label, p in mass.items()) / total
 
 
 # --- the suite's entry -------------------------------------------------------------------------------------
@@ -192,6 +74,7 @@ class _Judge:
     logprobs: bool
     case_rubrics: bool
     root: Path
+    where: str  # the entry's place in the suite, for messages
 
     def salt(self, options: Mapping[str, Any], context: ScoringContext) -> dict[str, Any]:
         """What keys its grades besides the output and the case: the grader's fingerprint, the grader prompt's
@@ -217,10 +100,10 @@ class _Judge:
             return _checked(store.load(version)), version.blob
         return _packaged()
 
-    def rubric_for(self, case: Case, where: str = "") -> str | None:
+    def rubric_for(self, case: Case) -> str | None:
         """The case's rubric: the suite's, rendered with the case's variables, and the case's own added; ``None``
-        when it has neither. A variable the case lacks is a ``ConfigError`` naming ``where`` and the case."""
-        place = case.meta.get("where", "")
+        when it has neither. A variable the case lacks is a ``ConfigError`` naming the entry and the case."""
+        where, place = self.where, case.meta.get("where", "")
         parts = []
         if self.template is not None:
             try:
@@ -245,7 +128,11 @@ class _Judge:
         return text or None
 
     def score(
-        self, predictions: Sequence[Prediction], cases: Sequence[Case], options: Mapping[str, Any], context: Any
+        self,
+        predictions: Sequence[Prediction],
+        cases: Sequence[Case],
+        options: Mapping[str, Any],
+        context: ScoringContext,
     ) -> list[Score]:
         """Grade every (output, case) pair in one batch of requests to the grader, through the cache."""
         prompt, _ = self.grader_prompt(context)
@@ -260,7 +147,7 @@ class _Judge:
         out = [Score(None)] * len(predictions)
         todo: list[tuple[int, GenerationRequest]] = []
         for i, (prediction, case) in enumerate(zip(predictions, cases, strict=True)):
-            rubric = self.rubric_for(case, self.name)
+            rubric = self.rubric_for(case)
             if rubric is not None:  # no rubric for this case: not applicable
                 messages = prompt.render(_grader_vars(rubric, prediction.output, self.scale, case), case.id)
                 todo.append((i, GenerationRequest(messages, params)))
@@ -311,8 +198,10 @@ def rubric_metric(entry: Mapping[str, Any], context: FactoryContext) -> Metric:
         template = _template(rubric) if rubric else None
     except ConfigError as err:
         raise ConfigError(f"{where}: rubric: {err}") from None
-    judge = _Judge(spec.name, rubric, template, scale, grader, spec.prompt, logprobs, spec.case_rubrics, context.root)
-    _check_cases(judge, context.cases, where)
+    judge = _Judge(
+        spec.name, rubric, template, scale, grader, spec.prompt, logprobs, spec.case_rubrics, context.root, where
+    )
+    _check_cases(judge, context.cases)
     return Metric(
         name=spec.name,
         description=f"Rubric judge ({scale.name}): " + _clip(rubric or "each case's own rubric", 80),
@@ -359,19 +248,19 @@ def _render(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
         raise ConfigError(f"the rubric could not be rendered: {err}") from None
 
 
-def _check_cases(judge: _Judge, cases: Sequence[Case], where: str) -> None:
+def _check_cases(judge: _Judge, cases: Sequence[Case]) -> None:
     """Render every case's rubric and grader prompt now, so that a missing variable stops the run before it starts."""
-    prompt = _load_prompt(judge, where)
+    prompt = _load_prompt(judge)
     for case in cases:
-        rubric = judge.rubric_for(case, where)
+        rubric = judge.rubric_for(case)
         if rubric is not None:
             try:
                 prompt.render(_grader_vars(rubric, "", judge.scale, case), case.id)
             except ConfigError as err:
-                raise ConfigError(f"{where}: {err}") from None
+                raise ConfigError(f"{judge.where}: {err}") from None
 
 
-def _load_prompt(judge: _Judge, where: str) -> PromptFile:
+def _load_prompt(judge: _Judge) -> PromptFile:
     """The grader prompt as the working tree has it (or the packaged default), parsed and checked."""
     path = judge.root / "prompts" / f"{judge.prompt}.prompt"
     if path.is_file():
@@ -379,8 +268,8 @@ def _load_prompt(judge: _Judge, where: str) -> PromptFile:
     if judge.prompt == DEFAULT_PROMPT:
         return _packaged()[0]
     raise ConfigError(
-        f"{where}: prompt: there is no grader prompt prompts/{judge.prompt}.prompt; write it (docs/judges.md shows "
-        "the default to start from), or leave `prompt:` out for the default."
+        f"{judge.where}: prompt: there is no grader prompt prompts/{judge.prompt}.prompt; write it (docs/judges.md "
+        "shows the default to start from), or leave `prompt:` out for the default."
     )
 
 
