@@ -345,6 +345,29 @@ def test_the_grader_may_be_another_model_than_the_arms(tmp_path: Path) -> None:
     assert any(m.startswith("fake:grader:") for m in models) and any(m.startswith("fake:fake:") for m in models)
 
 
+def test_the_case_explorer_shows_the_graders_reason_and_an_unreadable_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    from tests.support.workbench import APP, point_app_at
+
+    repo = judge_repo(tmp_path / "repo", versions=["HEAD~1"])
+    run_json(repo)
+    point_app_at(monkeypatch, repo.root, results_db(repo))
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at.switch_page("pages/3_Case_explorer.py")
+    at.query_params.update({"explorer_case": "france"})
+    at.run()
+    assert not at.exception and not at.error
+    assert "Why names_capital scored so" in [c.value for c in at.caption]
+    assert "It names the capital." in [c.value for c in at.code]
+    at.selectbox(key="explorer_case").select("peru").run()
+    assert not at.exception and not at.error
+    assert "names_capital could not score this output (left out of its mean)" in [c.value for c in at.caption]
+    assert "the grader's verdict could not be read: 'Hmm, that is hard to say.'" in [c.value for c in at.code]
+
+
 # --- bad input: exit 2 before any model call ------------------------------------------------------------------
 
 

@@ -63,6 +63,12 @@ def show_sample(
     show_text(sample.answer)
     st.caption("Output")
     show_text(sample.output)
+    for metric, why in sample.details.get("reasons", {}).items():  # a judge's or a scorer's words
+        st.caption(f"Why {metric} scored so")
+        show_text(why)
+    for metric, error in sample.details.get("errors", {}).items():
+        st.caption(f"{metric} could not score this output (left out of its mean)")
+        show_text(error)
     if sample.reasoning and sample.reasoning.strip() != sample.output.strip():
         with st.expander("Reasoning (chain of thought)"):
             show_text(sample.reasoning)
