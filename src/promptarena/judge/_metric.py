@@ -113,6 +113,8 @@ class _Judge:
                     f"{where}: the rubric uses the variable {err.name!r}, which case {case.id!r} ({place}) does not "
                     "have; add it to that case's vars or take it out of the rubric."
                 ) from None
+            except ConfigError as err:
+                raise ConfigError(f"{where}: case {case.id!r}: {err}") from None
         own = case.meta.get("rubric") if self.case_rubrics else None
         if own:
             try:
