@@ -233,6 +233,8 @@ def _score_key(metric: Metric, spec: Spec, salt: Any, prediction: Prediction, ca
             "references": case.references,
             "vars": case.vars,
             **({"assertions": case.assertions} if metric.needs_assertions else {}),
+            # what else the case holds (its rubric), but not where it is written; only when it holds something
+            **({"meta": meta} if (meta := {k: v for k, v in case.meta.items() if k != "where"}) else {}),
         }
     )
 

@@ -38,6 +38,7 @@ class CaseModel(BaseModel):
     vars: dict[str, Any] = Field(default_factory=dict)
     reference: str | int | float | None = None
     references: list[str | int | float] | None = None
+    rubric: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
     assertions: list[Any] = Field(default_factory=list, alias="assert")
 
@@ -47,7 +48,8 @@ _CASE_KEYS = {f.alias or name for name, f in CaseModel.model_fields.items()}
 
 
 class CaseFileModel(BaseModel):
-    """`cases:` as a mapping: the case file and the columns that hold the id, the reference(s) and the variables."""
+    """`cases:` as a mapping: the case file and the columns that hold the id, the reference(s), the variables and
+    each case's rubric."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -56,6 +58,7 @@ class CaseFileModel(BaseModel):
     reference: str | list[str] | None = None
     vars: list[str] | None = None
     assertions: str | None = Field(None, alias="assert")
+    rubric: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Columns:
     id: str | None = None
     reference: tuple[str, ...] | None = None
     vars: tuple[str, ...] | None = None
+    rubric: str | None = None
     at: Mapping[str, str] = field(default_factory=dict)
     assertions: str | None = None  # the column of a row's `assert:` list (JSON in a CSV cell); default `assert`
 
@@ -118,13 +122,14 @@ def _columns(doc: Located, cases: str | dict[str, Any]) -> tuple[CaseFileModel, 
     reference = [spec.reference] if isinstance(spec.reference, str) else spec.reference
     if reference == []:
         raise ConfigError(f"{doc.source}:{doc.line(['cases', 'reference'])}: cases.reference: name a column.")
-    given = [key for key in ("id", "reference", "vars") if getattr(spec, key) is not None]
+    given = [key for key in ("id", "reference", "vars", "rubric") if getattr(spec, key) is not None]
     given += ["assert"] if spec.assertions is not None else []
     at = {key: f"{doc.source}:{doc.line(['cases', key])}" for key in given}
     columns = Columns(
         id=spec.id,
         reference=tuple(reference) if reference is not None else None,
         vars=tuple(spec.vars) if spec.vars is not None else None,
+        rubric=spec.rubric,
         at=at,
         assertions=spec.assertions,
     )
@@ -181,7 +186,7 @@ def _check_mapped(
             )
     names = header if header is not None else list(dict.fromkeys(k for row, _ in rows for k in row))
     line = rows[0][1] if header is None and rows else 1
-    _require(dict.fromkeys(names), columns, f"{display}:{line}", ("id", "reference", "vars", "assert"))
+    _require(dict.fromkeys(names), columns, f"{display}:{line}", ("id", "reference", "vars", "assert", "rubric"))
 
 
 def _require(row: Mapping[str, Any], columns: Columns, where: str, keys: Sequence[str]) -> None:
@@ -191,6 +196,7 @@ def _require(row: Mapping[str, Any], columns: Columns, where: str, keys: Sequenc
         "reference": columns.reference,
         "vars": columns.vars,
         "assert": [columns.assertions] if columns.assertions else [],
+        "rubric": [columns.rubric] if columns.rubric else [],
     }
     for key in keys:
         for name in mapped[key] or ():
@@ -234,13 +240,14 @@ def _flat_case(row: dict[str, Any], where: str, index: int, columns: Columns) ->
             listed = ("column " if len(ref_columns) == 1 else "columns ") + ", ".join(map(repr, ref_columns))
             raise ConfigError(f"{where}: the row has no reference in {listed}; fill it in or remove the row.")
     checks = columns.assertions or "assert"
-    taken = {id_column, checks, *ref_columns}
+    taken = {id_column, checks, *ref_columns, *([columns.rubric] if columns.rubric else [])}
     names = columns.vars if columns.vars is not None else [k for k in row if k not in taken]
+    rubric = row.get(columns.rubric) if columns.rubric else None
     return Case(
         id=_case_id(row.get(id_column), id_column, where) or f"case-{index + 1}",
         vars={name: row[name] for name in names},
         references=tuple(refs),
-        meta={"where": where},
+        meta={"where": where, **({"rubric": str(rubric)} if rubric not in (None, "") else {})},
         assertions=_assertions(_assert_cell(row.get(checks), checks, where), where),
     )
 
@@ -287,11 +294,12 @@ def _case_from(model: CaseModel, index: int, where: str) -> Case:
         refs.append(str(model.reference))
     refs.extend(str(r) for r in model.references or [])
     case_id = str(model.id) if model.id is not None else f"case-{index + 1}"
+    meta = {**model.meta, **({"rubric": model.rubric} if model.rubric else {}), "where": where}
     return Case(
         id=case_id,
         vars=dict(model.vars),
         references=tuple(refs),
-        meta={**model.meta, "where": where},
+        meta=meta,
         assertions=_assertions(model.assertions, where),
     )
 

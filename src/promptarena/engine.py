@@ -169,7 +169,7 @@ def run_suite(
     for chunk in chunks(tasks(), chunk_size):  # too long a prompt: refused before the run
         check(suite, chunk, generators)
     scorer = toxicity_scorer(suite, results)
-    context = scoring_context(store, results, generators, progress)
+    context = scoring_context(suite, store, results, generators, progress)
     run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backends, store, scorer))
     try:
         arm_results = [ArmResult(arm, [], {s.name: [] for s in suite.metrics}) for arm in arms]
@@ -242,19 +242,36 @@ def _store_chunk(
 
 
 def scoring_context(
-    prompts: PromptStore, results: ResultsStore, generators: dict[str, Generator], progress: ProgressFn | None
+    suite: Suite,
+    prompts: PromptStore,
+    results: ResultsStore,
+    generators: dict[str, Generator],
+    progress: ProgressFn | None,
 ) -> ScoringContext:
-    """The context of a run's metrics; ``generate`` keeps one cached generator per model it is asked for."""
-    by_options = {}
+    """The context of a run's metrics; ``generate`` keeps one cached generator per model it is asked for, on the
+    backend of the arms' model where the options are that model's (a grader that is the suite's own model is
+    loaded once)."""
+    backends = {content_hash(model_options(suite, name)): g.backend for name, g in generators.items()}
+    by_options: dict[str, Generator] = {}
 
-    def generate(options: Mapping[str, Any], requests: Sequence[GenerationRequest]) -> list[Generation]:
+    def generator(options: Mapping[str, Any]) -> Generator:
         key = content_hash(dict(options))
         if key not in by_options:
             rest = dict(options)
-            by_options[key] = Generator(get_backend(rest.pop("backend", "transformers"), **rest), results, progress)
-        return [g for _, g in by_options[key](requests, ["a grading request"] * len(requests))]
+            backend = backends.get(key) or get_backend(rest.pop("backend", "transformers"), **rest)
+            by_options[key] = Generator(backend, results, progress)
+        return by_options[key]
 
-    return ScoringContext(root=prompts.workdir, prompts=prompts, results=results, generate=generate)
+    def generate(options: Mapping[str, Any], requests: Sequence[GenerationRequest]) -> list[Generation]:
+        return [g for _, g in generator(options)(requests, ["a grading request"] * len(requests))]
+
+    return ScoringContext(
+        root=prompts.workdir,
+        prompts=prompts,
+        results=results,
+        generate=generate,
+        fingerprint=lambda options: generator(options).backend.fingerprint,
+    )
 
 
 def _backends(suite: Suite, arms: Sequence[Arm], given: Backend | Mapping[str, Backend] | None) -> dict[str, Backend]:

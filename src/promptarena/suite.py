@@ -67,6 +67,8 @@ class SuiteModel(_Strict):
         for item in items:
             if isinstance(item, dict) and item and next(iter(item)) in metric_factories:
                 continue  # a metric of the suite's own: its factory checks the entry
+            if isinstance(item, dict) and (kinds := [key for key in item if key in metric_factories]):
+                raise ValueError(f"start the entry with `{kinds[0]}:`, the kind of metric it builds, then the rest")
             if isinstance(item, dict) and (len(item) != 1 or not isinstance(next(iter(item.values())), dict | None)):
                 raise ValueError("write each entry as a name or as {name: {options}}")
         return items
@@ -170,7 +172,13 @@ def _assertions(
 
 
 def _metric_specs(
-    doc: Located, items: list[Any], root: Path, scored: dict[str, Metric], build: bool = True
+    doc: Located,
+    items: list[Any],
+    root: Path,
+    scored: dict[str, Metric],
+    model: dict[str, Any],
+    cases: tuple[Case, ...],
+    build: bool = True,
 ) -> tuple[Spec, ...]:
     """The suite's metrics: registered names with options, metrics of its own built by their factories, and those
     its assertions feed (``scored``): where `metrics:` names them, else after the others. Without ``build``, the
@@ -193,7 +201,8 @@ def _metric_specs(
             if not build:
                 continue
             where = f"{doc.source}:{doc.line(['metrics', i])}: metrics[{i}]"
-            metric = metric_factories.get(next(iter(item)))(item, FactoryContext(root, where))
+            context = FactoryContext(root, where, model, cases)
+            metric = metric_factories.get(next(iter(item)))(item, context)
             if metric.name in METRICS:
                 raise ConfigError(f"{where}: {metric.name!r} names the metrics of `assert:`; give this one a name.")
             if any(s.name == metric.name for s in out):
@@ -280,7 +289,8 @@ def load_suite(path: str | Path, root: Path | None = None, *, own_metrics: bool 
     cases = load_cases(doc, model.cases, path)
     root = root or _top(path)
     checked, scored = _assertions(doc, model.assertions, cases.cases, root, build=own_metrics)
-    metrics = _metric_specs(doc, model.metrics, root, scored, build=own_metrics)
+    own_model = dict(next(iter(models.values()))) if models else dict(model.model)
+    metrics = _metric_specs(doc, model.metrics, root, scored, own_model, checked, build=own_metrics)
     _check_names(doc, metrics, "metrics")
     variants = _specs(model.variants)
     _check_names(doc, variants, "variants")
@@ -299,7 +309,7 @@ def load_suite(path: str | Path, root: Path | None = None, *, own_metrics: bool 
         versions=versions,
         thresholds=dict(model.thresholds),
         gate=gate,
-        model=dict(next(iter(models.values()))) if models else dict(model.model),
+        model=own_model,
         seed=model.seed,
         parameters=model.parameters.model_dump(exclude_unset=True),
         suite_hash=file_sha256(str(path)),

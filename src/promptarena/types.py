@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,12 +18,25 @@ class Message:
 
 @dataclass(frozen=True)
 class GenParams:
-    """Generation parameters; ``temperature == 0`` means greedy decoding."""
+    """Generation parameters; ``temperature == 0`` means greedy decoding.
+
+    ``top_logprobs > 0`` asks for the log-probabilities of that many most probable tokens at every step (a
+    grader's verdict is weighed by them); 0, the default, asks for none and leaves a request's key as it was.
+    """
 
     max_new_tokens: int = 128
     temperature: float = 0.0
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
+    top_logprobs: int = 0
+
+    def identity(self) -> dict[str, Any]:
+        """The parameters as cache keys hold them: ``top_logprobs`` only when asked for, so that keys made
+        before it existed stay valid."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if not self.top_logprobs:
+            del fields["top_logprobs"]
+        return fields
 
 
 @dataclass(frozen=True)
@@ -40,7 +54,7 @@ class GenerationRequest:
             {
                 "model": model_fingerprint,
                 "messages": self.messages,
-                "params": self.params,
+                "params": self.params.identity(),
                 "seed": self.seed,
                 "sample": self.sample_index,
             }
@@ -48,18 +62,32 @@ class GenerationRequest:
 
     def prompt_key(self) -> str:
         """Identity of the prompt and parameters, without the sample index (groups shared prefills)."""
-        return content_hash({"messages": self.messages, "params": self.params, "seed": self.seed})
+        return content_hash({"messages": self.messages, "params": self.params.identity(), "seed": self.seed})
+
+
+@dataclass(frozen=True)
+class TokenLogprobs:
+    """One generated token, its log-probability, and the most probable tokens at its step with theirs."""
+
+    token: str
+    logprob: float
+    top: tuple[tuple[str, float], ...]
 
 
 @dataclass(frozen=True)
 class Generation:
-    """One generated text; ``latency_s`` runs from its admission into the backend's batch to its last token."""
+    """One generated text; ``latency_s`` runs from its admission into the backend's batch to its last token.
+
+    ``logprobs`` holds one entry per generated token when the request asked for ``top_logprobs`` and the
+    backend returns them; ``None`` otherwise.
+    """
 
     text: str
     prompt_tokens: int
     completion_tokens: int
     latency_s: float
     finish_reason: str = "stop"  # "stop" | "length"
+    logprobs: tuple[TokenLogprobs, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from promptarena.hashing import content_hash
-from promptarena.types import Generation, GenerationRequest, Message
+from promptarena.types import Generation, GenerationRequest, Message, TokenLogprobs
 
 Responder = Callable[[GenerationRequest], str]
 
@@ -26,6 +27,10 @@ class FakeBackend:
 
     ``context_length`` makes the fake refuse (through the engine) prompts that, with ``max_new_tokens``,
     do not fit; ``truncate: left`` counts such prompts as cut to fit instead.
+
+    ``logprobs`` scripts the top log-probabilities returned to a request that asks for them: it maps a word of
+    the output to the words that were as likely at its step, ``{PASS: {PASS: -0.2, FAIL: -1.7}}``; any other
+    word was certain (log-probability 0).
     """
 
     name = "fake"
@@ -41,7 +46,9 @@ class FakeBackend:
         model: str = "fake",
         context_length: int | None = None,
         truncate: str | None = None,
+        logprobs: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
+        self._logprobs = {word: dict(top) for word, top in (logprobs or {}).items()}
         self._responses = dict(responses or {})
         self._outputs = list(outputs or [])
         self._fn = fn
@@ -53,6 +60,8 @@ class FakeBackend:
         self.model = model
         self.history: list[GenerationRequest] = []
         script = {"responses": self._responses, "outputs": self._outputs, "default": default}
+        if self._logprobs:  # only when scripted, so that the fingerprints of other scripts stay as they were
+            script["logprobs"] = self._logprobs
         fn_id = f"{fn.__module__}.{fn.__qualname__}" if fn is not None else None
         self._fingerprint = f"fake:{model}:{content_hash({'script': script, 'fn': fn_id})[:16]}"
 
@@ -106,7 +115,18 @@ class FakeBackend:
             completion_tokens=len(words),
             latency_s=latency_s,
             finish_reason="stop",
+            logprobs=self._token_logprobs(text, request) if request.params.top_logprobs else None,
         )
+
+    def _token_logprobs(self, text: str, request: GenerationRequest) -> tuple[TokenLogprobs, ...]:
+        """Each word of ``text`` as a token (with the spaces before it), and its scripted alternatives."""
+        out = []
+        for token in re.findall(r"\s*\S+", text)[: request.params.max_new_tokens]:
+            space, word = token[: len(token) - len(token.lstrip())], token.strip()
+            top = sorted(self._logprobs.get(word, {word: 0.0}).items(), key=lambda kv: -kv[1])
+            alternatives = tuple((space + w, lp) for w, lp in top[: request.params.top_logprobs])
+            out.append(TokenLogprobs(token, dict(top).get(word, top[0][1]), alternatives))
+        return tuple(out)
 
     def close(self) -> None:
         pass

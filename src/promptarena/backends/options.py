@@ -38,6 +38,7 @@ class FakeOptions(_Options):
     concurrency: PositiveInt = 1
     context_length: PositiveInt | None = None
     truncate: Truncate | None = None
+    logprobs: dict[str, dict[str, float]] = Field(default_factory=dict)
 
 
 class TransformersOptions(_Options):

@@ -10,7 +10,7 @@ store (``source="feedback"``): reported and gated like the others, never compute
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -77,6 +77,9 @@ class ScoringContext:
     prompts: PromptStore
     results: ResultsStore
     generate: Callable[[Mapping[str, Any], Sequence[GenerationRequest]], list[Generation]]
+    fingerprint: Callable[[Mapping[str, Any]], str] | None = None
+    """The fingerprint of the model that ``generate`` answers with for these options (a grader's, for its cache
+    salt), without loading it; ``None``: build the backend to ask it."""
 
 
 OptionsCheck = Callable[[dict[str, Any]], dict[str, Any]]
@@ -212,10 +215,14 @@ metrics.register(thumbs_up.name, thumbs_up)
 @dataclass(frozen=True)
 class FactoryContext:
     """Where a suite's metric entry is: the repository's top folder (paths in the entry are relative to it) and
-    ``where``, the entry's place (``evals/qa.yaml:7: metrics[2]``) for messages."""
+    ``where``, the entry's place (``evals/qa.yaml:7: metrics[2]``) for messages; ``model``, the suite's model
+    options as written (a grader's default), and ``cases``, the suite's cases, to check the entry against them
+    before anything runs."""
 
     root: Path
     where: str
+    model: Mapping[str, Any] = field(default_factory=dict)
+    cases: Sequence[Case] = ()
 
 
 MetricFactory = Callable[[Mapping[str, Any], FactoryContext], Metric]
@@ -225,6 +232,7 @@ MetricFactory = Callable[[Mapping[str, Any], FactoryContext], Metric]
 metric_factories: Registry[MetricFactory] = Registry("kind of metric entry", "promptarena.metric_factories")
 """The keys of a suite's metric entries that build a metric of the suite's own (a scorer, a rubric judge)."""
 metric_factories.register("python", "promptarena.scorers:python_metric")
+metric_factories.register("rubric", "promptarena.judge:rubric_metric")
 
 
 def get_metric(name: str) -> Metric:

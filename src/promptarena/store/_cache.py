@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from promptarena.store._db import Database, now
-from promptarena.types import Generation
+from promptarena.types import Generation, TokenLogprobs
 
 if TYPE_CHECKING:
     from promptarena.metrics import Score
@@ -18,10 +18,11 @@ class Cache(Database):
 
     def cached_generations(self, keys: Iterable[str]) -> dict[str, Generation]:
         out: dict[str, Generation] = {}
-        for key, text, pt, ct, lat, fin in self._by_keys(
-            "SELECT key, text, prompt_tokens, completion_tokens, latency_s, finish_reason FROM generations", keys
+        for key, text, pt, ct, lat, fin, lp in self._by_keys(
+            "SELECT key, text, prompt_tokens, completion_tokens, latency_s, finish_reason, logprobs FROM generations",
+            keys,
         ):
-            out[key] = Generation(text, pt, ct, lat, fin)
+            out[key] = Generation(text, pt, ct, lat, fin, _logprobs(lp))
         return out
 
     def cached_keys(self, keys: Iterable[str]) -> set[str]:
@@ -43,7 +44,8 @@ class Cache(Database):
         stamp = now()
         with self.write() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO generations (key, model, request, text, prompt_tokens, completion_tokens, "
+                "latency_s, finish_reason, created_at, logprobs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         key,
@@ -55,6 +57,7 @@ class Cache(Database):
                         g.latency_s,
                         g.finish_reason,
                         stamp,
+                        None if g.logprobs is None else json.dumps([[t.token, t.logprob, t.top] for t in g.logprobs]),
                     )
                     for key, model, request, g in rows
                 ],
@@ -94,3 +97,10 @@ class Cache(Database):
                 "INSERT OR IGNORE INTO scores (key, metric, value, reason) VALUES (?, ?, ?, ?)",
                 [(key, metric, s.value, s.reason) for key, metric, s in rows if s.error is None],
             )
+
+
+def _logprobs(stored: str | None) -> tuple[TokenLogprobs, ...] | None:
+    """A generation's stored log-probabilities (``[[token, logprob, [[token, logprob], ...]], ...]``)."""
+    if stored is None:
+        return None
+    return tuple(TokenLogprobs(t, lp, tuple((a, b) for a, b in top)) for t, lp, top in json.loads(stored))

@@ -213,6 +213,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE scores ADD COLUMN reason TEXT;
     """,
+    # 10: the top log-probabilities of each generated token, for requests that ask for them (a grader's verdict)
+    """
+    ALTER TABLE generations ADD COLUMN logprobs TEXT;
+    """,
 ]
 
 

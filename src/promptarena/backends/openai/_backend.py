@@ -33,6 +33,7 @@ from promptarena.backends.openai._responses import (
     error_detail,
     failed_completion,
     json_body,
+    logprobs_of,
     snippet,
     text_of,
     whole,
@@ -329,6 +330,9 @@ class OpenAIBackend:
         }
         if p.stop:
             payload["stop"] = list(p.stop)
+        if p.top_logprobs:
+            payload["logprobs"] = True
+            payload["top_logprobs"] = p.top_logprobs
         if n > 1:
             payload["n"] = n
         return payload
@@ -368,7 +372,8 @@ class OpenAIBackend:
             else:
                 completion = round(total_completion / len(taken))
             finish = "length" if choice.get("finish_reason") == "length" else "stop"
-            results.append((index, Generation(text, prompt_tokens or 0, completion, latency, finish)))
+            logprobs = logprobs_of(choice) if first.params.top_logprobs else None
+            results.append((index, Generation(text, prompt_tokens or 0, completion, latency, finish, logprobs)))
         return _Done(results, job.indices[len(taken) :])
 
     def _rejected(self, err: _Rejected) -> BackendError:

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from promptarena.errors import BackendError
+from promptarena.types import TokenLogprobs
 
 
 def snippet(value: Any, limit: int = 200) -> str:
@@ -87,3 +88,29 @@ def text_of(choice: dict[str, Any], url: str) -> str:
 def whole(value: Any) -> int | None:
     """A token count from the usage block, or None when the server sent none."""
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def logprobs_of(choice: dict[str, Any]) -> tuple[TokenLogprobs, ...] | None:
+    """A choice's per-token top log-probabilities (``logprobs.content[*].top_logprobs``), or ``None`` when the
+    server sent none or sent them in another shape: then a grader's verdict is read from its text."""
+    logprobs = choice.get("logprobs")
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list):
+        return None
+    out = []
+    for item in content:
+        if not isinstance(item, dict) or not _entry(item) or not isinstance(item.get("top_logprobs"), list):
+            return None
+        top = [(str(t["token"]), float(t["logprob"])) for t in item["top_logprobs"] if _entry(t)]
+        out.append(TokenLogprobs(str(item["token"]), float(item["logprob"]), tuple(top)))
+    return tuple(out)
+
+
+def _entry(item: Any) -> bool:
+    """Whether ``item`` is a ``{"token": str, "logprob": number}`` entry."""
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("token"), str)
+        and isinstance(item.get("logprob"), int | float)
+        and not isinstance(item.get("logprob"), bool)
+    )

@@ -7,9 +7,12 @@ reproducible, and no per-row Python runs in a decode step. Imported only once th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
+
+from promptarena.types import TokenLogprobs
 
 _NUCLEUS_TOPK = 512
 _GOLDEN = 0x9E3779B97F4A7C15 - (1 << 64)  # splitmix64's constants, as signed 64-bit integers
@@ -84,3 +87,25 @@ def nucleus_weights(probs: Any, top_p: Any) -> Any:
     before = values.cumsum(dim=-1) - values
     values = torch.where(before < top_p[:, None], values, torch.zeros_like(values))
     return torch.zeros_like(probs).scatter_(1, order, values)
+
+
+def keep_top(rows: Sequence[Any], logits: Any, chosen: Any) -> None:
+    """For the rows that ask for top log-probabilities, append this step's (chosen token, its log-probability,
+    [(token, log-probability), ...]) to ``row.top``: read back at once, as only a grader's short verdicts ask."""
+    asking = [i for i, row in enumerate(rows) if row.request.params.top_logprobs]
+    idx = torch.tensor(asking, device=logits.device)
+    logprobs = logits.index_select(0, idx).float().log_softmax(dim=-1)
+    k = min(max(rows[i].request.params.top_logprobs for i in asking), logprobs.shape[-1])
+    top = logprobs.topk(k, dim=-1)
+    tokens = chosen.index_select(0, idx)
+    picked = logprobs.gather(1, tokens[:, None])[:, 0]
+    steps = zip(asking, tokens.tolist(), picked.tolist(), top.indices.tolist(), top.values.tolist(), strict=True)
+    for i, token, logprob, ids, values in steps:
+        n = rows[i].request.params.top_logprobs
+        rows[i].top.append((token, logprob, list(zip(ids[:n], values[:n], strict=True))))
+
+
+def token_logprobs(tokenizer: Any, steps: Sequence[Any]) -> tuple[TokenLogprobs, ...]:
+    """Kept steps (see ``keep_top``) with each token as its text."""
+    text = tokenizer.decode
+    return tuple(TokenLogprobs(text([token]), lp, tuple((text([t]), v) for t, v in top)) for token, lp, top in steps)

@@ -22,7 +22,7 @@ import torch
 
 from promptarena.backends.transformers import _kvcache as kv
 from promptarena.backends.transformers._device import default_batch_size
-from promptarena.backends.transformers._sampling import choose
+from promptarena.backends.transformers._sampling import choose, keep_top, token_logprobs
 from promptarena.errors import BackendError
 from promptarena.types import Generation, GenerationRequest
 
@@ -42,6 +42,7 @@ class Row:
     row_key: bytes
     started: float = 0.0
     tokens: list[int] = field(default_factory=list)  # kept only for rows with stop strings
+    top: list[Any] = field(default_factory=list)  # per step, for rows that ask: see _sampling.keep_top
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Batch:
     sampled: bool = False  # some row samples
     nucleus: bool = False  # some row uses top-p
     stops: bool = False  # some row has stop strings
+    scored: bool = False  # some row asks for top log-probabilities
 
     PER_ROW = ("last", "pos", "count", "limit", "hist", "temps", "top_p", "keys")
 
@@ -102,6 +104,7 @@ class Batch:
         self.sampled = any(p.temperature > 0 for p in params)
         self.nucleus = any(p.temperature > 0 and p.top_p < 1.0 for p in params)
         self.stops = any(p.stop for p in params)
+        self.scored = any(p.top_logprobs for p in params)
         return self
 
     def advance(self, logits: Any) -> None:
@@ -109,6 +112,8 @@ class Batch:
         self.last = choose(
             logits, self.temps, self.top_p, self.keys, self.count, sampled=self.sampled, nucleus=self.nucleus
         )
+        if self.scored:
+            keep_top(self.rows, logits, self.last)
         self.hist.scatter_(1, self.count.clamp(max=self.hist.shape[1] - 1)[:, None], self.last[:, None])
         self.count += 1
 
@@ -441,4 +446,5 @@ class Scheduler:
             completion_tokens=len(tokens),
             latency_s=now - row.started,
             finish_reason="stop" if ended else "length",
+            logprobs=token_logprobs(self.tokenizer, row.top[: len(body)]) if row.request.params.top_logprobs else None,
         )
