@@ -279,7 +279,8 @@ def _older(db: Path, version: int = 2) -> None:
     """Bob's database as promptarena at schema ``version`` would have left it: its runs and generations."""
     conn = sqlite3.connect(db)
     runs = conn.execute("SELECT id, suite, prompt, status, started_at, finished_at, provenance, summary FROM runs")
-    generations = conn.execute("SELECT * FROM generations").fetchall()
+    columns = "key, model, request, text, prompt_tokens, completion_tokens, latency_s, finish_reason, created_at"
+    generations = conn.execute(f"SELECT {columns} FROM generations").fetchall()  # the columns of schema 1
     runs = runs.fetchall()
     conn.close()
     db.unlink()
