@@ -188,7 +188,7 @@ def test_a_suite_is_graded_with_reasons_and_an_unreadable_verdict_is_counted_not
     assert v1["metrics"]["names_capital"]["mean"] == 1.0 and v1["metrics"]["names_capital"]["n"] == 5
     assert v1["errors"]["names_capital"] == 1
     table = cli("run", "--repo", str(repo.root))
-    assert "(1 failed)" in " ".join(table.stdout.split())
+    assert "· 1 error" in " ".join(table.stdout.split())
 
     compared = cli("compare", "qa", "HEAD~1", "HEAD", "--repo", str(repo.root), "--json")
     exited(compared, 0)
@@ -360,12 +360,15 @@ def test_the_case_explorer_shows_the_graders_reason_and_an_unreadable_verdict(
     at.query_params.update({"explorer_case": "france"})
     at.run()
     assert not at.exception and not at.error
-    assert "Why names_capital scored so" in [c.value for c in at.caption]
-    assert "It names the capital." in [c.value for c in at.code]
+    (why,) = [d.value for d in at.dataframe if "why" in d.value.columns]
+    assert why.to_dict("records") == [{"metric": "names_capital", "score": "1.000", "why": "It names the capital."}]
     at.selectbox(key="explorer_case").select("peru").run()
     assert not at.exception and not at.error
-    assert "names_capital could not score this output (left out of its mean)" in [c.value for c in at.caption]
-    assert "the grader's verdict could not be read: 'Hmm, that is hard to say.'" in [c.value for c in at.code]
+    assert "Scoring failed here on names_capital: the case is not counted in that mean." in [
+        c.value for c in at.caption
+    ]
+    (why,) = [d.value for d in at.dataframe if "why" in d.value.columns]
+    assert why["why"].tolist() == ["the grader's verdict could not be read: 'Hmm, that is hard to say.'"]
 
 
 # --- bad input: exit 2 before any model call ------------------------------------------------------------------
