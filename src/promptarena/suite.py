@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from promptarena.backends.options import check_model, check_models
 from promptarena.cases import CaseModel, load_cases, reference_warnings
 from promptarena.errors import ConfigError
 from promptarena.hashing import file_sha256
 from promptarena.promptfile import Parameters
 from promptarena.types import Case
-from promptarena.yamlfile import Located, format_loc, read_yaml, validation_error
+from promptarena.yamlfile import Located, read_yaml, validation_error
 
 if TYPE_CHECKING:
     from promptarena.metrics import Metric
@@ -220,51 +220,6 @@ def _metric_specs(
     return tuple(out)
 
 
-def _check_model(doc: Located, options: dict[str, Any], at: list[str | int] | None = None) -> None:
-    """`model:` (or one entry of `models:`) holds options that its backend knows, with values of the right type."""
-    from promptarena.backends.options import options_model
-
-    at = at or ["model"]
-    rest = dict(options)
-    name = str(rest.pop("backend", "transformers"))
-    try:
-        schema = options_model(name)
-    except ConfigError as err:
-        field = format_loc([*at, "backend"])
-        raise ConfigError(f"{doc.source}:{doc.line([*at, 'backend'])}: {field}: {err}") from None
-    try:
-        schema.model_validate(rest)
-    except ValidationError as err:
-        known = {format_loc(at): ["backend", *(["name"] if len(at) > 1 else []), *schema.model_fields]}
-        raise validation_error(doc, err, known, at=at) from None
-
-
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-
-
-def _check_models(doc: Located, entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """`models:` lists model options, each with a short unique `name` that arm labels show after `@`."""
-    if "model" in doc.data:
-        raise ConfigError(
-            f"{doc.source}:{doc.line(['models'])}: models: the suite has both `model:` and `models:`; "
-            "keep one (put the single model into `models:` with a name)."
-        )
-    models: dict[str, dict[str, Any]] = {}
-    for i, entry in enumerate(entries):
-        options = dict(entry)
-        name = options.pop("name", None)
-        where = f"{doc.source}:{doc.line(['models', i, 'name'])}: models[{i}].name"
-        if not isinstance(name, str) or not _MODEL_NAME.match(name):
-            raise ConfigError(
-                f"{where}: give each model a short name of letters, digits, '_', '.' or '-', for example `name: base`."
-            )
-        if name in models:
-            raise ConfigError(f"{where}: the name {name!r} is used twice; give each model its own name.")
-        _check_model(doc, options, ["models", i])
-        models[name] = options
-    return models
-
-
 def load_suite(path: str | Path, root: Path | None = None, *, own_metrics: bool = True) -> Suite:
     """Read and validate a suite file; every error names the file, the line and the field.
 
@@ -282,9 +237,9 @@ def load_suite(path: str | Path, root: Path | None = None, *, own_metrics: bool 
         fields = [f.alias or name for name, f in SuiteModel.model_fields.items()]
         known = {"": fields, "parameters": list(Parameters.model_fields), "cases[]": list(CaseModel.model_fields)}
         raise validation_error(doc, err, known) from None
-    models = _check_models(doc, model.models) if model.models is not None else {}
+    models = check_models(doc, model.models) if model.models is not None else {}
     if not models:
-        _check_model(doc, model.model)
+        check_model(doc, model.model)
 
     cases = load_cases(doc, model.cases, path)
     root = root or _top(path)

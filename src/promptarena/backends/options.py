@@ -3,15 +3,18 @@
 Light on purpose (pydantic only, neither torch nor transformers), so the suite loader and the CLI can
 validate options at load time: a typo such as ``dtyp`` or an unsupported value such as ``dtype: fp8`` is
 bad input (exit 2), named with its key, before any backend is built. Field names are the option names.
+``check_model`` and ``check_models`` check a suite's ``model:`` and ``models:`` entries against them.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, StringConstraints, ValidationError
 
 from promptarena.errors import ConfigError, did_you_mean
+from promptarena.yamlfile import Located, format_loc, validation_error
 
 Truncate = Literal["left"]
 Decode = Literal["auto", "slots", "dynamic"]
@@ -135,3 +138,46 @@ def validate_options(backend_name: str, options: dict[str, Any]) -> dict[str, An
             f"options: {', '.join(model.model_fields)})."
         ) from None
     return checked.model_dump(exclude_unset=True)
+
+
+def check_model(doc: Located, options: dict[str, Any], at: list[str | int] | None = None) -> None:
+    """`model:` (or one entry of `models:`) holds options that its backend knows, with values of the right type."""
+    at = at or ["model"]
+    rest = dict(options)
+    name = str(rest.pop("backend", "transformers"))
+    try:
+        schema = options_model(name)
+    except ConfigError as err:
+        field = format_loc([*at, "backend"])
+        raise ConfigError(f"{doc.source}:{doc.line([*at, 'backend'])}: {field}: {err}") from None
+    try:
+        schema.model_validate(rest)
+    except ValidationError as err:
+        known = {format_loc(at): ["backend", *(["name"] if len(at) > 1 else []), *schema.model_fields]}
+        raise validation_error(doc, err, known, at=at) from None
+
+
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def check_models(doc: Located, entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`models:` lists model options, each with a short unique `name` that arm labels show after `@`."""
+    if "model" in doc.data:
+        raise ConfigError(
+            f"{doc.source}:{doc.line(['models'])}: models: the suite has both `model:` and `models:`; "
+            "keep one (put the single model into `models:` with a name)."
+        )
+    models: dict[str, dict[str, Any]] = {}
+    for i, entry in enumerate(entries):
+        options = dict(entry)
+        name = options.pop("name", None)
+        where = f"{doc.source}:{doc.line(['models', i, 'name'])}: models[{i}].name"
+        if not isinstance(name, str) or not _MODEL_NAME.match(name):
+            raise ConfigError(
+                f"{where}: give each model a short name of letters, digits, '_', '.' or '-', for example `name: base`."
+            )
+        if name in models:
+            raise ConfigError(f"{where}: the name {name!r} is used twice; give each model its own name.")
+        check_model(doc, options, ["models", i])
+        models[name] = options
+    return models

@@ -17,17 +17,16 @@ from __future__ import annotations
 import os
 import queue
 import random
-import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
+from promptarena.backends.openai._deadline import cut_at
 from promptarena.backends.openai._responses import (
     choices_of,
     error_detail,
@@ -77,38 +76,6 @@ class _Rejected(Exception):
         super().__init__(f"HTTP {status}: {detail}")
         self.status = status
         self.detail = detail
-
-
-@contextmanager
-def _cut_at(response: httpx.Response, deadline: float) -> Iterator[None]:
-    """Shut the response's connection at ``deadline`` (``time.monotonic()``), which ends a read in progress; the
-    read then fails as a timeout. Without a socket to shut (another transport) each read keeps its own timeout."""
-    stream = response.extensions.get("network_stream")
-    sock = stream.get_extra_info("socket") if stream is not None else None
-    lock = threading.Lock()
-    state = {"done": False, "cut": False}
-
-    def cut() -> None:
-        with lock:
-            if not state["done"]:
-                state["cut"] = True
-                with suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    timer = threading.Timer(max(0.0, deadline - time.monotonic()), cut)
-    timer.daemon = True
-    if sock is not None:
-        timer.start()
-    try:
-        yield
-    except httpx.TransportError:
-        if state["cut"]:
-            raise httpx.ReadTimeout("the response was not complete by the deadline", request=response.request) from None
-        raise
-    finally:
-        with lock:
-            state["done"] = True
-        timer.cancel()
 
 
 class OpenAIBackend:
@@ -220,7 +187,7 @@ class OpenAIBackend:
         deadline = time.monotonic() + self.timeout_s
         with (
             self._http().stream("POST", url, json=payload, headers=self._headers()) as response,
-            _cut_at(response, deadline),
+            cut_at(response, deadline),
         ):
             response.read()
         return response
