@@ -19,9 +19,12 @@ only once the model is loaded.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
+
+from promptarena.errors import BackendError
 
 try:
     from transformers import AttentionInterface
@@ -81,6 +84,7 @@ def invariant_attention(
     dropout: float = 0.0,
     scaling: float | None = None,
     rows_aligned: bool = False,
+    row_floor: int = 1,
     **kwargs: Any,
 ) -> tuple[Any, None]:
     """Attention whose result for a row is the same whatever else is in the batch.
@@ -88,7 +92,9 @@ def invariant_attention(
     ``rows_aligned``: the caller's keys already start at column 0 of each row and their width is a multiple
     of ``WIDTH`` (decoding in slots); otherwise each row's keys are first gathered so (a prefill).
     A bf16 decode step runs SDPA's flash kernel (fp32 sums inside, invariant so aligned); everything else
-    takes scores and softmax in fp32 and sums values ``KEY_CHUNK`` keys at a time.
+    takes scores and softmax in fp32 and sums values ``KEY_CHUNK`` keys at a time. A prefill's matmuls get
+    at least ``row_floor`` rows (torch's fp32 matmul takes another kernel below 4): a short chunk of queries
+    is padded. A decode step always has one query per row, so the same number of rows at every step.
     """
     if dropout or kwargs.get("softcap") is not None or kwargs.get("position_bias") is not None:
         raise NotImplementedError("batch-invariant attention supports neither dropout, softcap nor position bias")
@@ -113,16 +119,24 @@ def invariant_attention(
     parts = []
     for start in range(0, q, step):
         n = min(q, start + step) - start
-        chunk = grouped[:, :, :, start : start + n].reshape(b, kv_heads, group * n, dim)
-        scores = torch.matmul(chunk, keys_t).mul_(scale).view(b, kv_heads, group, n, width)
+        chunk = grouped[:, :, :, start : start + n]
+        allowed = None
         if attention_mask is not None:
             allowed = attention_mask if attention_mask.shape[2] == 1 else attention_mask[:, :, start : start + n]
+        padded = n if rows_aligned else max(n, -(-row_floor // group))  # queries given to the matmuls
+        if padded > n:
+            chunk = torch.nn.functional.pad(chunk, (0, 0, 0, padded - n))
+            if allowed is not None and allowed.shape[2] > 1:
+                allowed = torch.nn.functional.pad(allowed, (0, 0, 0, padded - n), value=True)
+        chunk = chunk.reshape(b, kv_heads, group * padded, dim)
+        scores = torch.matmul(chunk, keys_t).mul_(scale).view(b, kv_heads, group, padded, width)
+        if allowed is not None:
             scores.masked_fill_(~allowed[:, :, None], float("-inf"))
-        probs = scores.softmax(dim=-1).view(b, kv_heads, group * n, width)
+        probs = scores.softmax(dim=-1).view(b, kv_heads, group * padded, width)
         total = torch.matmul(probs[..., :KEY_CHUNK], values[:, :, :KEY_CHUNK])
         for first in range(KEY_CHUNK, width, KEY_CHUNK):
             total += torch.matmul(probs[..., first : first + KEY_CHUNK], values[:, :, first : first + KEY_CHUNK])
-        parts.append(total.view(b, kv_heads, group, n, -1))
+        parts.append(total.view(b, kv_heads, group, padded, -1)[:, :, :, :n])
     out = parts[0] if len(parts) == 1 else torch.cat(parts, dim=3)
     return out.reshape(b, heads, q, -1).transpose(1, 2).to(query.dtype), None
 
@@ -162,13 +176,44 @@ def align_rows(key: Any, value: Any, mask: Any, q: int) -> tuple[Any, Any, Any]:
     return key, value, allowed
 
 
+def matmul_floor(config: Any) -> int:
+    """The fewest rows from which torch's fp32 matmul gives a row of a prefill's scores and weighted values the
+    same result whatever the rows beside it (probed once per load).
+
+    Raises:
+        BackendError: this CPU's matmul has no such floor.
+    """
+    from promptarena.backends.transformers._device import row_floor
+
+    dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    floors = []
+    for inner, outer in ((dim, WIDTH), (KEY_CHUNK, dim)):  # scores: over the head; values: over the keys
+        weight = torch.randn(1, 3, inner, outer, generator=torch.Generator().manual_seed(0))
+        product = functools.partial(_batched, weight=weight)
+        floors.append(row_floor(product, inner, torch.float32))
+    if None in floors:
+        raise BackendError(
+            "this CPU's fp32 matmul gives a row a result that depends on the rows beside it, so decoding cannot be "
+            "batch-invariant here: set `batch_invariant: false` in the suite's model."
+        )
+    return max(f for f in floors if f is not None)
+
+
+def _batched(x: Any, weight: Any) -> Any:
+    """``x`` (rows, inner) times each of ``weight``'s matrices, as attention's batched matmul; the first result."""
+    return torch.matmul(x[None, None].repeat(1, weight.shape[1], 1, 1), weight)[0, 0]
+
+
 def install(model: Any, invariant: bool = False) -> bool:
     """Switch ``model`` from SDPA to :func:`attention` (or :func:`invariant_attention`); ``False`` (nothing
     changed) for other attention."""
     sdpa = getattr(model.config, "_attn_implementation", None) == "sdpa"
     if not sdpa or AttentionInterface is None or not hasattr(model, "set_attn_implementation"):
         return False
-    name, function = (INVARIANT, invariant_attention) if invariant else (NAME, attention)
+    name, function = NAME, attention
+    if invariant:
+        floor = matmul_floor(model.config)
+        name, function = INVARIANT, functools.partial(invariant_attention, row_floor=floor)
     AttentionInterface.register(name, function)
     AttentionMaskInterface.register(name, sdpa_mask)
     model.set_attn_implementation(name)

@@ -212,8 +212,8 @@ def pack_linears(model: Any) -> int:
 
 
 def row_floor(forward: Any, in_features: int, dtype: Any) -> int | None:
-    """The fewest rows from which ``forward`` (a linear layer) gives a row the same result whatever the rows beside
-    it and however many they are; ``None`` when no floor in ``ROW_FLOORS`` does.
+    """The fewest rows from which ``forward`` (a product of rows and a matrix) gives a row the same result whatever
+    the rows beside it and however many they are; ``None`` when no floor in ``ROW_FLOORS`` does.
 
     Kernels pick their blocking by the number of rows: at one row a matrix-vector kernel may sum in another
     order than at two (oneDNN's packed kernels do for a reduction over 1536, BLAS's up to four rows), so a
