@@ -2,7 +2,9 @@
 
 All run in the same process, on the same model, device and dtype, alternating over ``--repeats`` rounds;
 the table reports medians, so that a machine shared with other work skews both sides alike. Tokens are
-counted as real completion tokens up to and including the end-of-sequence token.
+counted as real completion tokens up to and including the end-of-sequence token. On a CPU the backend runs
+in both decoding modes, batch-invariant and fast (``batch_invariant: false``), and the table gives what
+the invariant mode costs.
 
     python benchmarks/throughput.py --prompts benchmarks/workloads/questions64.json --max-new-tokens 64
 """
@@ -199,6 +201,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--naive", type=int, default=4, help="prompts for the one-at-a-time loop (0: skip)")
     parser.add_argument("--count", type=int, default=None, help="batch size: this many distinct prompts, cycling")
     parser.add_argument("--decode", default="auto", help="the engine's decode path: auto, slots or dynamic")
+    parser.add_argument(
+        "--one-mode", dest="both_modes", action="store_false", help="on CPU, skip the other decoding mode"
+    )
     return parser.parse_args(argv)
 
 
@@ -215,18 +220,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     requests = requests_for(questions, GenParams(max_new_tokens=args.max_new_tokens))
     list(backend.generate(requests[:1]))  # load and warm up
+    other = None  # the other decoding mode, on CPU where there are two
+    if args.both_modes and backend.device == "cpu" and args.decode == "auto":
+        other = TransformersBackend(
+            model=args.model,
+            device=args.device,
+            dtype=args.dtype,
+            threads=args.threads,
+            batch_invariant=not backend.batch_invariant,
+        )
+        list(other.generate(requests[:1]))
     tokenizer, model = load_plain(backend)
     plain_generate(tokenizer, model, questions[:2], 4, do_sample=False)
     llama = None
     if args.llamacpp and backend.device == "cpu":
         llama = llamacpp_reference(args.model, chat_texts(tokenizer, questions), args.max_new_tokens, args.threads)
 
-    tps: dict[str, list[float]] = {"engine": [], "generate": [], "llamacpp": []}
+    tps: dict[str, list[float]] = {"engine": [], "other": [], "generate": [], "llamacpp": []}
     for repeat in range(args.repeats):
-        runs = {
-            "engine": engine_generate(backend, requests),
-            "generate": plain_generate(tokenizer, model, questions, args.max_new_tokens, do_sample=False),
-        }
+        runs = {"engine": engine_generate(backend, requests)}
+        if other is not None:
+            runs["other"] = engine_generate(other, requests)
+        runs["generate"] = plain_generate(tokenizer, model, questions, args.max_new_tokens, do_sample=False)
         if llama is not None:
             runs["llamacpp"] = llama.generate()
         for name, (tokens, seconds) in runs.items():
@@ -244,6 +259,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         naive = tokens / (time.perf_counter() - start)
 
     med = {k: statistics.median(v) for k, v in tps.items() if v}
+    modes = {backend.decoding: med["engine"]}
+    if other is not None:
+        modes[other.decoding] = med["other"]
     result = {
         "benchmark": "throughput",
         "prompts": len(questions),
@@ -253,7 +271,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "decode": args.decode,
         "dtype": backend.dtype,
         "threads": args.threads or torch_threads(),
+        "decoding": backend.decoding,
         "engine_tok_s": round(med["engine"], 1),
+        "invariant_tok_s": round(modes["batch-invariant"], 1) if "batch-invariant" in modes else None,
+        "fast_tok_s": round(modes["fast"], 1) if "fast" in modes else None,
+        "invariant_over_fast": round(modes["batch-invariant"] / modes["fast"], 3) if len(modes) == 2 else None,
         "generate_batch_tok_s": round(med["generate"], 1),
         "llamacpp_batched_tok_s": round(med["llamacpp"], 1) if "llamacpp" in med else None,
         "naive_loop_tok_s": round(naive, 1) if naive is not None else None,
@@ -261,7 +283,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "speedup_vs_llamacpp_batched": round(med["engine"] / med["llamacpp"], 2) if "llamacpp" in med else None,
     }
     print(f"{'engine':<40}{'tokens/s (median)':>18}{'engine is x':>12}")
-    print(f"{'promptarena transformers backend':<40}{result['engine_tok_s']:>18}{'':>12}")
+    print(f"{'promptarena, ' + backend.decoding + ' (default)':<40}{result['engine_tok_s']:>18}{'':>12}")
+    if other is not None:
+        print(
+            f"{'promptarena, ' + other.decoding:<40}{round(med['other'], 1):>18}{med['engine'] / med['other']:>12.3f}"
+        )
     print(
         f"{'generate(), one left-padded batch':<40}{result['generate_batch_tok_s']:>18}"
         f"{result['speedup_vs_generate']:>12}"

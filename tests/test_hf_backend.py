@@ -49,10 +49,47 @@ def test_fingerprint_does_not_import_torch(tmp_path):
     env = {**os.environ, "PROMPTARENA_CACHE": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    kind, model, digest, dtype, device = out.stdout.strip().split(":")
+    kind, model, digest, dtype, device, *mode = out.stdout.strip().split(":")
     assert (kind, model) == ("transformers", "default")
     assert len(digest) == 16 and int(digest, 16) >= 0
     assert dtype in {"bfloat16", "float32"} and device in {"cpu", "cuda"}
+    assert mode == (["batch-invariant"] if device == "cpu" else [])  # the default decoding mode of each device
+
+
+def test_batch_invariant_decoding_is_the_cpu_default_and_named_by_the_fingerprint():
+    """Both modes' outputs differ in rounding, so their cached generations must never mix."""
+    invariant = TransformersBackend(device="cpu")
+    fast = TransformersBackend(device="cpu", batch_invariant=False)
+    assert (invariant.batch_invariant, invariant.decoding) == (True, "batch-invariant")
+    assert (fast.batch_invariant, fast.decoding) == (False, "fast")
+    assert invariant.fingerprint == fast.fingerprint + ":batch-invariant"
+    assert not TransformersBackend(device="cpu", decode="dynamic").batch_invariant  # the growing cache: fast
+    assert not TransformersBackend(device="cuda").batch_invariant  # not provided on a GPU
+    with pytest.raises(ConfigError, match=r"batch_invariant: true is provided on CPU only.*set `device: cpu`"):
+        TransformersBackend(device="cuda", batch_invariant=True)
+    with pytest.raises(ConfigError, match=r"decodes in fixed slots, and decode is 'dynamic'"):
+        TransformersBackend(device="cpu", decode="dynamic", batch_invariant=True)
+
+
+def test_a_linear_kernel_is_given_the_rows_from_which_its_result_is_the_same_in_any_batch():
+    """A kernel that sums a lone row in another order, as BLAS does below five rows, gets padded rows."""
+    torch = pytest.importorskip("torch")
+    from promptarena.backends.transformers._device import make_row_invariant, row_floor
+
+    def small_batches_differ(x):  # rounds otherwise below five rows, as a BLAS kernel does
+        return x * 2 + (1e-3 if x.shape[0] < 5 else 0)
+
+    assert row_floor(small_batches_differ, 96, torch.float32) == 8
+    assert row_floor(lambda x: x * 2, 96, torch.float32) == 2  # one row is never given alone
+    assert row_floor(lambda x: x * 2 + x.shape[0], 96, torch.float32) is None
+
+    model = torch.nn.Sequential(torch.nn.Linear(96, 64))
+    make_row_invariant(model)
+    x = torch.randn(1, 96)
+    assert torch.equal(model(x), model(torch.cat([x, torch.randn(1, 96)]))[:1])
+    model[0].forward = lambda x: x @ model[0].weight.T + x.shape[0]
+    with pytest.raises(BackendError, match=r"0 \(96x64, torch.float32\).*set `batch_invariant: false`"):
+        make_row_invariant(model)
 
 
 @pytest.mark.parametrize("path", ["./no/such/model", "/no/such/model.gguf", "../missing"])
@@ -138,9 +175,22 @@ def backend() -> TransformersBackend:
 
 
 @pytest.fixture(scope="module")
+def fast() -> TransformersBackend:
+    """The fast decoding mode, whose bf16 kernels are those of plain generate()."""
+    return TransformersBackend(batch_invariant=False)
+
+
+@pytest.fixture(scope="module")
 def backend32() -> TransformersBackend:
-    """float32, where batch composition changes logits only by ~1e-6: results can be compared exactly."""
+    """float32, in the default (batch-invariant) decoding mode."""
     return TransformersBackend(dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def fast32() -> TransformersBackend:
+    """float32 in the fast decoding mode (the growing cache), where batch composition changes logits only by
+    ~1e-6: results can be compared exactly."""
+    return TransformersBackend(dtype="float32", batch_invariant=False)
 
 
 QUESTION = "In one sentence, what is a volcano?"
@@ -170,16 +220,18 @@ def generate_plainly(dtype: str, question: str, max_new_tokens: int) -> tuple[st
 
 
 @pytest.fixture(scope="module")
-def plain_greedy(backend):
-    """Plain greedy generate() on the same model and dtype as ``backend``."""
-    return generate_plainly(backend.dtype, SHORT, 24)
+def plain_greedy(fast):
+    """Plain greedy generate() on the same model and dtype as ``fast``."""
+    return generate_plainly(fast.dtype, SHORT, 24)
 
 
 @pytest.mark.model
-def test_greedy_is_deterministic_and_matches_plain_generate(backend, plain_greedy):
+def test_greedy_is_deterministic_and_matches_plain_generate(fast, plain_greedy):
+    """The fast path's bf16 sums are those of plain generate() (packed weights give bit-identical results);
+    the batch-invariant path sums in other orders, so a near tie may go the other way."""
     text, completion_tokens, prompt_tokens = plain_greedy
-    first, second = run(backend, [ask(SHORT, max_new_tokens=24), ask(SHORT, max_new_tokens=24)])
-    again = run(backend, [ask(SHORT, max_new_tokens=24)])[0]
+    first, second = run(fast, [ask(SHORT, max_new_tokens=24), ask(SHORT, max_new_tokens=24)])
+    again = run(fast, [ask(SHORT, max_new_tokens=24)])[0]
     assert first.text == second.text == again.text == text
     assert first.completion_tokens == completion_tokens  # real tokens, EOS included
     assert first.prompt_tokens == prompt_tokens
@@ -188,15 +240,15 @@ def test_greedy_is_deterministic_and_matches_plain_generate(backend, plain_greed
 
 
 @pytest.mark.model
-def test_fp32_on_cpu_runs_packed_kernels_and_still_answers_as_plain_generate(backend32):
+def test_fp32_on_cpu_runs_packed_kernels_and_still_answers_as_plain_generate(fast32):
     """fp32 takes oneDNN's packed matmuls and the matmul decode attention: sums in another order only, so
     greedy answers stay those of plain generate() (F.linear and SDPA)."""
     import torch
 
     from promptarena.backends.transformers import _attention
 
-    got = run(backend32, [ask(QUESTION, max_new_tokens=40)])[0]
-    model = backend32._model
+    got = run(fast32, [ask(QUESTION, max_new_tokens=40)])[0]
+    model = fast32._model
     assert model.config._attn_implementation == _attention.NAME
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert linears and all("forward" in vars(m) for m in linears)  # every one given its packed weight
@@ -205,8 +257,9 @@ def test_fp32_on_cpu_runs_packed_kernels_and_still_answers_as_plain_generate(bac
 
 
 @pytest.mark.model
-def test_length_limit_and_stop_string(backend, plain_greedy):
-    text = plain_greedy[0]
+def test_length_limit_and_stop_string(backend):
+    full = run(backend, [ask(SHORT, max_new_tokens=24)])[0]
+    text = full.text
     short = run(backend, [ask(SHORT, max_new_tokens=3)])[0]
     assert (short.completion_tokens, short.finish_reason) == (3, "length")
     assert text.startswith(short.text)
@@ -214,7 +267,7 @@ def test_length_limit_and_stop_string(backend, plain_greedy):
     cut = run(backend, [ask(SHORT, max_new_tokens=24, stop=(stop,))])[0]
     assert cut.text == text[: text.index(stop)]
     assert cut.finish_reason == "stop"
-    assert cut.completion_tokens < plain_greedy[1]
+    assert cut.completion_tokens < full.completion_tokens
 
 
 @pytest.mark.model
@@ -279,15 +332,15 @@ def test_samples_latency_is_from_admission_not_the_sum_of_the_batch(backend):
 
 
 @pytest.mark.model
-def test_slot_decoding_computes_what_the_growing_cache_computes(backend32):
+def test_slot_decoding_computes_what_the_growing_cache_computes(fast32):
     """The GPU path (fixed slots, graphs on CUDA) runs eagerly on CPU: same texts, counts and reasons as the
-    default path, across admissions in waves, rows leaving at different lengths, samples and a stop string."""
-    slots = TransformersBackend(dtype="float32", decode="slots", batch_size=2)
+    growing cache, across admissions in waves, rows leaving at different lengths, samples and a stop string."""
+    slots = TransformersBackend(dtype="float32", decode="slots", batch_size=2, batch_invariant=False)
     questions = [QUESTION, SHORT, "What is 2+2?", "Name a planet."]
     requests = [ask(q, max_new_tokens=4 + 3 * i) for i, q in enumerate(questions)]
     requests += [ask(QUESTION, sample=i, max_new_tokens=8, temperature=0.8, top_p=0.9) for i in range(2)]
     requests.append(ask("What is 2+2?", max_new_tokens=20, stop=["."]))
-    expected = [(g.text, g.completion_tokens, g.finish_reason) for g in run(backend32, requests)]
+    expected = [(g.text, g.completion_tokens, g.finish_reason) for g in run(fast32, requests)]
     got = [(g.text, g.completion_tokens, g.finish_reason) for g in run(slots, requests)]
     assert got == expected
     assert slots._scheduler is not None and slots._scheduler._slots is not None  # the slot path did run

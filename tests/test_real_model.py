@@ -44,11 +44,12 @@ CASES = [
 ]
 
 
-# Greedy outputs of the plain and cot arms on CASES, recorded once from this code, per "dtype:device" of the
-# model's fingerprint: greedy decoding is deterministic for one dtype on one kind of device, and a change in
-# the prompt rendering, the tokenizer, the weights' conversion or the decoding loop changes them.
+# Greedy outputs of the plain and cot arms on CASES, recorded once from this code, per "dtype:device[:mode]" of
+# the model's fingerprint: greedy decoding is deterministic for one dtype and decoding mode on one kind of
+# device, and a change in the prompt rendering, the tokenizer, the weights' conversion or the decoding loop
+# changes them.
 GOLDEN = {
-    "bfloat16:cpu": {
+    "bfloat16:cpu:batch-invariant": {
         "plain": [
             "Tom has 3 apples and buys 5 more apples, so he has 3 + 5 = 8 apples",
             "To solve this problem, we need to consider the total number of eggs in the box and the number of eggs in "
@@ -58,13 +59,13 @@ GOLDEN = {
         "cot": [
             "1. First, we need to find the total number of apples Tom has.\n2. We know that Tom has 3 apples, so we "
             "can add 3 apples to the total number of apples.\n3. Now we know",
-            "1. First, we need to find the total number of eggs in the box.\n2. We know that there are 6 eggs in a "
-            "box, so we multiply the number of eggs by 6: 6 * 6",
+            "1. First, find the total number of eggs in the box.\n2. Then, find the number of boxes that contain 2 "
+            "eggs.\n3. Finally, find the number of boxes that contain 4 eggs.\n\n",
             "1. 9 - 4 = 4\n2. 9 - 4 = 4\n3. 9 - 4 = 3\n4. 9 - 4 = 3\n5. 9",
         ],
+        "answers": {"plain": ["8", "", "36"], "cot": ["3", "4", "9"]},
     },
 }
-GOLDEN_ANSWERS = {"plain": ["8", "", "36"], "cot": ["3", "6", "9"]}
 
 
 def _suite_repo(root: Path) -> GitRepo:
@@ -100,12 +101,14 @@ def test_real_model_runs_plain_cot_and_self_consistency(tmp_path: Path) -> None:
         # 3 cases x (1 plain + 1 cot + 3 samples)
         assert out.generated == 15 and out.model.startswith("transformers:default:")
         plain, cot, sc = out.arms
-        golden = GOLDEN.get(":".join(out.model.split(":")[-2:]))
+        golden = GOLDEN.get(out.model.split(":", 3)[3])
         if golden is not None:
             assert [p.output for p in plain.predictions] == golden["plain"]
             assert [p.output for p in cot.predictions] == golden["cot"]
-            assert [p.answer for p in plain.predictions] == GOLDEN_ANSWERS["plain"]
-            assert [p.answer for p in cot.predictions] == GOLDEN_ANSWERS["cot"]
+            assert [p.answer for p in plain.predictions] == golden["answers"]["plain"]
+            assert [p.answer for p in cot.predictions] == golden["answers"]["cot"]
+        (run,) = results.runs()  # the provenance names the decoding mode, as the fingerprint does
+        assert run.provenance["decoding"] == ("batch-invariant" if out.model.endswith(":batch-invariant") else "fast")
         for arm in out.arms:  # on a dtype or device without goldens, what holds for any greedy model output
             assert all(p.output.strip() for p in arm.predictions)
             right = [p.answer == r for p, r in zip(arm.predictions, references, strict=True)]

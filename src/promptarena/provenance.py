@@ -28,6 +28,14 @@ def model_label(backends: Mapping[str, Backend]) -> str:
     return ", ".join(f"{name}={b.fingerprint}" for name, b in backends.items())
 
 
+def decoding_label(backends: Mapping[str, Backend]) -> str | dict[str, str] | None:
+    """The decoding mode of backends that have one (``batch-invariant`` or ``fast``), per model for several."""
+    modes = {name: mode for name, b in backends.items() if (mode := getattr(b, "decoding", None))}
+    if not modes:
+        return None
+    return modes[""] if list(modes) == [""] else modes
+
+
 def provenance(
     suite: Suite,
     arms: Sequence[Arm],
@@ -35,7 +43,8 @@ def provenance(
     store: PromptStore,
     scorer: ToxicityScorer | None = None,
 ) -> dict[str, Any]:
-    """Prompt commits and blobs, suite and case hashes, model fingerprints, seed, holistic parts, package versions."""
+    """Prompt commits and blobs, suite and case hashes, model fingerprints and decoding mode, seed, holistic parts,
+    package versions."""
     packages = {}
     for name in PACKAGES:
         try:
@@ -61,6 +70,8 @@ def provenance(
     }
     if list(backends) != [""]:
         doc["models"] = {name: b.fingerprint for name, b in backends.items()}
+    if (decoding := decoding_label(backends)) is not None:
+        doc["decoding"] = decoding
     if holistic := holistic_provenance(suite, scorer):
         doc["holistic"] = holistic
     return doc

@@ -54,6 +54,7 @@ class TransformersOptions(_Options):
     threads: PositiveInt | None = None
     truncate: Truncate | None = None
     decode: Decode = "auto"
+    batch_invariant: bool | None = None
 
 
 class OpenAIOptions(_Options):

@@ -12,7 +12,10 @@ here differs from ``model.generate`` in the ways that matter for that shape:
 * a step's state stays on the device, and on a GPU each step is replayed as a CUDA graph over fixed
   slots of the KV cache;
 * on a CPU the linear layers run oneDNN's kernels on weights packed once, and an fp32 decode step's
-  attention is two batched matmuls instead of SDPA's flash kernel.
+  attention is two batched matmuls instead of SDPA's flash kernel;
+* on a CPU decoding is batch-invariant by default: a request's tokens do not depend on the other rows of
+  its batch, its padding or how its prompt was split between prefills (every kernel is given a number of
+  rows and a layout that fix the order of its sums; rows decode in slots that start at column 0).
 
 A row's latency runs from its admission (the start of its prefill) to its last token; rows still waiting
 for a free place are not yet admitted.
@@ -20,9 +23,9 @@ for a free place are not yet admitted.
 The modules follow those seams: ``_device`` (device, dtype, threads, batch size, weight packing),
 ``_backend`` (the Backend contract), ``_scheduler`` (continuous batching), ``_kvcache`` (surgery on
 transformers' cache internals, transformers >= 4.56), ``_slots`` (fixed slots and CUDA graphs),
-``_attention`` (the CPU decode attention) and ``_sampling`` (sampling kernels). Importing this package
-does not import torch; the fingerprint is computed without it too. torch, transformers and gguf come with
-the extra ``pip install 'promptarena[local]'``.
+``_attention`` (the CPU decode attention, and the batch-invariant one) and ``_sampling`` (sampling
+kernels). Importing this package does not import torch; the fingerprint is computed without it too. torch,
+transformers and gguf come with the extra ``pip install 'promptarena[local]'``.
 """
 
 from promptarena.backends.transformers._backend import TransformersBackend

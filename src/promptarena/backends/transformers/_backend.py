@@ -12,7 +12,13 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from promptarena.backends.transformers._device import check_hardware, cpu_threads, resolve_device, resolve_dtype
+from promptarena.backends.transformers._device import (
+    check_hardware,
+    cpu_threads,
+    resolve_device,
+    resolve_dtype,
+    resolve_invariant,
+)
 from promptarena.errors import BackendError, missing_dependency
 from promptarena.models import ResolvedModel, model_weights_hash, resolve_model
 from promptarena.types import Generation, GenerationRequest, Message
@@ -37,6 +43,7 @@ class TransformersBackend:
         threads: int | None = None,
         truncate: str | None = None,
         decode: str = "auto",
+        batch_invariant: bool | None = None,
     ) -> None:
         self.model_id = str(model)
         self._device_option = device
@@ -47,6 +54,8 @@ class TransformersBackend:
         self.threads = threads
         self.truncate = truncate
         self.decode = decode  # auto: fixed slots replayed as CUDA graphs on a GPU, the growing cache on CPU
+        # a row's tokens do not depend on the rest of the batch: by default on CPU, where it decodes in slots
+        self.batch_invariant = resolve_invariant(batch_invariant, self.device, decode)
         self._resolved: ResolvedModel | None = None
         self._context_length: int | None = None
         self._fingerprint: str | None = None
@@ -56,11 +65,19 @@ class TransformersBackend:
 
     @property
     def fingerprint(self) -> str:
-        """``transformers:{model}:{weights hash[:16]}:{dtype}:{device}``, computed without torch."""
+        """``transformers:{model}:{weights hash[:16]}:{dtype}:{device}``, then ``:batch-invariant`` when decoding is
+        (its outputs differ from the other mode's in rounding), computed without torch."""
         if self._fingerprint is None:
             digest = model_weights_hash(self.model_id)
             self._fingerprint = f"transformers:{self.model_id}:{digest[:16]}:{self.dtype}:{self.device}"
+            if self.batch_invariant:
+                self._fingerprint += ":batch-invariant"
         return self._fingerprint
+
+    @property
+    def decoding(self) -> str:
+        """The decoding mode, for the run's provenance: ``batch-invariant`` or ``fast``."""
+        return "batch-invariant" if self.batch_invariant else "fast"
 
     def _model_dir(self) -> ResolvedModel:
         if self._resolved is None:
@@ -107,7 +124,7 @@ class TransformersBackend:
         from transformers.utils import logging as hf_logging
 
         from promptarena.backends.transformers import _attention as attention
-        from promptarena.backends.transformers._device import pack_linears
+        from promptarena.backends.transformers._device import make_row_invariant, pack_linears
         from promptarena.backends.transformers._scheduler import Scheduler
         from promptarena.backends.transformers._slots import usable as slots_usable
 
@@ -124,7 +141,14 @@ class TransformersBackend:
         model = model.to(self.device).eval()
         if self.device == "cpu":
             pack_linears(model)
-            attention.install(model)
+            installed = attention.install(model, invariant=self.batch_invariant)
+            if self.batch_invariant:
+                if not installed or not slots_usable(model):
+                    raise BackendError(
+                        f"model {self.model_id!r} does not use full SDPA attention, which batch-invariant "
+                        "decoding needs: set `batch_invariant: false` in the suite's model."
+                    )
+                make_row_invariant(model)
         eos: set[int] = set()
         for source in (model.generation_config.eos_token_id, tokenizer.eos_token_id):
             if isinstance(source, int):
@@ -136,8 +160,16 @@ class TransformersBackend:
         params = inspect.signature(model.forward).parameters
         cache_kw = "cache" if "cache" in params else "past_key_values"
         slots = self.decode == "slots" or (self.decode == "auto" and self.device.startswith("cuda"))
+        slots = self.batch_invariant or (slots and slots_usable(model))
         self._scheduler = Scheduler(
-            model, tokenizer, frozenset(eos), cache_kw, self.device, self.dtype, slots=slots and slots_usable(model)
+            model,
+            tokenizer,
+            frozenset(eos),
+            cache_kw,
+            self.device,
+            self.dtype,
+            slots=slots,
+            aligned=self.batch_invariant,
         )
         self._model = model
 

@@ -2,7 +2,8 @@
 
 ``resolve_device`` and ``resolve_dtype`` guess from the operating system alone, because the fingerprint (part
 of every cache key) names them and a fully cached run must not import torch. Once torch is loaded,
-``check_hardware`` confirms the guess and ``pack_linears`` prepares bf16 and fp32 weights for the CPU's kernels.
+``check_hardware`` confirms the guess and ``pack_linears`` prepares bf16 and fp32 weights for the CPU's kernels
+(and, for batch-invariant decoding, the fewest rows each kernel must be given).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ _DTYPE_ALIASES = {
 }
 MAX_CPU_BATCH_SIZE = 256
 MAX_CUDA_BATCH_SIZE = 1024
+PROBE_ROWS = (2, 3, 4, 5, 7, 8, 16, 17, 64, 65, 257)  # batch sizes at which a linear kernel is compared
+ROW_FLOORS = (2, 4, 8, 16)  # the fewest rows a kernel may be given, tried in turn (one row: another kernel)
+PROBE_SAMPLE = 16  # rows compared at each batch size
 
 
 def nvidia_present() -> bool:
@@ -96,6 +100,23 @@ def resolve_dtype(dtype: str, device: str) -> str:
     if device.startswith("cuda") or cpu_has_bf16():
         return "bfloat16"
     return "float32"
+
+
+def resolve_invariant(option: bool | None, device: str, decode: str) -> bool:
+    """Whether decoding is batch-invariant: by default on CPU (unless ``decode: dynamic`` is asked for), never
+    on a GPU, where it is not provided."""
+    if option is None:
+        return device == "cpu" and decode != "dynamic"
+    if option and device != "cpu":
+        raise ConfigError(
+            f"batch_invariant: true is provided on CPU only, and the device is {device!r}: "
+            "set `device: cpu` or remove batch_invariant."
+        )
+    if option and decode == "dynamic":
+        raise ConfigError(
+            "batch_invariant: true decodes in fixed slots, and decode is 'dynamic': remove one of the two."
+        )
+    return option
 
 
 def check_hardware(torch: Any, device: str, dtype: str, device_option: str, dtype_option: str) -> None:
@@ -188,3 +209,81 @@ def pack_linears(model: Any) -> int:
         module.forward = forward
         packed += 1
     return packed
+
+
+def row_floor(forward: Any, in_features: int, dtype: Any) -> int | None:
+    """The fewest rows from which ``forward`` (a product of rows and a matrix) gives a row the same result whatever
+    the rows beside it and however many they are; ``None`` when no floor in ``ROW_FLOORS`` does.
+
+    Kernels pick their blocking by the number of rows: at one row a matrix-vector kernel may sum in another
+    order than at two (oneDNN's packed kernels do for a reduction over 1536, BLAS's up to four rows), so a
+    single row is never given alone. In bf16 the fp32 sums are rounded to 8 bits and another order shows in
+    few outputs: ``PROBE_SAMPLE`` rows are compared.
+    """
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+
+    def rand(n: int) -> Any:
+        return torch.randn(n, in_features, generator=gen).to(dtype)
+
+    rows = rand(PROBE_SAMPLE)
+    results = {}
+    with torch.no_grad():
+        for m in PROBE_ROWS:
+            if m >= PROBE_SAMPLE:  # the sample spread over one batch of m rows
+                batch, at = rand(m), torch.linspace(0, m - 1, PROBE_SAMPLE).long()
+                batch[at] = rows
+                results[m] = forward(batch)[at]
+                continue
+            parts = []  # the sample m rows at a time, the last batch filled up with other rows
+            for i in range(0, PROBE_SAMPLE, m):
+                part = rows[i : i + m]
+                parts.append(forward(torch.cat([part, rand(m - len(part))]))[: len(part)])
+            results[m] = torch.cat(parts)
+    for floor in ROW_FLOORS:
+        if all(torch.equal(results[m], results[floor]) for m in PROBE_ROWS if m >= floor):
+            return floor
+    return None
+
+
+def make_row_invariant(model: Any) -> None:
+    """Give every linear layer of ``model`` at least its kernel's :func:`row_floor` rows (smaller batches are
+    padded with zero rows), so that a row's result does not depend on the batch; probed once per shape.
+
+    Raises:
+        BackendError: a layer whose kernel has no such floor on this CPU.
+    """
+    import torch
+
+    floors: dict[tuple[Any, ...], int | None] = {}
+    for name, module in model.named_modules():
+        if not isinstance(module, torch.nn.Linear):
+            continue
+        forward = module.forward
+        shape = ("forward" in vars(module), module.in_features, module.out_features, module.weight.dtype)
+        if shape not in floors:
+            floors[shape] = row_floor(forward, module.in_features, module.weight.dtype)
+        floor = floors[shape]
+        if floor is None:
+            raise BackendError(
+                f"this CPU's matrix kernel for {name} ({module.in_features}x{module.out_features}, "
+                f"{module.weight.dtype}) gives a row a result that depends on the rows beside it, so decoding "
+                "cannot be batch-invariant here: set `batch_invariant: false` in the suite's model."
+            )
+        module.forward = _padded(forward, floor)
+
+
+def _padded(forward: Any, floor: int) -> Any:
+    """``forward`` given at least ``floor`` rows: fewer are padded with zero rows, whose results are dropped."""
+    import torch
+
+    def padded(x: Any) -> Any:
+        rows = x.numel() // x.shape[-1]
+        if rows >= floor:
+            return forward(x)
+        flat = x.reshape(rows, x.shape[-1])
+        full = forward(torch.cat([flat, flat.new_zeros((floor - rows, flat.shape[1]))]))
+        return full[:rows].reshape(*x.shape[:-1], full.shape[-1])
+
+    return padded

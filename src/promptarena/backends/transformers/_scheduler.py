@@ -215,6 +215,7 @@ class Scheduler:
         device: str,
         dtype: str,
         slots: bool = False,
+        aligned: bool = False,
     ) -> None:
         self.model = model
         self.tokenizer = tokenizer
@@ -225,6 +226,7 @@ class Scheduler:
         self._prefix_kv: dict[tuple[int, ...], list[tuple[Any, Any]]] = {}
         self._eos_t: Any = None
         self.use_slots = slots  # decode in fixed slots (captured as CUDA graphs on a GPU): see _slots
+        self.aligned = aligned  # slots whose rows start at column 0: batch-invariant decoding (CPU)
         self._slots: Any = None
 
     def run(
@@ -308,7 +310,8 @@ class Scheduler:
             self._slots = None
             if self.device.startswith("cuda"):
                 torch.cuda.empty_cache()
-            self._slots = Slots(self.model, self.cache_kw, rows, columns, graphs=self.device.startswith("cuda"))
+            graphs = self.device.startswith("cuda")
+            self._slots = Slots(self.model, self.cache_kw, rows, columns, graphs=graphs, aligned=self.aligned)
         return self._slots
 
     def _finished(self, batch: Batch, fresh: int, now: float) -> dict[int, tuple[int, Generation]]:

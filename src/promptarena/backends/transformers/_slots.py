@@ -6,7 +6,12 @@ a slot, writes its key and value at its own next column and attends to the colum
 every address and shape fixed, one decode step for the first ``b`` slots is captured once as a CUDA graph
 per bucket size ``b`` (powers of two) and replayed at each step. Rows stay dense in the first slots: when
 some finish, the last rows move into the gaps, as in the dynamic path. Without CUDA the same steps run
-eagerly, which is how the slot arithmetic is tested on CPU. Imported only once the model is loaded.
+eagerly, which is how the slot arithmetic is tested on CPU.
+
+Aligned slots (batch-invariant decoding on CPU): a row's keys are moved to columns 0..n-1 of its slot when it
+joins, and a step attends over the columns up to the longest row, rounded up to ``attention.WIDTH``; the
+attention is told so (``rows_aligned``), and a row's sums then fall in the same places whatever the other
+rows. Imported only once the model is loaded.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ class SlotLayer(DynamicLayer):
         rows, cols = self.slots.arange[:b], self.slots.col[:b]
         self.kbuf[rows, :, cols] = key_states[:, :, 0]
         self.vbuf[rows, :, cols] = value_states[:, :, 0]
-        return self.kbuf[:b], self.vbuf[:b]
+        width = self.slots.width
+        return self.kbuf[:b, :, :width], self.vbuf[:b, :, :width]
 
     def get_seq_length(self, *args: Any) -> int:
         return 0
@@ -52,6 +58,8 @@ class Slots:
     capacity: int  # slots
     columns: int
     graphs: bool
+    aligned: bool = False  # rows start at column 0; a step attends to a width of whole WIDTH blocks
+    width: int = 0  # the columns a step attends to
     arange: Any = None
     col: Any = None  # (slots,) the column each row writes next
     pos: Any = None  # (slots,) the position id of the token it feeds next
@@ -67,7 +75,10 @@ class Slots:
         config = self.model.config
         param = next(self.model.parameters())
         device, dtype = param.device, param.dtype
+        if self.aligned:
+            self.columns = -(-self.columns // attention.WIDTH) * attention.WIDTH
         n, c = self.capacity, self.columns
+        self.width = c
         heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
         dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
         self.arange = torch.arange(n, device=device)
@@ -107,13 +118,18 @@ class Slots:
     def _forward(self, b: int) -> Any:
         """One decode step of the first ``b`` slots: mark each row's column, run the model, move on."""
         self.valid.index_put_((self.arange[:b], self.col[:b]), self.true[:b])
+        extra: dict[str, Any] = {self.cache_kw: self.cache}
+        if self.aligned:  # only the columns up to the longest row, in whole blocks
+            used = int(self.col[:b].max()) + 1
+            self.width = min(self.columns, -(-used // attention.WIDTH) * attention.WIDTH)
+            extra["rows_aligned"] = True
         out = self.model(
             input_ids=self.ids[:b],
-            attention_mask=self.valid[:b, None, None, :],
+            attention_mask=self.valid[:b, None, None, : self.width],
             position_ids=self.pos[:b, None],
             use_cache=True,
             logits_to_keep=1,
-            **{self.cache_kw: self.cache},
+            **extra,
         )
         self.col[:b] += self.live[:b]
         self.pos[:b] += self.live[:b]
@@ -169,15 +185,25 @@ class SlotBatch(Batch):
         self.flags()
 
     def _place(self, joining: Batch, first: int) -> None:
-        """Copy freshly prefilled rows into slots ``first``…: their keys and values, mask and positions."""
+        """Copy freshly prefilled rows into slots ``first``…: their keys and values, mask and positions (aligned:
+        each row's tokens moved to its first columns, in order)."""
         s, m, w = self.slots, len(joining.rows), joining.mask.shape[1]
         end = first + m
+        valid, col, order = joining.mask.bool(), w, None
+        if s.aligned:
+            order = torch.argsort((~valid).to(torch.int8), dim=1, stable=True)  # each row's tokens first
+            col = valid.sum(dim=1)
+            valid = torch.arange(w, device=valid.device)[None, :] < col[:, None]
         for layer, source in zip(s.cache.layers, kv.cache_layers(joining.cache), strict=True):
-            layer.kbuf[first:end, :, :w] = source.keys
-            layer.vbuf[first:end, :, :w] = source.values
+            keys, values = source.keys, source.values
+            if order is not None:
+                keys = keys.gather(2, order[:, None, :, None].expand(keys.shape))
+                values = values.gather(2, order[:, None, :, None].expand(values.shape))
+            layer.kbuf[first:end, :, :w] = keys
+            layer.vbuf[first:end, :, :w] = values
         s.valid[first:end] = False
-        s.valid[first:end, :w] = joining.mask.bool()
-        s.col[first:end] = w
+        s.valid[first:end, :w] = valid
+        s.col[first:end] = col
         s.pos[first:end] = joining.pos
         s.live[first:end] = 1
 
@@ -211,7 +237,7 @@ def usable(model: Any) -> bool:
     """Whether slot decoding computes what the model computes: SDPA attention over every earlier position
     (no sliding window, no special cache layers)."""
     config = model.config
-    if getattr(config, "_attn_implementation", None) not in ("sdpa", attention.NAME):
+    if getattr(config, "_attn_implementation", None) not in ("sdpa", attention.NAME, attention.INVARIANT):
         return False
     if any(t != "full_attention" for t in getattr(config, "layer_types", None) or []):
         return False
