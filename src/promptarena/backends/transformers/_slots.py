@@ -24,7 +24,7 @@ from transformers.cache_utils import DynamicLayer
 
 from promptarena.backends.transformers import _attention as attention
 from promptarena.backends.transformers import _kvcache as kv
-from promptarena.backends.transformers._scheduler import Batch
+from promptarena.backends.transformers._batch import Batch
 
 
 class SlotLayer(DynamicLayer):
