@@ -71,6 +71,26 @@ def test_batch_invariant_decoding_is_the_cpu_default_and_named_by_the_fingerprin
         TransformersBackend(device="cpu", decode="dynamic", batch_invariant=True)
 
 
+def test_a_model_with_a_sliding_window_decodes_in_the_fast_mode_by_default(tmp_path):
+    """Slots attend to every earlier position, so a sliding window (read from config.json, without loading the
+    model) keeps the fast path unless batch_invariant is asked for, which the load then refuses."""
+    import json
+
+    from promptarena.backends.transformers._device import full_attention
+
+    assert full_attention(None) and full_attention({"sliding_window": None, "layer_types": ["full_attention"]})
+    assert not full_attention({"sliding_window": 4096})
+    assert full_attention({"sliding_window": 4096, "use_sliding_window": False})  # as Qwen2 ships it
+    assert not full_attention({"text_config": {"layer_types": ["sliding_attention", "full_attention"]}})
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text(json.dumps({"model_type": "mistral", "sliding_window": 4096}))
+    (model / "model.safetensors").write_bytes(b"weights")  # hashed for the fingerprint, never loaded here
+    backend = TransformersBackend(model=str(model), device="cpu")
+    assert (backend.batch_invariant, backend.fingerprint.endswith(":cpu")) == (False, True)
+    assert TransformersBackend(model=str(model), device="cpu", batch_invariant=True).batch_invariant
+
+
 def test_a_linear_kernel_is_given_the_rows_from_which_its_result_is_the_same_in_any_batch():
     """A kernel that sums a lone row in another order, as BLAS does below five rows, gets padded rows."""
     torch = pytest.importorskip("torch")

@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from promptarena.errors import BackendError, missing_dependency
 from promptarena.hashing import file_sha256
@@ -300,6 +301,17 @@ def model_weights_hash(model: str) -> str:
     if kind == "dir":
         return directory_hash(path)
     return _hub(name)[1]
+
+
+def model_config(model: str) -> dict[str, Any] | None:
+    """The model's config.json when it can be read without converting anything (a directory or a cached Hugging
+    Face model); ``None`` for a GGUF file, whose config exists only once converted."""
+    name = model.strip()
+    kind, path = _classify(name)
+    if kind == "gguf":
+        return None
+    folder = path if kind == "dir" else _hub(name)[0]
+    return json.loads((folder / "config.json").read_text(encoding="utf-8"))
 
 
 def resolve_model(model: str) -> ResolvedModel:

@@ -142,8 +142,9 @@ def invariant_attention(
 
 
 def align_rows(key: Any, value: Any, mask: Any, q: int) -> tuple[Any, Any, Any]:
-    """Each row's keys moved to columns 0..n-1 (the columns any of its queries attends to, in order), zeros after,
-    to a width that is a multiple of ``WIDTH``; the (rows, 1, queries, width) boolean mask that goes with them.
+    """Each row's keys moved to columns 0..n-1 (the columns any of its queries attends to, in order), to a width
+    that is a multiple of ``WIDTH``; the (rows, 1, queries, width) boolean mask that goes with them. The columns
+    after a row's tokens hold other (finite) keys of the cache: masked, their weight is an exact zero.
 
     ``mask`` is SDPA's: boolean or additive, ``(rows, 1, queries, keys)``; ``None`` means causal, no padding.
     """
@@ -168,9 +169,8 @@ def align_rows(key: Any, value: Any, mask: Any, q: int) -> tuple[Any, Any, Any]:
         order = torch.nn.functional.pad(order, (0, width - order.shape[-1]))
     order = order[..., :width]  # (b, 1, width)
     inside = torch.arange(width, device=device)[None, None, :] < counts[..., None]  # (b, 1, width)
-    index = order[..., None].expand(b, kv_heads, width, dim)
-    key = torch.where(inside[..., None], key.gather(2, index), 0)
-    value = torch.where(inside[..., None], value.gather(2, index.expand(b, kv_heads, width, value.shape[-1])), 0)
+    key = key.gather(2, order[..., None].expand(b, kv_heads, width, dim))  # after the row's tokens: masked keys
+    value = value.gather(2, order[..., None].expand(b, kv_heads, width, value.shape[-1]))
     allowed = allowed.gather(3, order[:, :, None, :].expand(b, 1, allowed.shape[2], width)) & inside[:, :, None]
     allowed = allowed | ~allowed.any(dim=-1, keepdim=True)  # a padding query attends to nothing: any finite output
     return key, value, allowed

@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, Any
 from promptarena.backends.transformers._device import (
     check_hardware,
     cpu_threads,
+    full_attention,
     resolve_device,
     resolve_dtype,
     resolve_invariant,
 )
 from promptarena.errors import BackendError, missing_dependency
-from promptarena.models import ResolvedModel, model_weights_hash, resolve_model
+from promptarena.models import ResolvedModel, model_config, model_weights_hash, resolve_model
 from promptarena.types import Generation, GenerationRequest, Message
 
 if TYPE_CHECKING:
@@ -54,8 +55,10 @@ class TransformersBackend:
         self.threads = threads
         self.truncate = truncate
         self.decode = decode  # auto: fixed slots replayed as CUDA graphs on a GPU, the growing cache on CPU
-        # a row's tokens do not depend on the rest of the batch: by default on CPU, where it decodes in slots
-        self.batch_invariant = resolve_invariant(batch_invariant, self.device, decode)
+        self._invariant_option = batch_invariant
+        self._batch_invariant: bool | None = None
+        if batch_invariant is not None:  # a conflict with the device or decode is bad input, found at once
+            self._batch_invariant = resolve_invariant(batch_invariant, self.device, decode, lambda: True)
         self._resolved: ResolvedModel | None = None
         self._context_length: int | None = None
         self._fingerprint: str | None = None
@@ -73,6 +76,16 @@ class TransformersBackend:
             if self.batch_invariant:
                 self._fingerprint += ":batch-invariant"
         return self._fingerprint
+
+    @property
+    def batch_invariant(self) -> bool:
+        """Whether a row's tokens do not depend on the rest of its batch: by default on CPU, for a model whose
+        config shows full attention (read without loading it; a GGUF file's is checked when it loads)."""
+        if self._batch_invariant is None:
+            self._batch_invariant = resolve_invariant(
+                self._invariant_option, self.device, self.decode, lambda: full_attention(model_config(self.model_id))
+            )
+        return self._batch_invariant
 
     @property
     def decoding(self) -> str:
@@ -145,8 +158,9 @@ class TransformersBackend:
             if self.batch_invariant:
                 if not installed or not slots_usable(model):
                     raise BackendError(
-                        f"model {self.model_id!r} does not use full SDPA attention, which batch-invariant "
-                        "decoding needs: set `batch_invariant: false` in the suite's model."
+                        f"model {self.model_id!r} does not use SDPA attention over every earlier position (it "
+                        "has a sliding window or another attention), which batch-invariant decoding needs: set "
+                        "`batch_invariant: false` in the suite's model."
                     )
                 make_row_invariant(model)
         eos: set[int] = set()

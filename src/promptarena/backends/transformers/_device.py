@@ -9,6 +9,7 @@ of every cache key) names them and a fully cached run must not import torch. Onc
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,11 +103,15 @@ def resolve_dtype(dtype: str, device: str) -> str:
     return "float32"
 
 
-def resolve_invariant(option: bool | None, device: str, decode: str) -> bool:
-    """Whether decoding is batch-invariant: by default on CPU (unless ``decode: dynamic`` is asked for), never
-    on a GPU, where it is not provided."""
+def resolve_invariant(option: bool | None, device: str, decode: str, full_attention: Callable[[], bool]) -> bool:
+    """Whether decoding is batch-invariant: by default on CPU for a model that attends over every earlier
+    position (unless ``decode: dynamic`` is asked for), never on a GPU, where it is not provided.
+
+    Raises:
+        ConfigError: ``batch_invariant: true`` with a GPU or with ``decode: dynamic``.
+    """
     if option is None:
-        return device == "cpu" and decode != "dynamic"
+        return device == "cpu" and decode != "dynamic" and full_attention()
     if option and device != "cpu":
         raise ConfigError(
             f"batch_invariant: true is provided on CPU only, and the device is {device!r}: "
@@ -117,6 +122,19 @@ def resolve_invariant(option: bool | None, device: str, decode: str) -> bool:
             "batch_invariant: true decodes in fixed slots, and decode is 'dynamic': remove one of the two."
         )
     return option
+
+
+def full_attention(config: dict[str, Any] | None) -> bool:
+    """Whether a model's config (config.json as a dict) has every layer attend to every earlier position: no
+    sliding window, no other layer types. ``None`` (not known before loading) counts as yes."""
+    for part in (config, (config or {}).get("text_config")):
+        if not part:
+            continue
+        if any(t != "full_attention" for t in part.get("layer_types") or []):
+            return False
+        if part.get("sliding_window") and part.get("use_sliding_window", True):
+            return False
+    return True
 
 
 def check_hardware(torch: Any, device: str, dtype: str, device_option: str, dtype_option: str) -> None:

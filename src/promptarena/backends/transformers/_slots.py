@@ -25,6 +25,7 @@ from transformers.cache_utils import DynamicLayer
 from promptarena.backends.transformers import _attention as attention
 from promptarena.backends.transformers import _kvcache as kv
 from promptarena.backends.transformers._batch import Batch
+from promptarena.backends.transformers._device import full_attention
 
 
 class SlotLayer(DynamicLayer):
@@ -38,10 +39,14 @@ class SlotLayer(DynamicLayer):
         self.is_initialized = True
 
     def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        b = key_states.shape[0]
-        rows, cols = self.slots.arange[:b], self.slots.col[:b]
-        self.kbuf[rows, :, cols] = key_states[:, :, 0]
-        self.vbuf[rows, :, cols] = value_states[:, :, 0]
+        b, heads = key_states.shape[:2]
+        if self.slots.flat is not None:  # rows of (slot, head, column) in the buffers seen as (-1, head dim)
+            self.kbuf.view(-1, self.kbuf.shape[-1]).index_copy_(0, self.slots.flat, key_states.reshape(b * heads, -1))
+            self.vbuf.view(-1, self.vbuf.shape[-1]).index_copy_(0, self.slots.flat, value_states.reshape(b * heads, -1))
+        else:
+            rows, cols = self.slots.arange[:b], self.slots.col[:b]
+            self.kbuf[rows, :, cols] = key_states[:, :, 0]
+            self.vbuf[rows, :, cols] = value_states[:, :, 0]
         width = self.slots.width
         return self.kbuf[:b, :, :width], self.vbuf[:b, :, :width]
 
@@ -60,6 +65,7 @@ class Slots:
     graphs: bool
     aligned: bool = False  # rows start at column 0; a step attends to a width of whole WIDTH blocks
     width: int = 0  # the columns a step attends to
+    flat: Any = None  # aligned: where a step writes each row's key and value, as rows of the flattened buffers
     arange: Any = None
     col: Any = None  # (slots,) the column each row writes next
     pos: Any = None  # (slots,) the position id of the token it feeds next
@@ -123,6 +129,9 @@ class Slots:
             used = int(self.col[:b].max()) + 1
             self.width = min(self.columns, -(-used // attention.WIDTH) * attention.WIDTH)
             extra["rows_aligned"] = True
+            heads = self.cache.layers[0].kbuf.shape[1]
+            first = (self.arange[:b, None] * heads + torch.arange(heads, device=self.col.device)) * self.columns
+            self.flat = (first + self.col[:b, None]).flatten()
         out = self.model(
             input_ids=self.ids[:b],
             attention_mask=self.valid[:b, None, None, : self.width],
@@ -239,9 +248,7 @@ def usable(model: Any) -> bool:
     config = model.config
     if getattr(config, "_attn_implementation", None) not in ("sdpa", attention.NAME, attention.INVARIANT):
         return False
-    if any(t != "full_attention" for t in getattr(config, "layer_types", None) or []):
-        return False
-    if getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True):
+    if not full_attention(config.to_dict()):
         return False
     layers = getattr(kv.new_cache(model), "layers", None)
     return bool(layers) and all(isinstance(layer, kv.BufferedLayer) for layer in layers)
