@@ -1,11 +1,9 @@
 """Attention for the CPU: a fast decode step, and a batch-invariant attention for every step.
 
-Fast: a decode step attends one query per row to a short cache. On CPU, SDPA's flash kernel spends most of such
-
-A decode step attends one query per row to a short cache. On CPU, SDPA's flash kernel spends most of such
-a call on splitting and scheduling work that is a few megaflops; plain batched matmuls over the grouped
-query heads (no copy of the shared key/value heads) do the same sums 1.6 to 2.8 times faster. Only
-fp32 takes this path: it computes the softmax in the input's own precision, which in bf16 would round
+Fast (:func:`attention`): a decode step attends one query per row to a short cache. On CPU, SDPA's flash
+kernel spends most of such a call on splitting and scheduling work that is a few megaflops; plain batched
+matmuls over the grouped query heads (no copy of the shared key/value heads) do the same sums 1.6 to 2.8
+times faster. Only fp32 takes this path: it computes the softmax in the input's own precision, which in bf16 would round
 more than the flash kernel (it accumulates in fp32). Everything else (prefill, bf16, GPUs, masks this does
 not read) goes to transformers' SDPA function unchanged.
 
@@ -92,11 +90,11 @@ def invariant_attention(
 
     ``rows_aligned``: the caller's keys already start at column 0 of each row and their width is a multiple
     of ``STEP_WIDTH`` (decoding in slots); otherwise each row's keys are first gathered so, to a multiple of
-    ``WIDTH`` (a prefill).
-    A bf16 decode step runs SDPA's flash kernel (fp32 sums inside, invariant so aligned); everything else
-    takes scores and softmax in fp32 and sums values ``KEY_CHUNK`` keys at a time. A prefill's matmuls get
-    at least ``row_floor`` rows (torch's fp32 matmul takes another kernel below 4): a short chunk of queries
-    is padded. A decode step always has one query per row, so the same number of rows at every step.
+    ``WIDTH`` (a prefill). A bf16 decode step runs SDPA's flash kernel (fp32 sums inside, invariant so
+    aligned); everything else takes scores and softmax in fp32 and sums values ``KEY_CHUNK`` keys at a time.
+    A prefill's matmuls get at least ``row_floor`` rows (torch's fp32 matmul takes another kernel below 4): a
+    short chunk of queries is padded. A decode step always has one query per row, so the same number of rows
+    at every step.
     """
     if dropout or kwargs.get("softcap") is not None or kwargs.get("position_bias") is not None:
         raise NotImplementedError("batch-invariant attention supports neither dropout, softcap nor position bias")
