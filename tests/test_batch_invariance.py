@@ -112,3 +112,4 @@ def test_a_requests_tokens_do_not_depend_on_its_batch(dtype: str, logits_seen: d
             assert got[3] == alone[r][3], what  # the logits at every step, to the last bit
     assert all(text for text, *_ in alone.values())
     assert all(len(seen) == count for _, count, _, seen in alone.values())  # one step per token
+    assert backend.decoding == "batch-invariant"  # the CPU default, in both dtypes

@@ -155,6 +155,25 @@ def test_inverse_cdf_follows_the_weights_and_skips_zeros():
     )
 
 
+def test_a_rows_nucleus_does_not_depend_on_the_other_rows():
+    """Tied probabilities at the nucleus boundary are all kept: neither their order nor whether the batch sorted
+    the whole vocabulary (another row's top_p decides that) changes a row's nucleus."""
+    torch = pytest.importorskip("torch")
+    from promptarena.backends.transformers._sampling import nucleus_weights
+
+    probs = torch.zeros(1, 1000)
+    probs[0, [10, 500, 700]] = 0.3  # three tokens tied at 0.3: two of them reach top_p 0.5
+    probs[0, 20:120] = 0.001
+    alone = nucleus_weights(probs, torch.tensor([0.5]))
+    assert alone[0].nonzero().flatten().tolist() == [10, 500, 700]
+    assert torch.equal(alone[0, [10, 500, 700]], probs[0, [10, 500, 700]])
+    spread = torch.full((1, 1000), 1e-3)  # its top 512 tokens hold less than its top_p: the batch sorts everything
+    for other in (0.9, 1.0):
+        both = nucleus_weights(torch.cat([probs, spread]), torch.tensor([0.5, other]))
+        assert torch.equal(both[0], alone[0])
+    assert int((nucleus_weights(spread, torch.tensor([0.9]))[0] > 0).sum()) == 1000  # all tied: all kept
+
+
 @pytest.mark.parametrize("mask", ["none", "padding", "additive"])
 def test_cpu_decode_attention_computes_what_sdpa_computes(mask):
     """One query per row over a cache, grouped query heads (9 over 3, as SmolLM2): the matmul path gives

@@ -1,20 +1,18 @@
 """Attention for the CPU: a fast decode step, and a batch-invariant attention for every step.
 
-Fast: a decode step attends one query per row to a short cache. On CPU, SDPA's flash kernel spends most of such
-
-A decode step attends one query per row to a short cache. On CPU, SDPA's flash kernel spends most of such
-a call on splitting and scheduling work that is a few megaflops; plain batched matmuls over the grouped
-query heads (no copy of the shared key/value heads) do the same sums 1.6 to 2.8 times faster. Only
-fp32 takes this path: it computes the softmax in the input's own precision, which in bf16 would round
+Fast (:func:`attention`): a decode step attends one query per row to a short cache. On CPU, SDPA's flash
+kernel spends most of such a call on splitting and scheduling work that is a few megaflops; plain batched
+matmuls over the grouped query heads (no copy of the shared key/value heads) do the same sums 1.6 to 2.8
+times faster. Only fp32 takes this path: it computes the softmax in the input's own precision, which in bf16 would round
 more than the flash kernel (it accumulates in fp32). Everything else (prefill, bf16, GPUs, masks this does
 not read) goes to transformers' SDPA function unchanged.
 
 Batch-invariant (:func:`invariant_attention`): a row's output does not depend on the other rows of the batch,
 on its padding, nor on how its prompt was split between prefills. The kernels' sums over keys group their
 terms by column (SIMD lanes, blocks), so a row's keys always start at column 0 and the width is a multiple
-of ``WIDTH`` (masked columns then add exact zeros in the same places); the values' sum is taken ``KEY_CHUNK``
-keys per matmul, below the size from which torch's fp32 matmul splits that sum by the key count. Imported
-only once the model is loaded.
+of ``WIDTH`` in a prefill, ``STEP_WIDTH`` in a decode step (masked columns then add exact zeros in the same
+places); the values' sum is taken ``KEY_CHUNK`` keys per matmul, below the size from which torch's fp32
+matmul splits that sum by the key count. Imported only once the model is loaded.
 """
 
 from __future__ import annotations
@@ -35,7 +33,8 @@ except ImportError:  # a transformers without pluggable attention: the model kee
 
 NAME = "promptarena_sdpa"  # SDPA, with the CPU decode step below; the masks are SDPA's
 INVARIANT = "promptarena_invariant"  # batch-invariant attention; the masks are SDPA's
-WIDTH = 64  # key columns are padded to a multiple of this
+WIDTH = 64  # a prefill's key columns are padded to a multiple of this (fp32 matmuls split other sums otherwise)
+STEP_WIDTH = 16  # a decode step's key columns (one query per row) are padded to a multiple of this
 KEY_CHUNK = 256  # keys per matmul of the weighted sum of values (torch's fp32 matmul splits it from 384)
 SCORES = 1 << 24  # attention scores held at once in a prefill (64 MiB of fp32): longer ones go by query chunks
 
@@ -90,11 +89,12 @@ def invariant_attention(
     """Attention whose result for a row is the same whatever else is in the batch.
 
     ``rows_aligned``: the caller's keys already start at column 0 of each row and their width is a multiple
-    of ``WIDTH`` (decoding in slots); otherwise each row's keys are first gathered so (a prefill).
-    A bf16 decode step runs SDPA's flash kernel (fp32 sums inside, invariant so aligned); everything else
-    takes scores and softmax in fp32 and sums values ``KEY_CHUNK`` keys at a time. A prefill's matmuls get
-    at least ``row_floor`` rows (torch's fp32 matmul takes another kernel below 4): a short chunk of queries
-    is padded. A decode step always has one query per row, so the same number of rows at every step.
+    of ``STEP_WIDTH`` (decoding in slots); otherwise each row's keys are first gathered so, to a multiple of
+    ``WIDTH`` (a prefill). A bf16 decode step runs SDPA's flash kernel (fp32 sums inside, invariant so
+    aligned); everything else takes scores and softmax in fp32 and sums values ``KEY_CHUNK`` keys at a time.
+    A prefill's matmuls get at least ``row_floor`` rows (torch's fp32 matmul takes another kernel below 4): a
+    short chunk of queries is padded. A decode step always has one query per row, so the same number of rows
+    at every step.
     """
     if dropout or kwargs.get("softcap") is not None or kwargs.get("position_bias") is not None:
         raise NotImplementedError("batch-invariant attention supports neither dropout, softcap nor position bias")

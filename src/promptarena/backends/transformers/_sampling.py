@@ -79,14 +79,21 @@ def inverse_cdf(weights: Any, u: Any, block: int = 128) -> Any:
 
 
 def nucleus_weights(probs: Any, top_p: Any) -> Any:
-    """Zero the probabilities outside each row's top-p nucleus (smallest set with mass >= top_p)."""
+    """Zero the probabilities outside each row's top-p nucleus: the tokens at least as probable as the last one
+    that the smallest set with mass >= top_p needs.
+
+    Ties with that token are all kept, so a row's nucleus depends neither on the order of equal probabilities
+    (bf16 logits make them common) nor on whether the top ``_NUCLEUS_TOPK`` tokens or the whole vocabulary were
+    sorted, which the other rows of the batch decide.
+    """
     k = min(_NUCLEUS_TOPK, probs.shape[-1])
-    values, order = probs.topk(k, dim=-1)
-    if not bool((values.sum(dim=-1) >= top_p).all()):
-        values, order = probs.sort(dim=-1, descending=True)
+    values = probs.topk(k, dim=-1).values
+    if not bool(((values.sum(dim=-1) >= top_p) | (top_p >= 1.0)).all()):
+        values = probs.sort(dim=-1, descending=True).values
     before = values.cumsum(dim=-1) - values
-    values = torch.where(before < top_p[:, None], values, torch.zeros_like(values))
-    return torch.zeros_like(probs).scatter_(1, order, values)
+    last = (before < top_p[:, None]).sum(dim=-1, keepdim=True) - 1
+    threshold = values.gather(1, last.clamp(min=0))
+    return torch.where(probs >= threshold, probs, torch.zeros_like(probs))
 
 
 def keep_top(rows: Sequence[Any], logits: Any, chosen: Any) -> None:

@@ -9,7 +9,7 @@ some finish, the last rows move into the gaps, as in the dynamic path. Without C
 eagerly, which is how the slot arithmetic is tested on CPU.
 
 Aligned slots (batch-invariant decoding on CPU): a row's keys are moved to columns 0..n-1 of its slot when it
-joins, and a step attends over the columns up to the longest row, rounded up to ``attention.WIDTH``; the
+joins, and a step attends over the columns up to the longest row, rounded up to ``attention.STEP_WIDTH``; the
 attention is told so (``rows_aligned``), and a row's sums then fall in the same places whatever the other
 rows. Imported only once the model is loaded.
 """
@@ -63,7 +63,7 @@ class Slots:
     capacity: int  # slots
     columns: int
     graphs: bool
-    aligned: bool = False  # rows start at column 0; a step attends to a width of whole WIDTH blocks
+    aligned: bool = False  # rows start at column 0; a step attends to whole blocks of STEP_WIDTH columns
     width: int = 0  # the columns a step attends to
     flat: Any = None  # aligned: where a step writes each row's key and value, as rows of the flattened buffers
     arange: Any = None
@@ -82,7 +82,7 @@ class Slots:
         param = next(self.model.parameters())
         device, dtype = param.device, param.dtype
         if self.aligned:
-            self.columns = -(-self.columns // attention.WIDTH) * attention.WIDTH
+            self.columns = -(-self.columns // attention.STEP_WIDTH) * attention.STEP_WIDTH
         n, c = self.capacity, self.columns
         self.width = c
         heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
@@ -127,7 +127,7 @@ class Slots:
         extra: dict[str, Any] = {self.cache_kw: self.cache}
         if self.aligned:  # only the columns up to the longest row, in whole blocks
             used = int(self.col[:b].max()) + 1
-            self.width = min(self.columns, -(-used // attention.WIDTH) * attention.WIDTH)
+            self.width = min(self.columns, -(-used // attention.STEP_WIDTH) * attention.STEP_WIDTH)
             extra["rows_aligned"] = True
             heads = self.cache.layers[0].kbuf.shape[1]
             first = (self.arange[:b, None] * heads + torch.arange(heads, device=self.col.device)) * self.columns
