@@ -26,8 +26,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 
-from promptarena.backends.transformers import TransformersBackend  # noqa: E402
-from promptarena.models import resolve_model  # noqa: E402
+from promptarena.backends.transformers import TransformersBackend, resolve_model  # noqa: E402
 from promptarena.types import GenerationRequest, GenParams, Message  # noqa: E402
 
 
@@ -145,7 +144,7 @@ def chat_texts(tokenizer: Any, questions: list[str]) -> list[str]:
 def llamacpp_reference(model: str, texts: list[str], max_new: int, threads: int | None) -> LlamaCppBatched | None:
     """The llama.cpp reference for a GGUF model (the embedded one by default); ``None`` where it cannot run."""
     from promptarena.backends.transformers._device import cpu_threads
-    from promptarena.models import DEFAULT_ALIASES, embedded_gguf
+    from promptarena.backends.transformers._weights import DEFAULT_ALIASES, embedded_gguf
 
     if importlib.util.find_spec("llama_cpp") is None:
         print("llama-cpp-python is not installed: no llama.cpp reference", file=sys.stderr)

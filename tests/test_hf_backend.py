@@ -241,7 +241,7 @@ def generate_plainly(dtype: str, question: str, max_new_tokens: int) -> tuple[st
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from promptarena.models import resolve_model
+    from promptarena.backends.transformers._weights import resolve_model
 
     path = str(resolve_model("default").path)
     tokenizer = AutoTokenizer.from_pretrained(path)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from promptarena import models
+from promptarena.backends.transformers import _weights as models
+from promptarena.backends.transformers._weights import cache_dir, cached_sha256, model_weights_hash, resolve_model
 from promptarena.errors import BackendError
-from promptarena.models import cache_dir, cached_sha256, model_weights_hash, resolve_model
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def test_embedded_model_resolves_fast_without_torch():
     code = textwrap.dedent(
         """
         import sys, time
-        from promptarena.models import resolve_model
+        from promptarena.backends.transformers._weights import resolve_model
         start = time.perf_counter()
         resolved = resolve_model("smollm2-135m-instruct")
         assert "torch" not in sys.modules

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from promptarena.backends.transformers._weights import resolve_model
 from promptarena.engine import run_suite
 from promptarena.gitstore import PromptStore
-from promptarena.models import resolve_model
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from tests.support.cli import evals

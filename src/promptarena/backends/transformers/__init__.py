@@ -23,11 +23,13 @@ for a free place are not yet admitted.
 The modules follow those seams: ``_device`` (device, dtype, threads, batch size, weight packing),
 ``_backend`` (the Backend contract), ``_scheduler`` (continuous batching), ``_kvcache`` (surgery on
 transformers' cache internals, transformers >= 4.56), ``_slots`` (fixed slots and CUDA graphs),
-``_attention`` (the CPU decode attention, and the batch-invariant one) and ``_sampling`` (sampling
-kernels). Importing this package does not import torch; the fingerprint is computed without it too. torch,
+``_attention`` (the CPU decode attention, and the batch-invariant one), ``_sampling`` (sampling
+kernels) and ``_weights`` (where a model's weights are: the embedded GGUF, a local path or a Hub id).
+Importing this package does not import torch; the fingerprint is computed without it too. torch,
 transformers and gguf come with the extra ``pip install 'promptarena[local]'``.
 """
 
 from promptarena.backends.transformers._backend import TransformersBackend
+from promptarena.backends.transformers._weights import ResolvedModel, resolve_model
 
-__all__ = ["TransformersBackend"]
+__all__ = ["ResolvedModel", "TransformersBackend", "resolve_model"]

@@ -20,8 +20,8 @@ from promptarena.backends.transformers._device import (
     resolve_dtype,
     resolve_invariant,
 )
+from promptarena.backends.transformers._weights import ResolvedModel, model_config, model_weights_hash, resolve_model
 from promptarena.errors import BackendError, missing_dependency
-from promptarena.models import ResolvedModel, model_config, model_weights_hash, resolve_model
 from promptarena.types import Generation, GenerationRequest, Message
 
 if TYPE_CHECKING:
