@@ -25,37 +25,27 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptarena._rounds import (
-    Generator,
-    ProgressFn,
-    Task,
-    Throughput,
-    check,
-    chunks,
-    play,
-    reduce,
-    result_rows,
-    score,
-)
 from promptarena.backends import Backend, get_backend
 from promptarena.energy import measure_energy
 from promptarena.errors import PromptArenaError
 from promptarena.feedback import arm_feedback
+from promptarena.generator import Generator, ProgressFn, Throughput
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
-from promptarena.holistic import Column, HolisticRow, expand_items, summarize_holistic, toxicity_scorer
+from promptarena.holistic import HolisticRow, expand_items, summarize_holistic, toxicity_scorer
 from promptarena.metrics import ScoringContext
 from promptarena.plan import Arm, make_arms, model_options, select_versions
 from promptarena.provenance import model_label, peak_memory_mb, provenance
 from promptarena.report.json import summary_json
+from promptarena.rounds import Column, Task, check, chunks, play, reduce, result_rows
+from promptarena.scoring import score
 from promptarena.stats import Interval, mean_ci, percentile
-from promptarena.store import ResultsStore
-from promptarena.store._predictions import ROUNDS, StoredPredictions
+from promptarena.store import ResultsStore, StoredPredictions
 from promptarena.suite import Spec, Suite
 from promptarena.types import Generation, GenerationRequest, GenParams, Prediction
 from promptarena.variants import Item, Variant, make_variant
 
-__all__ = ["ROUNDS", "ArmResult", "ProgressFn", "SuiteResult", "run_suite", "summarize_arm"]
+__all__ = ["ArmResult", "ProgressFn", "SuiteResult", "run_suite", "summarize_arm"]
 CHUNK = 4096
 """Requests of first rounds generated, scored and stored together: enough to keep a batched backend full."""
 
@@ -225,7 +215,7 @@ def _store_chunk(
     progress: ProgressFn | None,
 ) -> None:
     """Score a chunk's predictions, write its result rows, and keep only the scores (and the perturbed cases)."""
-    score(results, suite, [column for _, column in parts.values()], context, progress)
+    score(suite, [column for _, column in parts.values()], context, progress)
     for (arm_id, label), (tasks, column) in parts.items():
         results.put_results(result_rows(run_id, suite, tasks, column))
         arm = by_arm[arm_id]

@@ -12,8 +12,7 @@ import math
 
 from promptarena.metrics import thumbs_up as METRIC
 from promptarena.stats import Interval, mean_ci
-from promptarena.store import ResultsStore, Vote
-from promptarena.store._feedback import Outcome, output_hash
+from promptarena.store import Outcome, ResultsStore, Vote, output_hash
 
 ANONYMOUS = "anonymous"
 

@@ -8,13 +8,12 @@ revision, ref or variant fails here, before any work.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.suite import Spec, Suite
-from promptarena.types import Case
 from promptarena.variants import make_variant
 
 
@@ -153,24 +152,3 @@ def resolve_arms(suite: Suite, store: PromptStore, specs: Sequence[str]) -> list
         what = "version, variant and model" if suite.models else "version and variant"
         raise ConfigError(f"the arms {', '.join(specs)} name the same {what} twice; pick distinct arms.")
     return chosen
-
-
-def perturbed_cases(suite: Suite) -> list[tuple[str, Case]]:
-    """Every case under each of the suite's perturbations, as (perturbation name, perturbed case), in suite order.
-
-    A fairness counterfactual rewrites the references together with the variables, so that a person is
-    named the same way in both; a robustness perturbation leaves the references as written.
-    """
-    from promptarena.perturbations import get_perturbation, perturb_vars
-
-    out = []
-    seed = suite.holistic.perturbation_seed
-    for name in suite.holistic.perturbations:
-        perturbation = get_perturbation(name)
-        for case in suite.cases:
-            if perturbation.kind == "fairness":
-                both = perturb_vars({"vars": case.vars, "refs": list(case.references)}, perturbation, seed, case.id)
-                out.append((name, replace(case, vars=both["vars"], references=tuple(both["refs"]))))
-            else:
-                out.append((name, replace(case, vars=perturb_vars(case.vars, perturbation, seed, case.id))))
-    return out

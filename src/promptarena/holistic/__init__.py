@@ -1,10 +1,11 @@
 """HELM's holistic view of an arm beside its accuracy: robustness, fairness, prompt sensitivity, bias, toxicity.
 
 ``_measures`` holds the statistics over per-case scores; ``_expand`` turns a suite's perturbations and prompt
-layouts into more cached requests; ``_summary`` gathers one holistic row per arm after scoring.
+layouts into more cached requests (and caches toxicity scores); ``_summary`` gathers one holistic row per arm
+after scoring.
 """
 
-from promptarena.holistic._expand import FORMAT, Column, expand_items, holistic_provenance, toxicity_scorer
+from promptarena.holistic._expand import FORMAT, expand_items, holistic_provenance, perturbed_cases, toxicity_scorer
 from promptarena.holistic._measures import (
     NO_GROUP,
     NO_LAYOUT,
@@ -22,7 +23,6 @@ __all__ = [
     "FORMAT",
     "NO_GROUP",
     "NO_LAYOUT",
-    "Column",
     "Fairness",
     "HolisticRow",
     "Robustness",
@@ -32,6 +32,7 @@ __all__ = [
     "fairness",
     "headline_metric",
     "holistic_provenance",
+    "perturbed_cases",
     "robustness",
     "spread",
     "summarize_holistic",

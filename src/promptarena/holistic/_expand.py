@@ -1,5 +1,5 @@
 """A suite's holistic parts as more requests: each (case, perturbation) and each (case, prompt layout) is one
-more rendered prompt, cached like any other, and its predictions are kept in a ``Column`` of their own.
+more rendered prompt, cached like any other, whose predictions the run keeps in a column of their own.
 
 Every variant of the suite runs on the perturbed cases too (a sampled variant multiplies their cost by its
 samples). Layout ``format:0`` is the prompt as written, so its predictions are the unperturbed ones.
@@ -8,10 +8,12 @@ samples). Layout ``format:0`` is the prompt as written, so its predictions are t
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from promptarena.types import Case, Message, Prediction
+from promptarena.metrics import Score, scores_through_cache
+from promptarena.perturbations import get_perturbation, perturb_vars
+from promptarena.types import Case, Message
 
 if TYPE_CHECKING:
     from promptarena.metrics.toxicity import ToxicityScorer
@@ -25,33 +27,9 @@ FORMAT = "format:"
 Render = Callable[[Mapping[str, Any], str], tuple[Message, ...]]
 
 
-@dataclass
-class Column:
-    """An arm's predictions under one perturbation or layout: the cases as sent, their inputs and scores.
-
-    ``inputs`` holds what differs from the unperturbed request: the perturbed variables, or the layout's text.
-    """
-
-    label: str
-    cases: list[Case] = field(default_factory=list)
-    predictions: list[Prediction] = field(default_factory=list)
-    inputs: list[Any] = field(default_factory=list)
-    scores: dict[str, list[float | None]] = field(default_factory=dict)
-    reasons: dict[str, list[str | None]] = field(default_factory=dict)  # why each case scored so, per metric
-    errors: dict[str, list[str | None]] = field(default_factory=dict)  # how scoring failed on a case, per metric
-
-    def add(self, item: Item, prediction: Prediction) -> None:
-        """One more case of this column, with the input it was asked."""
-        self.cases.append(item.case)
-        self.predictions.append(prediction)
-        layout = "\n\n".join(f"{m.role}:\n{m.content}" for m in item.messages)
-        self.inputs.append(layout if self.label.startswith(FORMAT) else item.case.vars)
-
-
 def expand_items(suite: Suite, items: Sequence[Item], render: Render) -> list[tuple[str, Item]]:
     """(label, item) for every perturbed case, rendered with the same template, and every further layout."""
     from promptarena.perturbations.formats import format_variants
-    from promptarena.plan import perturbed_cases
 
     holistic = suite.holistic
     by_id = {item.case.id: item for item in items}
@@ -68,6 +46,25 @@ def expand_items(suite: Suite, items: Sequence[Item], render: Render) -> list[tu
     return out
 
 
+def perturbed_cases(suite: Suite) -> list[tuple[str, Case]]:
+    """Every case under each of the suite's perturbations, as (perturbation name, perturbed case), in suite order.
+
+    A fairness counterfactual rewrites the references together with the variables, so that a person is
+    named the same way in both; a robustness perturbation leaves the references as written.
+    """
+    out = []
+    seed = suite.holistic.perturbation_seed
+    for name in suite.holistic.perturbations:
+        perturbation = get_perturbation(name)
+        for case in suite.cases:
+            if perturbation.kind == "fairness":
+                both = perturb_vars({"vars": case.vars, "refs": list(case.references)}, perturbation, seed, case.id)
+                out.append((name, replace(case, vars=both["vars"], references=tuple(both["refs"]))))
+            else:
+                out.append((name, replace(case, vars=perturb_vars(case.vars, perturbation, seed, case.id))))
+    return out
+
+
 def toxicity_scorer(suite: Suite, results: ResultsStore) -> ToxicityScorer | None:
     """The suite's toxicity scorer, built before the run so that a missing one fails before any work.
 
@@ -76,18 +73,16 @@ def toxicity_scorer(suite: Suite, results: ResultsStore) -> ToxicityScorer | Non
     """
     if suite.holistic.toxicity is None:
         return None
-    from promptarena.hashing import content_hash
     from promptarena.metrics.toxicity import get_scorer
 
     scorer = get_scorer(suite.holistic.toxicity.name, **suite.holistic.toxicity.options)
 
     def score(texts: Sequence[str]) -> list[float]:
-        from promptarena.metrics import Score
+        def compute(todo: list[int]) -> list[Score]:
+            return [Score(v) for v in scorer.score([texts[i] for i in todo])]
 
-        keys = [content_hash({"toxicity": scorer.name, "version": scorer.version, "text": t}) for t in texts]
-        scored = results.scores_through(
-            f"toxicity:{scorer.name}", keys, lambda todo: [Score(v) for v in scorer.score([texts[i] for i in todo])]
-        )
+        identities = [{"toxicity": scorer.name, "version": scorer.version, "text": t} for t in texts]
+        scored = scores_through_cache(results, f"toxicity:{scorer.name}", identities, compute)
         return [float(s.value) for s in scored]  # type: ignore[arg-type]
 
     return replace(scorer, score=score)
@@ -98,8 +93,6 @@ def holistic_provenance(suite: Suite, scorer: ToxicityScorer | None) -> dict[str
     holistic = suite.holistic
     if not holistic.declared:
         return {}
-    from promptarena.perturbations import get_perturbation
-
     return {
         "perturbations": [get_perturbation(name).key for name in holistic.perturbations],
         "perturbation_seed": holistic.perturbation_seed,

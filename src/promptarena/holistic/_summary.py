@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
-from promptarena.holistic._expand import FORMAT, Column
+from promptarena.holistic._expand import FORMAT
 from promptarena.holistic._measures import (
     NO_GROUP,
     Fairness,
@@ -29,6 +29,7 @@ from promptarena.stats import Interval, ece, mean_ci
 
 if TYPE_CHECKING:
     from promptarena.metrics.toxicity import ToxicityScorer, ToxicitySummary
+    from promptarena.rounds import Column
     from promptarena.suite import Suite
     from promptarena.types import Prediction
 

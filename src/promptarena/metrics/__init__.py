@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from promptarena.errors import ConfigError, did_you_mean
+from promptarena.hashing import content_hash
 from promptarena.registry import Registry
 from promptarena.types import Case, Generation, GenerationRequest, Prediction
 
@@ -32,7 +33,9 @@ __all__ = [
     "as_score",
     "get_metric",
     "metric_factories",
+    "metric_scores",
     "metrics",
+    "scores_through_cache",
     "thumbs_up",
 ]
 
@@ -158,6 +161,75 @@ class Metric:
                 )
         checked = dict(options)
         return self.check_options(checked) if self.check_options else checked
+
+
+def scores_through_cache(
+    results: ResultsStore,
+    name: str,
+    identities: Sequence[Mapping[str, Any]],
+    compute: Callable[[list[int]], Sequence[Score]],
+) -> list[Score]:
+    """Each item's score from the score cache, keyed by the content hash of its identity (all that the score rests
+    on). ``compute`` gets the index of the first item of every identity not stored and returns their scores, which
+    are stored under ``name``, failed ones excepted, so that they are scored again next time."""
+    keys = [content_hash(dict(identity)) for identity in identities]
+    found = results.cached_scores(keys)
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key not in found:
+            first.setdefault(key, i)
+    if first:
+        computed = list(compute(list(first.values())))
+        results.put_scores([(key, name, score) for key, score in zip(first, computed, strict=True)])
+        found.update(zip(first, computed, strict=True))
+    return [found[key] for key in keys]
+
+
+def metric_scores(
+    metric: Metric,
+    written: Mapping[str, Any],
+    options: Mapping[str, Any],
+    salt: Any,
+    predictions: Sequence[Prediction],
+    cases: Sequence[Case],
+    context: ScoringContext,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[Score]:
+    """A metric's score of each (prediction, case) through the score cache of ``context.results``, keyed by the
+    options as ``written`` and the ``salt`` (its ``cache_salt``), scored with the validated ``options``;
+    ``progress`` hears of the cases scored (phase ``score NAME``)."""
+
+    def compute(todo: list[int]) -> list[Score]:
+        if progress:
+            progress(f"score {metric.name}", 0, len(todo))
+        scored = metric.score_batch([predictions[i] for i in todo], [cases[i] for i in todo], options, context)
+        if progress:
+            progress(f"score {metric.name}", len(todo), len(todo))
+        return scored
+
+    identities = [_identity(metric, written, salt, p, c) for p, c in zip(predictions, cases, strict=True)]
+    return scores_through_cache(context.results, metric.name, identities, compute)
+
+
+def _identity(metric: Metric, written: Mapping[str, Any], salt: Any, prediction: Prediction, case: Case) -> dict:
+    """What a case's score rests on: the metric, its options and salt, the prediction and the case (its assertions
+    only for a metric that reads them, so that editing them rescores nothing else)."""
+    meta = {k: v for k, v in case.meta.items() if k != "where"}  # what else the case holds (its rubric), not where
+    return {
+        "metric": metric.name,
+        "version": metric.version,
+        "options": written,
+        "salt": salt,
+        "answer": prediction.answer,
+        "output": prediction.output,
+        "confidence": prediction.confidence,
+        "latency": prediction.latency_s,
+        "tokens": [prediction.prompt_tokens, prediction.completion_tokens],
+        "references": case.references,
+        "vars": case.vars,
+        **({"assertions": case.assertions} if metric.needs_assertions else {}),
+        **({"meta": meta} if meta else {}),
+    }
 
 
 def _plugin_metric(name: str, obj: Any) -> Metric:

@@ -12,7 +12,15 @@ from typing import Any
 
 from promptarena.errors import ConfigError
 from promptarena.hashing import content_hash
-from promptarena.metrics import FactoryContext, Metric, Score, ScoringContext, get_metric, metric_factories
+from promptarena.metrics import (
+    FactoryContext,
+    Metric,
+    Score,
+    ScoringContext,
+    get_metric,
+    metric_factories,
+    metric_scores,
+)
 from promptarena.types import Case, Prediction
 
 ANSWER_TYPES = (
@@ -93,17 +101,10 @@ class _MetricCheck(_Check):
         return {"metric": self.metric.name, "version": self.metric.version, "salt": self._salt(context)}
 
     def run(self, predictions: Sequence[Prediction], cases: Sequence[Case], context: ScoringContext) -> list[Outcome]:
-        from promptarena._rounds import _score_key
-        from promptarena.suite import Spec
-
-        m, spec, salt = self.metric, Spec(self.metric.name, self.options), self._salt(context)
-        keys = [_score_key(m, spec, salt, p, c) for p, c in zip(predictions, cases, strict=True)]
-
-        def compute(todo: list[int]) -> list[Score]:
-            picked = [predictions[i] for i in todo], [cases[i] for i in todo]
-            return m.score_batch(*picked, self.options, context)
-
-        return [self._outcome(s) for s in context.results.scores_through(m.name, keys, compute)]
+        scored = metric_scores(
+            self.metric, self.options, self.options, self._salt(context), predictions, cases, context
+        )
+        return [self._outcome(s) for s in scored]
 
     def _outcome(self, score: Score) -> Outcome:
         if score.error is not None:

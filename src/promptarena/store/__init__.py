@@ -6,9 +6,11 @@ package writes SQL; callers ask the store in domain terms.
 """
 
 from promptarena.store._db import MIGRATIONS, default_path, ignore_results_folder, now, tables
-from promptarena.store._feedback import Vote
+from promptarena.store._feedback import Outcome, Vote, output_hash
 from promptarena.store._maintenance import FORMATS, MergeReport
+from promptarena.store._predictions import StoredPredictions
 from promptarena.store._queries import StoredArm
+from promptarena.store._results import ResultRow, stored_prediction
 from promptarena.store._runs import RunProgress, RunRow, run_status
 from promptarena.store._store import ResultsStore
 
@@ -16,14 +18,19 @@ __all__ = [
     "FORMATS",
     "MIGRATIONS",
     "MergeReport",
+    "Outcome",
+    "ResultRow",
     "ResultsStore",
     "RunProgress",
     "RunRow",
     "StoredArm",
+    "StoredPredictions",
     "Vote",
     "default_path",
     "ignore_results_folder",
     "now",
+    "output_hash",
     "run_status",
+    "stored_prediction",
     "tables",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from promptarena.store._db import Database, now
@@ -71,23 +71,6 @@ class Cache(Database):
             key: Score(value, reason)
             for key, value, reason in self._by_keys("SELECT key, value, reason FROM scores", keys)
         }
-
-    def scores_through(
-        self, metric: str, keys: Sequence[str], compute: Callable[[list[int]], Sequence[Score]]
-    ) -> list[Score]:
-        """Each key's score, from the cache where stored; ``compute`` gets the indices of the first occurrence of
-        every missing key and returns their scores, which are stored (errors excepted) under ``metric``."""
-        found = self.cached_scores(keys)
-        first: dict[str, int] = {}
-        for i, key in enumerate(keys):
-            if key not in found:
-                first.setdefault(key, i)
-        todo = list(first.items())
-        if todo:
-            computed = compute([i for _, i in todo])
-            self.put_scores([(key, metric, score) for (key, _), score in zip(todo, computed, strict=True)])
-            found.update({key: score for (key, _), score in zip(todo, computed, strict=True)})
-        return [found[key] for key in keys]
 
     def put_scores(self, rows: Sequence[tuple[str, str, Score]]) -> None:
         """Store (key, metric, score) rows; a key already stored is kept. A failed score is not stored, so it is

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 from promptarena.errors import BackendError
 from promptarena.store._cache import Cache
+from promptarena.store._results import stored_prediction
 from promptarena.store._runs import Runs
-from promptarena.types import Case, Generation, Prediction, case_latency
-
-ROUNDS = "rounds"  # key of a stored result's details: generations per round, in generation_keys order
+from promptarena.types import Case, Prediction
 
 
 class StoredPredictions(Sequence[Prediction]):
@@ -42,7 +41,7 @@ class StoredPredictions(Sequence[Prediction]):
             return [self[i] for i in range(len(self))[index]]
         case = self._cases[index]
         row = self._read(Runs.result_row, self._run_id, self._arm, case.id)
-        return _prediction(row, self._read(Cache.cached_generations, row["keys"]))
+        return stored_prediction(row, self._read(Cache.cached_generations, row["keys"]))
 
     def __iter__(self) -> Iterator[Prediction]:
         after, left = 0, len(self)
@@ -52,7 +51,7 @@ class StoredPredictions(Sequence[Prediction]):
                 return
             generations = self._read(Cache.cached_generations, [k for _, row in page for k in row["keys"]])
             for _, row in page[:left]:
-                yield _prediction(row, generations)
+                yield stored_prediction(row, generations)
             after, left = page[-1][0], left - len(page)
 
     def _read(self, query: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -64,22 +63,3 @@ class StoredPredictions(Sequence[Prediction]):
                 raise
             self._results = type(self._results)(self._results.path)
             return query(self._results, *args, **kwargs)
-
-
-def _prediction(row: dict[str, Any], generations: Mapping[str, Generation]) -> Prediction:
-    """A stored result as the prediction it was made from; its latency rebuilt from its rounds."""
-    details = dict(row["details"])
-    sizes = details.pop(ROUNDS, None) or [len(row["keys"])]
-    rounds, start = [], 0
-    for size in sizes:
-        rounds.append([generations[k] for k in row["keys"][start : start + size] if k in generations])
-        start += size
-    return Prediction(
-        output=row["output"],
-        answer=row["answer"],
-        generations=tuple(g for r in rounds for g in r),
-        confidence=row["confidence"],
-        reasoning=row["reasoning"],
-        details=details,
-        latency_s=case_latency(rounds),
-    )

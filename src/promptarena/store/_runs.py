@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import socket
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptarena.store._db import Database, now
+from promptarena.store._results import RESULT_COLUMNS, ResultRow
 
 _HOST = socket.gethostname()
 _COLUMNS = (
@@ -89,21 +89,20 @@ class Runs(Database):
             )
         return run_id
 
-    def put_results(self, results: Iterable[dict[str, Any]]) -> None:
+    def put_results(self, results: Iterable[ResultRow]) -> None:
         """Write per-case result rows (one chunk of a run, as it is scored), in one transaction."""
-        rows = iter(results)
-        first = next(rows, None)
-        if first is None:
+        rows = [r.values() for r in results]
+        if not rows:
             return
-        cols = list(first)
         with self.write() as conn:
             conn.executemany(
-                f"INSERT OR REPLACE INTO results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                (tuple(r[c] for c in cols) for r in itertools.chain([first], rows)),
+                f"INSERT OR REPLACE INTO results ({', '.join(RESULT_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(RESULT_COLUMNS))})",
+                rows,
             )
 
     def finish_run(
-        self, run_id: str, status: str, results: Iterable[dict[str, Any]], summary: dict[str, Any] | None
+        self, run_id: str, status: str, results: Iterable[ResultRow], summary: dict[str, Any] | None
     ) -> None:
         """Write a run's remaining per-case results and its summary, and close it."""
         self.put_results(results)

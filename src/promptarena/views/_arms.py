@@ -7,13 +7,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from promptarena.compare import CaseRow
-from promptarena.engine import ROUNDS, ArmResult, summarize_arm
+from promptarena.engine import ArmResult, summarize_arm
 from promptarena.errors import PromptArenaError
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.plan import Arm
-from promptarena.store import ResultsStore
+from promptarena.store import ResultsStore, stored_prediction
 from promptarena.suite import Spec, Suite
-from promptarena.types import Generation, Prediction, case_latency
+from promptarena.types import Generation, Prediction
 
 # --- arms for Compare and the case explorer --------------------------------------------------------------
 
@@ -120,33 +120,13 @@ def load_arms(
         scores: dict[str, list[float | None]] = {m.name: [] for m in suite.metrics}
         for case in common:
             row = rows[case.id]
-            rounds = _rounds(row["keys"], row["details"].pop(ROUNDS, None), generations)
-            predictions.append(
-                Prediction(
-                    output=row["output"],
-                    answer=row["answer"],
-                    generations=tuple(g for round_ in rounds for g in round_),
-                    confidence=row["confidence"],
-                    reasoning=row["reasoning"],
-                    details=row["details"],
-                    latency_s=case_latency(rounds),
-                )
-            )
+            predictions.append(stored_prediction(row, generations))
             for metric in scores:
                 scores[metric].append(row["scores"].get(metric))
         result = ArmResult(arm, predictions, scores)
         summarize_arm(narrowed, result)
         arms.append(result)
     return narrowed, arms
-
-
-def _rounds(keys: list[str], sizes: list[int] | None, generations: dict[str, Generation]) -> list[list[Generation]]:
-    """A stored result's generations per round (one round when the row predates round sizes), as still stored."""
-    rounds, start = [], 0
-    for size in sizes or [len(keys)]:
-        rounds.append([generations[k] for k in keys[start : start + size] if k in generations])
-        start += size
-    return rounds
 
 
 def case_ids(results: ResultsStore, suite: str) -> list[str]:
