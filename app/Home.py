@@ -64,7 +64,7 @@ with friendly_errors():
         by_suite.setdefault(cell.suite, []).append(cell)
     names = [e.name for e in entries]
     chosen = url_multiselect("Suites", names, "overview_suites", "suite", default=names)
-    with ws.prompts() as store:
+    with ws.prompts() as prompts:
         for entry in entries:
             if entry.name not in chosen:
                 continue
@@ -77,7 +77,7 @@ with friendly_errors():
             if not suite_cells:
                 st.info(f"No completed runs of this suite yet: `evals run {entry.name}` or **Start a run**.")
                 continue
-            points = views.metric_history(suite_cells, store, entry.prompt)
+            points = views.metric_history(suite_cells, prompts, entry.prompt)
             order: dict[str, int] = {}
             for point in points:
                 order[point.blob] = max(order.get(point.blob, -1), point.order)

@@ -9,7 +9,7 @@ from promptarena import report, views
 from promptarena.gitstore import PromptStore
 
 
-def show_drops(ws: views.Workspace, store: PromptStore, prompt: str, entries: list[views.SuiteEntry]) -> None:
+def show_drops(ws: views.Workspace, prompts: PromptStore, prompt: str, entries: list[views.SuiteEntry]) -> None:
     """A table marking, per suite, variant and gated metric, the first commit whose stored score dropped.
 
     Stored runs only, nothing is generated; `evals bisect` finds the commit among those never evaluated.
@@ -17,7 +17,7 @@ def show_drops(ws: views.Workspace, store: PromptStore, prompt: str, entries: li
     if not ws.has_db:
         return
     with ws.results() as results:
-        drops = views.score_drops(results, store, prompt, entries)
+        drops = views.score_drops(results, prompts, prompt, entries)
     if not drops:
         return
     st.subheader("Where a score dropped")

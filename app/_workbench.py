@@ -192,8 +192,8 @@ def arm_choices(ws: Workspace, suite: str) -> list[ArmChoice]:
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _choices(_ws: Workspace, repo: str, db: str, suite: str, data: tuple[int, ...]) -> list[ArmChoice]:
-    with _ws.results() as results, _ws.prompts() as store:
-        return views.arm_choices(results, suite, store)
+    with _ws.results() as results, _ws.prompts() as prompts:
+        return views.arm_choices(results, suite, prompts)
 
 
 def thumbs_up_shares(ws: Workspace, suite: str) -> dict[tuple[str, str, str], Interval]:
@@ -256,8 +256,8 @@ def _comparison(
     suites: tuple[int, ...],
     *arms: tuple[str, ...],
 ) -> Comparison | None:
-    with _ws.results() as results, _ws.prompts() as store:
-        narrowed, loaded = views.load_arms(results, _suite, [_a, _b], store)
+    with _ws.results() as results, _ws.prompts() as prompts:
+        narrowed, loaded = views.load_arms(results, _suite, [_a, _b], prompts)
     return compare_arms(narrowed, loaded) if narrowed.cases else None
 
 

@@ -57,8 +57,8 @@ def version_label(v) -> str:  # noqa: ANN001 - a PromptVersion
 
 with friendly_errors():
     entries = load_entries(ws)
-    with ws.prompts() as store:
-        names = views.prompt_names(store, entries)
+    with ws.prompts() as prompts:
+        names = views.prompt_names(prompts, entries)
         if not names:
             st.info("No prompts: add a `prompts/NAME.prompt` file to the repository and commit it.")
             st.stop()
@@ -67,8 +67,8 @@ with friendly_errors():
         if ws.has_db:
             with ws.results() as results:
                 cells = views.with_feedback(views.overview(results), feedback.thumbs_up_shares(results))
-        rows = views.commit_rows(store, prompt, cells)
-        if prompt not in store.list_prompts():
+        rows = views.commit_rows(prompts, prompt, cells)
+        if prompt not in prompts.list_prompts():
             st.warning(
                 f"`{prompt}` is not in the worktree or at HEAD any more (deleted or renamed); its history is shown."
             )
@@ -102,7 +102,7 @@ with friendly_errors():
                     show_text(v.message)
         if not score_columns:
             st.caption("No stored scores for this prompt yet: run a suite that uses it.")
-        show_drops(ws, store, prompt, entries)
+        show_drops(ws, prompts, prompt, entries)
 
         st.subheader("Diff")
         versions = [r.version for r in rows]
@@ -121,4 +121,4 @@ with friendly_errors():
             side = views.side_by_side(va.text, vb.text)
             st.table(diff_frame(side, va.label, vb.label))  # a static table wraps long lines
             with st.expander("Unified diff"):
-                st.code(store.diff(va, vb), language="diff")
+                st.code(prompts.diff(va, vb), language="diff")

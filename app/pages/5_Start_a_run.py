@@ -25,12 +25,12 @@ with friendly_errors():
         st.warning(f"Suite `{entry.name}` has no loadable suite file under evals/, so it cannot be run.")
         st.stop()
     suite = entry.suite
-    with ws.prompts() as store:
-        available = views.diff_versions(store, suite.prompt)
+    with ws.prompts() as prompts:
+        available = views.diff_versions(prompts, suite.prompt)
         if not available:
             st.error(f"Prompt `{suite.prompt}` has no version: add prompts/{suite.prompt}.prompt and commit it.")
             st.stop()
-        defaults = {v.label for v in select_versions(suite, store)}
+        defaults = {v.label for v in select_versions(suite, prompts)}
     labels = [f"{v.label} — {v.message}" if v.message else v.label for v in available]
     default_labels = [lab for lab, v in zip(labels, available, strict=True) if v.label in defaults]
     if st.session_state.get("_run_suite_shown") != entry.name:  # another suite: its defaults, not a stale choice

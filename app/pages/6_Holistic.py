@@ -62,7 +62,7 @@ with friendly_errors():
         )
         st.stop()
     st.dataframe(latest_table(cells), width="stretch")
-    with ws.prompts() as store:
-        points = views.metric_history([c for c in cells if c.interval.n], store, entry.prompt)
+    with ws.prompts() as prompts:
+        points = views.metric_history([c for c in cells if c.interval.n], prompts, entry.prompt)
     if points:
         st.altair_chart(dimension_chart(points), width="content")

@@ -105,7 +105,7 @@ def default_metric(suite: Suite) -> str:
 
 def bisect_suite(
     suite: Suite,
-    store: PromptStore,
+    prompts: PromptStore,
     results: ResultsStore,
     good: str,
     bad: str,
@@ -128,23 +128,23 @@ def bisect_suite(
             f"--metric {metric!r} is not a metric of suite {suite.name}{did_you_mean(metric, names)}: "
             f"use one of {', '.join(names)}."
         )
-    with git.Repo(store.workdir) as repo:
+    with git.Repo(prompts.workdir) as repo:
         good_sha, bad_sha = (
-            _rev(store, repo, suite.prompt, good, "--good"),
-            _rev(store, repo, suite.prompt, bad, "--bad"),
+            _rev(prompts, repo, suite.prompt, good, "--good"),
+            _rev(prompts, repo, suite.prompt, bad, "--bad"),
         )
         if not repo.is_ancestor(good_sha, bad_sha):
             raise ConfigError(
                 f"--good {good} ({good_sha[:7]}) is not an ancestor of --bad {bad} ({bad_sha[:7]}): "
                 f"pick a good commit from bad's history (`git log {bad}`)."
             )
-        candidates = _candidates(repo, store, suite, good_sha, bad_sha)
+        candidates = _candidates(repo, prompts, suite, good_sha, bad_sha)
         if not candidates:
             raise ConfigError(
-                f"no commit in {good}..{bad} changes the prompt {suite.prompt!r}, {_rel(store, suite.path)} or its "
+                f"no commit in {good}..{bad} changes the prompt {suite.prompt!r}, {_rel(prompts, suite.path)} or its "
                 "cases: pick a wider range, an older --good or a newer --bad."
             )
-        bisector = _Bisector(suite, store, repo, results, metric, backend, alpha)
+        bisector = _Bisector(suite, prompts, repo, results, metric, backend, alpha)
         head = Commit(good_sha, repo.commit(good_sha).summary)  # type: ignore[arg-type]
         good_step = bisector.evaluate_good(head)
         steps: list[Step] = []
@@ -194,14 +194,14 @@ class _Bisector:
     def __init__(
         self,
         suite: Suite,
-        store: PromptStore,
+        prompts: PromptStore,
         repo: git.Repo,
         results: ResultsStore,
         metric: str,
         backend: Backend | Mapping[str, Backend] | None,
         alpha: float,
     ) -> None:
-        self.suite, self.store, self.repo, self.results = suite, store, repo, results
+        self.suite, self.prompts, self.repo, self.results = suite, prompts, repo, results
         self.metric, self.backend, self.alpha = metric, backend, alpha
         self.variant = suite.variants[0]
         self.model = model_names(suite)[0]
@@ -214,15 +214,15 @@ class _Bisector:
 
     def evaluate(self, commit: Commit) -> tuple[Suite, ArmResult]:
         """The arm at ``commit``: its prompt, cases and parameters then, the suite's yardstick now."""
-        version = self.store.version_at(self.suite.prompt, commit.sha)
+        version = self.prompts.version_at(self.suite.prompt, commit.sha)
         if version is None:
             raise ConfigError(
                 f"prompt {self.suite.prompt!r} does not exist at {commit.short} ({commit.subject}): pick a --good "
                 "at or after the commit that added it (`evals prompts log`)."
             )
-        at = _suite_at(self.suite, self.repo, self.store.workdir, commit)
+        at = _suite_at(self.suite, self.repo, self.prompts.workdir, commit)
         outcome = run_suite(
-            at, self.store, self.results, arms=[Arm(version, self.variant, self.model)], backend=self.backend
+            at, self.prompts, self.results, arms=[Arm(version, self.variant, self.model)], backend=self.backend
         )  # type: ignore[arg-type]
         self.generated += outcome.generated
         return at, outcome.arms[0]
@@ -266,27 +266,27 @@ def _narrow(target: Suite, source: Suite, arm: ArmResult) -> ArmResult:
     return narrowed
 
 
-def _rev(store: PromptStore, repo: git.Repo, prompt: str, rev: str, option: str) -> str:
+def _rev(prompts: PromptStore, repo: git.Repo, prompt: str, rev: str, option: str) -> str:
     """The full commit sha ``rev`` names; an unknown one is a ConfigError naming the option."""
     try:
-        store.version_at(prompt, rev)
+        prompts.version_at(prompt, rev)
     except ConfigError as err:
         raise ConfigError(f"{option} {rev}: {err}") from None
     return repo.git.rev_parse("--verify", "--end-of-options", f"{rev}^{{commit}}").strip()
 
 
-def _rel(store: PromptStore, path: Path | None) -> str | None:
+def _rel(prompts: PromptStore, path: Path | None) -> str | None:
     """``path`` relative to the repository's top folder, or None when it is outside (or there is none)."""
     if path is None:
         return None
     resolved = Path(path).resolve()
-    return resolved.relative_to(store.workdir).as_posix() if resolved.is_relative_to(store.workdir) else None
+    return resolved.relative_to(prompts.workdir).as_posix() if resolved.is_relative_to(prompts.workdir) else None
 
 
-def _candidates(repo: git.Repo, store: PromptStore, suite: Suite, good: str, bad: str) -> list[Commit]:
+def _candidates(repo: git.Repo, prompts: PromptStore, suite: Suite, good: str, bad: str) -> list[Commit]:
     """Commits in ``good..bad`` that changed the prompt (any path it had), the suite or its case file, oldest first."""
-    paths = {store.path_of(suite.prompt), *(v.path for v in store.log(suite.prompt))}
-    paths.update(p for p in (_rel(store, suite.path), _rel(store, suite.case_file)) if p)
+    paths = {prompts.path_of(suite.prompt), *(v.path for v in prompts.log(suite.prompt))}
+    paths.update(p for p in (_rel(prompts, suite.path), _rel(prompts, suite.case_file)) if p)
     out = repo.git.log("--reverse", "--format=%H%x1f%s", f"{good}..{bad}", "--", *sorted(paths))
     return [Commit(*line.split("\x1f", 1)) for line in out.splitlines() if line]
 

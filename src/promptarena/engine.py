@@ -116,7 +116,7 @@ def summarize_arm(suite: Suite, arm: ArmResult) -> None:
 
 def run_suite(
     suite: Suite,
-    store: PromptStore,
+    prompts: PromptStore,
     results: ResultsStore,
     *,
     versions: Sequence[PromptVersion] | None = None,
@@ -134,7 +134,7 @@ def run_suite(
     """
     wall = time.perf_counter()
     if arms is None:
-        arms = make_arms(suite, versions if versions is not None else select_versions(suite, store), variants)
+        arms = make_arms(suite, versions if versions is not None else select_versions(suite, prompts), variants)
     arms = list(arms)
     versions = list({a.version.label: a.version for a in arms}.values())
     variant_specs = list({id(a.variant): a.variant for a in arms}.values())
@@ -142,7 +142,7 @@ def run_suite(
     # Everything that can be wrong with the input fails here, before any model call or write.
     rendered: dict[str, list[tuple[str, Item]]] = {}
     for version in versions:
-        prompt = store.load(version)
+        prompt = prompts.load(version)
         params = _params(prompt.parameters, suite.parameters)
         items = [
             Item(c, prompt.render(c.vars, c.id, c.meta.get("where", "")), params, suite.seed, prompt.answer)
@@ -159,8 +159,8 @@ def run_suite(
     for chunk in chunks(tasks(), chunk_size):  # too long a prompt: refused before the run
         check(suite, chunk, generators)
     scorer = toxicity_scorer(suite, results)
-    context = scoring_context(suite, store, results, generators, progress)
-    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backends, store, scorer))
+    context = scoring_context(suite, prompts, results, generators, progress)
+    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backends, prompts, scorer))
     try:
         arm_results = [ArmResult(arm, [], {s.name: [] for s in suite.metrics}) for arm in arms]
         by_arm = {id(a.arm): a for a in arm_results}

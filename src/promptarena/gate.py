@@ -52,7 +52,7 @@ class SuiteOutcome:
 
 def evaluate_suite(
     plan: SuitePlan,
-    store: PromptStore,
+    prompts: PromptStore,
     results: ResultsStore,
     backend: Backend | Mapping[str, Backend] | None = None,
     alpha: float = 0.05,
@@ -60,7 +60,7 @@ def evaluate_suite(
 ) -> SuiteOutcome:
     """Evaluate a planned suite; gate its thresholds and, against a baseline, each gated metric's regression."""
     suite = plan.suite
-    result = run_suite(suite, store, results, arms=plan.arms, backend=backend, progress=progress)
+    result = run_suite(suite, prompts, results, arms=plan.arms, backend=backend, progress=progress)
     outcome = SuiteOutcome(suite, result)
     outcome.gates.extend(threshold_gates(result))
     for base, current in plan.baseline_pairs:

@@ -68,14 +68,14 @@ class SuitePlan:
         return [(Arm(base, v, m), Arm(current, v, m)) for v in self.suite.variants for m in model_names(self.suite)]
 
 
-def select_versions(suite: Suite, store: PromptStore, revisions: Sequence[str] | None = None) -> list[PromptVersion]:
+def select_versions(suite: Suite, prompts: PromptStore, revisions: Sequence[str] | None = None) -> list[PromptVersion]:
     """The versions a suite evaluates: revisions given on the command line, in the suite, or the last N."""
     revs = list(revisions) if revisions else (list(suite.versions) if isinstance(suite.versions, tuple) else None)
     if revs is None:
-        return store.default_versions(suite.prompt, last=int(suite.versions))  # type: ignore[arg-type]
+        return prompts.default_versions(suite.prompt, last=int(suite.versions))  # type: ignore[arg-type]
     seen: dict[str, PromptVersion] = {}
     for rev in revs:
-        version = store.resolve(f"{suite.prompt}@{rev}")
+        version = prompts.resolve(f"{suite.prompt}@{rev}")
         seen.setdefault(version.label, version)
     return list(seen.values())
 
@@ -86,17 +86,17 @@ def make_arms(suite: Suite, versions: Sequence[PromptVersion], variants: Sequenc
     return [Arm(v, s, m) for v in versions for s in specs for m in model_names(suite)]
 
 
-def plan_suite(suite: Suite, store: PromptStore, revisions: Sequence[str], baseline: str | None) -> SuitePlan:
+def plan_suite(suite: Suite, prompts: PromptStore, revisions: Sequence[str], baseline: str | None) -> SuitePlan:
     """Resolve what a suite evaluates; a bad revision or ref fails here, before any work."""
     if not baseline:
-        return SuitePlan(suite, select_versions(suite, store, revisions or None))
-    current = store.default_versions(suite.prompt, last=1)[0]
-    base = store.version_at(suite.prompt, baseline)
+        return SuitePlan(suite, select_versions(suite, prompts, revisions or None))
+    current = prompts.default_versions(suite.prompt, last=1)[0]
+    base = prompts.version_at(suite.prompt, baseline)
     if base is None:
         return SuitePlan(suite, [current])  # a new prompt: thresholds only
     files = [suite.path] + ([suite.case_file] if suite.case_file else [])
     files += [path for spec in suite.metrics if spec.metric for path in spec.metric.sources]  # a scorer's code
-    if base.blob == current.blob and not store.changed_since(baseline, files):
+    if base.blob == current.blob and not prompts.changed_since(baseline, files):
         return SuitePlan(suite, [], base, skipped=f"unchanged since {baseline}")
     return SuitePlan(suite, [current] if base.label == current.label else [current, base], base)
 
@@ -129,7 +129,7 @@ def split_model(suite: Suite, spec: str) -> tuple[str, str]:
     )
 
 
-def resolve_arms(suite: Suite, store: PromptStore, specs: Sequence[str]) -> list[Arm]:
+def resolve_arms(suite: Suite, prompts: PromptStore, specs: Sequence[str]) -> list[Arm]:
     """Arms written as ``REV[:VARIANT][@MODEL]``; a variant the suite does not configure runs with its defaults.
 
     Raises:
@@ -139,7 +139,7 @@ def resolve_arms(suite: Suite, store: PromptStore, specs: Sequence[str]) -> list
     for spec in specs:
         written, model = split_model(suite, spec)
         rev, variant = parse_arm(written)
-        version = store.resolve(f"{suite.prompt}@{rev}")
+        version = prompts.resolve(f"{suite.prompt}@{rev}")
         named = next((v for v in suite.variants if v.name == (variant or "")), None)
         if named is None:
             named = (

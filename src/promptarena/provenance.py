@@ -40,7 +40,7 @@ def provenance(
     suite: Suite,
     arms: Sequence[Arm],
     backends: Mapping[str, Backend],
-    store: PromptStore,
+    prompts: PromptStore,
     scorer: ToxicityScorer | None = None,
 ) -> dict[str, Any]:
     """Prompt commits and blobs, suite and case hashes, model fingerprints and decoding mode, seed, holistic parts,
@@ -63,7 +63,7 @@ def provenance(
         "variants": [dataclasses.asdict(v) for v in suite.variants],
         "model": model_label(backends),
         "seed": suite.seed,
-        "shallow_clone": bool(getattr(store, "shallow", False)),
+        "shallow_clone": bool(getattr(prompts, "shallow", False)),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": packages,

@@ -19,7 +19,7 @@ from promptarena.cli.common import (
     make_console,
     note_shallow,
     only_variants,
-    open_store,
+    open_prompts,
     repo_option,
     with_backend,
 )
@@ -64,10 +64,12 @@ def command(
     from promptarena.store import ResultsStore
     from promptarena.suite import discover_suites, load_suite
 
-    store = open_store(repo)
-    loaded = with_backend(load_suite(discover_suites([suite], store.workdir)[0], store.workdir), backend, model, seed)
+    prompts = open_prompts(repo)
+    loaded = with_backend(
+        load_suite(discover_suites([suite], prompts.workdir)[0], prompts.workdir), backend, model, seed
+    )
     loaded = only_variants(loaded, (variant,) if variant else ())
-    note_shallow(store)
+    note_shallow(prompts)
     console = make_console(as_json)
 
     def tested(step: Step) -> None:
@@ -75,9 +77,17 @@ def command(
 
         console.print(f"tested {step.commit.short} {clip(step.commit.subject)}: {_verdict(step)}", highlight=False)
 
-    with ResultsStore(db_path or default_db(store.workdir)) as results, BackendPool() as backends:
+    with ResultsStore(db_path or default_db(prompts.workdir)) as results, BackendPool() as backends:
         outcome = bisect_suite(
-            loaded, store, results, good, bad, metric=metric, backend=backends.get(loaded), alpha=alpha, on_step=tested
+            loaded,
+            prompts,
+            results,
+            good,
+            bad,
+            metric=metric,
+            backend=backends.get(loaded),
+            alpha=alpha,
+            on_step=tested,
         )
     if as_json:
         click.echo(json.dumps(finite(bisection_json(outcome)), indent=2))

@@ -33,7 +33,7 @@ def repo_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def open_store(repo: str) -> PromptStore:
+def open_prompts(repo: str) -> PromptStore:
     """The prompt repository that contains the path ``repo`` (git is imported here, not when the CLI loads)."""
     from promptarena.gitstore import PromptStore
 
@@ -50,9 +50,9 @@ def repo_root(repo: str) -> Path:
 _SHALLOW_NOTE = "history is cut at the shallow boundary: run `git fetch --unshallow` to see all of it"
 
 
-def note_shallow(store: PromptStore) -> None:
+def note_shallow(prompts: PromptStore) -> None:
     """Say so when the clone is shallow: the versions before its boundary cannot be evaluated."""
-    if store.shallow:
+    if prompts.shallow:
         click.secho(f"note: {_SHALLOW_NOTE}", fg="yellow", err=True)
 
 

@@ -17,7 +17,7 @@ from promptarena.cli.common import (
     default_db,
     finite,
     make_console,
-    open_store,
+    open_prompts,
     repo_option,
     with_backend,
 )
@@ -63,13 +63,15 @@ def command(
 
     if len(arms) < 2:
         raise ConfigError("give at least two arms to compare, for example: evals compare SUITE HEAD~1 HEAD.")
-    store = open_store(repo)
-    loaded = with_backend(load_suite(discover_suites([suite], store.workdir)[0], store.workdir), backend, model, seed)
-    chosen = resolve_arms(loaded, store, arms)
+    prompts = open_prompts(repo)
+    loaded = with_backend(
+        load_suite(discover_suites([suite], prompts.workdir)[0], prompts.workdir), backend, model, seed
+    )
+    chosen = resolve_arms(loaded, prompts, arms)
     check_pairs([loaded], agreement)
     console = make_console(as_json)
-    with ResultsStore(db_path or default_db(store.workdir)) as results, BackendPool() as backends:
-        outcome = run_suite(loaded, store, results, arms=chosen, backend=backends.get(loaded))
+    with ResultsStore(db_path or default_db(prompts.workdir)) as results, BackendPool() as backends:
+        outcome = run_suite(loaded, prompts, results, arms=chosen, backend=backends.get(loaded))
         judged = suite_agreement(results, outcome, suite_pairs(loaded, agreement))
     comp = compare_arms(loaded, [outcome.arm(a.label) for a in chosen], alpha=alpha)
     comp.agreement = judged

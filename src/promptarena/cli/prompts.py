@@ -42,8 +42,8 @@ def prompts(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> No
     ctx.obj = {"repo": repo or ".", "prompts_dir": prompts_dir or "prompts"}
 
 
-def _store(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> PromptStore:
-    """The store for the command; a command's own --repo/--prompts-dir wins over the group's."""
+def _open_prompts(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> PromptStore:
+    """The prompt store for the command; a command's own --repo/--prompts-dir wins over the group's."""
     from promptarena.gitstore import PromptStore
 
     parent = ctx.find_object(dict) or {}
@@ -77,10 +77,10 @@ def _console() -> Any:
 @click.pass_context
 def list_command(ctx: click.Context, repo: str | None, prompts_dir: str | None, as_json: bool) -> None:
     """List prompts, their versions and worktree state."""
-    with _store(ctx, repo, prompts_dir) as store:
+    with _open_prompts(ctx, repo, prompts_dir) as prompts:
         rows = []
-        for name in store.list_prompts():
-            history = store.log(name)
+        for name in prompts.list_prompts():
+            history = prompts.log(name)
             latest = history[0] if history else None
             rows.append(
                 {
@@ -89,15 +89,15 @@ def list_command(ctx: click.Context, repo: str | None, prompts_dir: str | None, 
                     "latest_commit": latest.commit if latest else None,
                     "latest_date": latest.date if latest else None,
                     "latest_message": latest.message if latest else None,
-                    "dirty": store.is_dirty(name),
-                    "in_worktree": (store.workdir / store.path_of(name)).is_file(),
+                    "dirty": prompts.is_dirty(name),
+                    "in_worktree": (prompts.workdir / prompts.path_of(name)).is_file(),
                 }
             )
         if as_json:
-            click.echo(json.dumps({"prompts": rows, "shallow": store.shallow}, indent=2))
+            click.echo(json.dumps({"prompts": rows, "shallow": prompts.shallow}, indent=2))
             return
         if not rows:
-            click.echo(f"no prompts in {store.prompts_path}: add one as NAME.prompt (see docs/prompt-format.md)")
+            click.echo(f"no prompts in {prompts.prompts_path}: add one as NAME.prompt (see docs/prompt-format.md)")
             return
         from rich.table import Table
 
@@ -117,7 +117,7 @@ def list_command(ctx: click.Context, repo: str | None, prompts_dir: str | None, 
                 state if state == "clean" else f"[yellow]{state}[/yellow]",
             )
         _console().print(table)
-        note_shallow(store)
+        note_shallow(prompts)
 
 
 @prompts.command("log")
@@ -135,22 +135,24 @@ def log_command(
     """
     from promptarena.gitstore import WORKTREE
 
-    with _store(ctx, repo, prompts_dir) as store:
-        name = store.require(name)
-        history = store.log(name, limit=limit)
-        worktree = store.resolve(f"{name}@{WORKTREE}") if store.is_dirty(name) and _has_file(store, name) else None
+    with _open_prompts(ctx, repo, prompts_dir) as prompts:
+        name = prompts.require(name)
+        history = prompts.log(name, limit=limit)
+        worktree = (
+            prompts.resolve(f"{name}@{WORKTREE}") if prompts.is_dirty(name) and _has_file(prompts, name) else None
+        )
         if as_json:
             payload = {
                 "name": name,
                 "worktree": _version_json(worktree) if worktree else None,
                 "versions": [_version_json(v) for v in history],
-                "shallow": store.shallow,
+                "shallow": prompts.shallow,
             }
             click.echo(json.dumps(payload, indent=2))
             return
         from rich.table import Table
 
-        table = Table(title=f"{name}: {store.path_of(name)}")
+        table = Table(title=f"{name}: {prompts.path_of(name)}")
         for column in ("commit", "date", "author", "message"):
             table.add_column(column)
         if worktree is not None:
@@ -161,8 +163,8 @@ def log_command(
             )
         _console().print(table)
         if not history:
-            click.echo(f"{name} has no commits yet: commit {store.path_of(name)} to make it a version")
-        note_shallow(store)
+            click.echo(f"{name} has no commits yet: commit {prompts.path_of(name)} to make it a version")
+        note_shallow(prompts)
 
 
 def _clip(text: str, width: int = 40) -> str:
@@ -170,8 +172,8 @@ def _clip(text: str, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _has_file(store: PromptStore, name: str) -> bool:
-    return (store.workdir / store.path_of(name)).is_file()
+def _has_file(prompts: PromptStore, name: str) -> bool:
+    return (prompts.workdir / prompts.path_of(name)).is_file()
 
 
 @prompts.command("show")
@@ -180,8 +182,8 @@ def _has_file(store: PromptStore, name: str) -> bool:
 @click.pass_context
 def show_command(ctx: click.Context, spec: str, repo: str | None, prompts_dir: str | None) -> None:
     """Print the text of a version: NAME, NAME@REV or NAME@worktree."""
-    with _store(ctx, repo, prompts_dir) as store:
-        text = store.resolve(spec).text
+    with _open_prompts(ctx, repo, prompts_dir) as prompts:
+        text = prompts.resolve(spec).text
         click.echo(text, nl=not text.endswith("\n"))
 
 
@@ -200,10 +202,10 @@ def diff_command(
     """
     from promptarena.gitstore import WORKTREE
 
-    with _store(ctx, repo, prompts_dir) as store:
-        va = store.resolve(a)
-        vb = store.resolve(b if b else f"{va.name}@{WORKTREE}")
-        text = store.diff(va, vb)
+    with _open_prompts(ctx, repo, prompts_dir) as prompts:
+        va = prompts.resolve(a)
+        vb = prompts.resolve(b if b else f"{va.name}@{WORKTREE}")
+        text = prompts.diff(va, vb)
         if not text:
             click.secho(f"{va.spec} and {vb.spec} have the same text", fg="green", err=True)
             return

@@ -21,7 +21,7 @@ from promptarena.cli.common import (
     make_console,
     note_shallow,
     only_variants,
-    open_store,
+    open_prompts,
     repo_option,
     with_backend,
     writable_file,
@@ -115,21 +115,21 @@ def command(
 
     if baseline and revisions:
         raise ConfigError("--baseline and --rev choose versions in two ways; use one of them.")
-    store = open_store(repo)
-    note_shallow(store)
+    prompts = open_prompts(repo)
+    note_shallow(prompts)
     console = make_console(as_json)
     # Everything that can be wrong with the input fails here, before any model call or write.
     plans = []
-    for path in discover_suites(list(suites), store.workdir):
-        suite = only_variants(with_backend(load_suite(path, store.workdir), backend, model, seed), variant_names)
-        plan = plan_suite(suite, store, revisions, baseline)
-        plan.suite = with_prompt_warnings(plan.suite, [store.load(v) for v in plan.versions])
+    for path in discover_suites(list(suites), prompts.workdir):
+        suite = only_variants(with_backend(load_suite(path, prompts.workdir), backend, model, seed), variant_names)
+        plan = plan_suite(suite, prompts, revisions, baseline)
+        plan.suite = with_prompt_warnings(plan.suite, [prompts.load(v) for v in plan.versions])
         plans.append(plan)
         for warning in plan.suite.warnings:
             click.echo(f"warning: {warning}", err=True)
     check_pairs([p.suite for p in plans], agreement)
 
-    db = db_path or default_db(store.workdir)
+    db = db_path or default_db(prompts.workdir)
     outcomes = []
     backends = BackendPool()
     with ResultsStore(db) as results, _progress() as progress, backends:
@@ -146,7 +146,7 @@ def command(
                 progress.update(task, description=f"{name}: {phase}", completed=done, total=total)
                 record(phase, done, total)
 
-            outcome = evaluate_suite(plan, store, results, backends.get(plan.suite), alpha=alpha, progress=report)
+            outcome = evaluate_suite(plan, prompts, results, backends.get(plan.suite), alpha=alpha, progress=report)
             progress.remove_task(task)
             outcome.agreement = suite_agreement(results, outcome.result, suite_pairs(plan.suite, agreement))
             outcomes.append(outcome)

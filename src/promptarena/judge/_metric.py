@@ -94,10 +94,10 @@ class _Judge:
         default when the repository has none."""
         from promptarena.gitstore import WORKTREE
 
-        store = context.prompts
-        if (store.prompts_path / f"{self.prompt}.prompt").is_file() or self.prompt != DEFAULT_PROMPT:
-            version = store.resolve(f"{self.prompt}@{WORKTREE}")
-            return _checked(store.load(version)), version.blob
+        prompts = context.prompts
+        if (prompts.prompts_path / f"{self.prompt}.prompt").is_file() or self.prompt != DEFAULT_PROMPT:
+            version = prompts.resolve(f"{self.prompt}@{WORKTREE}")
+            return _checked(prompts.load(version)), version.blob
         return _packaged()
 
     def rubric_for(self, case: Case) -> str | None:

@@ -38,13 +38,13 @@ class ArmChoice:
         return f"{self.version}:{self.variant}" + (f"@{self.model}" if self.model else "")
 
 
-def arm_choices(results: ResultsStore, suite: str, store: PromptStore | None = None) -> list[ArmChoice]:
+def arm_choices(results: ResultsStore, suite: str, prompts: PromptStore | None = None) -> list[ArmChoice]:
     """The suite's arms with stored results, newest commit first (worktree first), from their latest run."""
     rows = results.stored_arms(suite)
     messages: dict[str, tuple[int, str | None]] = {}
-    if store is not None and rows:
+    if prompts is not None and rows:
         try:
-            for i, v in enumerate(store.log(rows[0].prompt)):
+            for i, v in enumerate(prompts.log(rows[0].prompt)):
                 messages.setdefault(v.blob, (i, v.message))
         except PromptArenaError:
             pass
@@ -74,12 +74,12 @@ def arm_choices(results: ResultsStore, suite: str, store: PromptStore | None = N
     return sorted(seen.values(), key=rank)
 
 
-def _version_of(choice: ArmChoice, store: PromptStore | None) -> PromptVersion:
+def _version_of(choice: ArmChoice, prompts: PromptStore | None) -> PromptVersion:
     text, path, date, author, message = "", "", None, None, choice.message
-    if store is not None:
+    if prompts is not None:
         try:
-            path = store.path_of(choice.prompt)
-            for v in store.log(choice.prompt):
+            path = prompts.path_of(choice.prompt)
+            for v in prompts.log(choice.prompt):
                 if v.blob == choice.blob:
                     text, path, date, author, message = v.text, v.path, v.date, v.author, v.message
                     break
@@ -100,7 +100,7 @@ def _version_of(choice: ArmChoice, store: PromptStore | None) -> PromptVersion:
 
 
 def load_arms(
-    results: ResultsStore, suite: Suite, choices: Sequence[ArmChoice], store: PromptStore | None = None
+    results: ResultsStore, suite: Suite, choices: Sequence[ArmChoice], prompts: PromptStore | None = None
 ) -> tuple[Suite, list[ArmResult]]:
     """Arm results rebuilt from stored per-case results, on the cases that every chosen arm has.
 
@@ -115,7 +115,7 @@ def load_arms(
     generations = results.cached_generations(all_keys)
     arms = []
     for choice, rows in zip(choices, stored, strict=True):
-        arm = Arm(_version_of(choice, store), specs.get(choice.variant, Spec(choice.variant)), choice.model)
+        arm = Arm(_version_of(choice, prompts), specs.get(choice.variant, Spec(choice.variant)), choice.model)
         predictions: list[Prediction] = []
         scores: dict[str, list[float | None]] = {m.name: [] for m in suite.metrics}
         for case in common:

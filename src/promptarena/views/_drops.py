@@ -32,34 +32,34 @@ class Drop:
     comparison: PairedComparison
 
 
-def score_drops(results: ResultsStore, store: PromptStore, prompt: str, entries: Sequence[SuiteEntry]) -> list[Drop]:
+def score_drops(results: ResultsStore, prompts: PromptStore, prompt: str, entries: Sequence[SuiteEntry]) -> list[Drop]:
     """Per suite of ``prompt``, variant and gated metric: the first stored commit worse than its predecessor.
 
     Commits are taken oldest first among the suite's stored arms that are in the prompt's history (the
     worktree is left out); each is compared with the stored commit before it, on the cases both have.
     """
     drops = []
-    logged = {v.blob for v in store.log(prompt)}
+    logged = {v.blob for v in prompts.log(prompt)}
     for entry in entries:
         if entry.suite is None or entry.suite.prompt != prompt or not entry.stored:
             continue
         by_series: dict[tuple[str, str], list[ArmChoice]] = {}
-        for choice in reversed(arm_choices(results, entry.name, store)):
+        for choice in reversed(arm_choices(results, entry.name, prompts)):
             if choice.blob in logged:
                 by_series.setdefault((choice.variant, choice.model), []).append(choice)
         for choices in by_series.values():
-            drops.extend(_first_drops(results, store, entry.suite, choices))
+            drops.extend(_first_drops(results, prompts, entry.suite, choices))
     return drops
 
 
-def _first_drops(results: ResultsStore, store: PromptStore, suite: Suite, choices: list[ArmChoice]) -> list[Drop]:
+def _first_drops(results: ResultsStore, prompts: PromptStore, suite: Suite, choices: list[ArmChoice]) -> list[Drop]:
     """The first significant drop per gated metric along one series of stored commits, oldest first."""
     metrics = [m for m in (suite.gate or (suite.metrics[0].name,)) if suite.metric(m).higher_is_better is not None]
     found: dict[str, Drop] = {}
     for older, newer in pairwise(choices):
         if len(found) == len(metrics):
             break
-        narrowed, arms = load_arms(results, suite, [older, newer], store)
+        narrowed, arms = load_arms(results, suite, [older, newer], prompts)
         if not narrowed.cases:
             continue
         for row in compare_arms(narrowed, arms).rows:

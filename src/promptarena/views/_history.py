@@ -135,7 +135,7 @@ class HistoryPoint:
     n: int
 
 
-def metric_history(cells: Sequence[OverviewCell], store: PromptStore | None, prompt: str) -> list[HistoryPoint]:
+def metric_history(cells: Sequence[OverviewCell], prompts: PromptStore | None, prompt: str) -> list[HistoryPoint]:
     """Every metric over the prompt's commits, oldest first, then the worktree: what a drop chart needs.
 
     Commits that left the prompt's text unchanged share the scores of that text (same blob). Without the
@@ -146,7 +146,7 @@ def metric_history(cells: Sequence[OverviewCell], store: PromptStore | None, pro
         by_blob.setdefault(cell.blob, []).append(cell)
     commits: list[tuple[str, str | None, str | None, str | None, str]] = []  # label, commit, date, message, blob
     try:
-        log = list(reversed(store.log(prompt))) if store is not None else []
+        log = list(reversed(prompts.log(prompt))) if prompts is not None else []
     except PromptArenaError:
         log = []
     for v in log:
@@ -184,9 +184,9 @@ class CommitRow:
     scores: dict[str, float]  # "suite · metric · variant" -> mean
 
 
-def commit_rows(store: PromptStore, prompt: str, cells: Sequence[OverviewCell]) -> list[CommitRow]:
+def commit_rows(prompts: PromptStore, prompt: str, cells: Sequence[OverviewCell]) -> list[CommitRow]:
     """The prompt's versions, worktree first when it has uncommitted edits, each with its stored scores."""
-    versions = diff_versions(store, prompt)
+    versions = diff_versions(prompts, prompt)
     by_blob: dict[str, dict[str, float]] = {}
     for cell in cells:
         if cell.prompt == prompt:
@@ -194,16 +194,16 @@ def commit_rows(store: PromptStore, prompt: str, cells: Sequence[OverviewCell]) 
     return [CommitRow(v, by_blob.get(v.blob, {})) for v in versions]
 
 
-def diff_versions(store: PromptStore, prompt: str) -> list[PromptVersion]:
+def diff_versions(prompts: PromptStore, prompt: str) -> list[PromptVersion]:
     """The versions one can diff: the uncommitted worktree (when it differs from HEAD), then every commit."""
     out: list[PromptVersion] = []
     try:
-        if store.is_dirty(prompt):
-            worktree = store.resolve(f"{prompt}@worktree")
+        if prompts.is_dirty(prompt):
+            worktree = prompts.resolve(f"{prompt}@worktree")
             out.append(worktree)
     except ConfigError:
         pass  # deleted in the worktree: only the history remains
-    out.extend(store.log(prompt))
+    out.extend(prompts.log(prompt))
     return out
 
 

@@ -107,8 +107,8 @@ def suite_entries(workdir: Path, results: ResultsStore | None) -> list[SuiteEntr
     return sorted(entries.values(), key=lambda e: e.name)
 
 
-def prompt_names(store: PromptStore, suites: Iterable[SuiteEntry] = ()) -> list[str]:
+def prompt_names(prompts: PromptStore, suites: Iterable[SuiteEntry] = ()) -> list[str]:
     """Prompts in the repository, plus those that suites or stored runs name (deleted ones included)."""
-    names = set(store.list_prompts())
+    names = set(prompts.list_prompts())
     names.update(e.prompt for e in suites if e.prompt)
     return sorted(names)
