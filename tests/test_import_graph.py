@@ -1,5 +1,5 @@
-"""The shape of the imports under src/promptarena: no cycle at import time, no reach into another package's
-private modules, and an engine that does not depend on how results are rendered."""
+"""The shape of the imports under src/promptarena (and the workbench's pages in app/): no cycle at import time,
+no reach into another package's private modules, and an engine that does not depend on how results are rendered."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SRC = Path(__file__).parents[1] / "src"
+APP = Path(__file__).parents[1] / "app"
 ROOT = "promptarena"
 
 KNOWN: dict[str, set[tuple[str, str]]] = {
@@ -48,11 +49,16 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
+def _package(module: str) -> str:
+    """The package a module belongs to: itself for a package, else its parent."""
+    return module if MODULES.get(module, Path()).name == "__init__.py" else module.rpartition(".")[0]
+
+
 def _targets(node: ast.Import | ast.ImportFrom, module: str) -> list[str]:
     """The project modules an import statement names (``from a import b`` names ``a.b`` when that is a module)."""
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
-    package = module if MODULES[module].name == "__init__.py" else module.rpartition(".")[0]
+    package = _package(module)
     if node.level:
         base = package.split(".")
         base = base[: len(base) - (node.level - 1)]
@@ -62,9 +68,11 @@ def _targets(node: ast.Import | ast.ImportFrom, module: str) -> list[str]:
     return [source] + [f"{source}.{alias.name}" for alias in node.names if f"{source}.{alias.name}" in MODULES]
 
 
-def _edges(module: str) -> list[Edge]:
-    """Every import of a project module in ``module``, at module level or inside a function."""
-    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"), str(MODULES[module]))
+def _edges(module: str, path: Path | None = None) -> list[Edge]:
+    """Every import of a project module in ``module`` (read from ``path``, by default its file under src/), at
+    module level or inside a function."""
+    path = path or MODULES[module]
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     out: list[Edge] = []
 
     def visit(node: ast.AST, in_function: bool, type_only: bool) -> None:
@@ -88,11 +96,11 @@ def _edges(module: str) -> list[Edge]:
 
 
 EDGES = [edge for module in MODULES for edge in _edges(module)]
-
-
-def _package(module: str) -> str:
-    """The package a module belongs to: itself for a package, else its parent."""
-    return module if MODULES.get(module, Path()).name == "__init__.py" else module.rpartition(".")[0]
+APP_EDGES = [
+    edge
+    for path in sorted(APP.rglob("*.py"))
+    for edge in _edges(".".join((ROOT, "app", *path.relative_to(APP).with_suffix("").parts)), path)
+]
 
 
 def _runtime_graph() -> dict[str, set[str]]:
@@ -174,9 +182,10 @@ def test_no_cycle_among_module_level_imports() -> None:
 
 
 def test_no_module_imports_a_private_module_of_another_package() -> None:
+    assert any(e.importer == f"{ROOT}.app.Home" for e in APP_EDGES)  # the pages are read too
     offenders = sorted(
         f"{e.importer}:{e.line} imports {e.imported}"
-        for e in EDGES
+        for e in [*EDGES, *APP_EDGES]
         if (owner := _private_owner(e.imported)) is not None
         and not (e.importer == owner or e.importer.startswith(owner + "."))
         and (e.importer, e.imported) not in KNOWN["private"]
