@@ -12,11 +12,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from promptarena.metrics import Score, scores_through_cache
+from promptarena.metrics.toxicity import ToxicityScorer, get_scorer
 from promptarena.perturbations import get_perturbation, perturb_vars
+from promptarena.perturbations.formats import format_variants
 from promptarena.types import Case, Message
 
 if TYPE_CHECKING:
-    from promptarena.metrics.toxicity import ToxicityScorer
     from promptarena.store import ResultsStore
     from promptarena.suite import Suite
     from promptarena.variants import Item
@@ -29,8 +30,6 @@ Render = Callable[[Mapping[str, Any], str], tuple[Message, ...]]
 
 def expand_items(suite: Suite, items: Sequence[Item], render: Render) -> list[tuple[str, Item]]:
     """(label, item) for every perturbed case, rendered with the same template, and every further layout."""
-    from promptarena.perturbations.formats import format_variants
-
     holistic = suite.holistic
     by_id = {item.case.id: item for item in items}
     out = [
@@ -73,8 +72,6 @@ def toxicity_scorer(suite: Suite, results: ResultsStore) -> ToxicityScorer | Non
     """
     if suite.holistic.toxicity is None:
         return None
-    from promptarena.metrics.toxicity import get_scorer
-
     scorer = get_scorer(suite.holistic.toxicity.name, **suite.holistic.toxicity.options)
 
     def score(texts: Sequence[str]) -> list[float]:
