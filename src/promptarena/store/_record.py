@@ -81,8 +81,8 @@ class RunRecord(_Record):
 
 
 def dump_record(record: RunRecord) -> str:
-    """The record as the runs table keeps it (JSON, NaN written as Python's json does)."""
-    return json.dumps(record.model_dump(), ensure_ascii=False)
+    """The record as the runs table keeps it: JSON, with NaN written as Python's json writes it."""
+    return record.model_dump_json()
 
 
 def load_record(text: str) -> tuple[RunRecord | None, str | None]:
