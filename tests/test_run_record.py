@@ -87,6 +87,7 @@ def test_a_row_written_before_records_had_a_version_still_reads(tmp_path: Path) 
     db = tmp_path / "r.db"
     _store_old(db, "old", "completed", V1_SUMMARY)
     _store_old(db, "broken", "failed", {"error": "the model server went away"})
+    _store_old(db, "odd", "completed", {"suite": "qa", "arms": "none"})
     with ResultsStore(db) as results:
         runs = {r.id: r for r in results.runs()}
         cells = views.overview(results)
@@ -97,4 +98,5 @@ def test_a_row_written_before_records_had_a_version_still_reads(tmp_path: Path) 
     assert arm.metrics == {"exact_match": Interval(0.5, 0.19, 0.81, 6)}  # the frozen votes are gone
     assert [(c.metric, c.interval.mean) for c in cells] == [("exact_match", 0.5)]  # and no vote is stored now
     assert (runs["broken"].record, runs["broken"].error) == (None, "the model server went away")
+    assert runs["odd"].record is None and "does not read" in (runs["odd"].error or "")  # the others still read
     assert (row.tokens_per_s, row.latency_p95_s, row.peak_memory_mb) == (1200.0, 0.02, None)

@@ -86,13 +86,20 @@ def dump_record(record: RunRecord) -> str:
 
 
 def load_record(text: str) -> tuple[RunRecord | None, str | None]:
-    """(record, error) of a stored summary: a completed run's record, or the error a failed run stored."""
-    if '"record_version"' in text:  # a record of this version (or later): parsed and checked in one pass, fast
-        return RunRecord.model_validate_json(text), None
-    data = json.loads(text)
-    if set(data) == {"error"}:
-        return None, data["error"]
-    return RunRecord.model_validate(_upgrade_v1(data)), None
+    """(record, error) of a stored summary: a completed run's record, or the error a failed run stored.
+
+    A summary that is no record (written by another program) reads as an error of its run, so one odd row in a
+    merged database never hides the others.
+    """
+    try:
+        if '"record_version"' in text:  # a record of this version (or later): parsed and checked in one pass
+            return RunRecord.model_validate_json(text), None
+        data = json.loads(text)
+        if isinstance(data, dict) and set(data) == {"error"}:
+            return None, data["error"]
+        return RunRecord.model_validate(_upgrade_v1(data)), None
+    except (ValueError, TypeError, AttributeError) as err:  # pydantic's ValidationError is a ValueError
+        return None, f"its stored record does not read ({type(err).__name__}); run the suite again"
 
 
 def _upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
