@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 from promptarena import views
@@ -100,3 +102,10 @@ def test_a_row_written_before_records_had_a_version_still_reads(tmp_path: Path) 
     assert (runs["broken"].record, runs["broken"].error) == (None, "the model server went away")
     assert runs["odd"].record is None and "does not read" in (runs["odd"].error or "")  # the others still read
     assert (row.tokens_per_s, row.latency_p95_s, row.peak_memory_mb) == (1200.0, 0.02, None)
+
+
+def test_the_engine_builds_its_record_without_the_reporting_layer() -> None:
+    code = "import sys, promptarena.engine; print(sorted(m for m in sys.modules if m.split('.')[0] == 'rich' or "
+    code += "m.startswith('promptarena.report')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
