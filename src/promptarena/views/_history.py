@@ -91,7 +91,7 @@ def overview(results: ResultsStore, suite: str | None = None) -> list[OverviewCe
     cells: list[OverviewCell] = []
     for run, arm in latest_arms(results, suite):
         cells += [arm_cell(run, arm, metric, iv) for metric, iv in arm.metrics.items()]
-        share = shares.get((run.suite, arm.blob, series(arm)))
+        share = shares.get((run.suite, arm.blob, arm.variant))  # votes name no model: each model's series has them
         if share is not None:
             cells.append(arm_cell(run, arm, THUMBS_UP, share))
     return cells
