@@ -14,7 +14,6 @@ from promptarena.metrics import thumbs_up
 from promptarena.stats import Interval
 from promptarena.store import ArmRecord, ResultsStore, RunRow
 
-_NAN = float("nan")
 THUMBS_UP = thumbs_up.name
 """The metric people's share of thumbs-up goes by beside the automatic metrics."""
 
