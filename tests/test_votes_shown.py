@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from streamlit.testing.v1 import AppTest
 
 from promptarena import feedback, views
@@ -109,3 +110,19 @@ def test_every_view_and_page_shows_the_current_share_once(voted: tuple[Path, Pat
     arms = runs.dataframe[1].value
     assert [c for c in arms.columns if c == "thumbs_up"] == ["thumbs_up"]
     assert sorted(arms["thumbs_up"].dropna().round(3).tolist()) == [0.333]
+
+
+def test_each_model_of_a_voted_variant_shows_its_votes(tmp_path: Path) -> None:
+    """Votes name a suite, version and variant, not a model: the overview shows them beside each model's series."""
+    repo = qa_repo(tmp_path / "repo")
+    models = [{"name": name, "backend": "fake", "model": name, "responses": {}} for name in ("base", "tuned")]
+    path = repo.root / "evals" / "qa.yaml"
+    doc = {k: v for k, v in yaml.safe_load(path.read_text()).items() if k != "model"}
+    path.write_text(yaml.safe_dump({**doc, "models": models, "versions": ["HEAD"]}, sort_keys=False))
+    head = PromptStore(repo.root).resolve("qa@HEAD")
+    db = results_db(repo)
+    _vote(db, head.blob, "ada", True)
+    exited(cli("run", "--repo", str(repo.root)), 0)
+    with ResultsStore(db) as results:
+        cells = [c for c in views.overview(results) if c.metric == views.THUMBS_UP]
+    assert sorted((c.variant, c.interval.n) for c in cells) == [("plain@base", 1), ("plain@tuned", 1)]
