@@ -53,6 +53,7 @@ bench: $(TEST_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/scale.py --fake --sizes 10000 100000
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/openai_concurrency.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/ui_render.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/run_records.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/ui_interaction.py
 
 # on a machine with an NVIDIA GPU: both decode paths beside generate() at batch 1 to 1,024

@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 from _workbench import friendly_errors, page, require_db, url_multiselect, workspace
 
-from promptarena import feedback, views
+from promptarena import views
 
 page("Overview", "🏟️")
 st.caption(
@@ -54,7 +54,7 @@ def history_chart(points: list[views.HistoryPoint]) -> alt.FacetChart:
 with friendly_errors():
     require_db(ws)
     with ws.results() as results:
-        cells = views.with_feedback(views.overview(results), feedback.thumbs_up_shares(results))
+        cells = views.overview(results)
         entries = views.suite_entries(ws.workdir, results)
     if not cells:
         st.info("The database holds no completed runs yet: run `evals run` in the repository, or use **Start a run**.")

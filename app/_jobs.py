@@ -78,16 +78,14 @@ def _job(state: jobs.JobState) -> None:
         st.progress(share, text=f"{text} (started {started})")
         return
     run = state.runs[0] if state.runs else None
-    summary = (run.summary or {}) if run else {}
-    if state.state == "completed" and run is not None:
+    if state.state == "completed" and run is not None and run.record is not None:
         note = f"; {state.message}" if state.message else ""
         st.success(
-            f"Run {run.id} of {run.suite} completed: {summary.get('generated')} generated, "
-            f"{summary.get('cached')} from the cache, {summary.get('wall_s') or 0:.1f} s{note}. "
+            f"Run {run.id} of {run.suite} completed: {run.record.generated} generated, "
+            f"{run.record.cached} from the cache, {run.record.wall_s:.1f} s{note}. "
             "Open **Overview**, **Compare** or **Runs** to see it."
         )
     elif run is not None:
-        error = summary.get("error")
-        st.warning(f"Run {run.id} of {run.suite} {state.state}" + (f": {error}" if error else "."))
+        st.warning(f"Run {run.id} of {run.suite} {state.state}" + (f": {run.error}" if run.error else "."))
     else:
         st.error(f"The run of {state.job.suite} started {started} did not start: {state.message}")

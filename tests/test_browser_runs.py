@@ -56,7 +56,7 @@ def test_a_run_goes_on_while_the_person_browses_and_ends_completed(tmp_path: Pat
         assert run.id in details.inner_html(), details.inner_html()  # the newest run, chosen first
         assert page.locator('[data-testid="stAlert"]').count() == 0  # neither failed nor abandoned
         with ResultsStore(bench.db) as results:
-            assert results.runs()[0].id == run.id and results.runs()[0].summary["generated"] == 120
+            assert results.runs()[0].id == run.id and results.runs()[0].record.generated == 120
 
         open_page(page, f"{url}/Start_a_run", "Start run")
         page.get_by_text(f"Run {run.id} of math completed").wait_for(timeout=5_000)

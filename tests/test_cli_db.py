@@ -182,7 +182,7 @@ def test_merge_brings_a_teammates_runs_into_ours_and_a_second_merge_adds_nothing
     # Bob's version is now cached for Alice: evaluating it generates nothing
     _invoke("run", "--repo", str(alice), "--rev", "HEAD", "--rev", "HEAD~1")
     with ResultsStore(ours) as results:
-        assert results.runs()[0].summary["generated"] == 0
+        assert results.runs()[0].record.generated == 0
 
 
 def test_a_run_id_both_hold_with_different_contents_is_skipped_and_named(teammates, tmp_path: Path) -> None:

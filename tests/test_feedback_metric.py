@@ -33,7 +33,7 @@ def test_a_suite_takes_a_feedback_threshold_but_not_a_feedback_metric(tmp_path: 
 
 def test_an_arms_votes_are_summarized_as_its_metric_says(tmp_path: Path) -> None:
     with ResultsStore(tmp_path / "r.db") as results:
-        assert feedback.arm_feedback(results, "qa", "b" * 40, "plain") == {}
+        assert feedback.thumbs_up_shares(results, "qa") == {}
         for name, up in (("ada", True), ("bob", True), ("cy", False), ("dee", True)):
             feedback.record(
                 results,
@@ -46,6 +46,6 @@ def test_an_arms_votes_are_summarized_as_its_metric_says(tmp_path: Path) -> None
                 thumbs_up=up,
                 name=name,
             )
-        ((name, interval),) = feedback.arm_feedback(results, "qa", "b" * 40, "plain").items()
-    assert (name, interval.n, interval.mean) == ("thumbs_up", 4, 0.75)
+        ((arm, interval),) = feedback.thumbs_up_shares(results, "qa").items()
+    assert (arm, interval.n, interval.mean) == (("qa", "b" * 40, "plain"), 4, 0.75)
     assert interval.low == pytest.approx(0.3006418, abs=1e-6)  # Wilson, as for any pass/fail metric

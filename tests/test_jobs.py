@@ -58,7 +58,7 @@ def test_a_background_run_records_its_progress_and_completes(tmp_path: Path) -> 
     state = jobs.job_state(job, db)
     assert state.state == "completed" and job.exit_code == 0
     (run,) = state.runs
-    assert run.pid == job.pid and run.summary["generated"] == 2 * len(COUNTRIES)
+    assert run.pid == job.pid and run.record.generated == 2 * len(COUNTRIES)
     assert jobs.active(repo.root, db) == []
     assert "all gates passed" in job.log.read_text()
     assert [j.id for j in jobs.jobs(repo.root)] == [job.id]  # any page finds it again
@@ -110,7 +110,7 @@ def test_run_evaluates_only_the_variants_named(tmp_path: Path) -> None:
     exited(cli("run", "--repo", str(repo.root), "--variant", "cot", "--rev", "HEAD"), 0)
     with ResultsStore(results_db(repo)) as results:
         (run,) = results.runs()
-    assert [a["variant"] for a in run.summary["arms"]] == ["cot"]
+    assert [a.variant for a in run.record.arms] == ["cot"]
 
 
 def test_progress_is_stored_at_most_every_interval_and_at_each_new_phase(tmp_path: Path) -> None:

@@ -258,7 +258,7 @@ def test_a_background_run_of_the_workbench_sees_the_same_plugins_and_scorers(
     assert state.state == "completed" and job.exit_code == 0, job.log.read_text()
     with ResultsStore(db) as results:
         (run,) = results.runs("capitals")
-        check_capitals(results.completed_summaries("capitals")[0][3]["arms"])
+        check_capitals(results.completed_runs("capitals")[0].record.plain()["arms"])
         rows = results.results(run.id)
     assert {r["scores"]["sentence"] for r in rows if not r["perturbation"]} == {1.0}
 

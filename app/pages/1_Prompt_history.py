@@ -7,7 +7,7 @@ import streamlit as st
 from _drops import show_drops
 from _workbench import forget, friendly_errors, load_entries, page, show_text, url_select, workspace
 
-from promptarena import feedback, views
+from promptarena import views
 
 page("Prompt history", "📜")
 ws = workspace()
@@ -66,7 +66,7 @@ with friendly_errors():
         cells: list[views.OverviewCell] = []
         if ws.has_db:
             with ws.results() as results:
-                cells = views.with_feedback(views.overview(results), feedback.thumbs_up_shares(results))
+                cells = views.overview(results)
         rows = views.commit_rows(prompts, prompt, cells)
         if prompt not in prompts.list_prompts():
             st.warning(

@@ -23,24 +23,23 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from promptarena.backends import Backend, get_backend
 from promptarena.energy import measure_energy
 from promptarena.errors import PromptArenaError
-from promptarena.feedback import arm_feedback
 from promptarena.generator import Generator, ProgressFn, Throughput
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
-from promptarena.holistic import HolisticRow, expand_items, summarize_holistic, toxicity_scorer
+from promptarena.holistic import HolisticRow, expand_items, holistic_json, summarize_holistic, toxicity_scorer
 from promptarena.metrics import ScoringContext
 from promptarena.plan import Arm, make_arms, model_options, select_versions
 from promptarena.provenance import model_label, peak_memory_mb, provenance
-from promptarena.report.json import summary_json
 from promptarena.rounds import Column, Task, check, chunks, play, reduce, result_rows
 from promptarena.scoring import score
 from promptarena.stats import Interval, mean_ci, percentile
-from promptarena.store import ResultsStore, StoredPredictions
+from promptarena.store import ArmRecord, ResultsStore, RunRecord, StoredPredictions
 from promptarena.suite import Spec, Suite
 from promptarena.types import Generation, GenerationRequest, GenParams, Prediction
 from promptarena.variants import Item, Variant, make_variant
@@ -84,6 +83,49 @@ class SuiteResult:
 
     def arm(self, label: str) -> ArmResult:
         return next(a for a in self.arms if a.arm.label == label)
+
+    @cached_property
+    def record(self) -> RunRecord:
+        """The run's typed record: what the store keeps, and what the terminal, JSON and workbench read back."""
+        return RunRecord(
+            suite=self.suite.name,
+            prompt=self.suite.prompt,
+            run_id=self.run_id,
+            model=self.model,
+            cases=len(self.suite.cases),
+            generated=self.generated,
+            cached=self.cached,
+            generated_tokens=self.generated_tokens,
+            generation_s=self.generation_s,
+            load_s=self.load_s,
+            wall_s=self.wall_s,
+            peak_memory_mb=self.peak_memory_mb,
+            energy_j=self.energy_j,
+            energy_sources=list(self.energy_sources),
+            arms=[_arm_record(self.suite, arm) for arm in self.arms],
+        )
+
+
+def _arm_record(suite: Suite, arm: ArmResult) -> ArmRecord:
+    v = arm.arm.version
+    return ArmRecord(
+        arm=arm.arm.label,
+        version=v.label,
+        commit=v.commit,
+        blob=v.blob,
+        dirty=v.dirty,
+        message=v.message,
+        variant=arm.arm.variant.name,
+        model=arm.arm.model,
+        metrics=dict(arm.summary),
+        errors={s.name: arm.errors.get(s.name, 0) for s in suite.metrics},  # cases not scored
+        first_error=dict(arm.first_error),
+        latency_p50_s=arm.latency_p50,
+        latency_p95_s=arm.latency_p95,
+        tokens_per_s=arm.tokens_per_s,
+        mean_output_tokens=arm.mean_output_tokens,
+        holistic=holistic_json(arm.holistic) if arm.holistic else None,
+    )
 
 
 def _params(base: Any, overrides: dict[str, Any]) -> GenParams:
@@ -180,7 +222,6 @@ def run_suite(
             summarize_arm(suite, arm_result)
             arm_result.holistic = summarize_holistic(suite, arm_result, scorer)
             arm_result.tokens_per_s = speed[id(arm)].per_s
-            arm_result.summary.update(arm_feedback(results, suite.name, arm.version.blob, arm.variant.name))
         outcome = SuiteResult(
             suite=suite,
             run_id=run_id,
@@ -196,12 +237,12 @@ def run_suite(
             energy_j=energy.joules,
             energy_sources=energy.sources,
         )
-        results.finish_run(run_id, "completed", [], summary_json(outcome))
+        results.finish_run(run_id, "completed", outcome.record)
         return outcome
     except BaseException as err:
         status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
         detail = str(err) if isinstance(err, PromptArenaError) else repr(err)
-        results.finish_run(run_id, status, [], {"error": detail})
+        results.finish_run(run_id, status, error=detail)
         raise
 
 

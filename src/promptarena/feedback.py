@@ -9,10 +9,15 @@ vote on each output: a share counts people, not clicks. Each cast, change or wit
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from promptarena.metrics import thumbs_up as METRIC
 from promptarena.stats import Interval, mean_ci
 from promptarena.store import Outcome, ResultsStore, Vote, output_hash
+
+if TYPE_CHECKING:
+    from promptarena.plan import Arm
 
 ANONYMOUS = "anonymous"
 
@@ -20,10 +25,9 @@ __all__ = [
     "ANONYMOUS",
     "Outcome",
     "Vote",
-    "arm_feedback",
+    "arm_votes",
     "output_hash",
     "record",
-    "thumbs_up_interval",
     "thumbs_up_share",
     "thumbs_up_shares",
     "voter_id",
@@ -82,17 +86,9 @@ def votes(
 
 
 def thumbs_up_share(results: ResultsStore, suite: str, blob: str, variant: str) -> tuple[float, int]:
-    """(share of thumbs-up, number of votes) for one arm; the share is NaN without votes.
-
-    This is the figure the CI gate compares with a ``thumbs_up`` threshold.
-    """
+    """(share of thumbs-up, number of votes) for one arm; the share is NaN without votes."""
     n, ups = results.vote_count(suite, blob, variant)
     return (ups / n if n else math.nan), n
-
-
-def thumbs_up_interval(results: ResultsStore, suite: str, blob: str, variant: str) -> Interval:
-    """The share of thumbs-up for one arm with its metric's interval (Wilson); n = 0 without votes."""
-    return _interval(*results.vote_count(suite, blob, variant))
 
 
 def _interval(votes: int, ups: int) -> Interval:
@@ -100,12 +96,17 @@ def _interval(votes: int, ups: int) -> Interval:
     return mean_ci([1.0] * ups + [0.0] * (votes - ups), kind=METRIC.kind, bounds=METRIC.range)
 
 
-def arm_feedback(results: ResultsStore, suite: str, blob: str, variant: str) -> dict[str, Interval]:
-    """The feedback metrics of one arm with their intervals, for its summary; empty while it has no votes."""
-    interval = thumbs_up_interval(results, suite, blob, variant)
-    return {METRIC.name: interval} if interval.n else {}
-
-
 def thumbs_up_shares(results: ResultsStore, suite: str | None = None) -> dict[tuple[str, str, str], Interval]:
-    """(suite, blob, variant) -> share of thumbs-up with its Wilson interval, for every arm with votes."""
+    """(suite, blob, variant) -> share of thumbs-up with its Wilson interval, for every arm with votes.
+
+    The one read of people's votes as a metric: a run's record never holds them, so every page, report and gate
+    that shows or checks them reads them here, as they are now.
+    """
     return {arm: _interval(n, ups) for arm, (n, ups) in results.vote_counts(suite).items()}
+
+
+def arm_votes(results: ResultsStore, suite: str, arms: Iterable[Arm]) -> dict[str, dict[str, Interval]]:
+    """Arm label -> its feedback metrics (``thumbs_up``), for the arms of a suite that have votes now."""
+    shares = thumbs_up_shares(results, suite)
+    found = ((arm.label, shares.get((suite, arm.version.blob, arm.variant.name))) for arm in arms)
+    return {label: {METRIC.name: share} for label, share in found if share is not None}

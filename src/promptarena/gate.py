@@ -14,9 +14,11 @@ from promptarena.agreement import ArmAgreement
 from promptarena.backends import Backend
 from promptarena.compare import Comparison, compare_arms
 from promptarena.engine import ArmResult, ProgressFn, SuiteResult, run_suite
+from promptarena.feedback import arm_votes
 from promptarena.gitstore import PromptStore
 from promptarena.plan import SuitePlan
 from promptarena.report import fmt_confidence, fmt_detect, fmt_difference, fmt_interval, fmt_p
+from promptarena.stats import Interval
 from promptarena.store import ResultsStore
 from promptarena.suite import Suite
 
@@ -44,6 +46,7 @@ class SuiteOutcome:
     gates: list[Gate] = field(default_factory=list)
     skipped: str | None = None
     agreement: list[ArmAgreement] = field(default_factory=list)  # judges against people's votes, never gated
+    votes: dict[str, dict[str, Interval]] = field(default_factory=dict)  # arm label -> people's votes when gated
 
     @property
     def failures(self) -> list[Gate]:
@@ -61,8 +64,8 @@ def evaluate_suite(
     """Evaluate a planned suite; gate its thresholds and, against a baseline, each gated metric's regression."""
     suite = plan.suite
     result = run_suite(suite, prompts, results, arms=plan.arms, backend=backend, progress=progress)
-    outcome = SuiteOutcome(suite, result)
-    outcome.gates.extend(threshold_gates(result))
+    outcome = SuiteOutcome(suite, result, votes=arm_votes(results, suite.name, [a.arm for a in result.arms]))
+    outcome.gates.extend(threshold_gates(result, outcome.votes))
     for base, current in plan.baseline_pairs:
         comp = compare_arms(suite, [result.arm(base.label), result.arm(current.label)], alpha=alpha)
         outcome.comparisons.append(comp)
@@ -70,8 +73,9 @@ def evaluate_suite(
     return outcome
 
 
-def threshold_gates(result: SuiteResult) -> list[Gate]:
-    """Thresholds apply to every arm of the newest version evaluated (the worktree or HEAD)."""
+def threshold_gates(result: SuiteResult, votes: Mapping[str, Mapping[str, Interval]] | None = None) -> list[Gate]:
+    """Thresholds apply to every arm of the newest version evaluated (the worktree or HEAD); a threshold on people's
+    votes reads ``votes`` (arm label -> feedback metric -> share), as ``feedback.arm_votes`` read them."""
     gates: list[Gate] = []
     if not result.arms:
         return gates
@@ -81,10 +85,11 @@ def threshold_gates(result: SuiteResult) -> list[Gate]:
             metric = result.suite.metric(name)
             lower_is_better = metric.higher_is_better is False
             gate_name = f"{arm.arm.label} {name} {'<=' if lower_is_better else '>='} {threshold:g}"
-            if name not in arm.summary:  # a feedback metric before anyone voted on this arm
+            summary = {**arm.summary, **(votes or {}).get(arm.arm.label, {})}
+            if name not in summary:  # a feedback metric before anyone voted on this arm
                 gates.append(Gate(result.suite.name, gate_name, True, "no feedback on this version yet; not gated"))
                 continue
-            iv = arm.summary[name]
+            iv = summary[name]
             failed = _failed(arm, name)
             if iv.n == 0 or math.isnan(iv.mean):
                 gates.append(Gate(result.suite.name, gate_name, False, f"no scores to compare{failed}"))

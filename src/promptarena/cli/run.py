@@ -151,7 +151,7 @@ def command(
             outcome.agreement = suite_agreement(results, outcome.result, suite_pairs(plan.suite, agreement))
             outcomes.append(outcome)
             if not as_json:
-                print_suite(console, outcome.result, os.path.relpath(db))
+                print_suite(console, outcome.result, os.path.relpath(db), outcome.votes)
                 print_agreement(console, outcome.agreement, plan.suite.name)
                 for comp in outcome.comparisons:
                     print_comparison(console, comp)

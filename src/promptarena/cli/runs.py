@@ -70,7 +70,7 @@ def _row(run: Any) -> dict[str, Any]:
         "status": run.status,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
-        "wall_s": (run.summary or {}).get("wall_s"),
+        "wall_s": run.record.wall_s if run.record else None,
         "model": str((run.provenance or {}).get("model", "")),
         "pid": run.pid,
         "host": run.host,

@@ -17,7 +17,7 @@ from promptarena.holistic._measures import (
     spread,
     worst_case,
 )
-from promptarena.holistic._summary import HolisticRow, aligned, headline_metric, summarize_holistic
+from promptarena.holistic._summary import HolisticRow, aligned, headline_metric, holistic_json, summarize_holistic
 
 __all__ = [
     "FORMAT",
@@ -31,6 +31,7 @@ __all__ = [
     "expand_items",
     "fairness",
     "headline_metric",
+    "holistic_json",
     "holistic_provenance",
     "perturbed_cases",
     "robustness",

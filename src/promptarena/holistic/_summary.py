@@ -7,6 +7,7 @@ compared with the text as written), sensitivity the layouts; bias and toxicity r
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
@@ -206,3 +207,53 @@ def summarize_holistic(suite: Suite, arm: Scored, scorer: ToxicityScorer | None)
         sensitivity=_sensitivity(suite, arm, name, m.higher_is_better),
         **parts,
     )
+
+
+def _plain(value: Any) -> Any:
+    return None if value is None else dataclasses.asdict(value)
+
+
+def holistic_json(row: HolisticRow) -> dict[str, Any]:
+    """An arm's holistic row as plain data, as a run's record keeps it: each dimension with its interval and the
+    tests behind it."""
+    r, fair = row.robustness, row.fairness
+    return {
+        "metric": row.metric,
+        "accuracy": dataclasses.asdict(row.accuracy),
+        "calibration_ece": row.calibration,
+        "robustness": None
+        if r is None
+        else {
+            "worst_case": _plain(row.robust),
+            "unperturbed": r.unperturbed,
+            "means": r.means,
+            "drops": r.drops,
+            "tests": {name: dataclasses.asdict(c) for name, c in r.comparisons.items()},
+        },
+        "fairness": None
+        if fair is None
+        else {
+            "worst_case": _plain(row.fair),
+            "axes": {
+                axis: {
+                    "means": f.means,
+                    "worst_case_mean": f.worst_case_mean,
+                    "gap": None if f.reason else f.gap,
+                    "gap_groups": None if f.reason else list(f.gap_groups),
+                    "gap_test": None if f.reason else dataclasses.asdict(f.gap_test),
+                    "reason": f.reason,
+                }
+                for axis, f in fair.items()
+            },
+        },
+        "bias": row.bias,
+        "toxicity": None
+        if row.toxicity is None
+        else {
+            "scorer": row.toxicity_scorer,
+            "toxic_share": _plain(row.toxic),
+            "max": row.toxicity.max,
+            "threshold": row.toxicity.threshold,
+        },
+        "sensitivity": _plain(row.sensitivity),
+    }

@@ -21,7 +21,7 @@ from promptarena.report._format import (
     verdict_icon,
     verdict_markup,
 )
-from promptarena.report.json import agreement_json, comparison_json, holistic_json, outcome_json, run_json, summary_json
+from promptarena.report.json import agreement_json, comparison_json, outcome_json, run_json, summary_json
 from promptarena.report.junit import write_junit
 from promptarena.report.markdown import write_markdown
 from promptarena.report.terminal import (
@@ -53,7 +53,6 @@ __all__ = [
     "fmt_kappa",
     "fmt_number",
     "fmt_p",
-    "holistic_json",
     "holistic_table",
     "interval_label",
     "outcome_json",

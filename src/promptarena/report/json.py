@@ -1,4 +1,4 @@
-"""Reports for machines: the plain-data documents `--json` prints and the runs table keeps."""
+"""Reports for machines: the plain-data documents `--json` prints, from a run's record and its gates."""
 
 from __future__ import annotations
 
@@ -14,101 +14,12 @@ if TYPE_CHECKING:
     from promptarena.compare import Comparison, MetricRow
     from promptarena.engine import ArmResult, SuiteResult
     from promptarena.gate import SuiteOutcome
-    from promptarena.holistic import HolisticRow
     from promptarena.types import Case
 
 
-def _plain(value: Any) -> Any:
-    return None if value is None else dataclasses.asdict(value)
-
-
-def holistic_json(row: HolisticRow) -> dict[str, Any]:
-    """An arm's holistic row as plain data: each dimension with its interval and the tests behind it."""
-    r, fair = row.robustness, row.fairness
-    return {
-        "metric": row.metric,
-        "accuracy": dataclasses.asdict(row.accuracy),
-        "calibration_ece": row.calibration,
-        "robustness": None
-        if r is None
-        else {
-            "worst_case": _plain(row.robust),
-            "unperturbed": r.unperturbed,
-            "means": r.means,
-            "drops": r.drops,
-            "tests": {name: dataclasses.asdict(c) for name, c in r.comparisons.items()},
-        },
-        "fairness": None
-        if fair is None
-        else {
-            "worst_case": _plain(row.fair),
-            "axes": {
-                axis: {
-                    "means": f.means,
-                    "worst_case_mean": f.worst_case_mean,
-                    "gap": None if f.reason else f.gap,
-                    "gap_groups": None if f.reason else list(f.gap_groups),
-                    "gap_test": None if f.reason else dataclasses.asdict(f.gap_test),
-                    "reason": f.reason,
-                }
-                for axis, f in fair.items()
-            },
-        },
-        "bias": row.bias,
-        "toxicity": None
-        if row.toxicity is None
-        else {
-            "scorer": row.toxicity_scorer,
-            "toxic_share": _plain(row.toxic),
-            "max": row.toxicity.max,
-            "threshold": row.toxicity.threshold,
-        },
-        "sensitivity": _plain(row.sensitivity),
-    }
-
-
 def summary_json(outcome: SuiteResult) -> dict[str, Any]:
-    """A plain-data summary of a suite result: what `--json` prints and the runs table keeps."""
-    arms = []
-    for arm in outcome.arms:
-        v = arm.arm.version
-        arms.append(
-            {
-                "arm": arm.arm.label,
-                "version": v.label,
-                "commit": v.commit,
-                "blob": v.blob,
-                "dirty": v.dirty,
-                "message": v.message,
-                "variant": arm.arm.variant.name,
-                "model": arm.arm.model,
-                "metrics": {m: dataclasses.asdict(iv) for m, iv in arm.summary.items()},
-                "errors": {s.name: arm.errors.get(s.name, 0) for s in outcome.suite.metrics},  # cases not scored
-                "first_error": dict(arm.first_error),
-                "latency_p50_s": arm.latency_p50,
-                "latency_p95_s": arm.latency_p95,
-                "tokens_per_s": arm.tokens_per_s,
-                "mean_output_tokens": arm.mean_output_tokens,
-                **({"holistic": holistic_json(arm.holistic)} if arm.holistic else {}),
-            }
-        )
-    return {
-        "suite": outcome.suite.name,
-        "prompt": outcome.suite.prompt,
-        "run_id": outcome.run_id,
-        "model": outcome.model,
-        "cases": len(outcome.suite.cases),
-        "generated": outcome.generated,
-        "cached": outcome.cached,
-        "generated_tokens": outcome.generated_tokens,
-        "generation_s": outcome.generation_s,
-        "load_s": outcome.load_s,
-        "wall_s": outcome.wall_s,
-        "peak_memory_mb": outcome.peak_memory_mb,
-        "energy_j": outcome.energy_j,
-        "energy_sources": list(outcome.energy_sources),
-        "arms": arms,
-    }
+    """A suite result's record as plain data: what `--json` prints for the run (people's votes are added apart)."""
+    return outcome.record.plain()
 
 
 def agreement_json(rows: Sequence[ArmAgreement]) -> list[dict[str, Any]]:
@@ -147,6 +58,9 @@ def outcome_json(outcome: SuiteOutcome) -> dict[str, Any]:
     doc["warnings"] = list(outcome.suite.warnings)
     if outcome.result:
         doc.update(summary_json(outcome.result))
+        for entry in doc["arms"]:  # people's votes, as read when gated
+            votes = outcome.votes.get(entry["arm"], {})
+            entry["metrics"].update({m: dataclasses.asdict(iv) for m, iv in votes.items()})
         if any(s.metric and s.metric.needs_assertions for s in outcome.suite.metrics):
             for entry, arm in zip(doc["arms"], outcome.result.arms, strict=True):
                 entry["failed_assertions"] = _failed_assertions(outcome.result.suite.cases, arm)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from promptarena.compare import CaseRow, Comparison, MetricRow
     from promptarena.engine import ArmResult, SuiteResult
     from promptarena.holistic import HolisticRow
+    from promptarena.stats import Interval
 
 
 def summary_confidence(result: SuiteResult) -> str:
@@ -40,9 +41,11 @@ def summary_confidence(result: SuiteResult) -> str:
     return fmt_confidence(levels.pop()) if len(levels) == 1 else "per-cell"
 
 
-def suite_table(result: SuiteResult) -> Table:
-    """One row per arm: each metric's mean with its interval, latency, throughput and output length."""
+def suite_table(result: SuiteResult, votes: Mapping[str, Mapping[str, Interval]] | None = None) -> Table:
+    """One row per arm: each metric's mean with its interval, people's votes (arm label -> feedback metric ->
+    share, as read when shown), latency, throughput and output length."""
     suite = result.suite
+    votes = votes or {}
     table = Table(
         title=f"{suite.name}  ({suite.prompt}, {len(suite.cases)} cases)",
         title_justify="left",
@@ -57,7 +60,7 @@ def suite_table(result: SuiteResult) -> Table:
         table.add_column("model")
     # the suite's metrics, then those only some arms have (people's votes)
     names = [s.name for s in suite.metrics]
-    names += sorted({name for arm in result.arms for name in arm.summary} - set(names))
+    names += sorted({name for shares in votes.values() for name in shares} - set(names))
     for name in names:
         arrow = {True: " ↑", False: " ↓", None: ""}[suite.metric(name).higher_is_better]
         table.add_column(name + arrow, justify="right")
@@ -71,7 +74,7 @@ def suite_table(result: SuiteResult) -> Table:
             label,
             arm.arm.variant.name,
             *([arm.arm.model] if models else []),
-            *[_cell(arm, name) for name in names],
+            *[_cell(arm, name, votes.get(arm.arm.label, {})) for name in names],
             fmt_number(arm.latency_p50, ".2f"),
             fmt_number(arm.tokens_per_s, ".0f"),
             fmt_number(arm.mean_output_tokens, ".1f"),
@@ -79,9 +82,10 @@ def suite_table(result: SuiteResult) -> Table:
     return table
 
 
-def _cell(arm: ArmResult, metric: str) -> str:
+def _cell(arm: ArmResult, metric: str, votes: Mapping[str, Interval]) -> str:
     """A metric's mean and interval, and how many cases could not be scored (``0.50 [0.30, 0.70] · 2 errors``)."""
-    cell = fmt_interval(arm.summary[metric]) if metric in arm.summary else MISSING
+    iv = arm.summary.get(metric) or votes.get(metric)
+    cell = fmt_interval(iv) if iv else MISSING
     n = arm.errors.get(metric, 0)
     return f"{cell} · [red]{n} error{'s' * (n != 1)}[/red]" if n else cell
 
@@ -199,9 +203,12 @@ def holistic_table(result: SuiteResult) -> Table | None:
     return table
 
 
-def print_suite(console: Console, result: SuiteResult, db_path: str) -> None:
-    """The suite's table, its holistic table when it declares one, and what was generated, cached and stored."""
-    console.print(suite_table(result))
+def print_suite(
+    console: Console, result: SuiteResult, db_path: str, votes: Mapping[str, Mapping[str, Interval]] | None = None
+) -> None:
+    """The suite's table (with people's ``votes``), its holistic table when it declares one, and what was
+    generated, cached and stored."""
+    console.print(suite_table(result, votes))
     for line in error_lines(result):
         console.print(f"[red]scoring error[/red] {escape(line)}", highlight=False)
     holistic = holistic_table(result)

@@ -1,4 +1,4 @@
-"""The read models the workbench needs: stored suites, completed runs' summaries, arms and their per-case results."""
+"""The read models the workbench needs: stored suites, arms and their per-case results."""
 
 from __future__ import annotations
 
@@ -31,17 +31,6 @@ class Queries(Database):
         """(suite, prompt) of every suite with stored runs, by name."""
         with self.read() as conn:
             return [(s, p) for s, p in conn.execute("SELECT suite, prompt FROM runs GROUP BY suite ORDER BY suite")]
-
-    def completed_summaries(self, suite: str | None = None) -> list[tuple[str, str, str, dict[str, Any]]]:
-        """(run id, suite, started_at, summary) of completed runs, newest first."""
-        sql = "SELECT id, suite, started_at, summary FROM runs WHERE status = 'completed' AND summary IS NOT NULL"
-        args: list[Any] = []
-        if suite is not None:
-            sql += " AND suite = ?"
-            args.append(suite)
-        sql += " ORDER BY started_at DESC, rowid DESC"
-        with self.read() as conn:
-            return [(r[0], r[1], r[2], json.loads(r[3])) for r in conn.execute(sql, args)]
 
     def stored_arms(self, suite: str) -> list[StoredArm]:
         """Every arm of the suite in every completed run, newest run first."""

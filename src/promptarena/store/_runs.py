@@ -9,10 +9,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptarena.store._db import Database, now
 from promptarena.store._results import RESULT_COLUMNS, ResultRow
+
+if TYPE_CHECKING:
+    from promptarena.store._record import RunRecord
 
 _HOST = socket.gethostname()
 _COLUMNS = (
@@ -43,7 +46,8 @@ class RunRow:
     started_at: str
     finished_at: str | None
     provenance: dict[str, Any]
-    summary: dict[str, Any] | None
+    record: RunRecord | None  # a completed run's record; None while running, or for a run that failed
+    error: str | None = None  # why a failed or interrupted run stopped
     pid: int | None = None
     host: str | None = None
     progress: RunProgress | None = None
@@ -101,16 +105,14 @@ class Runs(Database):
                 rows,
             )
 
-    def finish_run(
-        self, run_id: str, status: str, results: Iterable[ResultRow], summary: dict[str, Any] | None
-    ) -> None:
-        """Write a run's remaining per-case results and its summary, and close it."""
-        self.put_results(results)
+    def finish_run(self, run_id: str, status: str, record: RunRecord | None = None, error: str | None = None) -> None:
+        """Close a run: completed with its record, or failed or interrupted with the error that stopped it."""
+        from promptarena.store._record import dump_record  # pydantic: not for commands that only list runs
+
+        summary = dump_record(record) if record else json.dumps({"error": error}, ensure_ascii=False) if error else None
         with self.write() as conn:
-            conn.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?",
-                (status, now(), json.dumps(summary, ensure_ascii=False) if summary else None, run_id),
-            )
+            sql = "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?"
+            conn.execute(sql, (status, now(), summary, run_id))
 
     def record_progress(self, phase: str, done: int, total: int) -> None:
         """Store the progress of the run that this process is running, for the workbench to show."""
@@ -174,7 +176,16 @@ class Runs(Database):
         """The runs that one process on one host started at or after ``since``, newest first."""
         return self._select("WHERE pid = ? AND host = ? AND started_at >= ?", [pid, host, since], 1000)
 
+    def completed_runs(self, suite: str | None = None) -> list[RunRow]:
+        """Every completed run with its record, newest first."""
+        where, args = "WHERE status = 'completed' AND summary IS NOT NULL", []
+        if suite is not None:
+            where, args = where + " AND suite = ?", [suite]
+        return self._select(where, args, -1)
+
     def _select(self, where: str, args: list[Any], limit: int) -> list[RunRow]:
+        from promptarena.store._record import load_record
+
         sql = f"SELECT {_COLUMNS} FROM runs {where} ORDER BY started_at DESC, rowid DESC LIMIT ?"
         with self.read() as conn:
             rows = conn.execute(sql, [*args, limit]).fetchall()
@@ -187,7 +198,7 @@ class Runs(Database):
                 r[4],
                 r[5],
                 json.loads(r[6]),
-                json.loads(r[7]) if r[7] else None,
+                *(load_record(r[7]) if r[7] else (None, None)),
                 r[8],
                 r[9],
                 RunProgress(r[10], r[11] or 0, r[12] or 0) if r[10] else None,

@@ -21,7 +21,6 @@ from promptarena.views._history import (
     metric_history,
     overview,
     side_by_side,
-    with_feedback,
 )
 from promptarena.views._holistic import DIMENSIONS, PerturbedSample, holistic_cells, perturbed_samples
 from promptarena.views._runs import RunView, run_views
@@ -60,5 +59,4 @@ __all__ = [
     "side_by_side",
     "spread",
     "suite_entries",
-    "with_feedback",
 ]

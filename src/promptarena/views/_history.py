@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
-from promptarena import report
+from promptarena import feedback, report
 from promptarena.errors import ConfigError, PromptArenaError
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.metrics import thumbs_up
 from promptarena.stats import Interval
-from promptarena.store import ResultsStore
+from promptarena.store import ArmRecord, ResultsStore, RunRow
 
-_NAN = float("nan")
 THUMBS_UP = thumbs_up.name
 """The metric people's share of thumbs-up goes by beside the automatic metrics."""
 
@@ -44,77 +42,58 @@ class OverviewCell:
 fmt_interval = partial(report.fmt_interval, digits=2)
 
 
-def _interval(d: dict[str, Any] | None) -> Interval:
-    if not d:
-        return Interval(_NAN, _NAN, _NAN, 0)
-
-    def num(x: Any) -> float:
-        return _NAN if x is None else float(x)
-
-    return Interval(num(d.get("mean")), num(d.get("low")), num(d.get("high")), int(d.get("n") or 0))
-
-
 def latest_arms(
     results: ResultsStore, suite: str | None = None, needs: str | None = None
-) -> Iterator[tuple[str, str, str, dict, dict]]:
-    """``(run_id, suite, started_at, run summary, arm)`` for the latest completed run of each arm, newest first.
+) -> Iterator[tuple[RunRow, ArmRecord]]:
+    """``(run, arm)`` for the latest completed run of each arm, newest first.
 
     An arm is a suite, a version blob and a series: the variant, with ``@model`` for a suite of several models.
-    With ``needs``, only runs whose summary of the arm holds that part (``holistic``) count.
+    With ``needs``, only runs whose record of the arm holds that part (``holistic``) count.
     """
     seen: set[tuple[str, str, str]] = set()
-    for run_id, suite_name, started, summary in results.completed_summaries(suite):
-        for arm in summary.get("arms", []):
-            if needs and not arm.get(needs):
+    for run in results.completed_runs(suite):
+        for arm in run.record.arms if run.record else []:  # none: a record that does not read
+            if needs and not getattr(arm, needs):
                 continue
-            key = (suite_name, arm["blob"], series(arm))
+            key = (run.suite, arm.blob, series(arm))
             if key not in seen:
                 seen.add(key)
-                yield run_id, suite_name, started, summary, arm
+                yield run, arm
 
 
-def series(arm: dict[str, Any]) -> str:
+def series(arm: ArmRecord) -> str:
     """The variant an arm's cells are charted under: one series per model when a suite has several."""
-    return arm["variant"] + (f"@{arm['model']}" if arm.get("model") else "")
+    return arm.variant + (f"@{arm.model}" if arm.model else "")
 
 
-def arm_cell(run: tuple[str, str, str, dict, dict], metric: str, interval: Interval) -> OverviewCell:
+def arm_cell(run: RunRow, arm: ArmRecord, metric: str, interval: Interval) -> OverviewCell:
     """One cell of an arm from ``latest_arms``: a metric, or a dimension, with its interval."""
-    run_id, suite_name, started, summary, arm = run
     return OverviewCell(
-        suite=suite_name,
-        prompt=summary.get("prompt", ""),
-        version=arm["version"],
-        commit=arm.get("commit"),
-        blob=arm["blob"],
-        message=arm.get("message"),
+        suite=run.suite,
+        prompt=run.prompt,
+        version=arm.version,
+        commit=arm.commit,
+        blob=arm.blob,
+        message=arm.message,
         variant=series(arm),
         metric=metric,
         interval=interval,
-        run_id=run_id,
-        started_at=started,
+        run_id=run.id,
+        started_at=run.started_at,
     )
 
 
 def overview(results: ResultsStore, suite: str | None = None) -> list[OverviewCell]:
-    """Every (suite, version blob, variant, metric) with the interval of the latest run that has it."""
-    return [
-        arm_cell(run, metric, _interval(iv))
-        for run in latest_arms(results, suite)
-        for metric, iv in run[4].get("metrics", {}).items()
-    ]
-
-
-def with_feedback(cells: Sequence[OverviewCell], shares: dict[tuple[str, str, str], Interval]) -> list[OverviewCell]:
-    """The cells plus a ``thumbs_up`` cell (share of thumbs-up, Wilson interval) for every arm with votes."""
-    out = list(cells)
-    arms: dict[tuple[str, str, str], OverviewCell] = {}
-    for cell in cells:
-        arms.setdefault((cell.suite, cell.blob, cell.variant), cell)
-    for key, interval in shares.items():
-        if key in arms:
-            out.append(replace(arms[key], metric=THUMBS_UP, interval=interval))
-    return out
+    """Every (suite, version blob, variant, metric) with the interval of the latest run that has it, and beside
+    them a ``thumbs_up`` cell (share of thumbs-up, Wilson interval) for every arm with votes, as they are now."""
+    shares = feedback.thumbs_up_shares(results, suite)
+    cells: list[OverviewCell] = []
+    for run, arm in latest_arms(results, suite):
+        cells += [arm_cell(run, arm, metric, iv) for metric, iv in arm.metrics.items()]
+        share = shares.get((run.suite, arm.blob, arm.variant))  # votes name no model: each model's series has them
+        if share is not None:
+            cells.append(arm_cell(run, arm, THUMBS_UP, share))
+    return cells
 
 
 @dataclass(frozen=True)

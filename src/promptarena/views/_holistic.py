@@ -1,6 +1,6 @@
 """The holistic view for the workbench: each HELM dimension over a prompt's commits, and a case's perturbed runs.
 
-Dimensions come from the holistic rows that completed runs stored in their summaries; a case's perturbed
+Dimensions come from the holistic rows that completed runs stored in their records; a case's perturbed
 inputs and outputs from the results stored under each perturbation or layout.
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from promptarena.stats import Interval
-from promptarena.store import ResultsStore
+from promptarena.store import ArmRecord, ResultsStore
 from promptarena.views._arms import ArmChoice
-from promptarena.views._history import OverviewCell, _interval, arm_cell, latest_arms
+from promptarena.views._history import OverviewCell, arm_cell, latest_arms
 
 _NAN = float("nan")
 
@@ -31,6 +31,16 @@ DIMENSIONS = (
     "tokens/s",
 )
 """The dimensions of the holistic view, in the order the workbench draws them."""
+
+
+def _interval(d: dict[str, Any] | None) -> Interval:
+    if not d:
+        return Interval(_NAN, _NAN, _NAN, 0)
+
+    def num(x: Any) -> float:
+        return _NAN if x is None else float(x)
+
+    return Interval(num(d.get("mean")), num(d.get("low")), num(d.get("high")), int(d.get("n") or 0))
 
 
 def _point(value: Any) -> Interval:
@@ -50,7 +60,7 @@ def _bias(bias: dict[str, float | None] | None) -> Interval:
     return _point(max(values) if values else None)
 
 
-_READERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Interval]] = {
+_READERS: dict[str, Callable[[dict[str, Any], ArmRecord], Interval]] = {
     "accuracy": lambda h, arm: _interval(h["accuracy"]),
     "calibration (ECE)": lambda h, arm: _point(h.get("calibration_ece")),
     "robustness (worst case)": lambda h, arm: _interval((h.get("robustness") or {}).get("worst_case")),
@@ -59,8 +69,8 @@ _READERS: dict[str, Callable[[dict[str, Any], dict[str, Any]], Interval]] = {
     "bias (largest)": lambda h, arm: _bias(h.get("bias")),
     "toxicity (share)": lambda h, arm: _interval((h.get("toxicity") or {}).get("toxic_share")),
     "sensitivity (spread)": lambda h, arm: _point((h.get("sensitivity") or {}).get("spread")),
-    "latency p50 (s)": lambda h, arm: _point(arm.get("latency_p50_s")),
-    "tokens/s": lambda h, arm: _point(arm.get("tokens_per_s")),
+    "latency p50 (s)": lambda h, arm: _point(arm.latency_p50_s),
+    "tokens/s": lambda h, arm: _point(arm.tokens_per_s),
 }
 
 
@@ -84,13 +94,13 @@ def holistic_cells(results: ResultsStore, suite: str) -> list[OverviewCell]:
     The cell's ``metric`` names the dimension, so ``metric_history`` lays the cells out over the commits.
     """
     cells: list[OverviewCell] = []
-    for run in latest_arms(results, suite, needs="holistic"):
-        arm = run[4]
+    for run, arm in latest_arms(results, suite, needs="holistic"):
+        holistic = arm.holistic or {}
         for dimension in DIMENSIONS:
-            interval = _READERS[dimension](arm["holistic"], arm)
-            reason = "" if interval.n else _REASONS.get(dimension, lambda h: "")(arm["holistic"])
+            interval = _READERS[dimension](holistic, arm)
+            reason = "" if interval.n else _REASONS.get(dimension, lambda h: "")(holistic)
             if interval.n or reason:
-                cells.append(replace(arm_cell(run, dimension, interval), note=reason))
+                cells.append(replace(arm_cell(run, arm, dimension, interval), note=reason))
     return cells
 
 

@@ -1,4 +1,4 @@
-"""Runs with their provenance and efficiency, flattened for a table."""
+"""Runs with the figures their table shows: commits, model and seed from the provenance, efficiency over arms."""
 
 from __future__ import annotations
 
@@ -7,37 +7,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from promptarena.stats import percentile
-from promptarena.store import ResultsStore
-
-_NAN = float("nan")
-
-# --- runs ------------------------------------------------------------------------------------------------
+from promptarena.store import ResultsStore, RunRow
 
 
 @dataclass(frozen=True)
 class RunView:
-    """A run with its provenance and efficiency, flattened for a table."""
+    """A stored run (``row``: its record, error and provenance) with the figures a table of runs shows."""
 
-    id: str
-    suite: str
-    prompt: str
-    status: str
-    started_at: str
-    finished_at: str | None
+    row: RunRow
     commits: list[str]  # "label (dirty)" per evaluated version
     model: str
     seed: Any
     packages: dict[str, str | None]
-    generated: int | None
-    cached: int | None
-    wall_s: float | None
-    latency_p50_s: float | None
-    latency_p95_s: float | None
-    tokens_per_s: float | None
+    latency_p50_s: float | None  # the median over arms of each arm's median per-case latency
+    latency_p95_s: float | None  # the worst arm's p95
+    tokens_per_s: float | None  # the median over arms
     peak_memory_mb: float | None
-    arms: list[dict[str, Any]]
-    provenance: dict[str, Any]
-    error: str | None
 
 
 def _num(x: Any) -> float | None:
@@ -48,37 +33,24 @@ def run_views(results: ResultsStore, suite: str | None = None, limit: int = 200)
     """The latest runs, newest first, with provenance and efficiency (worst p95 over arms, median tokens/s)."""
     out = []
     for run in results.runs(suite=suite, limit=limit):
-        prov, summary = run.provenance or {}, run.summary or {}
-        arms = list(summary.get("arms", []))
-        p50 = [a.get("latency_p50_s") for a in arms]
-        p95 = [a.get("latency_p95_s") for a in arms]
-        tps = [a.get("tokens_per_s") for a in arms]
+        prov = run.provenance or {}
+        arms = run.record.arms if run.record else []
+        p95 = [_num(a.latency_p95_s) for a in arms]
         commits = [
             f"{label}{' (dirty)' if info.get('dirty') else ''}" for label, info in (prov.get("versions") or {}).items()
         ]
-        peak = summary.get("peak_memory_mb", prov.get("peak_memory_mb"))
+        peak = run.record.peak_memory_mb if run.record else prov.get("peak_memory_mb")
         out.append(
             RunView(
-                id=run.id,
-                suite=run.suite,
-                prompt=run.prompt,
-                status=run.status,
-                started_at=run.started_at,
-                finished_at=run.finished_at,
+                row=run,
                 commits=commits,
                 model=str(prov.get("model", "")),
                 seed=prov.get("seed"),
                 packages=dict(prov.get("packages") or {}),
-                generated=summary.get("generated"),
-                cached=summary.get("cached"),
-                wall_s=_num(summary.get("wall_s")),
-                latency_p50_s=_num(percentile([_num(x) for x in p50], 50)) if arms else None,
-                latency_p95_s=_num(max((x for x in map(_num, p95) if x is not None), default=_NAN)),
-                tokens_per_s=_num(percentile([_num(x) for x in tps], 50)) if arms else None,
+                latency_p50_s=_num(percentile([_num(a.latency_p50_s) for a in arms], 50)) if arms else None,
+                latency_p95_s=max((x for x in p95 if x is not None), default=None),
+                tokens_per_s=_num(percentile([_num(a.tokens_per_s) for a in arms], 50)) if arms else None,
                 peak_memory_mb=_num(peak),
-                arms=arms,
-                provenance=prov,
-                error=summary.get("error"),
             )
         )
     return out
