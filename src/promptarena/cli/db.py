@@ -43,6 +43,7 @@ def group() -> None:
 )
 def export(repo: str, db_path: Path | None, tables: tuple[str, ...], fmt: str, out: Path) -> None:
     """Write tables of the results database to files, one per table, all from one consistent snapshot."""
+    from promptarena.report.db import export_lines
     from promptarena.store import ResultsStore
 
     path = _database(repo, db_path)
@@ -50,8 +51,8 @@ def export(repo: str, db_path: Path | None, tables: tuple[str, ...], fmt: str, o
         raise ConfigError(f"{path}: no results database there; run `evals run` first, or name one with --db.")
     with ResultsStore(path) as results:
         counts = results.export(out, tables, fmt)
-    for table, n in counts.items():
-        click.echo(f"{table}: {n} rows -> {out / f'{table}.{fmt}'}")
+    for line in export_lines(counts, out, fmt):
+        click.echo(line)
 
 
 @group.command("merge")
@@ -67,6 +68,7 @@ def merge(other: Path, repo: str, db_path: Path | None, as_json: bool) -> None:
     duplicates; all in one transaction. OTHER is only read, never written (a read-only mount will do); one
     from an older version is migrated in a copy. Its runs still running come as abandoned.
     """
+    from promptarena.report.db import conflicts_line, merge_json, merge_lines
     from promptarena.store import ResultsStore
 
     path = _database(repo, db_path)
@@ -75,15 +77,9 @@ def merge(other: Path, repo: str, db_path: Path | None, as_json: bool) -> None:
     with ResultsStore(other, readonly=True) as theirs, ResultsStore(path) as ours:
         report = ours.merge(theirs)
     if as_json:
-        click.echo(json.dumps({"db": str(path), "added": report.added, "conflicts": report.conflicts}, indent=2))
+        click.echo(json.dumps(merge_json(path, report), indent=2))
         return
-    click.echo(f"merged {other} into {path}")
-    for table, n in report.added.items():
-        click.echo(f"  {table}: {n} rows added")
-    if report.conflicts:
-        click.secho(
-            f"skipped {len(report.conflicts)} run(s) both databases hold with different contents: "
-            + ", ".join(report.conflicts),
-            fg="yellow",
-            err=True,
-        )
+    for line in merge_lines(other, path, report):
+        click.echo(line)
+    if skipped := conflicts_line(report):
+        click.secho(skipped, fg="yellow", err=True)

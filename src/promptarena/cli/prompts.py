@@ -11,7 +11,7 @@ import click
 from promptarena.cli.common import note_shallow
 
 if TYPE_CHECKING:
-    from promptarena.gitstore import PromptStore, PromptVersion
+    from promptarena.gitstore import PromptStore
 
 _repo_option = click.option(
     "--repo",
@@ -50,19 +50,6 @@ def _store(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> Pro
     return PromptStore(repo or parent.get("repo", "."), prompts_dir or parent.get("prompts_dir", "prompts"))
 
 
-def _version_json(version: PromptVersion) -> dict[str, Any]:
-    return {
-        "spec": version.spec,
-        "commit": version.commit,
-        "blob": version.blob,
-        "path": version.path,
-        "date": version.date,
-        "author": version.author,
-        "message": version.message,
-        "dirty": version.dirty,
-    }
-
-
 def _console() -> Any:
     from promptarena.cli.common import make_console
 
@@ -99,24 +86,9 @@ def list_command(ctx: click.Context, repo: str | None, prompts_dir: str | None, 
         if not rows:
             click.echo(f"no prompts in {store.prompts_path}: add one as NAME.prompt (see docs/prompt-format.md)")
             return
-        from rich.table import Table
+        from promptarena.report.prompts import prompts_table
 
-        table = Table(title="prompts")
-        for column in ("name", "versions", "latest commit", "date", "message", "worktree"):
-            table.add_column(column, justify="right" if column == "versions" else "left")
-        for row in rows:
-            state = "deleted" if not row["in_worktree"] else ("modified" if row["dirty"] else "clean")
-            if row["versions"] == 0 and row["in_worktree"]:
-                state = "untracked"
-            table.add_row(
-                row["name"],
-                str(row["versions"]),
-                (row["latest_commit"] or "")[:7] or "-",
-                (row["latest_date"] or "")[:10],
-                _clip(row["latest_message"] or ""),
-                state if state == "clean" else f"[yellow]{state}[/yellow]",
-            )
-        _console().print(table)
+        _console().print(prompts_table(rows))
         note_shallow(store)
 
 
@@ -134,6 +106,7 @@ def log_command(
     Renames are followed; a row marks uncommitted changes in the worktree.
     """
     from promptarena.gitstore import WORKTREE
+    from promptarena.report.prompts import log_table, version_json
 
     with _store(ctx, repo, prompts_dir) as store:
         name = store.require(name)
@@ -142,32 +115,16 @@ def log_command(
         if as_json:
             payload = {
                 "name": name,
-                "worktree": _version_json(worktree) if worktree else None,
-                "versions": [_version_json(v) for v in history],
+                "worktree": version_json(worktree) if worktree else None,
+                "versions": [version_json(v) for v in history],
                 "shallow": store.shallow,
             }
             click.echo(json.dumps(payload, indent=2))
             return
-        from rich.table import Table
-
-        table = Table(title=f"{name}: {store.path_of(name)}")
-        for column in ("commit", "date", "author", "message"):
-            table.add_column(column)
-        if worktree is not None:
-            table.add_row("[yellow]worktree[/yellow]", "", "", "[yellow]uncommitted changes[/yellow]")
-        for version in history:
-            table.add_row(
-                version.label, (version.date or "")[:19], version.author or "", _clip(version.message or "", 72)
-            )
-        _console().print(table)
+        _console().print(log_table(f"{name}: {store.path_of(name)}", history, worktree is not None))
         if not history:
             click.echo(f"{name} has no commits yet: commit {store.path_of(name)} to make it a version")
         note_shallow(store)
-
-
-def _clip(text: str, width: int = 40) -> str:
-    """A commit subject cut to one table line; `evals prompts log --json` keeps it whole."""
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _has_file(store: PromptStore, name: str) -> bool:
@@ -199,6 +156,7 @@ def diff_command(
     B defaults to the worktree file of A's prompt.
     """
     from promptarena.gitstore import WORKTREE
+    from promptarena.report.prompts import diff_line
 
     with _store(ctx, repo, prompts_dir) as store:
         va = store.resolve(a)
@@ -208,16 +166,4 @@ def diff_command(
             click.secho(f"{va.spec} and {vb.spec} have the same text", fg="green", err=True)
             return
         for line in text.splitlines():
-            click.echo(_color_line(line), color=color)
-
-
-def _color_line(line: str) -> str:
-    if line.startswith(("+++", "---")):
-        return click.style(line, bold=True)
-    if line.startswith("@@"):
-        return click.style(line, fg="cyan")
-    if line.startswith("+"):
-        return click.style(line, fg="green")
-    if line.startswith("-"):
-        return click.style(line, fg="red")
-    return line
+            click.echo(diff_line(line), color=color)
