@@ -21,6 +21,7 @@ from promptarena.report._format import (
     verdict_icon,
     verdict_markup,
 )
+from promptarena.report.gates import gate_detail, gate_line, print_failures
 from promptarena.report.json import agreement_json, comparison_json, holistic_json, outcome_json, run_json, summary_json
 from promptarena.report.junit import write_junit
 from promptarena.report.markdown import write_markdown
@@ -30,7 +31,6 @@ from promptarena.report.terminal import (
     holistic_table,
     print_agreement,
     print_comparison,
-    print_failures,
     print_suite,
     suite_table,
     summary_confidence,
@@ -53,6 +53,8 @@ __all__ = [
     "fmt_kappa",
     "fmt_number",
     "fmt_p",
+    "gate_detail",
+    "gate_line",
     "holistic_json",
     "holistic_table",
     "interval_label",
