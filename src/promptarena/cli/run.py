@@ -101,15 +101,7 @@ def command(
     from promptarena.errors import ConfigError
     from promptarena.gate import SuiteOutcome, evaluate_suite
     from promptarena.plan import plan_suite
-    from promptarena.report import (
-        print_agreement,
-        print_comparison,
-        print_failures,
-        print_suite,
-        run_json,
-        write_junit,
-        write_markdown,
-    )
+    from promptarena.report import print_outcome, print_verdict, run_json, write_junit, write_markdown
     from promptarena.store import ResultsStore
     from promptarena.suite import discover_suites, load_suite
 
@@ -138,7 +130,7 @@ def command(
             if plan.skipped:
                 outcomes.append(SuiteOutcome(plan.suite, None, skipped=plan.skipped))
                 if not as_json:
-                    console.print(f"[dim]{plan.suite.name}: {plan.skipped}; not evaluated[/dim]\n")
+                    print_outcome(console, outcomes[-1], os.path.relpath(db))
                 continue
             task = progress.add_task(plan.suite.name, total=None)
 
@@ -151,11 +143,7 @@ def command(
             outcome.agreement = suite_agreement(results, outcome.result, suite_pairs(plan.suite, agreement))
             outcomes.append(outcome)
             if not as_json:
-                print_suite(console, outcome.result, os.path.relpath(db))
-                print_agreement(console, outcome.agreement, plan.suite.name)
-                for comp in outcome.comparisons:
-                    print_comparison(console, comp)
-    failures = [f for o in outcomes for f in o.failures]
+                print_outcome(console, outcome, os.path.relpath(db))
     if junit_path:
         write_junit(junit_path, outcomes)
     if markdown_path:
@@ -163,10 +151,8 @@ def command(
     if as_json:
         click.echo(json.dumps(finite(run_json(db, baseline, outcomes)), indent=2))
     else:
-        print_failures(console, failures)
-        if not failures:
-            console.print(f"[green]all gates passed[/green] ({len(outcomes)} suites)")
-    sys.exit(1 if failures else 0)
+        print_verdict(console, outcomes)
+    sys.exit(1 if any(o.failures for o in outcomes) else 0)
 
 
 def _progress() -> Progress:

@@ -21,7 +21,7 @@ from promptarena.report._format import (
     verdict_icon,
     verdict_markup,
 )
-from promptarena.report.gates import gate_detail, gate_line, print_failures
+from promptarena.report.gates import gate_detail, gate_line, print_failures, print_outcome, print_verdict
 from promptarena.report.json import agreement_json, comparison_json, holistic_json, outcome_json, run_json, summary_json
 from promptarena.report.junit import write_junit
 from promptarena.report.markdown import write_markdown
@@ -62,7 +62,9 @@ __all__ = [
     "print_agreement",
     "print_comparison",
     "print_failures",
+    "print_outcome",
     "print_suite",
+    "print_verdict",
     "rater_name",
     "run_json",
     "suite_table",

@@ -1,4 +1,5 @@
-"""Quality gates in words: what each gate checked, the figures it was decided on, and the FAIL lines of a run."""
+"""Quality gates in words: what each gate checked and the figures it was decided on, and what `evals run` prints
+of each suite's outcome and of the run's verdict."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from promptarena.report._format import fmt_confidence, fmt_detect, fmt_difference, fmt_interval, fmt_p
+from promptarena.report.terminal import print_agreement, print_comparison, print_suite
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from promptarena.gate import Gate, ScoringFailures
+    from promptarena.gate import Gate, ScoringFailures, SuiteOutcome
 
 
 def gate_detail(gate: Gate) -> str:
@@ -51,3 +53,22 @@ def print_failures(console: Console, failures: Sequence[Gate]) -> None:
     """One red FAIL line per failed gate."""
     for failure in failures:
         console.print(f"[red]FAIL[/red] {gate_line(failure)}")
+
+
+def print_outcome(console: Console, outcome: SuiteOutcome, db_path: str) -> None:
+    """A suite's tables (its arms, judges against votes, baseline comparisons), or why it was not evaluated."""
+    if outcome.result is None:
+        console.print(f"[dim]{outcome.suite.name}: {outcome.skipped}; not evaluated[/dim]\n")
+        return
+    print_suite(console, outcome.result, db_path)
+    print_agreement(console, outcome.agreement, outcome.suite.name)
+    for comp in outcome.comparisons:
+        print_comparison(console, comp)
+
+
+def print_verdict(console: Console, outcomes: Sequence[SuiteOutcome]) -> None:
+    """A red FAIL line per failed gate, or that every gate passed."""
+    failures = [f for o in outcomes for f in o.failures]
+    print_failures(console, failures)
+    if not failures:
+        console.print(f"[green]all gates passed[/green] ({len(outcomes)} suites)")
