@@ -12,14 +12,13 @@ import click
 from promptarena.cli.common import (
     ALPHA,
     BackendPool,
+    Workspace,
     backend_options,
     db_option,
-    default_db,
     finite,
     make_console,
     note_shallow,
     only_variants,
-    open_store,
     repo_option,
     with_backend,
 )
@@ -62,22 +61,30 @@ def command(
     """
     from promptarena.bisect import bisect_suite
     from promptarena.report.bisect import bisection_json, print_bisection, step_line
-    from promptarena.store import ResultsStore
     from promptarena.suite import discover_suites, load_suite
 
-    store = open_store(repo)
-    loaded = with_backend(load_suite(discover_suites([suite], store.workdir)[0], store.workdir), backend, model, seed)
-    loaded = only_variants(loaded, (variant,) if variant else ())
-    note_shallow(store)
     console = make_console(as_json)
 
     def tested(step: Step) -> None:
         console.print(step_line(step), highlight=False)
 
-    with ResultsStore(db_path or default_db(store.workdir)) as results, BackendPool() as backends:
-        outcome = bisect_suite(
-            loaded, store, results, good, bad, metric=metric, backend=backends.get(loaded), alpha=alpha, on_step=tested
-        )
+    with Workspace(repo, db_path) as ws:
+        prompts = ws.prompts
+        loaded = with_backend(load_suite(discover_suites([suite], ws.root)[0], ws.root), backend, model, seed)
+        loaded = only_variants(loaded, (variant,) if variant else ())
+        note_shallow(prompts)
+        with ws.results() as results, BackendPool() as backends:
+            outcome = bisect_suite(
+                loaded,
+                prompts,
+                results,
+                good,
+                bad,
+                metric=metric,
+                backend=backends.get(loaded),
+                alpha=alpha,
+                on_step=tested,
+            )
     if as_json:
         click.echo(json.dumps(finite(bisection_json(outcome)), indent=2))
     else:

@@ -11,13 +11,12 @@ import click
 from promptarena.cli.common import (
     ALPHA,
     BackendPool,
+    Workspace,
     agreement_option,
     backend_options,
     db_option,
-    default_db,
     finite,
     make_console,
-    open_store,
     repo_option,
     with_backend,
 )
@@ -58,19 +57,19 @@ def command(
     from promptarena.errors import ConfigError
     from promptarena.plan import resolve_arms
     from promptarena.report import comparison_json, print_comparison
-    from promptarena.store import ResultsStore
     from promptarena.suite import discover_suites, load_suite
 
     if len(arms) < 2:
         raise ConfigError("give at least two arms to compare, for example: evals compare SUITE HEAD~1 HEAD.")
-    store = open_store(repo)
-    loaded = with_backend(load_suite(discover_suites([suite], store.workdir)[0], store.workdir), backend, model, seed)
-    chosen = resolve_arms(loaded, store, arms)
-    check_pairs([loaded], agreement)
-    console = make_console(as_json)
-    with ResultsStore(db_path or default_db(store.workdir)) as results, BackendPool() as backends:
-        outcome = run_suite(loaded, store, results, arms=chosen, backend=backends.get(loaded))
-        judged = suite_agreement(results, outcome, suite_pairs(loaded, agreement))
+    with Workspace(repo, db_path) as ws:
+        prompts = ws.prompts
+        loaded = with_backend(load_suite(discover_suites([suite], ws.root)[0], ws.root), backend, model, seed)
+        chosen = resolve_arms(loaded, prompts, arms)
+        check_pairs([loaded], agreement)
+        console = make_console(as_json)
+        with ws.results() as results, BackendPool() as backends:
+            outcome = run_suite(loaded, prompts, results, arms=chosen, backend=backends.get(loaded))
+            judged = suite_agreement(results, outcome, suite_pairs(loaded, agreement))
     comp = compare_arms(loaded, [outcome.arm(a.label) for a in chosen], alpha=alpha)
     comp.agreement = judged
     if as_json:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from promptarena.cli.common import note_shallow
+from promptarena.cli.common import Workspace, note_shallow
 
 if TYPE_CHECKING:
     from promptarena.gitstore import PromptStore
@@ -43,11 +43,12 @@ def prompts(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> No
 
 
 def _store(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> PromptStore:
-    """The store for the command; a command's own --repo/--prompts-dir wins over the group's."""
-    from promptarena.gitstore import PromptStore
-
+    """The prompt store of the command's workspace; a command's own --repo/--prompts-dir wins over the group's."""
     parent = ctx.find_object(dict) or {}
-    return PromptStore(repo or parent.get("repo", "."), prompts_dir or parent.get("prompts_dir", "prompts"))
+    workspace = Workspace(
+        repo or parent.get("repo", "."), prompts_dir=prompts_dir or parent.get("prompts_dir", "prompts")
+    )
+    return workspace.prompts
 
 
 def _console() -> Any:

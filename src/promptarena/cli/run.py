@@ -13,15 +13,14 @@ import click
 from promptarena.cli.common import (
     ALPHA,
     BackendPool,
+    Workspace,
     agreement_option,
     backend_options,
     db_option,
-    default_db,
     finite,
     make_console,
     note_shallow,
     only_variants,
-    open_store,
     repo_option,
     with_backend,
     writable_file,
@@ -102,54 +101,53 @@ def command(
     from promptarena.gate import SuiteOutcome, evaluate_suite
     from promptarena.plan import plan_suite
     from promptarena.report import print_outcome, print_verdict, run_json, write_junit, write_markdown
-    from promptarena.store import ResultsStore
     from promptarena.suite import discover_suites, load_suite
 
     if baseline and revisions:
         raise ConfigError("--baseline and --rev choose versions in two ways; use one of them.")
-    store = open_store(repo)
-    note_shallow(store)
-    console = make_console(as_json)
-    # Everything that can be wrong with the input fails here, before any model call or write.
-    plans = []
-    for path in discover_suites(list(suites), store.workdir):
-        suite = only_variants(with_backend(load_suite(path, store.workdir), backend, model, seed), variant_names)
-        plan = plan_suite(suite, store, revisions, baseline)
-        plan.suite = with_prompt_warnings(plan.suite, [store.load(v) for v in plan.versions])
-        plans.append(plan)
-        for warning in plan.suite.warnings:
-            click.echo(f"warning: {warning}", err=True)
-    check_pairs([p.suite for p in plans], agreement)
+    with Workspace(repo, db_path) as ws:
+        prompts = ws.prompts
+        note_shallow(prompts)
+        console = make_console(as_json)
+        # Everything that can be wrong with the input fails here, before any model call or write.
+        plans = []
+        for path in discover_suites(list(suites), ws.root):
+            suite = only_variants(with_backend(load_suite(path, ws.root), backend, model, seed), variant_names)
+            plan = plan_suite(suite, prompts, revisions, baseline)
+            plan.suite = with_prompt_warnings(plan.suite, [prompts.load(v) for v in plan.versions])
+            plans.append(plan)
+            for warning in plan.suite.warnings:
+                click.echo(f"warning: {warning}", err=True)
+        check_pairs([p.suite for p in plans], agreement)
 
-    db = db_path or default_db(store.workdir)
-    outcomes = []
-    backends = BackendPool()
-    with ResultsStore(db) as results, _progress() as progress, backends:
-        record = results.progress_writer()  # for the workbench, which shows runs from their database
-        for plan in plans:
-            if plan.skipped:
-                outcomes.append(SuiteOutcome(plan.suite, None, skipped=plan.skipped))
+        outcomes = []
+        backends = BackendPool()
+        with ws.results() as results, _progress() as progress, backends:
+            record = results.progress_writer()  # for the workbench, which shows runs from their database
+            for plan in plans:
+                if plan.skipped:
+                    outcomes.append(SuiteOutcome(plan.suite, None, skipped=plan.skipped))
+                    if not as_json:
+                        print_outcome(console, outcomes[-1], os.path.relpath(ws.db))
+                    continue
+                task = progress.add_task(plan.suite.name, total=None)
+
+                def report(phase: str, done: int, total: int, task: int = task, name: str = plan.suite.name) -> None:
+                    progress.update(task, description=f"{name}: {phase}", completed=done, total=total)
+                    record(phase, done, total)
+
+                outcome = evaluate_suite(plan, prompts, results, backends.get(plan.suite), alpha=alpha, progress=report)
+                progress.remove_task(task)
+                outcome.agreement = suite_agreement(results, outcome.result, suite_pairs(plan.suite, agreement))
+                outcomes.append(outcome)
                 if not as_json:
-                    print_outcome(console, outcomes[-1], os.path.relpath(db))
-                continue
-            task = progress.add_task(plan.suite.name, total=None)
-
-            def report(phase: str, done: int, total: int, task: int = task, name: str = plan.suite.name) -> None:
-                progress.update(task, description=f"{name}: {phase}", completed=done, total=total)
-                record(phase, done, total)
-
-            outcome = evaluate_suite(plan, store, results, backends.get(plan.suite), alpha=alpha, progress=report)
-            progress.remove_task(task)
-            outcome.agreement = suite_agreement(results, outcome.result, suite_pairs(plan.suite, agreement))
-            outcomes.append(outcome)
-            if not as_json:
-                print_outcome(console, outcome, os.path.relpath(db))
+                    print_outcome(console, outcome, os.path.relpath(ws.db))
     if junit_path:
         write_junit(junit_path, outcomes)
     if markdown_path:
         write_markdown(markdown_path, outcomes, baseline)
     if as_json:
-        click.echo(json.dumps(finite(run_json(db, baseline, outcomes)), indent=2))
+        click.echo(json.dumps(finite(run_json(ws.db, baseline, outcomes)), indent=2))
     else:
         print_verdict(console, outcomes)
     sys.exit(1 if any(o.failures for o in outcomes) else 0)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import click
 
-from promptarena.cli.common import default_db, finite, make_console, repo_option, repo_root
+from promptarena.cli.common import Workspace, finite, make_console, repo_option
 
 
 @click.command("runs")
@@ -29,12 +28,12 @@ def command(repo: str, db_path: str | None, suite: str | None, limit: int, as_js
     one merged from another database while it was running there.
     """
     from promptarena.report.runs import print_runs, run_row, runs_json
-    from promptarena.store import ResultsStore
 
-    db = Path(db_path) if db_path else default_db(repo_root(repo))
+    ws = Workspace(repo, db_path)
+    db = ws.db
     rows: list[dict[str, Any]] = []
     if db.exists():
-        with ResultsStore(db) as results:
+        with ws.results() as results:
             rows = [run_row(run) for run in results.runs(suite=suite, limit=limit)]
     if as_json:
         click.echo(json.dumps(finite(runs_json(db, rows)), indent=2))
