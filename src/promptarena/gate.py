@@ -55,6 +55,7 @@ class ThresholdGate:
 
     @property
     def passed(self) -> bool:
+        """Not gated (passes) before anyone voted; fails without a score; else the mean is on the better side."""
         if self.interval is None:
             return True
         if not self.scored:
