@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-from xml.etree import ElementTree as ET
 
 from promptarena.report._files import write_report
 from promptarena.report.gates import gate_detail, gate_line
@@ -16,6 +15,8 @@ if TYPE_CHECKING:
 
 def write_junit(path: Path, outcomes: Sequence[SuiteOutcome]) -> None:
     """One test suite per evaluation suite, one test case per gate (a skipped suite is one skipped case)."""
+    from xml.etree import ElementTree as ET  # only a run that writes JUnit pays for loading it
+
     root = ET.Element("testsuites", name="promptarena")
     for outcome in outcomes:
         failures = len(outcome.failures)
