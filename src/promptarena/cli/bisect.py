@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +14,6 @@ from promptarena.cli.common import (
     Workspace,
     backend_options,
     db_option,
-    finite,
     make_console,
     note_shallow,
     only_variants,
@@ -60,6 +58,7 @@ def command(
     Exits 0 whether a first bad commit was found or none is bad.
     """
     from promptarena.bisect import bisect_suite
+    from promptarena.report import json_text
     from promptarena.report.bisect import bisection_json, print_bisection, step_line
     from promptarena.suite import discover_suites, load_suite
 
@@ -86,7 +85,7 @@ def command(
                 on_step=tested,
             )
     if as_json:
-        click.echo(json.dumps(finite(bisection_json(outcome)), indent=2))
+        click.echo(json_text(bisection_json(outcome)))
     else:
         print_bisection(console, outcome)
     sys.exit(0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import sys
 from collections.abc import Callable
@@ -277,17 +276,6 @@ def db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         callback=writable_file,
         help="Results database (default: $PROMPTARENA_DB, else .promptarena/results.db in the repo).",
     )(fn)
-
-
-def finite(obj: object) -> object:
-    """JSON has no NaN: undefined figures (an interval of one case) become null."""
-    if isinstance(obj, float):
-        return None if math.isnan(obj) or math.isinf(obj) else obj
-    if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [finite(v) for v in obj]
-    return obj
 
 
 class BackendPool:

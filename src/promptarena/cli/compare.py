@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -15,7 +14,6 @@ from promptarena.cli.common import (
     agreement_option,
     backend_options,
     db_option,
-    finite,
     make_console,
     repo_option,
     with_backend,
@@ -56,7 +54,7 @@ def command(
     from promptarena.engine import run_suite
     from promptarena.errors import ConfigError
     from promptarena.plan import resolve_arms
-    from promptarena.report import comparison_json, print_comparison
+    from promptarena.report import comparison_json, json_text, print_comparison
     from promptarena.suite import discover_suites, load_suite
 
     if len(arms) < 2:
@@ -73,7 +71,7 @@ def command(
     comp = compare_arms(loaded, [outcome.arm(a.label) for a in chosen], alpha=alpha)
     comp.agreement = judged
     if as_json:
-        click.echo(json.dumps(finite(comparison_json(comp)), indent=2))
+        click.echo(json_text(comparison_json(comp)))
     else:
         print_comparison(console, comp)
     sys.exit(0)

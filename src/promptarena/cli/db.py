@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -63,6 +62,7 @@ def merge(other: Path, repo: str, db_path: Path | None, as_json: bool) -> None:
     duplicates; all in one transaction. OTHER is only read, never written (a read-only mount will do); one
     from an older version is migrated in a copy. Its runs still running come as abandoned.
     """
+    from promptarena.report import json_text
     from promptarena.report.db import conflicts_line, merge_json, merge_lines
     from promptarena.store import ResultsStore
 
@@ -72,7 +72,7 @@ def merge(other: Path, repo: str, db_path: Path | None, as_json: bool) -> None:
     with ResultsStore(other, readonly=True) as theirs, ws.results() as ours:
         report = ours.merge(theirs)
     if as_json:
-        click.echo(json.dumps(merge_json(ws.db, report), indent=2))
+        click.echo(json_text(merge_json(ws.db, report)))
         return
     for line in merge_lines(other, ws.db, report):
         click.echo(line)

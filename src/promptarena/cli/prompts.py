@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +64,9 @@ def _console() -> Any:
 @click.pass_context
 def list_command(ctx: click.Context, repo: str | None, prompts_dir: str | None, as_json: bool) -> None:
     """List prompts, their versions and worktree state."""
+    from promptarena.report import json_text
+    from promptarena.report.prompts import prompts_json, prompts_table
+
     with _store(ctx, repo, prompts_dir) as store:
         rows = []
         for name in store.list_prompts():
@@ -82,13 +84,11 @@ def list_command(ctx: click.Context, repo: str | None, prompts_dir: str | None, 
                 }
             )
         if as_json:
-            click.echo(json.dumps({"prompts": rows, "shallow": store.shallow}, indent=2))
+            click.echo(json_text(prompts_json(rows, store.shallow)))
             return
         if not rows:
             click.echo(f"no prompts in {store.prompts_path}: add one as NAME.prompt (see docs/prompt-format.md)")
             return
-        from promptarena.report.prompts import prompts_table
-
         _console().print(prompts_table(rows))
         note_shallow(store)
 
@@ -107,20 +107,15 @@ def log_command(
     Renames are followed; a row marks uncommitted changes in the worktree.
     """
     from promptarena.gitstore import WORKTREE
-    from promptarena.report.prompts import log_table, version_json
+    from promptarena.report import json_text
+    from promptarena.report.prompts import log_json, log_table
 
     with _store(ctx, repo, prompts_dir) as store:
         name = store.require(name)
         history = store.log(name, limit=limit)
         worktree = store.resolve(f"{name}@{WORKTREE}") if store.is_dirty(name) and _has_file(store, name) else None
         if as_json:
-            payload = {
-                "name": name,
-                "worktree": version_json(worktree) if worktree else None,
-                "versions": [version_json(v) for v in history],
-                "shallow": store.shallow,
-            }
-            click.echo(json.dumps(payload, indent=2))
+            click.echo(json_text(log_json(name, history, worktree, store.shallow)))
             return
         _console().print(log_table(f"{name}: {store.path_of(name)}", history, worktree is not None))
         if not history:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -17,7 +16,6 @@ from promptarena.cli.common import (
     agreement_option,
     backend_options,
     db_option,
-    finite,
     make_console,
     note_shallow,
     only_variants,
@@ -100,7 +98,7 @@ def command(
     from promptarena.errors import ConfigError
     from promptarena.gate import SuiteOutcome, evaluate_suite
     from promptarena.plan import plan_suite
-    from promptarena.report import print_outcome, print_verdict, run_json, write_junit, write_markdown
+    from promptarena.report import json_text, print_outcome, print_verdict, run_json, write_junit, write_markdown
     from promptarena.suite import discover_suites, load_suite
 
     if baseline and revisions:
@@ -147,7 +145,7 @@ def command(
     if markdown_path:
         write_markdown(markdown_path, outcomes, baseline)
     if as_json:
-        click.echo(json.dumps(finite(run_json(ws.db, baseline, outcomes)), indent=2))
+        click.echo(json_text(run_json(ws.db, baseline, outcomes)))
     else:
         print_verdict(console, outcomes)
     sys.exit(1 if any(o.failures for o in outcomes) else 0)

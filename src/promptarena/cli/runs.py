@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
-from promptarena.cli.common import Workspace, finite, make_console, repo_option
+from promptarena.cli.common import Workspace, make_console, repo_option
 
 
 @click.command("runs")
@@ -27,6 +26,7 @@ def command(repo: str, db_path: str | None, suite: str | None, limit: int, as_js
     A run still marked running whose process no longer exists on this host is shown as abandoned, and so is
     one merged from another database while it was running there.
     """
+    from promptarena.report import json_text
     from promptarena.report.runs import print_runs, run_row, runs_json
 
     ws = Workspace(repo, db_path)
@@ -36,6 +36,6 @@ def command(repo: str, db_path: str | None, suite: str | None, limit: int, as_js
         with ws.results() as results:
             rows = [run_row(run) for run in results.runs(suite=suite, limit=limit)]
     if as_json:
-        click.echo(json.dumps(finite(runs_json(db, rows)), indent=2))
+        click.echo(json_text(runs_json(db, rows)))
         return
     print_runs(make_console(as_json), db, rows)

@@ -25,6 +25,23 @@ def version_json(version: PromptVersion) -> dict[str, Any]:
     }
 
 
+def prompts_json(rows: Sequence[Mapping[str, Any]], shallow: bool) -> dict[str, Any]:
+    """What `evals prompts list --json` prints: each prompt's row, and whether the clone is shallow."""
+    return {"prompts": list(rows), "shallow": shallow}
+
+
+def log_json(
+    name: str, history: Sequence[PromptVersion], worktree: PromptVersion | None, shallow: bool
+) -> dict[str, Any]:
+    """What `evals prompts log --json` prints: the uncommitted version, if any, then the commits, newest first."""
+    return {
+        "name": name,
+        "worktree": version_json(worktree) if worktree else None,
+        "versions": [version_json(v) for v in history],
+        "shallow": shallow,
+    }
+
+
 def prompts_table(rows: Sequence[Mapping[str, Any]]) -> Table:
     """One row per prompt (as `evals prompts list --json` gives it): versions, latest commit and worktree state."""
     table = Table(title="prompts")
