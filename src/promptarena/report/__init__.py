@@ -1,6 +1,8 @@
 """Reports of evaluation results: terminal tables, JSON documents, JUnit XML and Markdown, on one set of formatters.
 
-The workbench (``app/``) formats with the same functions, so a number reads the same everywhere.
+Everything a command prints is drawn here (gates in ``gates``; `evals bisect`, `prompts`, `runs` and `db` in their
+modules of that name); the workbench (``app/``) formats with the same functions, so a number reads the same
+everywhere.
 """
 
 from promptarena.report._format import (
