@@ -34,7 +34,7 @@ def test_a_threshold_gate_passes_on_the_side_its_metric_is_better_on(
     mean: float, lower: bool, passed: bool, words: str
 ) -> None:
     gate = threshold(mean, lower=lower)
-    assert gate.passed is passed and gate.scored
+    assert gate.passed is passed and gate.scored and gate.kind == "threshold"
     assert gate.name == f"HEAD:plain exact_match {'<=' if lower else '>='} 0.9"
     assert gate_detail(gate).startswith(words + " (mean [95% CI] ")
     assert gate_line(gate) == f"qa: {gate.name}: {gate_detail(gate)}"
@@ -55,7 +55,7 @@ def comparison(verdict: Verdict, diff: float = -0.5) -> PairedComparison:
 
 def test_a_regression_gate_keeps_the_comparison_and_names_the_arms_whose_scoring_failed() -> None:
     worse = RegressionGate("qa", "exact_match", "HEAD~1:plain", "HEAD:plain", comparison("worse"))
-    assert not worse.passed and worse.name == "no regression in exact_match (HEAD:plain)"
+    assert not worse.passed and worse.kind == "regression" and worse.name == "no regression in exact_match (HEAD:plain)"
     assert math.isclose(worse.comparison.diff, -0.5)
     assert gate_detail(worse).startswith("HEAD~1:plain -> HEAD:plain: 1.000 -> 0.500, diff -0.500 [-0.700, -0.300]")
     # too few cases decides nothing, unless failed scorings are why there are too few

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import ClassVar, Literal, TypeAlias
 
 from promptarena.agreement import ArmAgreement
 from promptarena.backends import Backend
@@ -36,6 +36,7 @@ class ScoringFailures:
 class ThresholdGate:
     """A metric's mean on an arm against the suite's threshold, on the side the metric is better on."""
 
+    kind: ClassVar[Literal["threshold"]] = "threshold"
     suite: str
     arm: str
     metric: str
@@ -68,6 +69,7 @@ class ThresholdGate:
 class RegressionGate:
     """A gated metric compared between a baseline arm ``a`` and its current arm ``b``, paired per case."""
 
+    kind: ClassVar[Literal["regression"]] = "regression"
     suite: str
     metric: str
     a: str

@@ -18,10 +18,8 @@ if TYPE_CHECKING:
 def gate_detail(gate: Gate) -> str:
     """``0.500 below the threshold 0.9 (mean [95% CI] 0.500 [0.188, 0.812])``, or for a regression gate ``A -> B:
     means, diff [CI] (95% CI), p=..., verdict; what these cases can detect``, with the cases not scored."""
-    from promptarena.gate import ThresholdGate
-
     failed = "".join(_failures(f) for f in gate.failures)
-    if isinstance(gate, ThresholdGate):
+    if gate.kind == "threshold":
         iv = gate.interval
         if iv is None:
             return "no feedback on this version yet; not gated"
