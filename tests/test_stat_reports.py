@@ -16,7 +16,7 @@ from promptarena.engine import run_suite
 from promptarena.gate import evaluate_suite, regression_gates
 from promptarena.gitstore import PromptStore
 from promptarena.plan import plan_suite
-from promptarena.report import outcome_json, print_comparison, write_junit, write_markdown
+from promptarena.report import gate_detail, outcome_json, print_comparison, write_junit, write_markdown
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from tests.support.cli import cli, exited
@@ -72,7 +72,8 @@ def test_gate_fails_exactly_when_the_interval_excludes_0_on_the_worse_side(opene
     (gate,) = [g for g in outcome.gates if g.name.startswith("no regression")]
     assert gate.passed is not fails
     assert regression_gates(comp, suite.gate) == [gate]
-    assert "(95% CI)" in gate.detail and "cases needed to detect the observed -0." in gate.detail
+    detail = gate_detail(gate)
+    assert "(95% CI)" in detail and "cases needed to detect the observed -0." in detail
 
 
 def test_labels_follow_alpha_in_table_markdown_junit_and_json(opened, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Quality gates: thresholds on the newest version, and no significant regression against a baseline ref.
 
-`evaluate_suite` runs what the planner (``plan.plan_suite``) chose and turns the results into gates; the
-reports (``report.write_junit``, ``report.write_markdown``) show them.
+`evaluate_suite` runs what the planner (``plan.plan_suite``) chose and turns the results into gates: typed
+records of what was checked and by how much it passed or failed, which the reports (``report.gates``) put in
+words.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar, Literal, TypeAlias
 
 from promptarena.agreement import ArmAgreement
 from promptarena.backends import Backend
@@ -17,23 +19,78 @@ from promptarena.engine import ArmResult, ProgressFn, SuiteResult, run_suite
 from promptarena.feedback import arm_votes
 from promptarena.gitstore import PromptStore
 from promptarena.plan import SuitePlan
-from promptarena.report import fmt_confidence, fmt_detect, fmt_difference, fmt_interval, fmt_p
-from promptarena.stats import Interval
+from promptarena.stats import Interval, PairedComparison
 from promptarena.store import ResultsStore
 from promptarena.suite import Suite
 
 
 @dataclass(frozen=True)
-class Gate:
-    """One checked condition: a threshold on an arm, or no regression of a metric between two arms."""
+class ScoringFailures:
+    """Cases of an arm whose scoring of a metric failed: how many, and the first one's error (``case 'x': ...``)."""
 
+    count: int
+    first: str | None
+    arm: str = ""  # named where a gate compares two arms
+
+
+@dataclass(frozen=True)
+class ThresholdGate:
+    """A metric's mean on an arm against the suite's threshold, on the side the metric is better on."""
+
+    kind: ClassVar[Literal["threshold"]] = "threshold"
     suite: str
-    name: str
-    passed: bool
-    detail: str
+    arm: str
+    metric: str
+    threshold: float
+    lower_is_better: bool
+    interval: Interval | None  # None: a feedback metric nobody has voted on for this arm yet, so not gated
+    failures: tuple[ScoringFailures, ...] = ()
 
-    def __str__(self) -> str:
-        return f"{self.suite}: {self.name}: {self.detail}"
+    @property
+    def name(self) -> str:
+        return f"{self.arm} {self.metric} {'<=' if self.lower_is_better else '>='} {self.threshold:g}"
+
+    @property
+    def scored(self) -> bool:
+        """Whether there is a mean to hold against the threshold."""
+        return self.interval is not None and self.interval.n > 0 and not math.isnan(self.interval.mean)
+
+    @property
+    def passed(self) -> bool:
+        """Not gated (passes) before anyone voted; fails without a score; else the mean is on the better side."""
+        if self.interval is None:
+            return True
+        if not self.scored:
+            return False
+        mean = self.interval.mean
+        return mean <= self.threshold if self.lower_is_better else mean >= self.threshold
+
+
+@dataclass(frozen=True)
+class RegressionGate:
+    """A gated metric compared between a baseline arm ``a`` and its current arm ``b``, paired per case."""
+
+    kind: ClassVar[Literal["regression"]] = "regression"
+    suite: str
+    metric: str
+    a: str
+    b: str
+    comparison: PairedComparison
+    failures: tuple[ScoringFailures, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"no regression in {self.metric} ({self.b})"
+
+    @property
+    def passed(self) -> bool:
+        """Fails on compare's verdict "worse", and when failed scorings left too few cases to say "no regression"."""
+        verdict = self.comparison.verdict
+        return verdict != "worse" and not (self.failures and verdict == "too few cases")
+
+
+Gate: TypeAlias = ThresholdGate | RegressionGate
+"""One checked condition: a threshold on an arm, or no regression of a metric between two arms."""
 
 
 @dataclass
@@ -84,21 +141,12 @@ def threshold_gates(result: SuiteResult, votes: Mapping[str, Mapping[str, Interv
         for name, threshold in result.suite.thresholds.items():
             metric = result.suite.metric(name)
             lower_is_better = metric.higher_is_better is False
-            gate_name = f"{arm.arm.label} {name} {'<=' if lower_is_better else '>='} {threshold:g}"
-            summary = {**arm.summary, **(votes or {}).get(arm.arm.label, {})}
-            if name not in summary:  # a feedback metric before anyone voted on this arm
-                gates.append(Gate(result.suite.name, gate_name, True, "no feedback on this version yet; not gated"))
-                continue
-            iv = summary[name]
-            failed = _failed(arm, name)
-            if iv.n == 0 or math.isnan(iv.mean):
-                gates.append(Gate(result.suite.name, gate_name, False, f"no scores to compare{failed}"))
-                continue
-            passed = iv.mean <= threshold if lower_is_better else iv.mean >= threshold
-            op = ("above" if lower_is_better else "below") if not passed else "meets"
-            label = fmt_confidence(iv.confidence)
-            detail = f"{iv.mean:.3f} {op} the threshold {threshold:g} (mean [{label} CI] {fmt_interval(iv)}){failed}"
-            gates.append(Gate(result.suite.name, gate_name, passed, detail))
+            # None for a feedback metric before anyone voted on this arm: not gated
+            iv = {**arm.summary, **(votes or {}).get(arm.arm.label, {})}.get(name)
+            failures = _failures(arm, name)
+            gates.append(
+                ThresholdGate(result.suite.name, arm.arm.label, name, threshold, lower_is_better, iv, failures)
+            )
     return gates
 
 
@@ -108,28 +156,20 @@ def regression_gates(comp: Comparison, gate: Sequence[str]) -> list[Gate]:
     The verdict, interval and p-value are compare's one decision (``stats.compare_family``); nothing is
     re-decided here.
     """
-    gates = []
+    gates: list[Gate] = []
     arms = {a.arm.label: a for a in comp.arms}
     for row in comp.rows:
         if row.metric not in gate:
             continue
-        c = row.comparison
-        failed = "".join(_failed(arms[label], row.metric, label) for label in (row.a, row.b) if label in arms)
-        detail = (
-            f"{row.a} -> {row.b}: {c.mean_a:.3f} -> {c.mean_b:.3f}, diff {fmt_difference(c)} "
-            f"({fmt_confidence(c.confidence)} CI), p={fmt_p(c.p_value, 'n/a')}, {c.verdict}; {fmt_detect(c)}{failed}"
-        )
         # cases whose scoring failed cannot be compared: too few left means the gate cannot say "no regression"
-        passed = c.verdict != "worse" and not (failed and c.verdict == "too few cases")
-        gates.append(Gate(comp.suite.name, f"no regression in {row.metric} ({row.b})", passed, detail))
+        failures = tuple(
+            f for label in (row.a, row.b) if label in arms for f in _failures(arms[label], row.metric, label)
+        )
+        gates.append(RegressionGate(comp.suite.name, row.metric, row.a, row.b, row.comparison, failures))
     return gates
 
 
-def _failed(arm: ArmResult, metric: str, label: str = "") -> str:
-    """``; scoring failed on 2 cases (first, case 'x': ValueError: ...)``, or '' when every case was scored."""
+def _failures(arm: ArmResult, metric: str, label: str = "") -> tuple[ScoringFailures, ...]:
+    """The arm's cases whose scoring of ``metric`` failed, as one record; none when every case was scored."""
     n = arm.errors.get(metric, 0)
-    if not n:
-        return ""
-    of = f" of {label}" if label else ""
-    first = arm.first_error.get(metric)
-    return f"; scoring failed on {n} case{'s' * (n != 1)}{of}" + (f" (first, {first})" if first else "")
+    return (ScoringFailures(n, arm.first_error.get(metric), label),) if n else ()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import sys
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from promptarena.backends import Backend
     from promptarena.gitstore import PromptStore
+    from promptarena.store import ResultsStore
     from promptarena.suite import Suite
 
 ALPHA = click.FloatRange(0, 1, min_open=True, max_open=True)  # a significance level, strictly between 0 and 1
@@ -33,18 +34,53 @@ def repo_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def open_prompts(repo: str) -> PromptStore:
-    """The prompt repository that contains the path ``repo`` (git is imported here, not when the CLI loads)."""
-    from promptarena.gitstore import PromptStore
+class Workspace:
+    """What a command works on: the git repository that contains the path ``--repo`` names, found as git finds it,
+    its prompt store and its results database (``--db``, else ``default_db``).
 
-    return PromptStore(repo)
+    Each is found or opened when first used, so a command that needs only the database never opens the prompts,
+    and bad input fails in the order the command asks for things; the prompt store closes with the workspace.
+    """
 
+    def __init__(self, repo: str | Path, db_path: str | Path | None = None, prompts_dir: str = "prompts") -> None:
+        self.repo, self.db_path, self.prompts_dir = repo, db_path, prompts_dir
+        self._prompts: PromptStore | None = None
 
-def repo_root(repo: str) -> Path:
-    """The top folder of the git repository that contains the path ``repo``."""
-    from promptarena.gitstore import repository_root
+    @property
+    def prompts(self) -> PromptStore:
+        """The prompt versions in the repository (git is imported here, not when the CLI loads)."""
+        if self._prompts is None:
+            from promptarena.gitstore import PromptStore
 
-    return repository_root(repo)
+            self._prompts = PromptStore(self.repo, self.prompts_dir)
+        return self._prompts
+
+    @cached_property
+    def root(self) -> Path:
+        """The top folder of the repository."""
+        if self._prompts is not None:
+            return self._prompts.workdir
+        from promptarena.gitstore import repository_root
+
+        return repository_root(self.repo)
+
+    @cached_property
+    def db(self) -> Path:
+        """The results database: ``--db`` as given, else $PROMPTARENA_DB, else the one inside the repository."""
+        return Path(self.db_path) if self.db_path else default_db(self.root)
+
+    def results(self, *, readonly: bool = False) -> ResultsStore:
+        """The results database, opened (made and migrated when needed); use it as a context manager."""
+        from promptarena.store import ResultsStore
+
+        return ResultsStore(self.db, readonly=readonly)
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._prompts is not None:
+            self._prompts.close()
 
 
 _SHALLOW_NOTE = "history is cut at the shallow boundary: run `git fetch --unshallow` to see all of it"
@@ -240,17 +276,6 @@ def db_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         callback=writable_file,
         help="Results database (default: $PROMPTARENA_DB, else .promptarena/results.db in the repo).",
     )(fn)
-
-
-def finite(obj: object) -> object:
-    """JSON has no NaN: undefined figures (an interval of one case) become null."""
-    if isinstance(obj, float):
-        return None if math.isnan(obj) or math.isinf(obj) else obj
-    if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [finite(v) for v in obj]
-    return obj
 
 
 class BackendPool:

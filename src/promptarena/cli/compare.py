@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -11,13 +10,11 @@ import click
 from promptarena.cli.common import (
     ALPHA,
     BackendPool,
+    Workspace,
     agreement_option,
     backend_options,
     db_option,
-    default_db,
-    finite,
     make_console,
-    open_prompts,
     repo_option,
     with_backend,
 )
@@ -57,26 +54,24 @@ def command(
     from promptarena.engine import run_suite
     from promptarena.errors import ConfigError
     from promptarena.plan import resolve_arms
-    from promptarena.report import comparison_json, print_comparison
-    from promptarena.store import ResultsStore
+    from promptarena.report import comparison_json, json_text, print_comparison
     from promptarena.suite import discover_suites, load_suite
 
     if len(arms) < 2:
         raise ConfigError("give at least two arms to compare, for example: evals compare SUITE HEAD~1 HEAD.")
-    prompts = open_prompts(repo)
-    loaded = with_backend(
-        load_suite(discover_suites([suite], prompts.workdir)[0], prompts.workdir), backend, model, seed
-    )
-    chosen = resolve_arms(loaded, prompts, arms)
-    check_pairs([loaded], agreement)
-    console = make_console(as_json)
-    with ResultsStore(db_path or default_db(prompts.workdir)) as results, BackendPool() as backends:
-        outcome = run_suite(loaded, prompts, results, arms=chosen, backend=backends.get(loaded))
-        judged = suite_agreement(results, outcome, suite_pairs(loaded, agreement))
+    with Workspace(repo, db_path) as ws:
+        prompts = ws.prompts
+        loaded = with_backend(load_suite(discover_suites([suite], ws.root)[0], ws.root), backend, model, seed)
+        chosen = resolve_arms(loaded, prompts, arms)
+        check_pairs([loaded], agreement)
+        console = make_console(as_json)
+        with ws.results() as results, BackendPool() as backends:
+            outcome = run_suite(loaded, prompts, results, arms=chosen, backend=backends.get(loaded))
+            judged = suite_agreement(results, outcome, suite_pairs(loaded, agreement))
     comp = compare_arms(loaded, [outcome.arm(a.label) for a in chosen], alpha=alpha)
     comp.agreement = judged
     if as_json:
-        click.echo(json.dumps(finite(comparison_json(comp)), indent=2))
+        click.echo(json_text(comparison_json(comp)))
     else:
         print_comparison(console, comp)
     sys.exit(0)

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from promptarena.cli.common import default_db, repo_option, repo_root, writable_file, writable_folder
+from promptarena.cli.common import Workspace, repo_option, writable_file, writable_folder
 from promptarena.errors import ConfigError
 from promptarena.store import FORMATS, tables
 
 _DB_HELP = "Results database (default: $PROMPTARENA_DB, else .promptarena/results.db in the repo)."
-
-
-def _database(repo: str, db_path: Path | None) -> Path:
-    return db_path or default_db(repo_root(repo))
 
 
 @click.group("db")
@@ -43,15 +38,15 @@ def group() -> None:
 )
 def export(repo: str, db_path: Path | None, tables: tuple[str, ...], fmt: str, out: Path) -> None:
     """Write tables of the results database to files, one per table, all from one consistent snapshot."""
-    from promptarena.store import ResultsStore
+    from promptarena.report.db import export_lines
 
-    path = _database(repo, db_path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no results database there; run `evals run` first, or name one with --db.")
-    with ResultsStore(path) as results:
+    ws = Workspace(repo, db_path)
+    if not ws.db.is_file():
+        raise ConfigError(f"{ws.db}: no results database there; run `evals run` first, or name one with --db.")
+    with ws.results() as results:
         counts = results.export(out, tables, fmt)
-    for table, n in counts.items():
-        click.echo(f"{table}: {n} rows -> {out / f'{table}.{fmt}'}")
+    for line in export_lines(counts, out, fmt):
+        click.echo(line)
 
 
 @group.command("merge")
@@ -67,23 +62,19 @@ def merge(other: Path, repo: str, db_path: Path | None, as_json: bool) -> None:
     duplicates; all in one transaction. OTHER is only read, never written (a read-only mount will do); one
     from an older version is migrated in a copy. Its runs still running come as abandoned.
     """
+    from promptarena.report import json_text
+    from promptarena.report.db import conflicts_line, merge_json, merge_lines
     from promptarena.store import ResultsStore
 
-    path = _database(repo, db_path)
-    if path.exists() and path.resolve() == other.resolve():
+    ws = Workspace(repo, db_path)
+    if ws.db.exists() and ws.db.resolve() == other.resolve():
         raise ConfigError(f"{other}: this is the results database itself; name a teammate's database to merge.")
-    with ResultsStore(other, readonly=True) as theirs, ResultsStore(path) as ours:
+    with ResultsStore(other, readonly=True) as theirs, ws.results() as ours:
         report = ours.merge(theirs)
     if as_json:
-        click.echo(json.dumps({"db": str(path), "added": report.added, "conflicts": report.conflicts}, indent=2))
+        click.echo(json_text(merge_json(ws.db, report)))
         return
-    click.echo(f"merged {other} into {path}")
-    for table, n in report.added.items():
-        click.echo(f"  {table}: {n} rows added")
-    if report.conflicts:
-        click.secho(
-            f"skipped {len(report.conflicts)} run(s) both databases hold with different contents: "
-            + ", ".join(report.conflicts),
-            fg="yellow",
-            err=True,
-        )
+    for line in merge_lines(other, ws.db, report):
+        click.echo(line)
+    if skipped := conflicts_line(report):
+        click.secho(skipped, fg="yellow", err=True)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from promptarena.cli.common import note_shallow
+from promptarena.cli.common import Workspace, note_shallow
 
 if TYPE_CHECKING:
-    from promptarena.gitstore import PromptStore, PromptVersion
+    from promptarena.gitstore import PromptStore
 
 _repo_option = click.option(
     "--repo",
@@ -43,24 +42,12 @@ def prompts(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> No
 
 
 def _open_prompts(ctx: click.Context, repo: str | None, prompts_dir: str | None) -> PromptStore:
-    """The prompt store for the command; a command's own --repo/--prompts-dir wins over the group's."""
-    from promptarena.gitstore import PromptStore
-
+    """The prompt store of the command's workspace; a command's own --repo/--prompts-dir wins over the group's."""
     parent = ctx.find_object(dict) or {}
-    return PromptStore(repo or parent.get("repo", "."), prompts_dir or parent.get("prompts_dir", "prompts"))
-
-
-def _version_json(version: PromptVersion) -> dict[str, Any]:
-    return {
-        "spec": version.spec,
-        "commit": version.commit,
-        "blob": version.blob,
-        "path": version.path,
-        "date": version.date,
-        "author": version.author,
-        "message": version.message,
-        "dirty": version.dirty,
-    }
+    workspace = Workspace(
+        repo or parent.get("repo", "."), prompts_dir=prompts_dir or parent.get("prompts_dir", "prompts")
+    )
+    return workspace.prompts
 
 
 def _console() -> Any:
@@ -77,6 +64,9 @@ def _console() -> Any:
 @click.pass_context
 def list_command(ctx: click.Context, repo: str | None, prompts_dir: str | None, as_json: bool) -> None:
     """List prompts, their versions and worktree state."""
+    from promptarena.report import json_text
+    from promptarena.report.prompts import prompts_json, prompts_table
+
     with _open_prompts(ctx, repo, prompts_dir) as prompts:
         rows = []
         for name in prompts.list_prompts():
@@ -94,29 +84,12 @@ def list_command(ctx: click.Context, repo: str | None, prompts_dir: str | None, 
                 }
             )
         if as_json:
-            click.echo(json.dumps({"prompts": rows, "shallow": prompts.shallow}, indent=2))
+            click.echo(json_text(prompts_json(rows, prompts.shallow)))
             return
         if not rows:
             click.echo(f"no prompts in {prompts.prompts_path}: add one as NAME.prompt (see docs/prompt-format.md)")
             return
-        from rich.table import Table
-
-        table = Table(title="prompts")
-        for column in ("name", "versions", "latest commit", "date", "message", "worktree"):
-            table.add_column(column, justify="right" if column == "versions" else "left")
-        for row in rows:
-            state = "deleted" if not row["in_worktree"] else ("modified" if row["dirty"] else "clean")
-            if row["versions"] == 0 and row["in_worktree"]:
-                state = "untracked"
-            table.add_row(
-                row["name"],
-                str(row["versions"]),
-                (row["latest_commit"] or "")[:7] or "-",
-                (row["latest_date"] or "")[:10],
-                _clip(row["latest_message"] or ""),
-                state if state == "clean" else f"[yellow]{state}[/yellow]",
-            )
-        _console().print(table)
+        _console().print(prompts_table(rows))
         note_shallow(prompts)
 
 
@@ -134,6 +107,8 @@ def log_command(
     Renames are followed; a row marks uncommitted changes in the worktree.
     """
     from promptarena.gitstore import WORKTREE
+    from promptarena.report import json_text
+    from promptarena.report.prompts import log_json, log_table
 
     with _open_prompts(ctx, repo, prompts_dir) as prompts:
         name = prompts.require(name)
@@ -142,34 +117,12 @@ def log_command(
             prompts.resolve(f"{name}@{WORKTREE}") if prompts.is_dirty(name) and _has_file(prompts, name) else None
         )
         if as_json:
-            payload = {
-                "name": name,
-                "worktree": _version_json(worktree) if worktree else None,
-                "versions": [_version_json(v) for v in history],
-                "shallow": prompts.shallow,
-            }
-            click.echo(json.dumps(payload, indent=2))
+            click.echo(json_text(log_json(name, history, worktree, prompts.shallow)))
             return
-        from rich.table import Table
-
-        table = Table(title=f"{name}: {prompts.path_of(name)}")
-        for column in ("commit", "date", "author", "message"):
-            table.add_column(column)
-        if worktree is not None:
-            table.add_row("[yellow]worktree[/yellow]", "", "", "[yellow]uncommitted changes[/yellow]")
-        for version in history:
-            table.add_row(
-                version.label, (version.date or "")[:19], version.author or "", _clip(version.message or "", 72)
-            )
-        _console().print(table)
+        _console().print(log_table(f"{name}: {prompts.path_of(name)}", history, worktree is not None))
         if not history:
             click.echo(f"{name} has no commits yet: commit {prompts.path_of(name)} to make it a version")
         note_shallow(prompts)
-
-
-def _clip(text: str, width: int = 40) -> str:
-    """A commit subject cut to one table line; `evals prompts log --json` keeps it whole."""
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _has_file(prompts: PromptStore, name: str) -> bool:
@@ -201,6 +154,7 @@ def diff_command(
     B defaults to the worktree file of A's prompt.
     """
     from promptarena.gitstore import WORKTREE
+    from promptarena.report.prompts import diff_line
 
     with _open_prompts(ctx, repo, prompts_dir) as prompts:
         va = prompts.resolve(a)
@@ -210,16 +164,4 @@ def diff_command(
             click.secho(f"{va.spec} and {vb.spec} have the same text", fg="green", err=True)
             return
         for line in text.splitlines():
-            click.echo(_color_line(line), color=color)
-
-
-def _color_line(line: str) -> str:
-    if line.startswith(("+++", "---")):
-        return click.style(line, bold=True)
-    if line.startswith("@@"):
-        return click.style(line, fg="cyan")
-    if line.startswith("+"):
-        return click.style(line, fg="green")
-    if line.startswith("-"):
-        return click.style(line, fg="red")
-    return line
+            click.echo(diff_line(line), color=color)

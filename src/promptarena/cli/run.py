@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -13,15 +12,13 @@ import click
 from promptarena.cli.common import (
     ALPHA,
     BackendPool,
+    Workspace,
     agreement_option,
     backend_options,
     db_option,
-    default_db,
-    finite,
     make_console,
     note_shallow,
     only_variants,
-    open_prompts,
     repo_option,
     with_backend,
     writable_file,
@@ -101,72 +98,57 @@ def command(
     from promptarena.errors import ConfigError
     from promptarena.gate import SuiteOutcome, evaluate_suite
     from promptarena.plan import plan_suite
-    from promptarena.report import (
-        print_agreement,
-        print_comparison,
-        print_failures,
-        print_suite,
-        run_json,
-        write_junit,
-        write_markdown,
-    )
-    from promptarena.store import ResultsStore
+    from promptarena.report import json_text, print_outcome, print_verdict, run_json, write_junit, write_markdown
     from promptarena.suite import discover_suites, load_suite
 
     if baseline and revisions:
         raise ConfigError("--baseline and --rev choose versions in two ways; use one of them.")
-    prompts = open_prompts(repo)
-    note_shallow(prompts)
-    console = make_console(as_json)
-    # Everything that can be wrong with the input fails here, before any model call or write.
-    plans = []
-    for path in discover_suites(list(suites), prompts.workdir):
-        suite = only_variants(with_backend(load_suite(path, prompts.workdir), backend, model, seed), variant_names)
-        plan = plan_suite(suite, prompts, revisions, baseline)
-        plan.suite = with_prompt_warnings(plan.suite, [prompts.load(v) for v in plan.versions])
-        plans.append(plan)
-        for warning in plan.suite.warnings:
-            click.echo(f"warning: {warning}", err=True)
-    check_pairs([p.suite for p in plans], agreement)
+    with Workspace(repo, db_path) as ws:
+        prompts = ws.prompts
+        note_shallow(prompts)
+        console = make_console(as_json)
+        # Everything that can be wrong with the input fails here, before any model call or write.
+        plans = []
+        for path in discover_suites(list(suites), ws.root):
+            suite = only_variants(with_backend(load_suite(path, ws.root), backend, model, seed), variant_names)
+            plan = plan_suite(suite, prompts, revisions, baseline)
+            plan.suite = with_prompt_warnings(plan.suite, [prompts.load(v) for v in plan.versions])
+            plans.append(plan)
+            for warning in plan.suite.warnings:
+                click.echo(f"warning: {warning}", err=True)
+        check_pairs([p.suite for p in plans], agreement)
 
-    db = db_path or default_db(prompts.workdir)
-    outcomes = []
-    backends = BackendPool()
-    with ResultsStore(db) as results, _progress() as progress, backends:
-        record = results.progress_writer()  # for the workbench, which shows runs from their database
-        for plan in plans:
-            if plan.skipped:
-                outcomes.append(SuiteOutcome(plan.suite, None, skipped=plan.skipped))
+        outcomes = []
+        backends = BackendPool()
+        with ws.results() as results, _progress() as progress, backends:
+            record = results.progress_writer()  # for the workbench, which shows runs from their database
+            for plan in plans:
+                if plan.skipped:
+                    outcomes.append(SuiteOutcome(plan.suite, None, skipped=plan.skipped))
+                    if not as_json:
+                        print_outcome(console, outcomes[-1], os.path.relpath(ws.db))
+                    continue
+                task = progress.add_task(plan.suite.name, total=None)
+
+                def report(phase: str, done: int, total: int, task: int = task, name: str = plan.suite.name) -> None:
+                    progress.update(task, description=f"{name}: {phase}", completed=done, total=total)
+                    record(phase, done, total)
+
+                outcome = evaluate_suite(plan, prompts, results, backends.get(plan.suite), alpha=alpha, progress=report)
+                progress.remove_task(task)
+                outcome.agreement = suite_agreement(results, outcome.result, suite_pairs(plan.suite, agreement))
+                outcomes.append(outcome)
                 if not as_json:
-                    console.print(f"[dim]{plan.suite.name}: {plan.skipped}; not evaluated[/dim]\n")
-                continue
-            task = progress.add_task(plan.suite.name, total=None)
-
-            def report(phase: str, done: int, total: int, task: int = task, name: str = plan.suite.name) -> None:
-                progress.update(task, description=f"{name}: {phase}", completed=done, total=total)
-                record(phase, done, total)
-
-            outcome = evaluate_suite(plan, prompts, results, backends.get(plan.suite), alpha=alpha, progress=report)
-            progress.remove_task(task)
-            outcome.agreement = suite_agreement(results, outcome.result, suite_pairs(plan.suite, agreement))
-            outcomes.append(outcome)
-            if not as_json:
-                print_suite(console, outcome.result, os.path.relpath(db), outcome.votes)
-                print_agreement(console, outcome.agreement, plan.suite.name)
-                for comp in outcome.comparisons:
-                    print_comparison(console, comp)
-    failures = [f for o in outcomes for f in o.failures]
+                    print_outcome(console, outcome, os.path.relpath(ws.db))
     if junit_path:
         write_junit(junit_path, outcomes)
     if markdown_path:
         write_markdown(markdown_path, outcomes, baseline)
     if as_json:
-        click.echo(json.dumps(finite(run_json(db, baseline, outcomes)), indent=2))
+        click.echo(json_text(run_json(ws.db, baseline, outcomes)))
     else:
-        print_failures(console, failures)
-        if not failures:
-            console.print(f"[green]all gates passed[/green] ({len(outcomes)} suites)")
-    sys.exit(1 if failures else 0)
+        print_verdict(console, outcomes)
+    sys.exit(1 if any(o.failures for o in outcomes) else 0)
 
 
 def _progress() -> Progress:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from promptarena.cli.common import db_option, default_db, repo_option, repo_root
+from promptarena.cli.common import Workspace, db_option, repo_option
 from promptarena.errors import BackendError, ConfigError, missing_dependency
 
 _STOP_S = 10.0  # how long the server may take to stop before it is killed
@@ -86,8 +86,8 @@ def command(repo: str, db_path: Path | None, host: str, port: int | None) -> Non
     Stopping `evals ui` (Ctrl-C, SIGTERM, SIGHUP) stops the server and exits 128 + the signal's number.
     """
     require_workbench()
-    root = repo_root(repo)
-    db = Path(db_path).expanduser().resolve() if db_path else default_db(root).resolve()
+    ws = Workspace(repo, db_path)
+    root, db = ws.root, ws.db.resolve()
     env = {**os.environ, "PROMPTARENA_REPO": str(root), "PROMPTARENA_DB": str(db)}
     argv = streamlit_argv(app_entry(), host, port)
     click.echo(f"promptarena workbench on {root} with {db} (Ctrl-C stops it)", err=True)

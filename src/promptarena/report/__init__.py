@@ -1,6 +1,8 @@
 """Reports of evaluation results: terminal tables, JSON documents, JUnit XML and Markdown, on one set of formatters.
 
-The workbench (``app/``) formats with the same functions, so a number reads the same everywhere.
+Everything a command prints is drawn here (gates in ``gates``; `evals bisect`, `prompts`, `runs` and `db` in their
+modules of that name); the workbench (``app/``) formats with the same functions, so a number reads the same
+everywhere.
 """
 
 from promptarena.report._format import (
@@ -17,10 +19,12 @@ from promptarena.report._format import (
     fmt_number,
     fmt_p,
     interval_label,
+    json_text,
     rater_name,
     verdict_icon,
     verdict_markup,
 )
+from promptarena.report.gates import gate_detail, gate_line, print_failures, print_outcome, print_verdict
 from promptarena.report.json import agreement_json, comparison_json, outcome_json, run_json, summary_json
 from promptarena.report.junit import write_junit
 from promptarena.report.markdown import write_markdown
@@ -30,7 +34,6 @@ from promptarena.report.terminal import (
     holistic_table,
     print_agreement,
     print_comparison,
-    print_failures,
     print_suite,
     suite_table,
     summary_confidence,
@@ -53,13 +56,18 @@ __all__ = [
     "fmt_kappa",
     "fmt_number",
     "fmt_p",
+    "gate_detail",
+    "gate_line",
     "holistic_table",
     "interval_label",
+    "json_text",
     "outcome_json",
     "print_agreement",
     "print_comparison",
     "print_failures",
+    "print_outcome",
     "print_suite",
+    "print_verdict",
     "rater_name",
     "run_json",
     "suite_table",

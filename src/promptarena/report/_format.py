@@ -102,6 +102,23 @@ def fmt_detect(c: PairedComparison, digits: int = 2) -> str:
     return f"{first}; ~{c.cases_needed} cases needed to detect the observed {fmt_fixed(c.diff, digits, '+')}"
 
 
+def json_text(doc: object) -> str:
+    """A document as `--json` prints it: indented, undefined figures (NaN, infinities: JSON has none) as null."""
+    import json
+
+    return json.dumps(_finite(doc), indent=2)
+
+
+def _finite(obj: object) -> object:
+    if isinstance(obj, float):
+        return None if math.isnan(obj) or math.isinf(obj) else obj
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
 def verdict_icon(verdict: str) -> str:
     """The mark beside a verdict in Markdown and the workbench: 🟢 better, 🔴 worse, ⚪ no decision."""
     return _VERDICT_ICON.get(verdict, "⚪")

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from promptarena.report._format import agreement_note, fmt_detect
+from promptarena.report.gates import gate_detail
 
 if TYPE_CHECKING:
     from promptarena.agreement import ArmAgreement
@@ -64,7 +65,7 @@ def outcome_json(outcome: SuiteOutcome) -> dict[str, Any]:
         if any(s.metric and s.metric.needs_assertions for s in outcome.suite.metrics):
             for entry, arm in zip(doc["arms"], outcome.result.arms, strict=True):
                 entry["failed_assertions"] = _failed_assertions(outcome.result.suite.cases, arm)
-    doc["gates"] = [{"name": g.name, "passed": g.passed, "detail": g.detail} for g in outcome.gates]
+    doc["gates"] = [{"name": g.name, "passed": g.passed, "detail": gate_detail(g)} for g in outcome.gates]
     doc["comparisons"] = [
         {
             "metric": r.metric,

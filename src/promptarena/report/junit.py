@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-from xml.etree import ElementTree as ET
 
 from promptarena.report._files import write_report
+from promptarena.report.gates import gate_detail, gate_line
 
 if TYPE_CHECKING:
     from promptarena.gate import SuiteOutcome
@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 def write_junit(path: Path, outcomes: Sequence[SuiteOutcome]) -> None:
     """One test suite per evaluation suite, one test case per gate (a skipped suite is one skipped case)."""
+    from xml.etree import ElementTree as ET  # only a run that writes JUnit pays for loading it
+
     root = ET.Element("testsuites", name="promptarena")
     for outcome in outcomes:
         failures = len(outcome.failures)
@@ -30,7 +32,7 @@ def write_junit(path: Path, outcomes: Sequence[SuiteOutcome]) -> None:
         for gate in outcome.gates:
             case = ET.SubElement(ts, "testcase", classname=outcome.suite.name, name=gate.name)
             if not gate.passed:
-                ET.SubElement(case, "failure", message=gate.detail).text = str(gate)
+                ET.SubElement(case, "failure", message=gate_detail(gate)).text = gate_line(gate)
             else:
-                ET.SubElement(case, "system-out").text = gate.detail
+                ET.SubElement(case, "system-out").text = gate_detail(gate)
     write_report(path, ET.tostring(root, encoding="utf-8", xml_declaration=True))

@@ -22,6 +22,7 @@ from promptarena.report._format import (
     rater_name,
     verdict_icon,
 )
+from promptarena.report.gates import gate_detail
 
 if TYPE_CHECKING:
     from promptarena.agreement import ArmAgreement
@@ -66,7 +67,7 @@ def _suite_lines(outcome: SuiteOutcome) -> list[str]:
     for comp in outcome.comparisons:
         lines += _comparison_lines(comp)
     for gate in outcome.gates:
-        lines.append(f"- {'✅' if gate.passed else '❌'} {_md(gate.name)}: {_md(gate.detail)}")
+        lines.append(f"- {'✅' if gate.passed else '❌'} {_md(gate.name)}: {_md(gate_detail(gate))}")
     lines.append("")
     return lines
 

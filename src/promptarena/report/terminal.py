@@ -237,12 +237,6 @@ def _case_cell(row: CaseRow, label: str) -> str:
     return "\n".join(lines)
 
 
-def print_failures(console: Console, failures: Sequence[object]) -> None:
-    """One red FAIL line per failed gate."""
-    for failure in failures:
-        console.print(f"[red]FAIL[/red] {failure}")
-
-
 def comparison_table(comp: Comparison, rows: Sequence[MetricRow] | None = None, title: str = "") -> Table:
     """One row per (metric, arm B): means, B − A with its interval, p-value, wins/ties/losses and the verdict."""
     rows = comp.rows if rows is None else rows
