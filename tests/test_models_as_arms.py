@@ -234,8 +234,15 @@ def test_perturbed_cases_of_two_models_are_stored_apart(tmp_path: Path) -> None:
     keys = {(r["model"], r["perturbation"]) for r in rows}
     assert keys == {("base", ""), ("base", "lowercase"), ("tuned", ""), ("tuned", "lowercase")}
     assert len(rows) == 4 * N
-    for arm in out.arms:
-        assert arm.holistic is not None
+    right = dict.fromkeys(keys, 0.0)
+    for r in rows:
+        right[r["model"], r["perturbation"]] += r["scores"]["exact_match"]
+    assert right == {("base", ""): N, ("tuned", ""): N // 2, ("base", "lowercase"): 0, ("tuned", "lowercase"): 0}
+    # The scripted answers match "Capital of France?" only: lowercased, every case is echoed back, wrong.
+    assert [(a.arm.model, a.holistic.metric) for a in out.arms] == [("base", "exact_match"), ("tuned", "exact_match")]
+    assert [a.holistic.robustness.means for a in out.arms] == [{"lowercase": 0.0}, {"lowercase": 0.0}]
+    assert [a.holistic.robustness.unperturbed for a in out.arms] == [1.0, 0.5]
+    assert [a.holistic.robustness.drops for a in out.arms] == [{"lowercase": 1.0}, {"lowercase": 0.5}]
 
 
 def test_the_holistic_view_keeps_one_series_per_model(tmp_path: Path) -> None:
