@@ -17,25 +17,14 @@ from promptarena.gitstore import PromptStore
 from promptarena.store import ResultsStore
 from tests.support.cli import cli, exited
 from tests.support.git import GitRepo
-from tests.support.repos import COUNTRIES, count_rows, qa_repo, results_db
+from tests.support.repos import COUNTRIES, HEAD_ANSWERS, count_rows, qa_repo, qa_responses, results_db
 
-# HEAD (v2) answers; exact_match passes japan and spain, contains also italy and chile
-HEAD_ANSWERS = {
-    "France": "I do not know",
-    "Japan": "Tokyo",
-    "Italy": "It is Rome",
-    "Spain": "Madrid",
-    "Peru": "I do not know",
-    "Chile": "Santiago, of course",
-}
 EXACT = {"france": 0, "japan": 1, "italy": 0, "spain": 1, "peru": 0, "chile": 0}
 CONTAINS = {"france": 0, "japan": 1, "italy": 1, "spain": 1, "peru": 0, "chile": 1}
 
 
 def judged_repo(root: Path) -> GitRepo:
-    responses = {f"Capital of {c}?": city for c, city in COUNTRIES.items()}
-    responses.update({f"capital city of {c}.": answer for c, answer in HEAD_ANSWERS.items()})
-    return qa_repo(root, responses, metrics=["exact_match", "contains", "rouge1"])
+    return qa_repo(root, qa_responses(HEAD_ANSWERS), metrics=["exact_match", "contains", "rouge1"])
 
 
 def vote(repo: GitRepo, case: str, name: str, up: bool, output: str | None = None, rev: str = "HEAD") -> None:

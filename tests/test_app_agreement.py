@@ -20,18 +20,10 @@ from promptarena.metrics import Metric, Score
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from promptarena.types import Case, Prediction
-from tests.support.repos import COUNTRIES, qa_repo, results_db
+from tests.support.repos import COUNTRIES, HEAD_ANSWERS, qa_repo, results_db
 from tests.support.workbench import APP, XSS_SCRIPT, build_workbench, point_app_at
 
 PAGE = APP / "pages" / "7_Judge_agreement.py"
-HEAD_ANSWERS = {
-    "France": "I do not know",
-    "Japan": "Tokyo",
-    "Italy": "It is Rome",
-    "Spain": "Madrid",
-    "Peru": "I do not know",
-    "Chile": "Santiago, of course",
-}
 # people's votes on HEAD's outputs: italy and spain are where the one-word judge and people disagree
 VOTES = {
     "france": [("ann", False)],

@@ -36,6 +36,24 @@ COUNTRIES = {
 }
 
 
+# v2's answers in the judge tests: exact_match passes japan and spain, contains also italy and chile.
+HEAD_ANSWERS = {
+    "France": "I do not know",
+    "Japan": "Tokyo",
+    "Italy": "It is Rome",
+    "Spain": "Madrid",
+    "Peru": "I do not know",
+    "Chile": "Santiago, of course",
+}
+
+
+def qa_responses(head: dict[str, str]) -> dict[str, str]:
+    """The fake model's script: v1 ("Capital of X?") answered right, v2 with ``head`` (country -> answer)."""
+    responses = {f"Capital of {c}?": city for c, city in COUNTRIES.items()}
+    responses.update({f"capital city of {c}.": answer for c, answer in head.items()})
+    return responses
+
+
 def qa_cases() -> list[dict[str, Any]]:
     """One case per country in ``COUNTRIES``, its capital as the reference."""
     return [{"id": c.lower(), "vars": {"country": c}, "reference": city} for c, city in COUNTRIES.items()]
@@ -69,9 +87,9 @@ def qa_repo(root: Path, responses: dict[str, Any] | None = None, **fields: Any) 
     """
     repo = GitRepo(root)
     if responses is None:
-        responses = {f"Capital of {c}?": city for c, city in COUNTRIES.items()}
-        for i, (c, city) in enumerate(COUNTRIES.items()):
-            responses[f"capital city of {c}."] = city if i % 2 else "I do not know"
+        responses = qa_responses(
+            {c: city if i % 2 else "I do not know" for i, (c, city) in enumerate(COUNTRIES.items())}
+        )
     repo.write("prompts/qa.prompt", QA_V1)
     write_suite(repo, model={"backend": "fake", "responses": responses}, **fields)
     repo.commit("qa: first version")
