@@ -11,18 +11,19 @@ import yaml
 
 from tests.support.git import GitRepo
 
-QA_V1 = """---
-description: capitals
-variables:
-  country: the country
-parameters:
-  max_new_tokens: 16
-answer:
-  extract: first_line
----
-user:
-Capital of {{ country }}?
-"""
+
+def prompt_file(
+    user: str, system: str = "", description: str = "capitals", max_new_tokens: int = 16, extract: str = "first_line"
+) -> str:
+    """The text of a prompt file with one variable, ``country``: front matter, a system message if any, the user's."""
+    front = (
+        f"---\ndescription: {description}\nvariables:\n  country: the country\n"
+        f"parameters:\n  max_new_tokens: {max_new_tokens}\nanswer:\n  extract: {extract}\n---\n"
+    )
+    return front + (f"system:\n{system}\n\n" if system else "") + f"user:\n{user}\n"
+
+
+QA_V1 = prompt_file("Capital of {{ country }}?")
 
 QA_V2 = QA_V1.replace("Capital of {{ country }}?", "Name the capital city of {{ country }}.")
 
