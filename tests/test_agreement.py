@@ -12,12 +12,12 @@ import pytest
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from promptarena import feedback
 from promptarena.gitstore import PromptStore
 from promptarena.store import ResultsStore
 from tests.support.cli import cli, exited
 from tests.support.git import GitRepo
 from tests.support.repos import COUNTRIES, HEAD_ANSWERS, count_rows, qa_repo, qa_responses, results_db
+from tests.support.votes import vote as cast
 
 EXACT = {"france": 0, "japan": 1, "italy": 0, "spain": 1, "peru": 0, "chile": 0}
 CONTAINS = {"france": 0, "japan": 1, "italy": 1, "spain": 1, "peru": 0, "chile": 1}
@@ -33,17 +33,7 @@ def vote(repo: GitRepo, case: str, name: str, up: bool, output: str | None = Non
     blob = PromptStore(repo.root).resolve(f"qa@{rev}").blob
     text = output if output is not None else HEAD_ANSWERS[country] if rev == "HEAD" else COUNTRIES[country]
     with ResultsStore(results_db(repo)) as results:
-        feedback.record(
-            results,
-            suite="qa",
-            prompt="qa",
-            blob=blob,
-            variant="plain",
-            case_id=case,
-            output=text,
-            thumbs_up=up,
-            name=name,
-        )
+        cast(results, blob, case, text, up, name=name)
 
 
 def reference(people: dict[str, bool], judge: dict[str, int]) -> tuple[tuple[int, int, int, int], float, float, float]:

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from promptarena import feedback, jobs
 from promptarena.store import ResultsStore
+from tests.support.votes import vote
 from tests.support.workbench import APP, XSS_IMG, XSS_SCRIPT, Workbench, build_workbench, point_app_at
 
 PAGES = {
@@ -92,16 +93,7 @@ def test_overview_grid_has_every_version_variant_metric_with_an_interval(bench: 
 def test_overview_shows_thumbs_up_share_beside_the_metrics(bench: Workbench) -> None:
     with ResultsStore(bench.db) as results:
         worktree = next(arm.blob for arm in results.stored_arms("math") if arm.version == "worktree")
-        feedback.record(
-            results,
-            suite="math",
-            prompt="math",
-            blob=worktree,
-            variant="plain",
-            case_id="one_plus_one",
-            output="x",
-            thumbs_up=True,
-        )
+        vote(results, worktree, "one_plus_one", "x", suite="math")
     try:
         grid = ok(page("overview")).dataframe[0].value
         assert grid.loc["worktree", "thumbs_up · plain"].startswith("1.00 [")

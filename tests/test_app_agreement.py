@@ -13,7 +13,7 @@ from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 from streamlit.testing.v1 import AppTest
 
-from promptarena import feedback, metrics
+from promptarena import metrics
 from promptarena.engine import run_suite
 from promptarena.gitstore import PromptStore
 from promptarena.metrics import Metric, Score
@@ -21,6 +21,7 @@ from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from promptarena.types import Case, Prediction
 from tests.support.repos import COUNTRIES, HEAD_ANSWERS, qa_repo, results_db
+from tests.support.votes import vote
 from tests.support.workbench import APP, XSS_SCRIPT, build_workbench, point_app_at
 
 PAGE = APP / "pages" / "7_Judge_agreement.py"
@@ -64,17 +65,7 @@ def cast_votes(root: Path) -> None:
     with ResultsStore(root / ".promptarena" / "results.db") as results:
         for case, votes in VOTES.items():
             for name, up in votes:
-                feedback.record(
-                    results,
-                    suite="qa",
-                    prompt="qa",
-                    blob=blob,
-                    variant="plain",
-                    case_id=case,
-                    output=HEAD_ANSWERS[case.capitalize()],
-                    thumbs_up=up,
-                    name=name,
-                )
+                vote(results, blob, case, HEAD_ANSWERS[case.capitalize()], up, name=name)
 
 
 def page(**query: str) -> AppTest:
@@ -147,17 +138,7 @@ def test_html_in_a_disagreeing_output_is_shown_as_text(tmp_path: Path, monkeypat
     point_app_at(monkeypatch, bench.repo.root, bench.db)
     with ResultsStore(bench.db) as results:
         arm = next(a for a in results.stored_arms("math") if a.version == "worktree" and a.variant == "plain")
-        feedback.record(
-            results,
-            suite="math",
-            prompt="math",
-            blob=arm.blob,
-            variant="plain",
-            case_id="html_script",
-            output=XSS_SCRIPT,
-            thumbs_up=True,  # exact_match fails it: a disagreement
-            name="ann",
-        )
+        vote(results, arm.blob, "html_script", XSS_SCRIPT, suite="math", name="ann")  # exact_match fails it
     at = page(agree_suite="math")
     assert XSS_SCRIPT in [c.value for c in at.code]
     assert all(XSS_SCRIPT not in m.value and "<script" not in m.value for m in at.markdown)
