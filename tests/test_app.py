@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from promptarena import feedback, jobs
 from promptarena.store import ResultsStore
 from tests.support.votes import vote
-from tests.support.workbench import APP, XSS_IMG, XSS_SCRIPT, Workbench, build_workbench, point_app_at
+from tests.support.workbench import APP, XSS_IMG, XSS_SCRIPT, Workbench, app_page, build_workbench, ok, point_app_at
 
 PAGES = {
     "overview": APP / "Home.py",
@@ -27,25 +27,9 @@ PAGES = {
 }
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Workbench:
-    return build_workbench(tmp_path_factory.mktemp("bench"))
-
-
-@pytest.fixture
-def bench(built: Workbench, monkeypatch: pytest.MonkeyPatch) -> Workbench:
-    point_app_at(monkeypatch, built.repo.root, built.db)
-    return built
-
-
 def app(name: str, **query: str | list[str]) -> AppTest:
-    """A page run as in the workbench (Home is the entrypoint, so links between pages resolve), with a link's
-    query parameters."""
-    at = AppTest.from_file(str(PAGES["overview"]), default_timeout=60)
-    if name != "overview":
-        at.switch_page(str(PAGES[name].relative_to(APP)))
-    at.query_params.update(query)
-    return at
+    """The page named ``name`` in ``PAGES``, as the workbench opens it, not yet run."""
+    return app_page(str(PAGES[name].relative_to(APP)), **query)
 
 
 def page(name: str, **query: str | list[str]) -> AppTest:
@@ -56,12 +40,6 @@ def texts(at: AppTest) -> str:
     """Everything a page says in markdown, captions, infos, warnings and errors."""
     parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in at.get(kind)]
     return "\n".join(str(p) for p in parts)
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
 
 
 def finished(at: AppTest, bench: Workbench) -> AppTest:

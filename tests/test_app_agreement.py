@@ -22,7 +22,7 @@ from promptarena.suite import load_suite
 from promptarena.types import Case, Prediction
 from tests.support.repos import COUNTRIES, HEAD_ANSWERS, qa_repo, results_db
 from tests.support.votes import vote
-from tests.support.workbench import APP, XSS_SCRIPT, build_workbench, point_app_at
+from tests.support.workbench import APP, XSS_SCRIPT, app_page, build_workbench, ok, point_app_at
 
 PAGE = APP / "pages" / "7_Judge_agreement.py"
 # people's votes on HEAD's outputs: italy and spain are where the one-word judge and people disagree
@@ -69,13 +69,7 @@ def cast_votes(root: Path) -> None:
 
 
 def page(**query: str) -> AppTest:
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
-    at.switch_page(str(PAGE.relative_to(APP)))
-    at.query_params.update(query)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
+    return ok(app_page(str(PAGE.relative_to(APP)), **query).run())
 
 
 def test_the_judge_is_checked_against_the_votes_and_its_disagreements_listed_with_its_reasons(judged: Path) -> None:
