@@ -71,3 +71,21 @@ def bench(built: Workbench, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workben
     yield built
     with ResultsStore(built.db) as results, results.write() as conn:
         conn.execute("DELETE FROM feedback")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[tuple[str, Workbench]]:
+    """`evals ui` serving a workbench of the module's own: (its base URL, the workbench)."""
+    from tests.support.browser import served_workbench
+
+    with served_workbench(tmp_path_factory, request.module.__name__.rpartition(".")[2]) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A Playwright page in Chromium with a fresh profile, shared by the module's tests."""
+    from tests.support.browser import chromium_page
+
+    with chromium_page(tmp_path_factory.mktemp("chromium-profile")) as page:
+        yield page
