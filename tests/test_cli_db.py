@@ -17,10 +17,10 @@ from click.testing import CliRunner, Result
 
 from promptarena import jobs
 from promptarena.cli import main
-from promptarena.store import MIGRATIONS, ResultsStore, tables
+from promptarena.store import ResultsStore, tables
 from tests.support.cli import EVALS, exited
 from tests.support.mounts import on_a_read_only_mount
-from tests.support.repos import COUNTRIES, qa_repo
+from tests.support.repos import COUNTRIES, database_at, qa_repo
 from tests.support.votes import vote
 
 N = len(COUNTRIES)
@@ -275,12 +275,7 @@ def _older(db: Path, version: int = 2) -> None:
     runs = runs.fetchall()
     conn.close()
     db.unlink()
-    conn = sqlite3.connect(db)
-    conn.executescript("".join(MIGRATIONS[:version]) + f"PRAGMA user_version = {version};")
-    conn.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 8)})", runs)
-    conn.executemany(f"INSERT INTO generations VALUES ({', '.join('?' * 9)})", generations)
-    conn.commit()
-    conn.close()
+    database_at(db, version, runs=runs, generations=generations)
 
 
 def test_an_older_file_is_migrated_in_a_copy_and_left_as_it_was(teammates, tmp_path: Path) -> None:

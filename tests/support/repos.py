@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,30 @@ def count_rows(db: Path, table: str) -> int:
         return 0
     finally:
         con.close()
+
+
+def statuses(repo: GitRepo) -> list[str]:
+    """The status of each run in the repository's results database, oldest first."""
+    con = sqlite3.connect(results_db(repo))
+    try:
+        return [row[0] for row in con.execute("SELECT status FROM runs ORDER BY started_at, rowid")]
+    finally:
+        con.close()
+
+
+def database_at(db: Path, version: int, **tables: Sequence[Mapping[str, Any] | Sequence[Any]]) -> None:
+    """A results database as promptarena at schema ``version`` left it, holding each table's rows: a row maps
+    columns to values, or gives a value for every column of that schema in order."""
+    from promptarena.store import MIGRATIONS
+
+    conn = sqlite3.connect(db)
+    try:
+        conn.executescript("".join(MIGRATIONS[:version]) + f"PRAGMA user_version = {version};")
+        for table, rows in tables.items():
+            for row in rows:
+                columns = f" ({', '.join(row)})" if isinstance(row, Mapping) else ""
+                values = list(row.values()) if isinstance(row, Mapping) else list(row)
+                conn.execute(f"INSERT INTO {table}{columns} VALUES ({', '.join('?' * len(values))})", values)
+        conn.commit()
+    finally:
+        conn.close()
