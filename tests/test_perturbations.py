@@ -100,6 +100,13 @@ def test_registry_holds_every_perturbation_and_suggests_a_close_name() -> None:
         get_perturbation("typo")
 
 
+def _rewrites(name: str, text: str, seeds: int) -> list[str]:
+    """``text`` perturbed by ``name`` under each of the first ``seeds`` seeds, checked to be its kind of rewrite."""
+    outs = [_perturb(name, text, seed=seed) for seed in range(seeds)]
+    _changed_as_its_kind(name, text, outs)
+    return outs
+
+
 def test_every_perturbation_says_how_it_changes_a_text() -> None:
     assert sorted(HOW) == sorted(perturbations.names())
 
@@ -120,10 +127,7 @@ def test_the_seed_and_the_case_change_the_random_choices(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(perturbations.names()))
 def test_numbers_urls_addresses_and_template_text_are_never_changed(name: str) -> None:
-    text = f"{TEXT} {ACTS_ON}"
-    outs = [_perturb(name, text, seed=seed) for seed in range(5)]
-    _changed_as_its_kind(name, text, outs)
-    for out in outs:
+    for out in _rewrites(name, f"{TEXT} {ACTS_ON}", seeds=5):
         for span in PROTECTED:
             assert span in out, (name, span, out)
 
@@ -137,10 +141,7 @@ NUMBER_TEXT = (
 
 @pytest.mark.parametrize("name", sorted(perturbations.names()))
 def test_numbers_written_as_words_are_never_changed(name: str) -> None:
-    text = f"{NUMBER_TEXT} {ACTS_ON}"
-    outs = [_perturb(name, text, seed=seed) for seed in range(20)]
-    _changed_as_its_kind(name, text, outs)
-    for out in outs:
+    for out in _rewrites(name, f"{NUMBER_TEXT} {ACTS_ON}", seeds=20):
         for word in NUMBER_WORDS:
             assert re.search(rf"\b{word}\b", out), (name, word, out)
     # a word that only contains a number word is text like any other
