@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
 
 from tests.support.git import GitRepo
 from tests.support.llama_server import LlamaServer, server_missing
+
+if TYPE_CHECKING:
+    from tests.support.workbench import Workbench
 
 # In CI the property tests draw the same examples every run, so a build's result does not depend on chance;
 # elsewhere they draw new ones each run and keep exploring.
@@ -47,3 +51,41 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
     server = LlamaServer(log=tmp_path_factory.mktemp("llama") / "server.log")
     with server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Workbench:
+    """The workbench repository and database (``tests.support.workbench``), built once per module."""
+    from tests.support.workbench import build_workbench
+
+    return build_workbench(tmp_path_factory.mktemp("bench"))
+
+
+@pytest.fixture
+def bench(built: Workbench, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workbench]:
+    """The module's workbench, which the pages read; each test starts without votes and leaves none."""
+    from promptarena.store import ResultsStore
+    from tests.support.workbench import point_app_at
+
+    point_app_at(monkeypatch, built.repo.root, built.db)
+    yield built
+    with ResultsStore(built.db) as results, results.write() as conn:
+        conn.execute("DELETE FROM feedback")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[tuple[str, Workbench]]:
+    """`evals ui` serving a workbench of the module's own: (its base URL, the workbench)."""
+    from tests.support.browser import served_workbench
+
+    with served_workbench(tmp_path_factory, request.module.__name__.rpartition(".")[2]) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A Playwright page in Chromium with a fresh profile, shared by the module's tests."""
+    from tests.support.browser import chromium_page
+
+    with chromium_page(tmp_path_factory.mktemp("chromium-profile")) as page:
+        yield page

@@ -12,30 +12,19 @@ import pytest
 from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 
-from promptarena import feedback
 from promptarena.gitstore import PromptStore
 from promptarena.store import ResultsStore
 from tests.support.cli import cli, exited
 from tests.support.git import GitRepo
-from tests.support.repos import COUNTRIES, count_rows, qa_repo, results_db
+from tests.support.repos import COUNTRIES, HEAD_ANSWERS, count_rows, qa_repo, qa_responses, results_db
+from tests.support.votes import vote as cast
 
-# HEAD (v2) answers; exact_match passes japan and spain, contains also italy and chile
-HEAD_ANSWERS = {
-    "France": "I do not know",
-    "Japan": "Tokyo",
-    "Italy": "It is Rome",
-    "Spain": "Madrid",
-    "Peru": "I do not know",
-    "Chile": "Santiago, of course",
-}
 EXACT = {"france": 0, "japan": 1, "italy": 0, "spain": 1, "peru": 0, "chile": 0}
 CONTAINS = {"france": 0, "japan": 1, "italy": 1, "spain": 1, "peru": 0, "chile": 1}
 
 
 def judged_repo(root: Path) -> GitRepo:
-    responses = {f"Capital of {c}?": city for c, city in COUNTRIES.items()}
-    responses.update({f"capital city of {c}.": answer for c, answer in HEAD_ANSWERS.items()})
-    return qa_repo(root, responses, metrics=["exact_match", "contains", "rouge1"])
+    return qa_repo(root, qa_responses(HEAD_ANSWERS), metrics=["exact_match", "contains", "rouge1"])
 
 
 def vote(repo: GitRepo, case: str, name: str, up: bool, output: str | None = None, rev: str = "HEAD") -> None:
@@ -44,17 +33,7 @@ def vote(repo: GitRepo, case: str, name: str, up: bool, output: str | None = Non
     blob = PromptStore(repo.root).resolve(f"qa@{rev}").blob
     text = output if output is not None else HEAD_ANSWERS[country] if rev == "HEAD" else COUNTRIES[country]
     with ResultsStore(results_db(repo)) as results:
-        feedback.record(
-            results,
-            suite="qa",
-            prompt="qa",
-            blob=blob,
-            variant="plain",
-            case_id=case,
-            output=text,
-            thumbs_up=up,
-            name=name,
-        )
+        cast(results, blob, case, text, up, name=name)
 
 
 def reference(people: dict[str, bool], judge: dict[str, int]) -> tuple[tuple[int, int, int, int], float, float, float]:

@@ -13,7 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from promptarena import feedback, jobs
 from promptarena.store import ResultsStore
-from tests.support.workbench import APP, XSS_IMG, XSS_SCRIPT, Workbench, build_workbench, point_app_at
+from tests.support.votes import vote
+from tests.support.workbench import APP, XSS_IMG, XSS_SCRIPT, Workbench, app_page, build_workbench, ok, point_app_at
 
 PAGES = {
     "overview": APP / "Home.py",
@@ -26,25 +27,9 @@ PAGES = {
 }
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Workbench:
-    return build_workbench(tmp_path_factory.mktemp("bench"))
-
-
-@pytest.fixture
-def bench(built: Workbench, monkeypatch: pytest.MonkeyPatch) -> Workbench:
-    point_app_at(monkeypatch, built.repo.root, built.db)
-    return built
-
-
 def app(name: str, **query: str | list[str]) -> AppTest:
-    """A page run as in the workbench (Home is the entrypoint, so links between pages resolve), with a link's
-    query parameters."""
-    at = AppTest.from_file(str(PAGES["overview"]), default_timeout=60)
-    if name != "overview":
-        at.switch_page(str(PAGES[name].relative_to(APP)))
-    at.query_params.update(query)
-    return at
+    """The page named ``name`` in ``PAGES``, as the workbench opens it, not yet run."""
+    return app_page(str(PAGES[name].relative_to(APP)), **query)
 
 
 def page(name: str, **query: str | list[str]) -> AppTest:
@@ -55,12 +40,6 @@ def texts(at: AppTest) -> str:
     """Everything a page says in markdown, captions, infos, warnings and errors."""
     parts = [e.value for kind in ("markdown", "caption", "info", "warning", "error", "success") for e in at.get(kind)]
     return "\n".join(str(p) for p in parts)
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
 
 
 def finished(at: AppTest, bench: Workbench) -> AppTest:
@@ -92,16 +71,7 @@ def test_overview_grid_has_every_version_variant_metric_with_an_interval(bench: 
 def test_overview_shows_thumbs_up_share_beside_the_metrics(bench: Workbench) -> None:
     with ResultsStore(bench.db) as results:
         worktree = next(arm.blob for arm in results.stored_arms("math") if arm.version == "worktree")
-        feedback.record(
-            results,
-            suite="math",
-            prompt="math",
-            blob=worktree,
-            variant="plain",
-            case_id="one_plus_one",
-            output="x",
-            thumbs_up=True,
-        )
+        vote(results, worktree, "one_plus_one", "x", suite="math")
     try:
         grid = ok(page("overview")).dataframe[0].value
         assert grid.loc["worktree", "thumbs_up · plain"].startswith("1.00 [")

@@ -13,25 +13,18 @@ from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa
 from streamlit.testing.v1 import AppTest
 
-from promptarena import feedback, metrics
+from promptarena import metrics
 from promptarena.engine import run_suite
 from promptarena.gitstore import PromptStore
 from promptarena.metrics import Metric, Score
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from promptarena.types import Case, Prediction
-from tests.support.repos import COUNTRIES, qa_repo, results_db
-from tests.support.workbench import APP, XSS_SCRIPT, build_workbench, point_app_at
+from tests.support.repos import COUNTRIES, HEAD_ANSWERS, qa_repo, results_db
+from tests.support.votes import vote
+from tests.support.workbench import APP, XSS_SCRIPT, app_page, build_workbench, ok, point_app_at
 
 PAGE = APP / "pages" / "7_Judge_agreement.py"
-HEAD_ANSWERS = {
-    "France": "I do not know",
-    "Japan": "Tokyo",
-    "Italy": "It is Rome",
-    "Spain": "Madrid",
-    "Peru": "I do not know",
-    "Chile": "Santiago, of course",
-}
 # people's votes on HEAD's outputs: italy and spain are where the one-word judge and people disagree
 VOTES = {
     "france": [("ann", False)],
@@ -72,27 +65,11 @@ def cast_votes(root: Path) -> None:
     with ResultsStore(root / ".promptarena" / "results.db") as results:
         for case, votes in VOTES.items():
             for name, up in votes:
-                feedback.record(
-                    results,
-                    suite="qa",
-                    prompt="qa",
-                    blob=blob,
-                    variant="plain",
-                    case_id=case,
-                    output=HEAD_ANSWERS[case.capitalize()],
-                    thumbs_up=up,
-                    name=name,
-                )
+                vote(results, blob, case, HEAD_ANSWERS[case.capitalize()], up, name=name)
 
 
 def page(**query: str) -> AppTest:
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
-    at.switch_page(str(PAGE.relative_to(APP)))
-    at.query_params.update(query)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
+    return ok(app_page(str(PAGE.relative_to(APP)), **query).run())
 
 
 def test_the_judge_is_checked_against_the_votes_and_its_disagreements_listed_with_its_reasons(judged: Path) -> None:
@@ -155,17 +132,7 @@ def test_html_in_a_disagreeing_output_is_shown_as_text(tmp_path: Path, monkeypat
     point_app_at(monkeypatch, bench.repo.root, bench.db)
     with ResultsStore(bench.db) as results:
         arm = next(a for a in results.stored_arms("math") if a.version == "worktree" and a.variant == "plain")
-        feedback.record(
-            results,
-            suite="math",
-            prompt="math",
-            blob=arm.blob,
-            variant="plain",
-            case_id="html_script",
-            output=XSS_SCRIPT,
-            thumbs_up=True,  # exact_match fails it: a disagreement
-            name="ann",
-        )
+        vote(results, arm.blob, "html_script", XSS_SCRIPT, suite="math", name="ann")  # exact_match fails it
     at = page(agree_suite="math")
     assert XSS_SCRIPT in [c.value for c in at.code]
     assert all(XSS_SCRIPT not in m.value and "<script" not in m.value for m in at.markdown)

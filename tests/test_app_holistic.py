@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from promptarena import feedback
 from promptarena.store import ResultsStore
 from tests.support.cli import evals
-from tests.support.workbench import APP, point_app_at
+from tests.support.workbench import APP, ok, point_app_at
 from tests.test_holistic_run import review_repo
 
 
@@ -28,14 +28,8 @@ def bench(repo_db: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> tuple[
     return repo_db
 
 
-def _ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
-
-
 def test_holistic_page_charts_each_dimension_over_the_commits(bench) -> None:
-    at = _ok(AppTest.from_file(str(APP / "pages" / "6_Holistic.py"), default_timeout=60).run())
+    at = ok(AppTest.from_file(str(APP / "pages" / "6_Holistic.py"), default_timeout=60).run())
     table = at.dataframe[0].value
     assert list(table.columns) == [
         "accuracy",
@@ -56,7 +50,7 @@ def test_holistic_page_charts_each_dimension_over_the_commits(bench) -> None:
 def test_case_explorer_shows_perturbed_inputs_and_outputs_with_feedback(bench) -> None:
     at = AppTest.from_file(str(APP / "pages" / "3_Case_explorer.py"), default_timeout=60).run()
     at.selectbox(key="explorer_case").select("nurse").run()
-    _ok(at)
+    ok(at)
     labels = [e.label for e in at.expander]
     assert "Perturbed inputs and outputs (6)" in labels
     codes = [c.value for c in at.code]
@@ -64,7 +58,7 @@ def test_case_explorer_shows_perturbed_inputs_and_outputs_with_feedback(bench) -
     assert any(c.startswith("system:\nLabel the review") and "Review" in c for c in codes)  # a layout
     buttons = [b.key for b in at.button if b.key and b.key.endswith("-gender_male-up")]
     at.button(key=buttons[0]).click().run()
-    _ok(at)
+    ok(at)
     with ResultsStore(bench[1]) as results:
         (vote,) = feedback.votes(results, "review", case_id="nurse")
         with results.write() as conn:

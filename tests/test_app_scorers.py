@@ -12,20 +12,13 @@ from streamlit.testing.v1 import AppTest
 from tests.support.cli import cli, exited
 from tests.support.repos import edit_suite, results_db
 from tests.support.scorers import SCORERS, scorer_repo
-from tests.support.workbench import APP, point_app_at
+from tests.support.workbench import app_page, ok, point_app_at
 
 PAGES = ["Home.py", "pages/1_Prompt_history.py", "pages/2_Compare.py", "pages/3_Case_explorer.py", "pages/4_Runs.py"]
 
 
 def page(path: str, **query: str) -> AppTest:
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
-    if path != "Home.py":
-        at.switch_page(path)
-    at.query_params.update(query)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
+    return ok(app_page(path, **query).run())
 
 
 def texts(at: AppTest) -> str:

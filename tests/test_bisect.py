@@ -17,6 +17,7 @@ from promptarena.views import score_drops, suite_entries
 from tests.support.cli import cli, exited
 from tests.support.git import GitRepo
 from tests.support.repos import COUNTRIES, QA_V1, count_rows, qa_cases, results_db, write_suite
+from tests.support.workbench import APP, ok, point_app_at
 
 RIGHT = {f"Capital of {c}?": city for c, city in {**COUNTRIES, "Germany": "Berlin"}.items()}
 HALF_WRONG = {f"Capital of {c}?!": "no idea" for c in list(COUNTRIES)[:3]}  # matched before RIGHT: 3 of 6 wrong
@@ -77,6 +78,13 @@ def history(
     return repo, shas
 
 
+def run_each_version(repo: GitRepo, shas: list[str]) -> None:
+    """Evaluate the prompt at every commit of the history but edit 4, which changed only the cases."""
+    with PromptStore(repo.root) as store, ResultsStore(results_db(repo)) as results:
+        suite = load_suite(repo.root / "evals" / "qa.yaml", repo.root)
+        run_suite(suite, store, results, versions=[store.version_at("capital", s) for s in shas if s != shas[4]])
+
+
 def bisect(repo: GitRepo, good: str, bad: str, **kwargs: object):  # noqa: ANN201 - a Bisection
     with PromptStore(repo.root) as store, ResultsStore(results_db(repo)) as results:
         suite = load_suite(repo.root / "evals" / "qa.yaml", repo.root)
@@ -131,9 +139,7 @@ def test_a_rerun_generates_nothing(tmp_path: Path) -> None:
 
 def test_a_bisect_after_a_run_generates_nothing(tmp_path: Path) -> None:
     repo, shas = history(tmp_path, edits=8, first_bad=5)
-    with PromptStore(repo.root) as store, ResultsStore(results_db(repo)) as results:
-        suite = load_suite(repo.root / "evals" / "qa.yaml", repo.root)
-        run_suite(suite, store, results, versions=[store.version_at("capital", s) for s in shas if s != shas[4]])
+    run_each_version(repo, shas)
     generations = count_rows(results_db(repo), "generations")
 
     outcome = bisect(repo, shas[0], "HEAD")
@@ -222,10 +228,9 @@ def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(tmp_path: Path, 
 
 def test_history_marks_where_the_stored_score_dropped_without_generating(tmp_path: Path) -> None:
     repo, shas = history(tmp_path, edits=6, first_bad=5)
+    run_each_version(repo, shas)
+    generations = count_rows(results_db(repo), "generations")
     with PromptStore(repo.root) as store, ResultsStore(results_db(repo)) as results:
-        suite = load_suite(repo.root / "evals" / "qa.yaml", repo.root)
-        run_suite(suite, store, results, versions=[store.version_at("capital", s) for s in shas if s != shas[4]])
-        generations = count_rows(results_db(repo), "generations")
         drops = score_drops(results, store, "capital", suite_entries(repo.root, results))
     assert [(d.version, d.before, d.metric, d.comparison.verdict) for d in drops] == [
         (shas[5][:7], shas[3][:7], "exact_match", "worse")  # edit 4 changed the cases only: same prompt text
@@ -238,15 +243,9 @@ def test_history_page_marks_the_commit_where_the_score_dropped(tmp_path: Path, m
     from streamlit.testing.v1 import AppTest
 
     repo, shas = history(tmp_path, edits=6, first_bad=5)
-    with PromptStore(repo.root) as store, ResultsStore(results_db(repo)) as results:
-        suite = load_suite(repo.root / "evals" / "qa.yaml", repo.root)
-        run_suite(suite, store, results, versions=[store.version_at("capital", s) for s in shas if s != shas[4]])
-    app = Path(__file__).resolve().parents[1] / "app"
-    monkeypatch.syspath_prepend(str(app))
-    monkeypatch.setenv("PROMPTARENA_REPO", str(repo.root))
-    monkeypatch.setenv("PROMPTARENA_DB", str(results_db(repo)))
-    at = AppTest.from_file(str(app / "pages" / "1_Prompt_history.py"), default_timeout=60).run()
-    assert not at.exception and not at.error
+    run_each_version(repo, shas)
+    point_app_at(monkeypatch, repo.root, results_db(repo))
+    at = ok(AppTest.from_file(str(APP / "pages" / "1_Prompt_history.py"), default_timeout=60).run())
     drops = next(d.value for d in at.dataframe if d.value.columns[0] == "")
     assert drops.to_dict("records")[0] | {"p": None} == {
         "": "⚠ dropped here",

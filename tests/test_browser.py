@@ -8,14 +8,13 @@ else into the test's temporary folder.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from promptarena import feedback
 from promptarena.store import ResultsStore
-from tests.support.browser import chromium_page, open_page, screenshots_dir, served_workbench, settle
+from tests.support.browser import open_page, screenshots_dir, settle
 from tests.support.workbench import XSS_IMG, XSS_SCRIPT, Workbench
 
 pytestmark = pytest.mark.browser
@@ -30,22 +29,8 @@ PAGES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workbench]]:
-    """`evals ui` on the fixture repository and database; yields its base URL."""
-    with served_workbench(tmp_path_factory, "browser") as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def browser_page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    with chromium_page(tmp_path_factory.mktemp("chromium-profile")) as page:
-        yield page
-
-
-def test_thumbs_up_on_compare_lands_in_sqlite(server, browser_page, tmp_path: Path) -> None:  # noqa: ANN001
+def test_thumbs_up_on_compare_lands_in_sqlite(server, page, tmp_path: Path) -> None:  # noqa: ANN001
     url, bench = server
-    page = browser_page
     open_page(page, f"{url}/Compare", "Outputs side by side")
     before = _votes(bench)
     page.get_by_role("button", name="👍").first.click()
@@ -71,9 +56,8 @@ def _votes(bench: Workbench) -> list[feedback.Vote]:
 
 
 @pytest.mark.parametrize(("path", "name", "marker"), PAGES)
-def test_every_page_renders_in_the_browser(server, browser_page, tmp_path: Path, path, name, marker) -> None:  # noqa: ANN001
+def test_every_page_renders_in_the_browser(server, page, tmp_path: Path, path, name, marker) -> None:  # noqa: ANN001
     url, _ = server
-    page = browser_page
     open_page(page, f"{url}/{path}", marker)
     assert page.locator('[data-testid="stException"]').count() == 0
     if name == "case_explorer":

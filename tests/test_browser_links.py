@@ -3,27 +3,13 @@ in Compare opens in the Case explorer with the same suite and arms."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 
-from tests.support.browser import chromium_page, open_page, served_workbench, settle
-from tests.support.workbench import Workbench
+from tests.support.browser import open_page, settle
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workbench]]:
-    with served_workbench(tmp_path_factory, "links") as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    with chromium_page(tmp_path_factory.mktemp("chromium-links")) as page:
-        yield page
 
 
 def chosen(page, label: str) -> str:  # noqa: ANN001 - a Playwright page

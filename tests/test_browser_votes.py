@@ -24,7 +24,6 @@ from tests.support.browser import (
     chromium_page,
     open_page,
     screenshots_dir,
-    served_workbench,
     settle,
     settle_rerun,
 )
@@ -36,14 +35,9 @@ CASE = "one_plus_one"
 NAME_BOX = "Your name (optional, stored with feedback)"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Workbench]]:
-    with served_workbench(tmp_path_factory, "votes") as served:
-        yield served
-
-
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[object]:
+    """A page of its own for each test, with a fresh profile."""
     with chromium_page(tmp_path / "chromium-profile") as page:
         yield page
 

@@ -15,12 +15,13 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from promptarena import feedback, jobs
+from promptarena import jobs
 from promptarena.cli import main
-from promptarena.store import MIGRATIONS, ResultsStore, tables
+from promptarena.store import ResultsStore, tables
 from tests.support.cli import EVALS, exited
 from tests.support.mounts import on_a_read_only_mount
-from tests.support.repos import COUNTRIES, qa_repo
+from tests.support.repos import COUNTRIES, database_at, qa_repo
+from tests.support.votes import vote
 
 N = len(COUNTRIES)
 
@@ -70,17 +71,7 @@ def teammates(tmp_path: Path) -> tuple[Path, Path]:
     _run(bob.root, "HEAD~1", "HEAD")
     with ResultsStore(_db(bob.root)) as results:
         arm = results.stored_arms("qa")[0]
-        feedback.record(
-            results,
-            suite="qa",
-            prompt="qa",
-            blob=arm.blob,
-            variant=arm.variant,
-            case_id="france",
-            output="Paris",
-            thumbs_up=True,
-            name="Bob",
-        )
+        vote(results, arm.blob, "france", "Paris", variant=arm.variant, name="Bob")
     return alice.root, bob.root
 
 
@@ -284,12 +275,7 @@ def _older(db: Path, version: int = 2) -> None:
     runs = runs.fetchall()
     conn.close()
     db.unlink()
-    conn = sqlite3.connect(db)
-    conn.executescript("".join(MIGRATIONS[:version]) + f"PRAGMA user_version = {version};")
-    conn.executemany(f"INSERT INTO runs VALUES ({', '.join('?' * 8)})", runs)
-    conn.executemany(f"INSERT INTO generations VALUES ({', '.join('?' * 9)})", generations)
-    conn.commit()
-    conn.close()
+    database_at(db, version, runs=runs, generations=generations)
 
 
 def test_an_older_file_is_migrated_in_a_copy_and_left_as_it_was(teammates, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import yaml
 from tests.support.cli import EVALS, cli, evals, exited
 from tests.support.git import GitRepo
 from tests.support.repos import COUNTRIES, QA_V1, count_rows, qa_repo, results_db, write_suite
+from tests.support.votes import vote
 
 N = len(COUNTRIES)
 
@@ -207,7 +208,6 @@ def test_help_on_every_command() -> None:
 
 
 def test_thumbs_up_share_is_shown_and_gated(tmp_path: Path) -> None:
-    from promptarena import feedback
     from promptarena.gitstore import PromptStore
     from promptarena.store import ResultsStore
 
@@ -219,16 +219,7 @@ def test_thumbs_up_share_is_shown_and_gated(tmp_path: Path) -> None:
     head = PromptStore(repo.root).resolve("qa@HEAD")
     with ResultsStore(results_db(repo)) as results:
         for case_id, up in [("france", True), ("japan", False), ("italy", False)]:
-            feedback.record(
-                results,
-                suite="qa",
-                prompt="qa",
-                blob=head.blob,
-                variant="plain",
-                case_id=case_id,
-                output="x",
-                thumbs_up=up,
-            )
+            vote(results, head.blob, case_id, "x", up)
     out = cli("run", "--repo", str(repo.root))
     exited(out, 1)
     assert "thumbs_up" in next(line for line in out.stdout.splitlines() if "exact_match" in line)

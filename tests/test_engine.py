@@ -16,6 +16,7 @@ from promptarena.metrics import get_metric, metrics
 from promptarena.report import suite_table, summary_json
 from promptarena.store import ResultsStore
 from promptarena.suite import Spec, load_suite
+from tests.support.clock import FakeClock
 from tests.support.repos import COUNTRIES, qa_repo
 
 
@@ -153,57 +154,60 @@ def test_metric_scores_are_cached(setup) -> None:
     assert again.arms[1].summary["counted"].mean == 1.0
 
 
-# --- latency and throughput --------------------------------------------------------------------------
+# --- latency and throughput: the fake backend's delays pass on a fake clock, which the engine reads too ----
 
 
 def test_concurrent_samples_give_one_samples_latency_not_their_sum(setup) -> None:
     _, store, suite, results = setup
     sc = Spec("self_consistency", {"samples": 5, "temperature": 0.7})
     suite = dataclasses.replace(suite, cases=suite.cases[:1])
-    backend = FakeBackend(default="Paris", delay_s=0.05, concurrency=5)
-    out = run_suite(suite, store, results, backend=backend, variants=[sc], versions=[store.resolve("qa@HEAD")])
+    clock = FakeClock()
+    backend = FakeBackend(default="Paris", delay_s=0.05, concurrency=5, clock=clock)
+    version = [store.resolve("qa@HEAD")]
+    out = run_suite(suite, store, results, backend=backend, variants=[sc], versions=version, clock=clock)
     (pred,) = out.arms[0].predictions
-    assert len(pred.generations) == 5
-    assert all(0.05 <= g.latency_s < 0.09 for g in pred.generations)
-    assert pred.latency_s == pytest.approx(max(g.latency_s for g in pred.generations))
-    assert pred.latency_s < 0.09 < sum(g.latency_s for g in pred.generations)
-    assert out.arms[0].latency_p50 == pytest.approx(pred.latency_s)
+    assert [g.latency_s for g in pred.generations] == pytest.approx([0.05] * 5)  # one wave of five
+    assert pred.latency_s == pytest.approx(0.05)  # the slowest sample's, not the sum
+    assert out.arms[0].latency_p50 == pytest.approx(0.05)
+    assert clock.now() == pytest.approx(1000.05)
 
 
 def test_a_queued_batch_counts_each_requests_wait(setup) -> None:
     _, store, suite, results = setup
     suite = dataclasses.replace(suite, cases=suite.cases[:3])
-    out = run_suite(
-        suite, store, results, backend=FakeBackend(default="Paris", delay_s=0.03), versions=[store.resolve("qa@HEAD")]
-    )
-    latencies = sorted(p.latency_s for p in out.arms[0].predictions)
-    assert [round(x / 0.03) for x in latencies] == [1, 2, 3]  # one at a time: queue wait plus own delay
+    clock = FakeClock()
+    backend = FakeBackend(default="Paris", delay_s=0.03, clock=clock)
+    out = run_suite(suite, store, results, backend=backend, versions=[store.resolve("qa@HEAD")], clock=clock)
+    latencies = [p.latency_s for p in out.arms[0].predictions]
+    assert latencies == pytest.approx([0.03, 0.06, 0.09])  # one at a time: queue wait plus own delay
 
 
 def test_judge_rounds_add_up(setup) -> None:
     _, store, suite, results = setup
     suite = dataclasses.replace(suite, cases=suite.cases[:1])
     judge = Spec("judge", {"samples": 3, "temperature": 0.7})
-    backend = FakeBackend(default="1. Paris", delay_s=0.04, concurrency=8)
-    out = run_suite(suite, store, results, backend=backend, variants=[judge], versions=[store.resolve("qa@HEAD")])
+    clock = FakeClock()
+    backend = FakeBackend(default="1. Paris", delay_s=0.04, concurrency=8, clock=clock)
+    version = [store.resolve("qa@HEAD")]
+    out = run_suite(suite, store, results, backend=backend, variants=[judge], versions=version, clock=clock)
     (pred,) = out.arms[0].predictions
-    candidates, verdict = pred.generations[:3], pred.generations[3]
-    assert pred.latency_s == pytest.approx(max(g.latency_s for g in candidates) + verdict.latency_s)
-    assert 0.08 <= pred.latency_s < 0.14
+    assert [g.latency_s for g in pred.generations] == pytest.approx([0.04] * 4)  # 3 candidates, then the verdict
+    assert pred.latency_s == pytest.approx(0.08)  # the candidates' round, then the verdict's
     (row,) = results.results(out.run_id)
     assert row["details"]["rounds"] == [3, 1]
 
 
 def test_arm_throughput_is_tokens_over_the_span_they_were_generated_in(setup) -> None:
     _, store, suite, results = setup
-    backend = FakeBackend(default="one two three four", delay_s=0.02, concurrency=len(suite.cases))
+    clock = FakeClock()
+    backend = FakeBackend(default="one two three four", delay_s=0.02, concurrency=3, clock=clock)
     version = [store.resolve("qa@HEAD")]
-    out = run_suite(suite, store, results, backend=backend, versions=version)
+    out = run_suite(suite, store, results, backend=backend, versions=version, clock=clock)
     arm = out.arms[0]
-    tokens = 4 * len(suite.cases)
-    assert tokens / 0.04 < arm.tokens_per_s <= tokens / 0.02  # all cases in one 0.02 s wave
+    assert arm.tokens_per_s == pytest.approx(4 * len(suite.cases) / 0.04)  # six cases in two 0.02 s waves of 3
+    assert out.generation_s == pytest.approx(0.04)
     assert summary_json(out)["arms"][0]["tokens_per_s"] == arm.tokens_per_s
-    cached = run_suite(suite, store, results, backend=backend, versions=version)
+    cached = run_suite(suite, store, results, backend=backend, versions=version, clock=clock)
     assert math.isnan(cached.arms[0].tokens_per_s)
     assert cached.arms[0].latency_p50 == pytest.approx(arm.latency_p50)  # from the stored generations
     assert "tok/s" in [c.header for c in suite_table(out).columns]

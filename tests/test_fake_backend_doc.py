@@ -3,24 +3,21 @@ snippet in it holds options that the fake backend accepts."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
 from promptarena.backends.options import validate_options
+from tests.support.docs import documented_files, users_pytest
 from tests.support.git import GitRepo
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "fake-backend.md"
-FILE_BLOCK = re.compile(r"^`([\w./-]+)`:\n\n```\w*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 YAML_BLOCK = re.compile(r"^```yaml\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
 def test_the_documented_user_test_passes(tmp_path: Path) -> None:
-    files = dict(FILE_BLOCK.findall(DOC.read_text(encoding="utf-8")))
+    files = documented_files(DOC)
     assert set(files) == {
         "prompts/capitals.prompt",
         "evals/cases/capitals.jsonl",
@@ -31,16 +28,7 @@ def test_the_documented_user_test_passes(tmp_path: Path) -> None:
     for path, text in files.items():
         repo.write(path, text)
     repo.commit("capitals")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("PROMPTARENA_DB", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_prompts.py"],
-        cwd=repo.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = users_pytest(repo.root, "tests/test_prompts.py")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
 

@@ -27,7 +27,7 @@ from tests.support.cli import EVALS, cli, evals, exited
 from tests.support.git import GitRepo
 from tests.support.mounts import on_a_full_disk
 from tests.support.net import answers, free_port, wait_for_streamlit
-from tests.support.repos import COUNTRIES, QA_V1, count_rows, edit_suite, qa_repo, results_db, write_suite
+from tests.support.repos import COUNTRIES, QA_V1, count_rows, edit_suite, qa_repo, results_db, statuses, write_suite
 
 N = len(COUNTRIES)
 BUG = "error: this is a bug in promptarena; please report it with the traceback below"
@@ -47,14 +47,6 @@ def in_repo(repo: GitRepo, *args: str) -> Result:
 def stored(repo: GitRepo) -> tuple[int, int]:
     """(runs, generations) in the repository's results database."""
     return count_rows(results_db(repo), "runs"), count_rows(results_db(repo), "generations")
-
-
-def statuses(repo: GitRepo) -> list[str]:
-    con = sqlite3.connect(results_db(repo))
-    try:
-        return [row[0] for row in con.execute("SELECT status FROM runs ORDER BY started_at, rowid")]
-    finally:
-        con.close()
 
 
 @pytest.fixture

@@ -3,31 +3,11 @@ second click that withdraws, comments beside the outputs, and a name that stays 
 
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from promptarena import feedback
 from promptarena.store import ResultsStore
-from tests.support.workbench import APP, Workbench, build_workbench, point_app_at
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Workbench:
-    return build_workbench(tmp_path_factory.mktemp("bench"))
-
-
-@pytest.fixture
-def bench(built: Workbench, monkeypatch: pytest.MonkeyPatch) -> Workbench:
-    point_app_at(monkeypatch, built.repo.root, built.db)
-    yield built
-    with ResultsStore(built.db) as results, results.write() as conn:
-        conn.execute("DELETE FROM feedback")
-
-
-def ok(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    assert not at.error, [e.value for e in at.error]
-    return at
+from tests.support.workbench import APP, Workbench, ok
 
 
 def explorer() -> tuple[AppTest, str]:

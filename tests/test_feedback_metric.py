@@ -12,6 +12,7 @@ from promptarena.metrics import get_metric
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from tests.support.repos import qa_repo
+from tests.support.votes import vote
 
 
 def test_thumbs_up_is_a_registered_feedback_metric() -> None:
@@ -35,17 +36,7 @@ def test_an_arms_votes_are_summarized_as_its_metric_says(tmp_path: Path) -> None
     with ResultsStore(tmp_path / "r.db") as results:
         assert feedback.thumbs_up_shares(results, "qa") == {}
         for name, up in (("ada", True), ("bob", True), ("cy", False), ("dee", True)):
-            feedback.record(
-                results,
-                suite="qa",
-                prompt="qa",
-                blob="b" * 40,
-                variant="plain",
-                case_id="c",
-                output="o",
-                thumbs_up=up,
-                name=name,
-            )
+            vote(results, "b" * 40, "c", "o", up, name=name)
         ((arm, interval),) = feedback.thumbs_up_shares(results, "qa").items()
     assert (arm, interval.n, interval.mean) == (("qa", "b" * 40, "plain"), 4, 0.75)
     assert interval.low == pytest.approx(0.3006418, abs=1e-6)  # Wilson, as for any pass/fail metric

@@ -278,6 +278,23 @@ def test_greedy_is_deterministic_and_matches_plain_generate(fast, plain_greedy):
     assert first.latency_s > 0
 
 
+# Questions the embedded SmolLM2-135M-Instruct answers right, greedily: its text and its tokens, EOS included.
+KNOWN = {
+    "What is the capital of France?": ("The capital of France is Paris.", 8),
+    "What is the capital of the United Kingdom?": ("The capital of the United Kingdom is London.", 10),
+    "What is the capital of Japan?": ("The capital of Japan is Tokyo.", 8),
+}
+
+
+@pytest.mark.model
+def test_greedy_answers_known_questions_right_word_for_word(backend):
+    """The default mode's greedy answers, in one batch of prompts of two lengths (so one is left-padded), are the
+    model's right answers as known: a wrong template, mask, position or token choice changes them."""
+    gens = run(backend, [ask(q, max_new_tokens=16) for q in KNOWN])
+    assert [(g.text, g.completion_tokens, g.finish_reason) for g in gens] == [(t, n, "stop") for t, n in KNOWN.values()]
+    assert [g.prompt_tokens for g in gens] == [37, 39, 37]  # the chat template around each question
+
+
 @pytest.mark.model
 def test_fp32_on_cpu_runs_packed_kernels_and_still_answers_as_plain_generate(fast32):
     """fp32 takes oneDNN's packed matmuls and the matmul decode attention: sums in another order only, so

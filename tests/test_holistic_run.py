@@ -4,7 +4,6 @@ direct computation from the stored per-case scores, JSON, compare, and a results
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,11 @@ from promptarena.metrics.bias import bias_measures
 from promptarena.metrics.toxicity import get_scorer
 from promptarena.perturbations import perturb_vars
 from promptarena.stats import compare_family, compare_paired, mean_ci
-from promptarena.store import MIGRATIONS, ResultsStore
+from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from tests.support.cli import evals
 from tests.support.git import GitRepo
+from tests.support.repos import database_at
 
 PROMPT = """---
 description: sentiment of a review
@@ -309,18 +309,9 @@ def test_compare_family_of_worst_cases_is_the_paired_test(tmp_path: Path) -> Non
 
 def test_a_database_of_schema_3_keeps_its_results_as_written(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
-    conn = sqlite3.connect(db)
-    for script in MIGRATIONS[:3]:
-        conn.executescript(script)
-    conn.execute("PRAGMA user_version = 3")
-    conn.execute("INSERT INTO runs (id, suite, prompt, status, started_at, provenance) VALUES ('r', 's', 'p', "
-                 "'completed', '2024', '{}')")  # fmt: skip
-    conn.execute(
-        "INSERT INTO results VALUES ('r', 's', 'p', 'v', 'c', 'b', 'plain', 'k', 'out', 'ans', NULL, NULL, '{}', "
-        "'[]', '{\"exact_match\": 1.0}')"
-    )
-    conn.commit()
-    conn.close()
+    run = {"id": "r", "suite": "s", "prompt": "p", "status": "completed", "started_at": "2024", "provenance": "{}"}
+    row = ("r", "s", "p", "v", "c", "b", "plain", "k", "out", "ans", None, None, "{}", "[]", '{"exact_match": 1.0}')
+    database_at(db, 3, runs=[run], results=[row])
     with ResultsStore(db) as results:
         (row,) = results.results("r")
         assert row["perturbation"] == "" and row["output"] == "out"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from promptarena.store import MIGRATIONS, ResultsStore
 from promptarena.suite import load_suite
 from tests.support.cli import evals
 from tests.support.git import GitRepo
-from tests.support.repos import COUNTRIES, qa_repo
+from tests.support.repos import COUNTRIES, database_at, qa_repo
 
 N = len(COUNTRIES)
 RIGHT = {f"Capital of {c}?": city for c, city in COUNTRIES.items()}
@@ -205,18 +204,10 @@ def test_a_bad_models_section_names_its_file_and_line(tmp_path: Path, changes, l
 
 def test_a_schema_3_database_keeps_its_results_with_no_model(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
-    conn = sqlite3.connect(db)
-    conn.executescript("".join(MIGRATIONS[:3]) + "PRAGMA user_version = 3;")
-    conn.execute(
-        "INSERT INTO runs (id, suite, prompt, status, started_at, provenance) VALUES "
-        "('r', 'qa', 'qa', 'completed', '2024-01-01', '{}')"
-    )
-    conn.execute(
-        "INSERT INTO results VALUES ('r', 'qa', 'qa', 'abc1234', 'abc1234', 'b', 'plain', 'france', 'Paris', "
-        "'Paris', NULL, NULL, '{}', '[]', '{\"exact_match\": 1.0}')"
-    )
-    conn.commit()
-    conn.close()
+    run = {"id": "r", "suite": "qa", "prompt": "qa", "status": "completed", "started_at": "2024", "provenance": "{}"}
+    arm = ("abc1234", "abc1234", "b", "plain")  # version, commit, blob, variant
+    row = ("r", "qa", "qa", *arm, "france", "Paris", "Paris", None, None, "{}", "[]", '{"exact_match": 1.0}')
+    database_at(db, 3, runs=[run], results=[row])
     with ResultsStore(db) as results:
         (row,) = results.results("r")
         assert row["model"] == "" and row["answer"] == "Paris"
@@ -234,8 +225,15 @@ def test_perturbed_cases_of_two_models_are_stored_apart(tmp_path: Path) -> None:
     keys = {(r["model"], r["perturbation"]) for r in rows}
     assert keys == {("base", ""), ("base", "lowercase"), ("tuned", ""), ("tuned", "lowercase")}
     assert len(rows) == 4 * N
-    for arm in out.arms:
-        assert arm.holistic is not None
+    right = dict.fromkeys(keys, 0.0)
+    for r in rows:
+        right[r["model"], r["perturbation"]] += r["scores"]["exact_match"]
+    assert right == {("base", ""): N, ("tuned", ""): N // 2, ("base", "lowercase"): 0, ("tuned", "lowercase"): 0}
+    # The scripted answers match "Capital of France?" only: lowercased, every case is echoed back, wrong.
+    assert [(a.arm.model, a.holistic.metric) for a in out.arms] == [("base", "exact_match"), ("tuned", "exact_match")]
+    assert [a.holistic.robustness.means for a in out.arms] == [{"lowercase": 0.0}, {"lowercase": 0.0}]
+    assert [a.holistic.robustness.unperturbed for a in out.arms] == [1.0, 0.5]
+    assert [a.holistic.robustness.drops for a in out.arms] == [{"lowercase": 1.0}, {"lowercase": 0.5}]
 
 
 def test_the_holistic_view_keeps_one_series_per_model(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from promptarena.data import table
 from promptarena.errors import ConfigError
 from promptarena.perturbations import get_perturbation, perturb_vars, perturbations
 from promptarena.perturbations.formats import format_variants, formats
@@ -29,8 +30,64 @@ PROTECTED = [
 ROBUSTNESS = ["typos", "lowercase", "contractions", "expansions", "whitespace", "filler_words", "misspellings"]
 
 
+# Something for every perturbation to act on: capitals and spaces, a negation to contract and a contraction to
+# expand, listed misspellings, gendered terms, and listed names of both groups and genders.
+ACTS_ON = (
+    "He told his sister that Emily, Greg and Jamal do not receive separate letters; "
+    "I'm sure they don't definitely believe her."
+)
+MISSPELT = dict(table("misspellings.tsv"))
+TERMS = {"male": {m for m, _ in table("gender_terms.tsv")}, "female": {f for _, f in table("gender_terms.tsv")}}
+NAMES = {name: (group, gender) for name, group, gender in table("names.tsv")}
+FILLER = r" (?:uh|um|er|you know|I mean)(?= )"
+
+
 def _perturb(name: str, text: str = TEXT, seed: int = 0, case_id: str = "case-1") -> str:
     return perturb_vars({"text": text}, name, seed, case_id)["text"]
+
+
+def _swapped(before: str, after: str) -> list[tuple[str, str]]:
+    """The words a rewrite that keeps the word count changed, as (before, after) pairs."""
+    old, new = re.findall(r"[\w']+", before), re.findall(r"[\w']+", after)
+    assert len(old) == len(new), (before, after)
+    return [(a, b) for a, b in zip(old, new, strict=True) if a != b]
+
+
+def _to_gender(gender: str, before: str, after: str) -> bool:
+    """Every changed word is a term or listed name of ``gender``, and no term of the other gender is left."""
+    other = {"male": "female", "female": "male"}[gender]
+    moved = all(b.lower() in TERMS[gender] or NAMES.get(b, ("", ""))[1] == gender for _, b in _swapped(before, after))
+    return moved and not any(w.lower() in TERMS[other] - TERMS[gender] for w in re.findall(r"\w+", after))
+
+
+def _to_group(group: str, before: str, after: str) -> bool:
+    """Every changed word is a listed name moved into ``group``, keeping its gender; no other group's name is left."""
+    moved = all(NAMES[b] == (group, NAMES[a][1]) for a, b in _swapped(before, after))
+    return moved and all(NAMES[w][0] == group for w in re.findall(r"\w+", after) if w in NAMES)
+
+
+# How each perturbation changes a text that has something for it: an identity rewrite fails every one.
+HOW = {
+    "typos": lambda a, b: all(len(x) == len(y) for x, y in _swapped(a, b)),
+    "lowercase": lambda a, b: all(y == x.lower() for x, y in _swapped(a, b)),
+    "contractions": lambda a, b: b.count("'") > a.count("'") and len(b.split()) < len(a.split()),
+    "expansions": lambda a, b: b.count("'") < a.count("'") and len(b.split()) > len(a.split()),
+    "whitespace": lambda a, b: b.split() == a.split(),
+    "filler_words": lambda a, b: re.sub(FILLER, "", b) == a,
+    "misspellings": lambda a, b: all(MISSPELT[x.lower()] == y.lower() for x, y in _swapped(a, b)),
+    "gender_female": lambda a, b: _to_gender("female", a, b),
+    "gender_male": lambda a, b: _to_gender("male", a, b),
+    "names_african_american": lambda a, b: _to_group("african_american", a, b),
+    "names_european_american": lambda a, b: _to_group("european_american", a, b),
+}
+
+
+def _changed_as_its_kind(name: str, before: str, outs: list[str]) -> None:
+    """Assert that perturbation ``name`` rewrote ``before`` in at least one of ``outs`` (a random rewrite may
+    leave it as it is under some seed), and each rewrite in the way that perturbation does."""
+    assert any(out != before for out in outs), f"{name} left the text as it was"
+    for out in outs:
+        assert out == before or HOW[name](before, out), (name, before, out)
 
 
 def test_registry_holds_every_perturbation_and_suggests_a_close_name() -> None:
@@ -43,9 +100,22 @@ def test_registry_holds_every_perturbation_and_suggests_a_close_name() -> None:
         get_perturbation("typo")
 
 
+def _rewrites(name: str, text: str, seeds: int) -> list[str]:
+    """``text`` perturbed by ``name`` under each of the first ``seeds`` seeds, checked to be its kind of rewrite."""
+    outs = [_perturb(name, text, seed=seed) for seed in range(seeds)]
+    _changed_as_its_kind(name, text, outs)
+    return outs
+
+
+def test_every_perturbation_says_how_it_changes_a_text() -> None:
+    assert sorted(HOW) == sorted(perturbations.names())
+
+
 @pytest.mark.parametrize("name", sorted(perturbations.names()))
 def test_same_inputs_give_the_same_output(name: str) -> None:
-    assert _perturb(name) == _perturb(name)
+    out = _perturb(name, ACTS_ON)
+    assert out == _perturb(name, ACTS_ON)
+    _changed_as_its_kind(name, ACTS_ON, [out])
 
 
 @pytest.mark.parametrize("name", ["typos", "whitespace", "filler_words"])
@@ -57,8 +127,7 @@ def test_the_seed_and_the_case_change_the_random_choices(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(perturbations.names()))
 def test_numbers_urls_addresses_and_template_text_are_never_changed(name: str) -> None:
-    for seed in range(5):
-        out = _perturb(name, seed=seed)
+    for out in _rewrites(name, f"{TEXT} {ACTS_ON}", seeds=5):
         for span in PROTECTED:
             assert span in out, (name, span, out)
 
@@ -72,8 +141,7 @@ NUMBER_TEXT = (
 
 @pytest.mark.parametrize("name", sorted(perturbations.names()))
 def test_numbers_written_as_words_are_never_changed(name: str) -> None:
-    for seed in range(20):
-        out = _perturb(name, NUMBER_TEXT, seed=seed)
+    for out in _rewrites(name, f"{NUMBER_TEXT} {ACTS_ON}", seeds=20):
         for word in NUMBER_WORDS:
             assert re.search(rf"\b{word}\b", out), (name, word, out)
     # a word that only contains a number word is text like any other
@@ -120,7 +188,7 @@ def test_contractions_and_expansions_on_fixed_sentences() -> None:
 def test_whitespace_keeps_every_word_and_line() -> None:
     text = "Line one has words.\nLine two too."
     out = _perturb("whitespace", text, seed=1)
-    assert out.split() == text.split() and out.count("\n") == 1
+    assert out != text and out.split() == text.split() and out.count("\n") == 1
     assert _perturb("whitespace") != TEXT and _perturb("whitespace").split() == TEXT.split()
 
 

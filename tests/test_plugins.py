@@ -22,7 +22,7 @@ from promptarena.store import ResultsStore
 from tests.support.cli import evals
 from tests.support.git import GitRepo
 from tests.support.plugins import write_distribution
-from tests.support.repos import results_db
+from tests.support.repos import QA_V1, results_db
 
 ACME = '''"""A plugin of promptarena: one entry of each kind."""
 
@@ -120,18 +120,7 @@ ENTRY_POINTS = {
     "promptarena.toxicity_scorers": {"caps": "acme_promptarena:caps"},
 }
 
-PROMPT = """---
-description: capitals
-variables:
-  country: the country
-parameters:
-  max_new_tokens: 16
-answer:
-  extract: last_word
----
-user:
-Capital of {{ country }}?
-"""
+PROMPT = QA_V1.replace("extract: first_line", "extract: last_word")
 
 CASES = [
     {"id": "france", "vars": {"country": "France"}, "reference": "Paris"},
@@ -174,7 +163,7 @@ def plugin_repo(root: Path) -> GitRepo:
     and a second suite that names none of them."""
     repo = GitRepo(root)
     repo.write("prompts/capitals.prompt", PROMPT)
-    repo.write("prompts/plain.prompt", PROMPT.replace("extract: last_word", "extract: first_line"))
+    repo.write("prompts/plain.prompt", QA_V1)
     repo.write("evals/scorers.py", SCORERS)
     repo.write("evals/capitals.yaml", yaml.safe_dump(SUITE, sort_keys=False))
     plain = {"prompt": "plain", "cases": CASES, "metrics": ["exact_match"], "model": {"backend": "fake"}}

@@ -4,7 +4,6 @@ model: the table, reasons, errors, gates, the score cache, compare and bisect, a
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import pytest
 from promptarena.store import ResultsStore
 from tests.support.cli import cli, exited
 from tests.support.git import GitRepo
-from tests.support.repos import COUNTRIES, QA_V1, count_rows, edit_suite, qa_repo, results_db, write_suite
+from tests.support.repos import COUNTRIES, QA_V1, count_rows, edit_suite, qa_repo, results_db, statuses, write_suite
 from tests.support.scorers import ALL_WRONG, KNOWS, NORMALIZE, SCORERS, WORDS, scorer_repo
 
 
@@ -39,14 +38,6 @@ def line_of(repo: GitRepo, path: str, text: str) -> int:
 def stored(repo: GitRepo) -> dict[str, int]:
     db = results_db(repo)
     return {t: count_rows(db, t) for t in ("runs", "results", "generations", "scores")}
-
-
-def statuses(repo: GitRepo) -> list[str]:
-    con = sqlite3.connect(results_db(repo))
-    try:
-        return [row[0] for row in con.execute("SELECT status FROM runs ORDER BY started_at, rowid")]
-    finally:
-        con.close()
 
 
 def rows(repo: GitRepo, run_id: str) -> list[dict[str, Any]]:

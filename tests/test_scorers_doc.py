@@ -3,7 +3,6 @@ with pip and scores in a suite that names it."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,11 +10,11 @@ from pathlib import Path
 
 import yaml
 
+from tests.support import docs
 from tests.support.cli import evals
 from tests.support.git import GitRepo
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "scorers.md"
-FILE_BLOCK = re.compile(r"^`([\w./-]+)`:\n\n```\w*\n(.*?)^```", re.MULTILINE | re.DOTALL)
 REPOSITORY = {
     "evals/scorers.py",
     "evals/replies.yaml",
@@ -27,7 +26,7 @@ PLUGIN = {"acme-scorers/pyproject.toml", "acme-scorers/src/acme_scorers/__init__
 
 
 def documented_files() -> dict[str, str]:
-    files = dict(FILE_BLOCK.findall(DOC.read_text(encoding="utf-8")))
+    files = docs.documented_files(DOC)
     assert set(files) == REPOSITORY | PLUGIN
     return files
 
@@ -38,16 +37,7 @@ def test_the_documented_scorers_and_their_test_pass(tmp_path: Path) -> None:
         if path in REPOSITORY:
             repo.write(path, text)
     repo.commit("replies")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    env.pop("PROMPTARENA_DB", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_scorers.py"],
-        cwd=repo.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = docs.users_pytest(repo.root, "tests/test_scorers.py")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout
     # the table the doc shows, and the message it quotes for a misspelled function

@@ -18,6 +18,7 @@ from promptarena.engine import run_suite
 from promptarena.gitstore import PromptStore
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
+from tests.support.votes import vote
 from tests.support.workbench import Workbench, build_workbench, fake_answer
 
 
@@ -182,16 +183,7 @@ def test_feedback_is_stored_with_time_name_comment_and_output_hash(bench: Workbe
 def test_feedback_share_sits_beside_the_metrics(bench: Workbench) -> None:
     with ResultsStore(bench.db) as results:
         choice = views.arm_choices(results, "math")[0]
-        feedback.record(
-            results,
-            suite="math",
-            prompt="math",
-            blob=choice.blob,
-            variant=choice.variant,
-            case_id="x",
-            output="o",
-            thumbs_up=True,
-        )
+        vote(results, choice.blob, "x", "o", suite="math", variant=choice.variant)
         cells = views.overview(results)
     (thumbs,) = [c for c in cells if c.metric == views.THUMBS_UP]
     assert (thumbs.blob, thumbs.variant, thumbs.interval.mean, thumbs.interval.n) == (
@@ -221,25 +213,16 @@ def test_feedback_while_evals_run_writes_loses_nothing(tmp_path: Path) -> None:
     errors: list[BaseException] = []
     written = 0
 
-    def vote(i: int) -> None:
+    def click(i: int) -> None:
         with ResultsStore(bench.db) as results:  # one connection per click, as the UI does
-            feedback.record(
-                results,
-                suite="big",
-                prompt="math",
-                blob="b" * 40,
-                variant="plain",
-                case_id=f"c{i}",
-                output=f"out {i}",
-                thumbs_up=i % 2 == 0,
-            )
+            vote(results, "b" * 40, f"c{i}", f"out {i}", i % 2 == 0, suite="big", prompt="math")
 
     while_writing = 0  # votes cast while the run was open in the database
     while proc.poll() is None or written < 50:
         try:
             with ResultsStore(bench.db) as results:
                 running = any(run.status == "running" for run in results.runs())
-            vote(written)
+            click(written)
             written += 1
             while_writing += bool(running) and proc.poll() is None
         except BaseException as err:  # noqa: BLE001 - collected and asserted below
@@ -247,7 +230,7 @@ def test_feedback_while_evals_run_writes_loses_nothing(tmp_path: Path) -> None:
             break
         if written >= 2000:
             break
-    threads = [threading.Thread(target=vote, args=(written + i,)) for i in range(20)]
+    threads = [threading.Thread(target=click, args=(written + i,)) for i in range(20)]
     for t in threads:
         t.start()
     for t in threads:

@@ -11,6 +11,7 @@ import pytest
 
 from promptarena import feedback
 from promptarena.store import MIGRATIONS, ResultsStore
+from tests.support.repos import database_at
 
 BLOB = "b" * 40
 
@@ -112,21 +113,13 @@ def test_the_database_refuses_a_second_row_for_the_same_person_and_output(result
 
 def _version_5_database(path: Path) -> None:
     """A database as promptarena made it before votes had voters, with repeated clicks of one person in it."""
-    conn = sqlite3.connect(path)
-    conn.executescript("".join(MIGRATIONS[:5]) + "PRAGMA user_version = 5;")
     rows = [
         ("qa", "qa", BLOB, "plain", "c", "h1", 1, "good", "Alice", "2024-05-01T10:00:00+00:00"),
         ("qa", "qa", BLOB, "plain", "c", "h1", 1, None, "Alice", "2024-05-01T10:00:00+00:00"),
         ("qa", "qa", BLOB, "plain", "c", "h1", 1, None, None, "2024-05-01T10:00:01+00:00"),
         ("qa", "qa", BLOB, "plain", "d", "h2", 0, "bad", None, "2024-05-02T09:00:00+00:00"),
     ]
-    conn.executemany(
-        "INSERT INTO feedback (suite, prompt, blob, variant, case_id, output_hash, thumbs_up, comment, name, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    conn.commit()
-    conn.close()
+    database_at(path, 5, feedback=[(None, *row) for row in rows])  # the id is given by SQLite
 
 
 def test_the_migration_keeps_every_legacy_vote_apart(tmp_path: Path) -> None:

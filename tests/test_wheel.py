@@ -22,23 +22,12 @@ import yaml
 
 from tests.support.browser import chromium_page, open_page, screenshots_dir, workbench_server
 from tests.support.git import GitRepo
+from tests.support.repos import prompt_file
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = "wheel_capitals"
-PROMPT = """---
-description: capitals
-variables:
-  country: the country
-parameters:
-  max_new_tokens: 8
-answer:
-  extract: first_line
----
-user:
-{greeting} Capital of {{{{ country }}}}?
-"""
 PAGES = [
     ("", "Overview"),
     ("Prompt_history", "Commits"),
@@ -100,9 +89,9 @@ def user_repository(root: Path) -> GitRepo:
         "model": {"backend": "fake", "responses": {"Capital of France?": "Paris"}},
     }
     repo.write(f"evals/{SUITE}.yaml", yaml.safe_dump(suite, sort_keys=False))
-    repo.write("prompts/capitals.prompt", PROMPT.format(greeting="Hello."))
+    repo.write("prompts/capitals.prompt", prompt_file("Hello. Capital of {{ country }}?", max_new_tokens=8))
     repo.commit("capitals: first version")
-    repo.write("prompts/capitals.prompt", PROMPT.format(greeting="Hi!"))
+    repo.write("prompts/capitals.prompt", prompt_file("Hi! Capital of {{ country }}?", max_new_tokens=8))
     repo.commit("capitals: a shorter greeting")
     return repo
 

@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from tests.support.git import GitRepo
+from tests.support.repos import prompt_file
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "prompt-evals.yml"
@@ -107,21 +108,13 @@ def github(text: str, context: dict[str, str]) -> str:
     return re.sub(r"\$\{\{(.*?)\}\}", value, text)
 
 
-PROMPT = """---
-description: Name the capital city of a country.
-variables:
-  country: the country
-parameters:
-  max_new_tokens: 8
-answer:
-  extract: first_line
----
-system:
-{system}
+def capitals_prompt(system: str) -> str:
+    """The project's capitals prompt with ``system`` as its system message."""
+    return prompt_file(
+        "What is the capital of {{ country }}?", system, "Name the capital city of a country.", max_new_tokens=8
+    )
 
-user:
-What is the capital of {{{{ country }}}}?
-"""
+
 CASES = {"France": "Paris", "Japan": "Tokyo", "Italy": "Rome"}
 
 
@@ -142,7 +135,7 @@ def project_repository(root: Path) -> GitRepo:
         "model": {"backend": "transformers", "model": "default"},
     }
     repo.write("evals/capitals.yaml", yaml.safe_dump(suite, sort_keys=False))
-    repo.write("prompts/capitals.prompt", PROMPT.format(system="Reply with the name of the capital city only."))
+    repo.write("prompts/capitals.prompt", capitals_prompt("Reply with the name of the capital city only."))
     repo.commit("capitals: first version")
     return repo
 
@@ -202,7 +195,7 @@ def test_the_workflow_installs_and_evaluates_a_pull_request_in_a_fresh_environme
     upstream = project_repository(tmp_path / "upstream")
     pr = upstream.clone(tmp_path / "checkout")  # what actions/checkout gives with fetch-depth: 0
     pr.git("checkout", "-q", "-b", "terse-capitals")
-    pr.write("prompts/capitals.prompt", PROMPT.format(system="Answer with one word: the capital."))
+    pr.write("prompts/capitals.prompt", capitals_prompt("Answer with one word: the capital."))
     head = pr.commit("capitals: one word")
     base = pr.rev_parse("origin/main")
     env = runner_environment(tmp_path)

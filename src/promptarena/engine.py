@@ -27,6 +27,7 @@ from functools import cached_property
 from typing import Any
 
 from promptarena.backends import Backend, get_backend
+from promptarena.clock import WALL_CLOCK, Clock
 from promptarena.energy import measure_energy
 from promptarena.errors import PromptArenaError
 from promptarena.generator import Generator, ProgressFn, Throughput
@@ -167,12 +168,14 @@ def run_suite(
     backend: Backend | Mapping[str, Backend] | None = None,
     progress: ProgressFn | None = None,
     chunk_size: int = CHUNK,
+    clock: Clock = WALL_CLOCK,
 ) -> SuiteResult:
     """Evaluate a suite's arms on its cases and store everything.
 
     The arms are ``arms`` when given, else versions x variants (by default the suite's own) x models.
     ``backend`` serves every arm, or maps model names to backends; the others are built from the suite.
     Tasks run ``chunk_size`` first-round requests at a time, and only their scores stay in memory.
+    Generations are timed on ``clock``, the one the backends measure latency on (real time by default).
     """
     wall = time.perf_counter()
     if arms is None:
@@ -193,7 +196,7 @@ def run_suite(
         rendered[version.label] = [("", item) for item in items] + expand_items(suite, items, prompt.render)
     made: dict[int, Variant] = {id(s): make_variant(s.name, s.options) for s in variant_specs}
     backends = _backends(suite, arms, backend)
-    generators = {name: Generator(b, results, progress) for name, b in backends.items()}
+    generators = {name: Generator(b, results, progress, clock) for name, b in backends.items()}
 
     def tasks() -> Iterator[Task]:
         return (Task(arm, made[id(arm.variant)], it, col) for arm in arms for col, it in rendered[arm.version.label])

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from promptarena.backends import Backend, check_context
+from promptarena.clock import WALL_CLOCK, Clock
 from promptarena.store import ResultsStore
 from promptarena.types import Generation, GenerationRequest
 
@@ -48,8 +49,11 @@ class Throughput:
 class Generator:
     """Answers rounds of requests from the cache, generating only the misses, storing as they arrive."""
 
-    def __init__(self, backend: Backend, results: ResultsStore, progress: ProgressFn | None) -> None:
+    def __init__(
+        self, backend: Backend, results: ResultsStore, progress: ProgressFn | None, clock: Clock = WALL_CLOCK
+    ) -> None:
         self.backend = backend
+        self.clock = clock  # what load, generation and the generations' spans are timed on
         self.results = results
         self.progress = progress
         self.generated = self.cached = self.generated_tokens = 0
@@ -98,19 +102,19 @@ class Generator:
         fingerprint = self.backend.fingerprint
         if self.progress:
             self.progress("load model", 0, 1)
-        start = time.perf_counter()
+        start = self.clock.now()
         self.backend.load()
-        self.load_s += time.perf_counter() - start
+        self.load_s += self.clock.now() - start
         buffer: list[tuple[str, str, dict[str, Any], Generation]] = []
         last_flush = time.monotonic()
-        start = time.perf_counter()
+        start = self.clock.now()
         done = 0
         if self.progress:
             self.progress("generate", 0, len(todo))
         try:
             for index, generation in self.backend.generate([r for _, r in todo]):
                 key, request = todo[index]
-                now = time.perf_counter()
+                now = self.clock.now()
                 self.spans[key] = (now - generation.latency_s, now)
                 found[key] = generation
                 self.made.add(key)
@@ -128,4 +132,4 @@ class Generator:
             if buffer:
                 self.results.put_generations(buffer)
         self.generated += done
-        self.generation_s += time.perf_counter() - start
+        self.generation_s += self.clock.now() - start

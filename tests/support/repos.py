@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,18 +12,19 @@ import yaml
 
 from tests.support.git import GitRepo
 
-QA_V1 = """---
-description: capitals
-variables:
-  country: the country
-parameters:
-  max_new_tokens: 16
-answer:
-  extract: first_line
----
-user:
-Capital of {{ country }}?
-"""
+
+def prompt_file(
+    user: str, system: str = "", description: str = "capitals", max_new_tokens: int = 16, extract: str = "first_line"
+) -> str:
+    """The text of a prompt file with one variable, ``country``: front matter, a system message if any, the user's."""
+    front = (
+        f"---\ndescription: {description}\nvariables:\n  country: the country\n"
+        f"parameters:\n  max_new_tokens: {max_new_tokens}\nanswer:\n  extract: {extract}\n---\n"
+    )
+    return front + (f"system:\n{system}\n\n" if system else "") + f"user:\n{user}\n"
+
+
+QA_V1 = prompt_file("Capital of {{ country }}?")
 
 QA_V2 = QA_V1.replace("Capital of {{ country }}?", "Name the capital city of {{ country }}.")
 
@@ -34,6 +36,24 @@ COUNTRIES = {
     "Peru": "Lima",
     "Chile": "Santiago",
 }
+
+
+# v2's answers in the judge tests: exact_match passes japan and spain, contains also italy and chile.
+HEAD_ANSWERS = {
+    "France": "I do not know",
+    "Japan": "Tokyo",
+    "Italy": "It is Rome",
+    "Spain": "Madrid",
+    "Peru": "I do not know",
+    "Chile": "Santiago, of course",
+}
+
+
+def qa_responses(head: dict[str, str]) -> dict[str, str]:
+    """The fake model's script: v1 ("Capital of X?") answered right, v2 with ``head`` (country -> answer)."""
+    responses = {f"Capital of {c}?": city for c, city in COUNTRIES.items()}
+    responses.update({f"capital city of {c}.": answer for c, answer in head.items()})
+    return responses
 
 
 def qa_cases() -> list[dict[str, Any]]:
@@ -69,9 +89,9 @@ def qa_repo(root: Path, responses: dict[str, Any] | None = None, **fields: Any) 
     """
     repo = GitRepo(root)
     if responses is None:
-        responses = {f"Capital of {c}?": city for c, city in COUNTRIES.items()}
-        for i, (c, city) in enumerate(COUNTRIES.items()):
-            responses[f"capital city of {c}."] = city if i % 2 else "I do not know"
+        responses = qa_responses(
+            {c: city if i % 2 else "I do not know" for i, (c, city) in enumerate(COUNTRIES.items())}
+        )
     repo.write("prompts/qa.prompt", QA_V1)
     write_suite(repo, model={"backend": "fake", "responses": responses}, **fields)
     repo.commit("qa: first version")
@@ -100,3 +120,30 @@ def count_rows(db: Path, table: str) -> int:
         return 0
     finally:
         con.close()
+
+
+def statuses(repo: GitRepo) -> list[str]:
+    """The status of each run in the repository's results database, oldest first."""
+    con = sqlite3.connect(results_db(repo))
+    try:
+        return [row[0] for row in con.execute("SELECT status FROM runs ORDER BY started_at, rowid")]
+    finally:
+        con.close()
+
+
+def database_at(db: Path, version: int, **tables: Sequence[Mapping[str, Any] | Sequence[Any]]) -> None:
+    """A results database as promptarena at schema ``version`` left it, holding each table's rows: a row maps
+    columns to values, or gives a value for every column of that schema in order."""
+    from promptarena.store import MIGRATIONS
+
+    conn = sqlite3.connect(db)
+    try:
+        conn.executescript("".join(MIGRATIONS[:version]) + f"PRAGMA user_version = {version};")
+        for table, rows in tables.items():
+            for row in rows:
+                columns = f" ({', '.join(row)})" if isinstance(row, Mapping) else ""
+                values = list(row.values()) if isinstance(row, Mapping) else list(row)
+                conn.execute(f"INSERT INTO {table}{columns} VALUES ({', '.join('?' * len(values))})", values)
+        conn.commit()
+    finally:
+        conn.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -17,6 +18,9 @@ from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from promptarena.types import GenerationRequest
 from tests.support.git import GitRepo
+
+if TYPE_CHECKING:
+    from streamlit.testing.v1 import AppTest
 
 APP = Path(__file__).resolve().parents[2] / "app"
 
@@ -127,3 +131,22 @@ def point_app_at(monkeypatch: pytest.MonkeyPatch, repo: Path, db: Path) -> None:
     monkeypatch.syspath_prepend(str(APP))
     monkeypatch.setenv("PROMPTARENA_REPO", str(repo))
     monkeypatch.setenv("PROMPTARENA_DB", str(db))
+
+
+def app_page(page: str = "Home.py", **query: str | list[str]) -> AppTest:
+    """A page of ``app/``, not yet run, as the workbench opens it: from Home, the entrypoint (so that links between
+    pages resolve), with a link's query parameters."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    if page != "Home.py":
+        at.switch_page(page)
+    at.query_params.update(query)
+    return at
+
+
+def ok(at: AppTest) -> AppTest:
+    """``at``, once checked that its last run raised nothing and showed no error."""
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
+from promptarena.clock import WALL_CLOCK, Clock
 from promptarena.hashing import content_hash
 from promptarena.types import Generation, GenerationRequest, Message, TokenLogprobs
 
@@ -24,6 +24,7 @@ class FakeBackend:
     a time, each taking ``delay_s`` (a slow model's stand-in). A request's latency is measured from the
     call to its answer, so it is its wait in the queue plus its own delay: with ``concurrency`` at least
     the batch size every request takes ``delay_s``; with 1 (the default) they finish one after another.
+    ``clock`` is what the delays pass on and latencies are read from (real time by default).
 
     ``context_length`` makes the fake refuse (through the engine) prompts that, with ``max_new_tokens``,
     do not fit; ``truncate: left`` counts such prompts as cut to fit instead.
@@ -47,7 +48,9 @@ class FakeBackend:
         context_length: int | None = None,
         truncate: str | None = None,
         logprobs: Mapping[str, Mapping[str, float]] | None = None,
+        clock: Clock = WALL_CLOCK,
     ) -> None:
+        self._clock = clock
         self._logprobs = {word: dict(top) for word, top in (logprobs or {}).items()}
         self._responses = dict(responses or {})
         self._outputs = list(outputs or [])
@@ -95,12 +98,12 @@ class FakeBackend:
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[tuple[int, Generation]]:
         """Answer ``concurrency`` requests at a time; each one's latency runs from this call to its answer."""
-        admitted = time.perf_counter()
+        admitted = self._clock.now()
         for first in range(0, len(requests), self._concurrency):
             if self._delay_s:
-                time.sleep(self._delay_s)
+                self._clock.sleep(self._delay_s)
             for i in range(first, min(first + self._concurrency, len(requests))):
-                yield i, self._generation(requests[i], time.perf_counter() - admitted)
+                yield i, self._generation(requests[i], self._clock.now() - admitted)
 
     def _generation(self, request: GenerationRequest, latency_s: float) -> Generation:
         self.history.append(request)
