@@ -1,10 +1,12 @@
 """The git-backed prompt store: every commit that changed `prompts/<name>.prompt` is a version of it.
 
-A version is addressed as ``NAME@REV`` (any git revision) or ``NAME@worktree`` (uncommitted edits), and
-identified by its git blob sha, so that equal texts are one version for the cache. History is read with
-one ``git log --follow`` per prompt and blob contents through gitpython's persistent ``cat-file`` process,
-because the UI lists and logs prompts on every page load. User strings never reach git as options: a
-revision starting with ``-`` is refused, and ``--end-of-options`` / ``--`` / literal pathspecs guard the rest.
+A version is addressed as ``NAME@REV`` (any git revision), ``NAME@worktree`` (uncommitted edits) or
+``NAME@draft-<blob>`` (a draft tried from the workbench or `evals try`, kept by its content under
+``.promptarena/drafts/``), and identified by its git blob sha, so that equal texts are one version for the
+cache. History is read with one ``git log --follow`` per prompt and blob contents through gitpython's
+persistent ``cat-file`` process, because the UI lists and logs prompts on every page load. User strings never
+reach git as options: a revision starting with ``-`` is refused, and ``--end-of-options`` / ``--`` / literal
+pathspecs guard the rest.
 """
 
 from __future__ import annotations
@@ -24,9 +26,19 @@ from promptarena.repository import open_repo as _open_repo
 from promptarena.repository import repository_root
 from promptarena.yamlfile import decode_text
 
-__all__ = ["WORKTREE", "PROMPT_SUFFIX", "PromptVersion", "PromptStore", "blob_sha", "repository_root"]
+__all__ = [
+    "DRAFT",
+    "WORKTREE",
+    "PROMPT_SUFFIX",
+    "drafts_dir",
+    "PromptVersion",
+    "PromptStore",
+    "blob_sha",
+    "repository_root",
+]
 
 WORKTREE = "worktree"
+DRAFT = "draft-"  # a draft's revision: ``draft-`` and the first 7 hex digits of its blob sha
 PROMPT_SUFFIX = ".prompt"
 _RECORD, _FIELD = "\x1e", "\x1f"
 _NULL_SHA = "0" * 40
@@ -49,13 +61,20 @@ class PromptVersion:
 
     @property
     def label(self) -> str:
-        """Short commit sha, or ``"worktree"`` for uncommitted text."""
-        return self.commit[:7] if self.commit else WORKTREE
+        """Short commit sha, ``draft-<blob>`` for a draft, or ``"worktree"`` for uncommitted text."""
+        if self.commit:
+            return self.commit[:7]
+        return self.rev if self.rev.startswith(DRAFT) else WORKTREE
 
     @property
     def spec(self) -> str:
         """The canonical ``name@label`` that resolves back to this version."""
         return f"{self.name}@{self.label}"
+
+
+def drafts_dir(workdir: Path | str) -> Path:
+    """Where drafts live: ``.promptarena/drafts`` of the repository, beside the results database, never committed."""
+    return Path(workdir) / ".promptarena" / "drafts"
 
 
 def blob_sha(data: bytes) -> str:
@@ -174,6 +193,8 @@ class PromptStore:
             if version is None:
                 raise self._unknown(name)
             return version
+        if rev.startswith(DRAFT):
+            return self._draft_version(name, rev)
         if rev == WORKTREE:
             version = self._worktree_version(name)
             if version is None:
@@ -348,6 +369,23 @@ class PromptStore:
             path=path,
             text=decode_text(data, path),
             dirty=head_blob is None or head_blob.hexsha != blob,
+        )
+
+    def _draft_version(self, name: str, rev: str) -> PromptVersion:
+        """A draft kept by its content as ``.promptarena/drafts/<name>/<blob>.prompt`` (see ``promptarena.draft``)."""
+        prefix = rev[len(DRAFT) :]
+        hexadecimal = len(prefix) >= 7 and all(c in "0123456789abcdef" for c in prefix)
+        found = sorted((drafts_dir(self.workdir) / name).glob(f"{prefix}*{PROMPT_SUFFIX}")) if hexadecimal else []
+        if len(found) != 1:
+            raise ConfigError(
+                f"no draft {rev!r} of prompt {name!r} in {drafts_dir(self.workdir)}: try the draft again "
+                f"(`evals try FILE`) and use the revision it prints"
+            )
+        data = found[0].read_bytes()
+        blob = blob_sha(data)
+        path = self.path_of(name)
+        return PromptVersion(
+            name=name, rev=DRAFT + blob[:7], commit=None, blob=blob, path=path, text=decode_text(data, path), dirty=True
         )
 
     def _read_log(self, name: str, path: str) -> list[PromptVersion]:
