@@ -24,12 +24,17 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptarena.errors import ConfigError, PromptArenaError
 from promptarena.gitstore import DRAFT, PROMPT_SUFFIX, PromptStore, PromptVersion, blob_sha, drafts_dir
 from promptarena.suite import Suite
 from promptarena.types import Case, Message
+
+if TYPE_CHECKING:
+    from promptarena.compare import Comparison
+    from promptarena.engine import ProgressFn, SuiteResult
+    from promptarena.gate import Gate
 
 __all__ = [
     "Draft",
@@ -37,6 +42,7 @@ __all__ = [
     "Problem",
     "SaveRefused",
     "Selection",
+    "Tried",
     "discard_draft",
     "draft_version",
     "keep_draft",
@@ -48,6 +54,7 @@ __all__ = [
     "save_draft",
     "select_cases",
     "three_way",
+    "try_draft",
     "validate",
     "wrong_cases",
 ]
@@ -251,6 +258,58 @@ def wrong_cases(results: Any, suite: Suite, blob: str) -> list[str]:
             if score is not None and score < 1:
                 missed.add(case_id)
     return [c.id for c in suite.cases if c.id in missed]
+
+
+# --- trying ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tried:
+    """A draft evaluated beside the newest commit of its prompt: the run, one comparison per variant (and model),
+    commit first, and the regression gates those comparisons would fail or pass."""
+
+    result: SuiteResult
+    draft: PromptVersion
+    newest: PromptVersion | None
+    comparisons: list[Comparison]
+    gates: list[Gate]
+
+
+def newest_commit(store: PromptStore, name: str) -> PromptVersion | None:
+    """The prompt as HEAD has it, or None for a prompt (or repository) without a commit yet."""
+    try:
+        return store.version_at(name, "HEAD")
+    except ConfigError:
+        return None
+
+
+def try_draft(
+    suite: Suite,
+    store: PromptStore,
+    results: Any,
+    draft: PromptVersion,
+    *,
+    backend: Any = None,
+    progress: ProgressFn | None = None,
+    alpha: float = 0.05,
+) -> Tried:
+    """Evaluate the draft and the newest commit on the suite's cases (narrow them with ``select_cases``) with its
+    variants; cached generations are reused, so a tried text or an unchanged commit generates nothing."""
+    from promptarena.compare import compare_arms
+    from promptarena.engine import run_suite
+    from promptarena.gate import regression_gates
+    from promptarena.plan import make_arms
+
+    newest = newest_commit(store, suite.prompt)
+    versions = [draft] + ([newest] if newest is not None else [])
+    result = run_suite(suite, store, results, versions=versions, backend=backend, progress=progress)
+    comparisons, gates = [], []
+    if newest is not None:
+        for base, current in zip(make_arms(suite, [newest]), make_arms(suite, [draft]), strict=True):
+            comparison = compare_arms(suite, [result.arm(base.label), result.arm(current.label)], alpha=alpha)
+            comparisons.append(comparison)
+            gates.extend(regression_gates(comparison, suite.gate))
+    return Tried(result, draft, newest, comparisons, gates)
 
 
 # --- saving -----------------------------------------------------------------------------------------------
