@@ -26,16 +26,7 @@ from promptarena.repository import open_repo as _open_repo
 from promptarena.repository import repository_root
 from promptarena.yamlfile import decode_text
 
-__all__ = [
-    "DRAFT",
-    "WORKTREE",
-    "PROMPT_SUFFIX",
-    "drafts_dir",
-    "PromptVersion",
-    "PromptStore",
-    "blob_sha",
-    "repository_root",
-]
+__all__ = ["DRAFT", "WORKTREE", "PROMPT_SUFFIX", "PromptVersion", "PromptStore", "blob_sha", "repository_root"]
 
 WORKTREE = "worktree"
 DRAFT = "draft-"  # a draft's revision: ``draft-`` and the first 7 hex digits of its blob sha
@@ -70,11 +61,6 @@ class PromptVersion:
     def spec(self) -> str:
         """The canonical ``name@label`` that resolves back to this version."""
         return f"{self.name}@{self.label}"
-
-
-def drafts_dir(workdir: Path | str) -> Path:
-    """Where drafts live: ``.promptarena/drafts`` of the repository, beside the results database, never committed."""
-    return Path(workdir) / ".promptarena" / "drafts"
 
 
 def blob_sha(data: bytes) -> str:
@@ -372,21 +358,12 @@ class PromptStore:
         )
 
     def _draft_version(self, name: str, rev: str) -> PromptVersion:
-        """A draft kept by its content as ``.promptarena/drafts/<name>/<blob>.prompt`` (see ``promptarena.draft``)."""
-        prefix = rev[len(DRAFT) :]
-        hexadecimal = len(prefix) >= 7 and all(c in "0123456789abcdef" for c in prefix)
-        found = sorted((drafts_dir(self.workdir) / name).glob(f"{prefix}*{PROMPT_SUFFIX}")) if hexadecimal else []
-        if len(found) != 1:
-            raise ConfigError(
-                f"no draft {rev!r} of prompt {name!r} in {drafts_dir(self.workdir)}: try the draft again "
-                f"(`evals try FILE`) and use the revision it prints"
-            )
-        data = found[0].read_bytes()
+        """A draft kept by its content under ``.promptarena/drafts/`` (see ``promptarena.draft``)."""
+        from promptarena.draft import read_draft
+
+        data, path = read_draft(self.workdir, name, rev), self.path_of(name)
         blob = blob_sha(data)
-        path = self.path_of(name)
-        return PromptVersion(
-            name=name, rev=DRAFT + blob[:7], commit=None, blob=blob, path=path, text=decode_text(data, path), dirty=True
-        )
+        return PromptVersion(name, DRAFT + blob[:7], None, blob, path, decode_text(data, path), dirty=True)
 
     def _read_log(self, name: str, path: str) -> list[PromptVersion]:
         """One ``git log --follow --raw`` for the whole history of one prompt.

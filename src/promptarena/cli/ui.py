@@ -80,15 +80,23 @@ def require_workbench() -> None:
     default=None,
     help="Port to listen on (default: Streamlit's, 8501 or the next free).",
 )
-def command(repo: str, db_path: Path | None, host: str, port: int | None) -> None:
-    """Start the Streamlit workbench: overview, prompt history, compare, case explorer, feedback and runs.
+@click.option(
+    "--allow-edits/--no-edits",
+    default=None,
+    help="Let the Edit and try page write and commit prompt files (default: only on a loopback address).",
+)
+def command(repo: str, db_path: Path | None, host: str, port: int | None, allow_edits: bool | None) -> None:
+    """Start the Streamlit workbench: overview, prompt history, compare, case explorer, feedback, runs, edit and try.
 
     Stopping `evals ui` (Ctrl-C, SIGTERM, SIGHUP) stops the server and exits 128 + the signal's number.
     """
+    from promptarena.draft import EDITS, is_loopback
+
     require_workbench()
     root = repo_root(repo)
     db = Path(db_path).expanduser().resolve() if db_path else default_db(root).resolve()
-    env = {**os.environ, "PROMPTARENA_REPO": str(root), "PROMPTARENA_DB": str(db)}
+    edits = is_loopback(host) if allow_edits is None else allow_edits
+    env = {**os.environ, "PROMPTARENA_REPO": str(root), "PROMPTARENA_DB": str(db), EDITS: "1" if edits else "0"}
     argv = streamlit_argv(app_entry(), host, port)
     click.echo(f"promptarena workbench on {root} with {db} (Ctrl-C stops it)", err=True)
     server = subprocess.Popen(argv, env=env, preexec_fn=_stop_with_parent if sys.platform == "linux" else None)

@@ -42,10 +42,12 @@ def arm_choices(results: ResultsStore, suite: str, store: PromptStore | None = N
     """The suite's arms with stored results, newest commit first (worktree first), from their latest run."""
     rows = results.stored_arms(suite)
     messages: dict[str, tuple[int, str | None]] = {}
+    made: dict[str, str] = {}  # blob -> the newest commit with that text: a draft or worktree run is its version
     if store is not None and rows:
         try:
             for i, v in enumerate(store.log(rows[0].prompt)):
                 messages.setdefault(v.blob, (i, v.message))
+                made.setdefault(v.blob, v.commit or "")
         except PromptArenaError:
             pass
     seen: dict[tuple[str, str, str], ArmChoice] = {}
@@ -54,13 +56,14 @@ def arm_choices(results: ResultsStore, suite: str, store: PromptStore | None = N
         order[(row.variant, row.model)] = min(order.get((row.variant, row.model), row.first), row.first)
         if (row.blob, row.variant, row.model) not in seen:
             message = messages.get(row.blob, (0, None))[1]
+            commit = row.commit or made.get(row.blob) or None  # identity is content: a saved draft is its commit
             seen[(row.blob, row.variant, row.model)] = ArmChoice(
                 suite,
                 row.prompt,
                 row.blob,
                 row.variant,
-                row.version,
-                row.commit,
+                row.version if commit == row.commit else commit[:7],  # type: ignore[index]
+                commit,
                 row.run_id,
                 row.started_at,
                 message,
