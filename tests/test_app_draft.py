@@ -123,6 +123,8 @@ def test_try_in_the_background_compare_with_the_newest_commit_then_save(repo: Gi
     assert table.loc[0, "metric"] == "exact_match" and table.loc[0, "n"] == 4
     assert "4 cases tried; 2 differ." in texts(at)  # the newest commit misses france and italy of the first four
     assert "👍" in [b.label for b in at.button]
+    # the draft's outputs beside the commit's; its text is the first commit's, so it is that version by content
+    assert f"draft · {repo.rev_parse('HEAD~1')[:7]}:plain · exact_match 1.0" in [c.value for c in at.caption]
 
     at.text_input(key="draft_message").set_value("qa: ask as in the first version")
     button(at, "draft_save").click()

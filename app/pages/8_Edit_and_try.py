@@ -157,13 +157,17 @@ with friendly_errors():
                         with ref_col:
                             st.caption("Reference")
                             show_text("\n".join(row.references) or "(no reference)")
-                        for col, choice, side in ((a_col, item.newest, "newest commit"), (b_col, item.draft, "draft")):
+                        sides = zip((a_col, b_col), (item.newest, item.draft), item.comparison.arms, strict=True)
+                        for col, choice, arm in sides:
+                            label = arm.arm.label
                             with col:
-                                scores = ", ".join(f"{m} {v}" for m, v in row.scores[choice.label].items())
-                                st.caption(f"{side} · {choice.label} · {scores}")
-                                show_text(row.outputs[choice.label])
-                                key = f"draft-fb-{side}-{choice.variant}-{row.case_id}"
-                                feedback_buttons(ws, choice, row.case_id, row.outputs[choice.label], key=key)
+                                scores = ", ".join(f"{m} {v}" for m, v in row.scores[label].items())
+                                st.caption(
+                                    f"{'draft' if choice is item.draft else 'newest commit'} · {label} · {scores}"
+                                )
+                                show_text(row.outputs[label])
+                                key = f"draft-fb-{label}-{row.case_id}"
+                                feedback_buttons(ws, choice, row.case_id, row.outputs[label], key=key)
             if holistic:
                 st.caption("Holistic dimensions")
                 st.dataframe(pd.DataFrame(holistic), hide_index=True, width="stretch")

@@ -90,7 +90,7 @@ def _version_of(choice: ArmChoice, store: PromptStore | None) -> PromptVersion:
             pass
     return PromptVersion(
         name=choice.prompt,
-        rev=choice.commit or "worktree",
+        rev=choice.commit or choice.version,  # a draft keeps its label
         commit=choice.commit,
         blob=choice.blob,
         path=path,
