@@ -171,6 +171,16 @@ def test_a_new_prompt_rejected_by_a_hook_leaves_no_file_and_nothing_staged(repo:
     assert not (repo.root / "prompts/fresh.prompt").exists() and repo.git("status", "--porcelain") == ""
 
 
+def test_a_prompt_deleted_in_the_worktree_opens_at_its_newest_commit_and_saves_back(repo: GitRepo) -> None:
+    repo.remove("prompts/qa.prompt")
+    with PromptStore(repo.root) as store:
+        draft = open_draft(store, "qa")
+        assert (draft.text, draft.disk, draft.opened) == (QA_V2, None, "HEAD")
+        assert open_draft(store, "qa", "HEAD~1").text == QA_V1
+        save_draft(store, Draft("qa", QA_V3, None), "qa: back, in one word")
+    assert repo.git("status", "--porcelain") == "" and (repo.root / "prompts/qa.prompt").read_text() == QA_V3
+
+
 def test_a_kept_draft_survives_until_saved_or_discarded(repo: GitRepo) -> None:
     draft = Draft("qa", QA_V3, QA_V2, "HEAD~1")
     keep_draft(repo.root, draft)

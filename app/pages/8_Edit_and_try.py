@@ -139,7 +139,9 @@ with friendly_errors():
         recent_jobs(ws)
 
         blob = blob_sha(text.encode("utf-8"))
-        if newest is not None and ws.has_db and blob != newest.blob:
+        if newest is not None and blob == newest.blob:
+            st.caption(f"The draft is the text of the newest commit {newest.label}: edit it to compare.")
+        elif newest is not None and ws.has_db:
             with ws.prompts() as store, ws.results() as results:
                 compared = views.draft_comparisons(results, suite, store, blob, newest.blob)
                 holistic = views.holistic_rows(results, suite.name, {"newest commit": newest.blob, "draft": blob})

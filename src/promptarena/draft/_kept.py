@@ -69,6 +69,8 @@ def open_draft(store: PromptStore, name: str, rev: str = "worktree") -> Draft:
     disk = disk_file.read_text(encoding="utf-8") if disk_file.is_file() else None
     if rev == "worktree" and disk is not None:
         return Draft(name, disk, disk, rev)
+    if rev == "worktree":  # deleted in the working tree: start from the newest commit's text
+        return Draft(name, store.resolve(name).text, disk, "HEAD")
     return Draft(name, store.resolve(f"{name}@{rev}").text, disk, rev)
 
 
