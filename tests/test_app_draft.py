@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from promptarena import jobs
+from promptarena.cli.ui import workbench_env
 from promptarena.draft import EDITS, is_loopback, load_draft, parse_selection, select_cases
 from promptarena.engine import run_suite
 from promptarena.gitstore import PromptStore
@@ -66,7 +67,11 @@ def edit(at: AppTest, text: str) -> AppTest:
 
 
 def test_the_page_is_off_unless_the_workbench_allows_edits(repo: GitRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(EDITS, "0")
+    db = results_db(repo)
+    assert workbench_env(repo.root, db, "127.0.0.1", None)[EDITS] == "1"  # `evals ui`: loopback, edits on
+    assert workbench_env(repo.root, db, "127.0.0.1", False)[EDITS] == "0"  # --no-edits
+    assert workbench_env(repo.root, db, "0.0.0.0", True)[EDITS] == "1"  # --allow-edits
+    monkeypatch.setenv(EDITS, workbench_env(repo.root, db, "0.0.0.0", None)[EDITS])  # exposed: off
     at = open_page()
     assert "Editing is off" in texts(at) and not at.text_area
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")

@@ -70,3 +70,23 @@ def test_bad_case_selection_and_a_missing_file_are_bad_input(tmp_path: Path) -> 
     assert "gets no stored case wrong" in exited(
         cli("try", str(draft), "--repo", str(repo.root), "--cases", "wrong"), 2
     )
+
+
+def test_a_holistic_suite_compares_the_worst_cases_and_the_workbench_has_its_rows(tmp_path: Path) -> None:
+    from promptarena import views
+    from promptarena.gitstore import PromptStore
+    from promptarena.store import ResultsStore
+    from tests.test_holistic_run import PROMPT, review_repo
+
+    repo = review_repo(tmp_path / "repo")
+    draft = repo.write("../review.prompt", PROMPT.replace("Label the review.", "Label the review, in one word."))
+    result = cli("try", str(draft), "--repo", str(repo.root), "--json")
+    exited(result, 0)
+    [tried] = json.loads(result.stdout)["tries"]
+    [comparison] = tried["comparisons"]
+    assert {row["metric"] for row in comparison["holistic"]} >= {"exact_match (robust worst case)"}
+    with PromptStore(repo.root) as store, ResultsStore(repo.root / ".promptarena" / "results.db") as results:
+        newest = store.resolve("review@HEAD").blob
+        rows = views.holistic_rows(results, "review", {"newest commit": newest, "draft": tried["blob"]})
+    accuracy = next(r for r in rows if r["dimension"] == "accuracy")
+    assert accuracy["newest commit"] and accuracy["draft"]  # both versions, side by side
