@@ -17,7 +17,7 @@ from promptarena.gitstore import PromptStore
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from tests.support.git import GitRepo
-from tests.support.repos import QA_V2, qa_repo, results_db
+from tests.support.repos import QA_V1, QA_V2, qa_repo, results_db
 from tests.support.workbench import APP, point_app_at
 
 PAGE = APP / "pages" / "8_Edit_and_try.py"
@@ -88,6 +88,18 @@ def test_a_template_error_shows_with_its_line_before_anything_runs(repo: GitRepo
     assert button(at, "draft_save").disabled and "draft_try" not in [b.key for b in at.button]
     at = edit(at, QA_V2.replace("{{ country }}", "{{ town }}"))
     assert "town" in at.error[0].value
+
+
+def test_a_variable_the_draft_no_longer_uses_is_warned_about_as_evals_run_does(repo: GitRepo) -> None:
+    unused = QA_V2.replace("variables:\n  country: the country\n", "")
+    at = edit(open_page(), unused.replace("Name the capital city of {{ country }}.", "Name a capital city."))
+    assert "never uses the case variable(s) 'country'" in at.warning[0].value and not at.error
+
+
+def test_a_file_changed_on_disk_shows_when_the_draft_was_not_edited(repo: GitRepo) -> None:
+    at = open_page()
+    repo.write("prompts/qa.prompt", QA_V1)  # a git pull, another editor
+    assert ok(at.run()).text_area(key="draft_text:qa").value == QA_V1
 
 
 def test_the_messages_a_case_renders_to(repo: GitRepo) -> None:

@@ -69,6 +69,11 @@ with friendly_errors():
             kept = drafts.load_draft(ws.workdir, name)
             _set_draft(name, kept or drafts.open_draft(store, name))
         draft: drafts.Draft = st.session_state[f"_draft:{name}"]
+        if not draft.edited and draft.opened == "worktree":  # not edited here: follow the file on disk
+            fresh = drafts.open_draft(store, name)
+            if fresh.disk != draft.disk:
+                _set_draft(name, fresh)
+                draft = fresh
         revisions = ["worktree"] + [f"{v.label} — {v.message}" for v in store.log(name)]
         newest = drafts.newest_commit(store, name)
     suites = [e.suite for e in entries if e.suite is not None and e.suite.prompt == name]
@@ -107,6 +112,9 @@ with friendly_errors():
         st.error(f"{where}{problem.message}")
 
     if suite is not None and not problems:
+        with ws.prompts() as store:
+            for warning in drafts.warnings(store, name, text, suite):
+                st.warning(warning)
         st.subheader("Messages for a case")
         case_ids = [c.id for c in suite.cases]
         case = suite.cases[case_ids.index(st.selectbox("Case", case_ids, key="draft_case"))]

@@ -113,6 +113,8 @@ def command(
             problems = drafts.validate(store, suite.prompt, text, suite)
             if problems:
                 raise ConfigError(problems[0].message if file.is_file() else f"{draft}: {problems[0].message}")
+            for warning in drafts.warnings(store, suite.prompt, text, suite):
+                click.echo(f"warning: {warning}", err=True)
             version = drafts.draft_version(store, suite.prompt, text)
             newest = drafts.newest_commit(store, suite.prompt)
             wrong = drafts.wrong_cases(results, suite, newest.blob) if newest and chosen.kind == "wrong" else []

@@ -37,6 +37,7 @@ from promptarena.draft._try import (
     select_cases,
     try_draft,
     validate,
+    warnings,
     wrong_cases,
 )
 
@@ -66,5 +67,6 @@ __all__ = [
     "Tried",
     "try_draft",
     "validate",
+    "warnings",
     "wrong_cases",
 ]

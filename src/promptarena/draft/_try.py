@@ -49,6 +49,15 @@ def validate(store: PromptStore, name: str, text: str, suite: Suite | None = Non
     return []
 
 
+def warnings(store: PromptStore, name: str, text: str, suite: Suite) -> tuple[str, ...]:
+    """What `evals run` would warn about for the draft on ``suite`` (case variables the prompt never uses); call it
+    on a draft that ``validate`` passed."""
+    from promptarena.cases import with_prompt_warnings
+    from promptarena.promptfile import parse_prompt
+
+    return with_prompt_warnings(suite, [parse_prompt(text, name, store.path_of(name))]).warnings
+
+
 def render_case(store: PromptStore, name: str, text: str, case: Case) -> tuple[Message, ...]:
     """The messages the model receives for ``case`` under the draft (raises ``ConfigError`` as `evals run` would)."""
     from promptarena.promptfile import parse_prompt
