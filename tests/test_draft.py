@@ -66,6 +66,12 @@ def test_a_draft_is_a_version_keyed_by_its_content_and_trying_it_twice_generates
     assert repo.git("status", "--porcelain") == ""  # nothing written into the repository
 
 
+def test_a_tried_text_is_kept_out_of_git_status_even_before_any_results_database(repo: GitRepo) -> None:
+    with PromptStore(repo.root) as store:
+        draft_version(store, "qa", QA_V3)
+    assert repo.git("status", "--porcelain", "--untracked-files=all") == ""
+
+
 def test_an_unknown_draft_revision_is_bad_input(repo: GitRepo) -> None:
     with PromptStore(repo.root) as store, pytest.raises(ConfigError, match="no draft 'draft-0000000'"):
         store.resolve("qa@draft-0000000")

@@ -104,7 +104,10 @@ def _write_atomic(path: Path, text: str) -> None:
     from promptarena.store import ignore_results_folder
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    ignore_results_folder(path.parent.parent)
+    for folder in path.parents:  # keep `.promptarena/` out of `git status`, whatever made it first
+        if folder.name == ".promptarena":
+            ignore_results_folder(folder)
+            break
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
