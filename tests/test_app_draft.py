@@ -205,3 +205,15 @@ def test_a_detached_head_says_so_and_saves_on_a_new_branch(repo: GitRepo) -> Non
     button(at, "draft_save").click()
     at = ok(at.run())
     assert "Committed" in texts(at) and repo.git("rev-parse", "--abbrev-ref", "HEAD").strip() == "better-qa"
+
+
+def test_uncommitted_edits_on_disk_can_be_committed_and_the_newest_commits_text_cannot(repo: GitRepo) -> None:
+    at = open_page()
+    assert button(at, "draft_save").disabled  # the file is the newest commit's text: nothing to commit
+    repo.write("prompts/qa.prompt", BETTER)  # edited in another editor, not committed
+    at = ok(at.run())
+    assert not button(at, "draft_save").disabled
+    at.text_input(key="draft_message").set_value("qa: commit the edit made elsewhere")
+    button(at, "draft_save").click()
+    at = ok(at.run())
+    assert "Committed" in texts(at) and repo.git("status", "--porcelain") == ""

@@ -168,6 +168,18 @@ def test_a_hook_that_rejects_the_commit_shows_its_output_and_keeps_the_draft(rep
     assert load_draft(repo.root, "qa") == Draft("qa", QA_V3, QA_V2)
 
 
+def test_a_rejected_commit_on_a_new_branch_leaves_the_detached_head_as_it_was(repo: GitRepo) -> None:
+    head = repo.rev_parse("HEAD")
+    repo.checkout(head)
+    hook = repo.root / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    with PromptStore(repo.root) as store, pytest.raises(SaveRefused):
+        save_draft(store, Draft("qa", QA_V3, QA_V2), "mine", branch="one-word")
+    assert repo.git("rev-parse", "--abbrev-ref", "HEAD").strip() == "HEAD" and repo.rev_parse("HEAD") == head
+    assert "one-word" not in repo.git("branch", "--list") and repo.git("status", "--porcelain") == ""
+
+
 def test_a_new_prompt_rejected_by_a_hook_leaves_no_file_and_nothing_staged(repo: GitRepo) -> None:
     hook = repo.root / ".git" / "hooks" / "pre-commit"
     hook.write_text("#!/bin/sh\nexit 1\n")

@@ -191,7 +191,8 @@ with friendly_errors():
         if state.startswith("HEAD is detached"):
             branch = st.text_input("New branch to save on", key="draft_branch") or None
     message = st.text_input("Commit message", key="draft_message", placeholder=f"{name}: what changed and why")
-    if st.button("Save and commit", disabled=not draft.edited or bool(problems), key="draft_save"):
+    committed = newest is not None and draft.text == newest.text
+    if st.button("Save and commit", disabled=committed or bool(problems), key="draft_save"):
         try:
             with ws.prompts() as store:
                 sha = drafts.save_draft(store, draft, message, name=st.session_state.get(NAME), branch=branch)

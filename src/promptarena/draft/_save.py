@@ -118,6 +118,7 @@ def save_draft(
             raise SaveRefused(f"{branch!r} is not a valid branch name: use letters, digits, '-', '_' and '/'") from None
         if branch in [h.name for h in repo.heads]:
             raise SaveRefused(f"a branch {branch!r} exists already: name a new branch")
+    detached_at = repo.head.commit.hexsha if branch else None
     target.write_text(draft.text, encoding="utf-8")
     try:
         if not tracked:
@@ -133,6 +134,9 @@ def save_draft(
             target.write_bytes(before)
         if not tracked:
             repo.git.rm("--cached", "-q", "--ignore-unmatch", "--", rel)
+        if detached_at and not repo.head.is_detached:  # back where it was: no new branch without its commit
+            repo.git.checkout("-q", "--detach", detached_at)
+            repo.git.branch("-D", "--", branch)
         output = "\n".join(part for part in (_text(err.stdout), _text(err.stderr)) if part)
         raise SaveRefused(f"git did not commit {rel}; the draft is kept", output) from None
     discard_draft(store.workdir, draft.name)
