@@ -152,6 +152,8 @@ def test_try_in_the_background_compare_with_the_newest_commit_then_save(repo: Gi
         "",
         "prompts/qa.prompt",
     ]
+    overview = ok(AppTest.from_file(str(APP / "Home.py"), default_timeout=60).run()).dataframe[0].value
+    assert f"{repo.rev_parse('HEAD')[:7]} — qa: ask as in the first version" in list(overview.index)
     with PromptStore(repo.root) as store, ResultsStore(results_db(repo)) as results:
         suite = load_suite(repo.root / "evals" / "qa.yaml", repo.root)
         rerun = run_suite(

@@ -8,7 +8,14 @@ Nothing here imports streamlit or torch, and nothing here writes SQL: the result
 
 from promptarena.views._agreement import Disagreement, agreement_rows, disagreements, raters
 from promptarena.views._arms import ArmChoice, CaseSample, arm_choices, case_ids, case_samples, load_arms, spread
-from promptarena.views._draft import DraftComparison, draft_comparisons, holistic_rows, metric_rows, numbered
+from promptarena.views._draft import (
+    DraftComparison,
+    draft_comparisons,
+    holistic_rows,
+    metric_rows,
+    numbered,
+    under_commits,
+)
 from promptarena.views._drops import Drop, score_drops  # noqa: F401 - public, as views.score_drops
 from promptarena.views._history import (
     THUMBS_UP,
@@ -66,5 +73,6 @@ __all__ = [
     "side_by_side",
     "spread",
     "suite_entries",
+    "under_commits",
     "with_feedback",
 ]

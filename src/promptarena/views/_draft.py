@@ -3,16 +3,35 @@ results that its try stored (paired comparison per variant, holistic dimensions,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from promptarena.compare import CaseRow, Comparison, compare_arms
+from promptarena.errors import PromptArenaError
 from promptarena.gitstore import PromptStore
 from promptarena.report import fmt_detect, fmt_difference, fmt_number, interval_label, verdict_icon
 from promptarena.store import ResultsStore
 from promptarena.suite import Suite
 from promptarena.views._arms import ArmChoice, arm_choices, load_arms
-from promptarena.views._history import fmt_interval
+from promptarena.views._history import OverviewCell, fmt_interval
 from promptarena.views._holistic import holistic_cells
+
+
+def under_commits(cells: Sequence[OverviewCell], store: PromptStore, prompt: str) -> list[OverviewCell]:
+    """The cells with a draft's or the worktree's results shown under the newest commit that has the same text
+    (identity is content: a saved draft's results are that commit's)."""
+    made: dict[str, tuple[str, str | None]] = {}
+    try:
+        for version in store.log(prompt):
+            if version.commit:
+                made.setdefault(version.blob, (version.commit, version.message))
+    except PromptArenaError:  # a suite known only from stored runs, its prompt gone
+        return list(cells)
+    out = []
+    for cell in cells:
+        commit, message = made.get(cell.blob, (None, None)) if cell.commit is None else (None, None)
+        out.append(replace(cell, version=commit[:7], commit=commit, message=message) if commit else cell)
+    return out
 
 
 def numbered(text: str, marks: set[int] | frozenset[int] = frozenset()) -> str:
