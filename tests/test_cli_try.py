@@ -90,3 +90,14 @@ def test_a_holistic_suite_compares_the_worst_cases_and_the_workbench_has_its_row
         rows = views.holistic_rows(results, "review", {"newest commit": newest, "draft": tried["blob"]})
     accuracy = next(r for r in rows if r["dimension"] == "accuracy")
     assert accuracy["newest commit"] and accuracy["draft"]  # both versions, side by side
+
+
+def test_try_on_the_cases_the_newest_commit_gets_wrong(tmp_path: Path) -> None:
+    repo = qa_repo(tmp_path / "repo")  # the newest commit gets every other country wrong
+    exited(cli("run", "qa", "--repo", str(repo.root), "--rev", "HEAD"), 0)
+    draft = repo.write("../qa.prompt", DRAFT)
+    result = cli("try", str(draft), "--repo", str(repo.root), "--cases", "wrong", "--json")
+    exited(result, 0)
+    [tried] = json.loads(result.stdout)["tries"]
+    assert tried["cases"] == ["france", "italy", "peru"]
+    assert tried["summary"]["generated"] == 3  # the newest commit's answers come from the cache
