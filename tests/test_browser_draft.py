@@ -78,7 +78,7 @@ def test_edit_see_the_error_fix_try_on_ten_cases_compare_and_save(tmp_path: Path
         (job,) = jobs.jobs(repo.root)
         assert job.exit_code == 0 and "first:10" in job.argv
         page.get_by_text("10 cases tried; 5 differ.").wait_for(timeout=5_000)
-        page.screenshot(path=str(screenshots_dir(tmp_path) / "edit_and_try.png"), full_page=True)
+        page.screenshot(path=str(screenshots_dir(tmp_path) / "edit_and_try_loop.png"), full_page=True)
 
         message = page.get_by_role("textbox", name="Commit message")
         message.fill("qa: ask as the first version did")
