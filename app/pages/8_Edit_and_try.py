@@ -159,7 +159,8 @@ with friendly_errors():
                 st.markdown(f"**{item.draft.variant}**" + (f" on `{item.draft.model}`" if item.draft.model else ""))
                 rows = views.metric_rows(item.comparison)
                 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-                st.caption(f"{len(item.comparison.suite.cases)} cases tried; {len(item.differing)} differ.")
+                shown = "" if len(item.differing) <= 10 else "; the 10 that differ most are shown"
+                st.caption(f"{len(item.comparison.suite.cases)} cases tried; {len(item.differing)} differ{shown}.")
                 for row in item.differing[:10]:
                     with st.container(border=True):
                         st.markdown(f"**Case** `{row.case_id}`")
