@@ -73,7 +73,7 @@ with friendly_errors():
                 st.caption(f"{entry.suite.description} · prompt `{entry.prompt}`")
             if entry.error:
                 st.warning(f"The suite file does not load: {entry.error}")
-            suite_cells = by_suite.get(entry.name)
+            suite_cells = views.under_commits(by_suite.get(entry.name, []), prompts, entry.prompt)
             if not suite_cells:
                 st.info(f"No completed runs of this suite yet: `evals run {entry.name}` or **Start a run**.")
                 continue

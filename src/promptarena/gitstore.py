@@ -1,10 +1,12 @@
 """The git-backed prompt store: every commit that changed `prompts/<name>.prompt` is a version of it.
 
-A version is addressed as ``NAME@REV`` (any git revision) or ``NAME@worktree`` (uncommitted edits), and
-identified by its git blob sha, so that equal texts are one version for the cache. History is read with
-one ``git log --follow`` per prompt and blob contents through gitpython's persistent ``cat-file`` process,
-because the UI lists and logs prompts on every page load. User strings never reach git as options: a
-revision starting with ``-`` is refused, and ``--end-of-options`` / ``--`` / literal pathspecs guard the rest.
+A version is addressed as ``NAME@REV`` (any git revision), ``NAME@worktree`` (uncommitted edits) or
+``NAME@draft-<blob>`` (a draft tried from the workbench or `evals try`, kept by its content under
+``.promptarena/drafts/``), and identified by its git blob sha, so that equal texts are one version for the
+cache. History is read with one ``git log --follow`` per prompt and blob contents through gitpython's
+persistent ``cat-file`` process, because the UI lists and logs prompts on every page load. User strings never
+reach git as options: a revision starting with ``-`` is refused, and ``--end-of-options`` / ``--`` / literal
+pathspecs guard the rest.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from promptarena.repository import open_repo as _open_repo
 from promptarena.repository import repository_root
 from promptarena.yamlfile import decode_text
 
-__all__ = ["WORKTREE", "PROMPT_SUFFIX", "PromptVersion", "PromptStore", "blob_sha", "repository_root"]
+__all__ = ["DRAFT", "WORKTREE", "PROMPT_SUFFIX", "PromptVersion", "PromptStore", "blob_sha", "repository_root"]
 
 WORKTREE = "worktree"
+DRAFT = "draft-"  # a draft's revision: ``draft-`` and the first 7 hex digits of its blob sha
 PROMPT_SUFFIX = ".prompt"
 _RECORD, _FIELD = "\x1e", "\x1f"
 _NULL_SHA = "0" * 40
@@ -49,8 +52,10 @@ class PromptVersion:
 
     @property
     def label(self) -> str:
-        """Short commit sha, or ``"worktree"`` for uncommitted text."""
-        return self.commit[:7] if self.commit else WORKTREE
+        """Short commit sha, ``draft-<blob>`` for a draft, or ``"worktree"`` for uncommitted text."""
+        if self.commit:
+            return self.commit[:7]
+        return self.rev if self.rev.startswith(DRAFT) else WORKTREE
 
     @property
     def spec(self) -> str:
@@ -174,6 +179,8 @@ class PromptStore:
             if version is None:
                 raise self._unknown(name)
             return version
+        if rev.startswith(DRAFT):
+            return self._draft_version(name, rev)
         if rev == WORKTREE:
             version = self._worktree_version(name)
             if version is None:
@@ -349,6 +356,14 @@ class PromptStore:
             text=decode_text(data, path),
             dirty=head_blob is None or head_blob.hexsha != blob,
         )
+
+    def _draft_version(self, name: str, rev: str) -> PromptVersion:
+        """A draft kept by its content under ``.promptarena/drafts/`` (see ``promptarena.draft``)."""
+        from promptarena.draft import read_draft
+
+        data, path = read_draft(self.workdir, name, rev), self.path_of(name)
+        blob = blob_sha(data)
+        return PromptVersion(name, DRAFT + blob[:7], None, blob, path, decode_text(data, path), dirty=True)
 
     def _read_log(self, name: str, path: str) -> list[PromptVersion]:
         """One ``git log --follow --raw`` for the whole history of one prompt.

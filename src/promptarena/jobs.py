@@ -99,13 +99,23 @@ def run_argv(
     return argv + [arg for name in variants for arg in ("--variant", name)]
 
 
+def try_argv(repo: Path, db: Path, suite: str, draft: str, cases: str, variants: Sequence[str] = ()) -> list[str]:
+    """The `evals try` command line (this interpreter) for a draft (``NAME@draft-<blob>``) on some cases of a suite."""
+    argv = [sys.executable, *_EVALS, "try", draft, "--suite", suite, "--cases", cases, "--repo", str(repo)]
+    return argv + ["--db", str(db)] + [arg for name in variants for arg in ("--variant", name)]
+
+
 def start(workdir: Path, db: Path, suite: str, revisions: Sequence[str] = (), variants: Sequence[str] = ()) -> Job:
     """Launch `evals run` in its own session (a closed page or a stopped server leaves it running); return at once."""
+    return launch(workdir, suite, run_argv(workdir, db, suite, revisions, variants))
+
+
+def launch(workdir: Path, suite: str, argv: list[str]) -> Job:
+    """Launch an `evals` command line of ``suite`` as a job, in its own session; return at once."""
     folder = jobs_dir(workdir)
     folder.mkdir(parents=True, exist_ok=True)
     ignore_results_folder(folder.parent)
     job_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    argv = run_argv(workdir, db, suite, revisions, variants)
     started_at = now()
     with (folder / f"{job_id}.log").open("w") as log:
         proc = subprocess.Popen(

@@ -16,7 +16,7 @@ from types import FrameType
 
 import click
 
-from promptarena.cli import bisect, compare, db, prompts, run, runs, ui
+from promptarena.cli import bisect, compare, db, draft, prompts, run, runs, ui
 from promptarena.cli.common import Output, check_working_folder
 from promptarena.errors import DISK_FULL, Interrupted, PromptArenaError
 
@@ -108,3 +108,4 @@ main.add_command(db.group)
 main.add_command(compare.command)
 main.add_command(bisect.command)
 main.add_command(ui.command)
+main.add_command(draft.command)

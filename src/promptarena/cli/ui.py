@@ -56,6 +56,15 @@ def streamlit_argv(entry: Path, host: str, port: int | None) -> list[str]:
     return argv
 
 
+def workbench_env(root: Path, db: Path, host: str, allow_edits: bool | None) -> dict[str, str]:
+    """What the server is told: the repository and database it shows, and whether Edit and try may write files
+    (on a loopback address, unless ``allow_edits`` says otherwise)."""
+    from promptarena.draft import EDITS, is_loopback
+
+    edits = is_loopback(host) if allow_edits is None else allow_edits
+    return {"PROMPTARENA_REPO": str(root), "PROMPTARENA_DB": str(db), EDITS: "1" if edits else "0"}
+
+
 def require_workbench() -> None:
     """Import what the workbench runs on (streamlit, altair), or fail with the pip line that installs it."""
     try:
@@ -80,15 +89,20 @@ def require_workbench() -> None:
     default=None,
     help="Port to listen on (default: Streamlit's, 8501 or the next free).",
 )
-def command(repo: str, db_path: Path | None, host: str, port: int | None) -> None:
-    """Start the Streamlit workbench: overview, prompt history, compare, case explorer, feedback and runs.
+@click.option(
+    "--allow-edits/--no-edits",
+    default=None,
+    help="Let the Edit and try page write and commit prompt files (default: only on a loopback address).",
+)
+def command(repo: str, db_path: Path | None, host: str, port: int | None, allow_edits: bool | None) -> None:
+    """Start the Streamlit workbench: overview, prompt history, compare, case explorer, feedback, runs, edit and try.
 
     Stopping `evals ui` (Ctrl-C, SIGTERM, SIGHUP) stops the server and exits 128 + the signal's number.
     """
     require_workbench()
     ws = Workspace(repo, db_path)
     root, db = ws.root, ws.db.resolve()
-    env = {**os.environ, "PROMPTARENA_REPO": str(root), "PROMPTARENA_DB": str(db)}
+    env = {**os.environ, **workbench_env(root, db, host, allow_edits)}
     argv = streamlit_argv(app_entry(), host, port)
     click.echo(f"promptarena workbench on {root} with {db} (Ctrl-C stops it)", err=True)
     server = subprocess.Popen(argv, env=env, preexec_fn=_stop_with_parent if sys.platform == "linux" else None)

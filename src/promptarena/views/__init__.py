@@ -8,6 +8,14 @@ Nothing here imports streamlit or torch, and nothing here writes SQL: the result
 
 from promptarena.views._agreement import Disagreement, agreement_rows, disagreements, raters
 from promptarena.views._arms import ArmChoice, CaseSample, arm_choices, case_ids, case_samples, load_arms, spread
+from promptarena.views._draft import (
+    DraftComparison,
+    draft_comparisons,
+    holistic_rows,
+    metric_rows,
+    numbered,
+    under_commits,
+)
 from promptarena.views._drops import Drop, score_drops  # noqa: F401 - public, as views.score_drops
 from promptarena.views._history import (
     THUMBS_UP,
@@ -34,6 +42,7 @@ __all__ = [
     "CommitRow",
     "Disagreement",
     "DiffRow",
+    "DraftComparison",
     "HistoryPoint",
     "OverviewCell",
     "PerturbedSample",
@@ -47,10 +56,14 @@ __all__ = [
     "commit_rows",
     "diff_versions",
     "disagreements",
+    "draft_comparisons",
     "fmt_interval",
     "holistic_cells",
+    "holistic_rows",
     "load_arms",
     "metric_history",
+    "metric_rows",
+    "numbered",
     "overview",
     "perturbed_samples",
     "prompt_names",
@@ -59,4 +72,5 @@ __all__ = [
     "side_by_side",
     "spread",
     "suite_entries",
+    "under_commits",
 ]

@@ -42,10 +42,12 @@ def arm_choices(results: ResultsStore, suite: str, prompts: PromptStore | None =
     """The suite's arms with stored results, newest commit first (worktree first), from their latest run."""
     rows = results.stored_arms(suite)
     messages: dict[str, tuple[int, str | None]] = {}
+    made: dict[str, str] = {}  # blob -> the newest commit with that text: a draft or worktree run is its version
     if prompts is not None and rows:
         try:
             for i, v in enumerate(prompts.log(rows[0].prompt)):
                 messages.setdefault(v.blob, (i, v.message))
+                made.setdefault(v.blob, v.commit or "")
         except PromptArenaError:
             pass
     seen: dict[tuple[str, str, str], ArmChoice] = {}
@@ -54,13 +56,14 @@ def arm_choices(results: ResultsStore, suite: str, prompts: PromptStore | None =
         order[(row.variant, row.model)] = min(order.get((row.variant, row.model), row.first), row.first)
         if (row.blob, row.variant, row.model) not in seen:
             message = messages.get(row.blob, (0, None))[1]
+            commit = row.commit or made.get(row.blob) or None  # identity is content: a saved draft is its commit
             seen[(row.blob, row.variant, row.model)] = ArmChoice(
                 suite,
                 row.prompt,
                 row.blob,
                 row.variant,
-                row.version,
-                row.commit,
+                row.version if commit == row.commit else commit[:7],  # type: ignore[index]
+                commit,
                 row.run_id,
                 row.started_at,
                 message,
@@ -87,7 +90,7 @@ def _version_of(choice: ArmChoice, prompts: PromptStore | None) -> PromptVersion
             pass
     return PromptVersion(
         name=choice.prompt,
-        rev=choice.commit or "worktree",
+        rev=choice.commit or choice.version,  # a draft keeps its label
         commit=choice.commit,
         blob=choice.blob,
         path=path,
