@@ -80,10 +80,20 @@ def _migrate(conn: sqlite3.Connection) -> None:
         if version >= len(MIGRATIONS):
             return
         for script in MIGRATIONS[version:]:
-            for statement in script.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in _statements(script):
+                conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+
+
+def _statements(script: str) -> Iterator[str]:
+    """A migration's statements one by one; a trigger's body, whose statements end in semicolons too, kept whole."""
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                yield pending
+            pending = ""
 
 
 def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
@@ -102,6 +112,7 @@ def _connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout = 30000")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA recursive_triggers = ON")  # a row that INSERT OR REPLACE replaces leaves the search index
     except sqlite3.Error:
         conn.close()
         raise
