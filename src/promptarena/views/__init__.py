@@ -25,6 +25,7 @@ from promptarena.views._history import (
 )
 from promptarena.views._holistic import DIMENSIONS, PerturbedSample, holistic_cells, perturbed_samples
 from promptarena.views._runs import RunView, run_views
+from promptarena.views._search import ScoreGrid, failing_range, filter_cases, score_grid
 from promptarena.views._workspace import SuiteEntry, Workspace, prompt_names, suite_entries
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "OverviewCell",
     "PerturbedSample",
     "RunView",
+    "ScoreGrid",
     "SuiteEntry",
     "Workspace",
     "agreement_rows",
@@ -48,6 +50,8 @@ __all__ = [
     "commit_rows",
     "diff_versions",
     "disagreements",
+    "failing_range",
+    "filter_cases",
     "fmt_interval",
     "holistic_cells",
     "load_arms",
@@ -57,6 +61,7 @@ __all__ = [
     "prompt_names",
     "raters",
     "run_views",
+    "score_grid",
     "side_by_side",
     "spread",
     "suite_entries",

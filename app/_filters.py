@@ -1,0 +1,133 @@
+"""The filters over listed outputs, one row of widgets shared by every page that lists outputs: words searched in
+the results store, failing only, arms differ, a score range on a metric, and votes.
+
+Each filter lives in the URL under ``<prefix>_<name>`` like every other selection (see ``_workbench``), so a
+copied link shows the same cases; a filter at its default leaves no parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import streamlit as st
+from _workbench import _SYNCED, _arm_key, _to_url, url_select, voter
+
+from promptarena import views
+from promptarena.store import OutputFilter, ScoreRange
+from promptarena.suite import Suite
+from promptarena.views import ArmChoice, Workspace
+
+VOTES = {
+    "all outputs": ("any", False),
+    "has votes": ("voted", False),
+    "has comments": ("commented", False),
+    "unvoted": ("unvoted", False),
+    "not voted by you": ("unvoted", True),
+}
+
+
+def output_filters(
+    suite: Suite | None, prefix: str, *, differ_label: str = "Arms differ", on_change: Callable[[], None] | None = None
+) -> OutputFilter:
+    """Draw the filter row (keys and URL parameters ``<prefix>_q``, ``_metric``, ``_failing``, ``_differ``,
+    ``_votes``, ``_min``, ``_max``) and return the filter it sets; ``on_change`` runs when any of them changes
+    (to go back to a list's first page)."""
+    metrics = [spec.name for spec in suite.metrics] if suite is not None else []
+    search, metric_col, failing_col, differ_col, votes_col, low_col, high_col = st.columns([4, 2, 1, 1, 2, 1, 1])
+    text = _url_widget(
+        f"{prefix}_q",
+        str,
+        "",
+        lambda key: search.text_input(
+            "Search outputs and inputs",
+            key=key,
+            on_change=on_change,
+            placeholder="words that must all occur; cap* for a prefix",
+            help="Full-text search over the outputs, their extracted answers and the inputs sent (the last message).",
+        ),
+    )
+    metric = None
+    if metrics:
+        metric = url_select("Metric", metrics, f"{prefix}_metric", "metric", where=metric_col, on_change=on_change)
+    failing = _url_widget(
+        f"{prefix}_failing",
+        lambda value: value == "1",
+        False,
+        lambda key: failing_col.toggle(
+            "Failing only", key=key, on_change=on_change, help="Cases where some arm fails the metric."
+        ),
+    )
+    differ = _url_widget(
+        f"{prefix}_differ",
+        lambda value: value == "1",
+        False,
+        lambda key: differ_col.toggle(
+            differ_label, key=key, on_change=on_change, help="Cases where the arms' extracted answers differ."
+        ),
+    )
+    votes = url_select("Votes", list(VOTES), f"{prefix}_votes", "votes filter", where=votes_col, on_change=on_change)
+    bounds = [
+        _url_widget(
+            f"{prefix}_{side}",
+            float,
+            None,
+            lambda key, col=col, label=label: col.number_input(
+                label, key=key, value=None, on_change=on_change, placeholder="any", format="%g"
+            ),
+        )
+        for side, col, label in (("min", low_col, "Score from"), ("max", high_col, "Score to"))
+    ]
+    scores: list[ScoreRange] = []
+    if metric is not None and failing:
+        fails = views.failing_range(suite, metric)
+        if fails is None:
+            failing_col.caption(f"{metric} has no failing scores")
+        else:
+            scores.append(fails)
+    if metric is not None and any(b is not None for b in bounds):
+        scores.append(ScoreRange(metric, *bounds))
+    kind, mine = VOTES[votes]
+    return OutputFilter(text=text, differ=differ, scores=tuple(scores), votes=kind, voter=voter() if mine else None)
+
+
+def filtered_cases(ws: Workspace, choices: Sequence[ArmChoice], where: OutputFilter) -> set[str] | None:
+    """The ids of the cases that pass ``where`` under ``choices`` (None when it filters nothing), from the results
+    store, cached until the database changes (a run, a vote)."""
+    if not where.active:
+        return None
+    keys = tuple(_arm_key(c) for c in choices)
+    return set(_filtered(ws, choices, where, str(ws.db), keys, repr(where), ws.data_version()))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _filtered(
+    _ws: Workspace,
+    _choices: Sequence[ArmChoice],
+    _where: OutputFilter,
+    db: str,
+    arms: tuple[tuple[str, ...], ...],
+    where: str,
+    data: tuple[int, ...],
+) -> list[str]:
+    with _ws.results() as results:
+        return views.filter_cases(results, _choices, _where)
+
+
+def _url_widget(key: str, parse: Callable[[str], Any], empty: Any, draw: Callable[[str], Any]) -> Any:
+    """A widget kept in the URL's ``key`` parameter, as ``url_select`` keeps a selectbox: a link or Back sets it,
+    a change is a new history entry, and the empty value leaves no parameter."""
+    wanted = st.query_params.get_all(key)
+    if wanted != st.session_state.get(_SYNCED + key) or key not in st.session_state:
+        st.session_state[_SYNCED + key] = wanted
+        try:
+            st.session_state[key] = parse(wanted[0]) if wanted else empty
+        except ValueError:
+            st.session_state[key] = empty
+    value = draw(key)
+    _to_url(key, [] if value is None or value is False or value == "" else [_written(value)], [])
+    return value
+
+
+def _written(value: Any) -> str:
+    return "1" if value is True else repr(value) if isinstance(value, float) else str(value)

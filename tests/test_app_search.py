@@ -1,0 +1,90 @@
+"""Filters and search on Compare and the Case explorer, and the grid of arms x cases, through Streamlit's AppTest
+against the workbench fixture (in plain, the newest version fixes 9+9; both versions answer the two HTML cases
+with no number, so they fail)."""
+
+from __future__ import annotations
+
+import pytest
+
+from promptarena import feedback
+from promptarena.store import ResultsStore
+from tests.support.workbench import Workbench, build_workbench, point_app_at
+from tests.test_app import app, ok, texts
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Workbench:
+    return build_workbench(tmp_path_factory.mktemp("search"))
+
+
+@pytest.fixture
+def bench(built: Workbench, monkeypatch: pytest.MonkeyPatch) -> Workbench:
+    point_app_at(monkeypatch, built.repo.root, built.db)
+    return built
+
+
+def listed(at) -> list[str]:  # noqa: ANN001 - an AppTest
+    """The case ids in Compare's cases table."""
+    frame = at.dataframe[1].value
+    return sorted(frame["case"]) if "case" in frame else []
+
+
+def test_compare_filters_each_narrow_the_cases_and_live_in_the_url(bench: Workbench) -> None:
+    at = ok(app("compare").run())
+    assert len(listed(at)) == 8
+    at.toggle(key="compare_differ").set_value(True).run()
+    assert listed(ok(at)) == ["nine_plus_nine"] and at.query_params["compare_differ"] == "1"
+    assert "1 of 8 cases pass the filters." in texts(at)
+    at.toggle(key="compare_differ").set_value(False).run()
+    at.toggle(key="compare_failing").set_value(True).run()
+    assert listed(ok(at)) == ["html_img", "html_script", "nine_plus_nine"]
+    at.toggle(key="compare_failing").set_value(False).run()
+    at.text_input(key="compare_q").input("alert").run()
+    assert listed(ok(at)) == ["html_img", "html_script"] and at.query_params["compare_q"] == "alert"
+    at.text_input(key="compare_q").input("19").run()  # A's wrong sum
+    assert listed(ok(at)) == ["nine_plus_nine"]
+    at.text_input(key="compare_q").input("nowhere-to-be-found").run()
+    assert listed(ok(at)) == [] and "No case passes the filters." in texts(at)
+    at.text_input(key="compare_q").input("").run()
+    at.number_input(key="compare_max").set_value(0.0).run()
+    assert listed(ok(at)) == ["html_img", "html_script", "nine_plus_nine"]
+    assert at.query_params["compare_max"] == "0.0"
+    assert "compare_q" not in at.query_params  # a filter at its default leaves no parameter
+
+
+def test_a_link_with_filters_opens_them_and_votes_filter_the_outputs(bench: Workbench) -> None:
+    at = ok(app("compare", compare_q="answer", compare_differ="1").run())
+    assert at.text_input(key="compare_q").value == "answer" and at.toggle(key="compare_differ").value
+    assert listed(at) == ["nine_plus_nine"]
+    at = ok(app("compare", compare_votes="has votes").run())
+    assert listed(at) == []
+    choice = next(c for c in _choices(bench) if c.label.startswith("worktree") and c.variant == "plain")
+    with ResultsStore(bench.db) as results:
+        output = results.arm_results(choice.run_id, choice.blob, "plain", "six_halves")["six_halves"]["output"]
+        feedback.record(
+            results, suite="math", prompt="math", blob=choice.blob, variant="plain", case_id="six_halves",
+            output=output, thumbs_up=True, comment="tidy", name="Ann", voter=None,
+        )  # fmt: skip
+    assert listed(ok(app("compare", compare_votes="has votes").run())) == ["six_halves"]
+    assert listed(ok(app("compare", compare_votes="has comments").run())) == ["six_halves"]
+    assert len(listed(ok(app("compare", compare_votes="unvoted").run()))) == 8  # A's output there has no vote
+
+
+def _choices(bench: Workbench):  # noqa: ANN202
+    from promptarena import views
+
+    with ResultsStore(bench.db) as results:
+        return views.arm_choices(results, "math")
+
+
+def test_case_explorer_lists_only_the_cases_that_pass_its_filters(bench: Workbench) -> None:
+    at = ok(app("explorer").run())
+    assert len(at.selectbox(key="explorer_case").options) == 8
+    at.text_input(key="explorer_q").input("alert").run()
+    assert ok(at).selectbox(key="explorer_case").options == ["html_script", "html_img"]
+    assert at.selectbox(key="explorer_case").value == "html_script"
+    assert "2 of 8 cases pass the filters." in texts(at)
+    at = ok(app("explorer", explorer_case="one_plus_one", explorer_q="alert").run())  # the link's case fails it
+    assert at.selectbox(key="explorer_case").value == "html_script" and "not here any more" not in texts(at)
+    at = ok(app("explorer", explorer_q="nowhere-to-be-found").run())
+    assert "No case passes the filters." in texts(at)
