@@ -28,12 +28,18 @@ VOTES = {
 
 
 def output_filters(
-    suite: Suite | None, prefix: str, *, differ_label: str = "Arms differ", on_change: Callable[[], None] | None = None
+    suite: Suite | None,
+    prefix: str,
+    *,
+    differ_label: str = "Arms differ",
+    on_change: Callable[[], None] | None = None,
+    metric: str | None = None,
 ) -> OutputFilter:
     """Draw the filter row (keys and URL parameters ``<prefix>_q``, ``_metric``, ``_failing``, ``_differ``,
     ``_votes``, ``_min``, ``_max``) and return the filter it sets; ``on_change`` runs when any of them changes
-    (to go back to a list's first page)."""
-    metrics = [spec.name for spec in suite.metrics] if suite is not None else []
+    (to go back to a list's first page). Failing only and the score range apply to ``metric`` where the page
+    has chosen one already, else to the metric picked in the row."""
+    metrics = [spec.name for spec in suite.metrics] if suite is not None and metric is None else []
     search, metric_col, failing_col, differ_col, votes_col, low_col, high_col = st.columns([4, 2, 1, 1, 2, 1, 1])
     text = _url_widget(
         f"{prefix}_q",
@@ -47,24 +53,13 @@ def output_filters(
             help="Full-text search over the outputs, their extracted answers and the inputs sent (the last message).",
         ),
     )
-    metric = None
     if metrics:
         metric = url_select("Metric", metrics, f"{prefix}_metric", "metric", where=metric_col, on_change=on_change)
-    failing = _url_widget(
-        f"{prefix}_failing",
-        lambda value: value == "1",
-        False,
-        lambda key: failing_col.toggle(
-            "Failing only", key=key, on_change=on_change, help="Cases where some arm fails the metric."
-        ),
+    failing = url_toggle(
+        "Failing only", f"{prefix}_failing", where=failing_col, on_change=on_change, help="Cases where some arm fails."
     )
-    differ = _url_widget(
-        f"{prefix}_differ",
-        lambda value: value == "1",
-        False,
-        lambda key: differ_col.toggle(
-            differ_label, key=key, on_change=on_change, help="Cases where the arms' extracted answers differ."
-        ),
+    differ = url_toggle(
+        differ_label, f"{prefix}_differ", where=differ_col, on_change=on_change, help="The arms' answers differ."
     )
     votes = url_select("Votes", list(VOTES), f"{prefix}_votes", "votes filter", where=votes_col, on_change=on_change)
     bounds = [
@@ -112,6 +107,15 @@ def _filtered(
 ) -> list[str]:
     with _ws.results() as results:
         return views.filter_cases(results, _choices, _where)
+
+
+def url_toggle(
+    label: str, key: str, *, where: Any = st, on_change: Callable[[], None] | None = None, help: str = ""
+) -> bool:
+    """A toggle kept in the URL's ``key`` parameter (``1`` when on, no parameter when off)."""
+    return _url_widget(
+        key, lambda value: value == "1", False, lambda k: where.toggle(label, key=k, on_change=on_change, help=help)
+    )
 
 
 def _url_widget(key: str, parse: Callable[[str], Any], empty: Any, draw: Callable[[str], Any]) -> Any:

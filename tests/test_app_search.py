@@ -5,10 +5,12 @@ with no number, so they fail)."""
 from __future__ import annotations
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from promptarena import feedback
+from promptarena import feedback, views
+from promptarena.gitstore import PromptStore
 from promptarena.store import ResultsStore
-from tests.support.workbench import Workbench, build_workbench, point_app_at
+from tests.support.workbench import APP, Workbench, build_workbench, point_app_at
 from tests.test_app import app, ok, texts
 
 
@@ -71,10 +73,9 @@ def test_a_link_with_filters_opens_them_and_votes_filter_the_outputs(bench: Work
 
 
 def _choices(bench: Workbench):  # noqa: ANN202
-    from promptarena import views
-
-    with ResultsStore(bench.db) as results:
-        return views.arm_choices(results, "math")
+    """The suite's arms in the order the workbench lists them."""
+    with ResultsStore(bench.db) as results, PromptStore(bench.repo.root) as store:
+        return views.arm_choices(results, "math", store)
 
 
 def test_case_explorer_lists_only_the_cases_that_pass_its_filters(bench: Workbench) -> None:
@@ -88,3 +89,31 @@ def test_case_explorer_lists_only_the_cases_that_pass_its_filters(bench: Workben
     assert at.selectbox(key="explorer_case").value == "html_script" and "not here any more" not in texts(at)
     at = ok(app("explorer", explorer_q="nowhere-to-be-found").run())
     assert "No case passes the filters." in texts(at)
+
+
+def grid(**query: str | list[str]):  # noqa: ANN201 - an AppTest
+    """The grid page, run as in the workbench, with a link's query parameters."""
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at.switch_page("pages/10_Grid.py")
+    at.query_params.update(query)
+    return at.run()
+
+
+def test_grid_holds_every_case_under_every_arm_and_a_click_opens_the_case(bench: Workbench) -> None:
+    at = ok(grid())
+    frame = at.dataframe[0].value
+    labels = [c.label for c in _choices(bench)]
+    assert list(frame.columns) == ["case", *labels[:8]] and len(frame) == 8
+    plain = frame.set_index("case")[[label for label in labels if label.endswith(":plain")]]
+    assert plain.loc["nine_plus_nine"].tolist() == [1.0, 0.0, 0.0]  # worktree fixed it, v2 and v1 did not
+    assert plain.loc["one_plus_one"].tolist() == [1.0, 1.0, 1.0]
+    at.toggle(key="grid_parts").set_value(True).run()
+    first = ok(at).dataframe[0].value["case"].tolist()
+    assert set(first[:3]) == {"two_plus_three", "ten_minus_three", "nine_plus_nine"}  # v1 missed these three
+    at = ok(grid(grid_q="alert", grid_colour="contains"))
+    assert sorted(at.dataframe[0].value["case"]) == ["html_img", "html_script"]
+    at.session_state["grid_pick"] = {"selection": {"cells": [[1, labels[1]]]}}
+    at.run()
+    assert at.query_params["explorer_case"] == "html_img"  # the second row
+    assert at.query_params["explorer_arms"][0].startswith(labels[1])
+    assert ok(at).selectbox(key="explorer_case").value == "html_img"
