@@ -40,7 +40,11 @@ def output_filters(
     (to go back to a list's first page). Failing only and the score range apply to ``metric`` where the page
     has chosen one already, else to the metric picked in the row."""
     metrics = [spec.name for spec in suite.metrics] if suite is not None and metric is None else []
-    search, metric_col, failing_col, differ_col, votes_col, low_col, high_col = st.columns([4, 2, 1, 1, 2, 1, 1])
+    widths = [3, 2, 1.6, 1.6, 1.8, 1, 1] if metrics else [3, 1.6, 1.6, 1.8, 1, 1]
+    columns = st.columns(widths, vertical_alignment="bottom")
+    search, metric_col, failing_col, differ_col, votes_col, low_col, high_col = (
+        columns if metrics else [columns[0], None, *columns[1:]]
+    )
     text = _url_widget(
         f"{prefix}_q",
         str,
@@ -55,12 +59,8 @@ def output_filters(
     )
     if metrics:
         metric = url_select("Metric", metrics, f"{prefix}_metric", "metric", where=metric_col, on_change=on_change)
-    failing = url_toggle(
-        "Failing only", f"{prefix}_failing", where=failing_col, on_change=on_change, help="Cases where some arm fails."
-    )
-    differ = url_toggle(
-        differ_label, f"{prefix}_differ", where=differ_col, on_change=on_change, help="The arms' answers differ."
-    )
+    failing = url_toggle("Failing only", f"{prefix}_failing", where=failing_col, on_change=on_change)
+    differ = url_toggle(differ_label, f"{prefix}_differ", where=differ_col, on_change=on_change)
     votes = url_select("Votes", list(VOTES), f"{prefix}_votes", "votes filter", where=votes_col, on_change=on_change)
     bounds = [
         _url_widget(
@@ -109,12 +109,10 @@ def _filtered(
         return views.filter_cases(results, _choices, _where)
 
 
-def url_toggle(
-    label: str, key: str, *, where: Any = st, on_change: Callable[[], None] | None = None, help: str = ""
-) -> bool:
+def url_toggle(label: str, key: str, *, where: Any = st, on_change: Callable[[], None] | None = None) -> bool:
     """A toggle kept in the URL's ``key`` parameter (``1`` when on, no parameter when off)."""
     return _url_widget(
-        key, lambda value: value == "1", False, lambda k: where.toggle(label, key=k, on_change=on_change, help=help)
+        key, lambda value: value == "1", False, lambda k: where.toggle(label, key=k, on_change=on_change)
     )
 
 

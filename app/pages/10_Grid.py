@@ -22,12 +22,12 @@ from promptarena import views
 
 page("Grid", "🟩")
 st.caption(
-    "Each row a case, each column an arm, each cell the case's score: greener is better, redder is worse, empty "
+    "Each row a case, each column an arm, each cell the case's score: greener is better, redder is worse, grey "
     "where the arm has no result. Click a cell to open that case in the Case explorer."
 )
 ws = workspace()
 
-WORST, MIDDLE, BEST = (215, 48, 39), (254, 224, 139), (26, 152, 80)
+WORST, MIDDLE, BEST = (244, 109, 67), (254, 224, 139), (102, 189, 99)  # light enough for black text
 
 
 def colour(value: float | None, grid: views.ScoreGrid) -> str:
