@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from promptarena import feedback
+from promptarena.errors import BackendError
 from promptarena.store import MIGRATIONS, OutputFilter, ResultsStore, ScoreRange
 from promptarena.types import Generation
 
@@ -181,3 +182,20 @@ def test_the_migration_indexes_an_older_databases_results(tmp_path: Path) -> Non
         store.put_results([_row(A, "sum", "Four, it is.", "4", 1.0)])  # the triggers work on the migrated file
         assert store.filter_cases("qa", [A], OutputFilter(text="four")) == ["sum"]
         assert store.filter_cases("qa", [A], OutputFilter(text="2")) == []  # the replaced output's words went
+
+
+def test_a_database_checked_once_is_checked_again_once_it_changes(results: ResultsStore) -> None:
+    """Opening skips the whole-file check for a file this process found sound and nothing wrote since: a page
+    damaged afterwards is still refused."""
+    path = results.path
+    results.close()
+    ResultsStore(path).close()  # checked, and remembered as sound
+    conn = sqlite3.connect(path)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'results'").fetchone()[0]
+    conn.close()
+    with path.open("r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\xff" * 64)
+    with pytest.raises(BackendError, match="is corrupt"):
+        ResultsStore(path)
