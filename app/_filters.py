@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import streamlit as st
-from _workbench import _SYNCED, _arm_key, _to_url, url_select, voter
+from _workbench import _SYNCED, _to_url, url_select, voter
 
 from promptarena import views
 from promptarena.store import OutputFilter, ScoreRange
@@ -87,26 +87,12 @@ def output_filters(
 
 
 def filtered_cases(ws: Workspace, choices: Sequence[ArmChoice], where: OutputFilter) -> set[str] | None:
-    """The ids of the cases that pass ``where`` under ``choices`` (None when it filters nothing), from the results
-    store, cached until the database changes (a run, a vote)."""
+    """The ids of the cases that pass ``where`` under ``choices`` (None when it filters nothing): one query of the
+    results store, not cached, as it takes milliseconds and a vote changes what the vote filters keep."""
     if not where.active:
         return None
-    keys = tuple(_arm_key(c) for c in choices)
-    return set(_filtered(ws, choices, where, str(ws.db), keys, repr(where), ws.data_version()))
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def _filtered(
-    _ws: Workspace,
-    _choices: Sequence[ArmChoice],
-    _where: OutputFilter,
-    db: str,
-    arms: tuple[tuple[str, ...], ...],
-    where: str,
-    data: tuple[int, ...],
-) -> list[str]:
-    with _ws.results() as results:
-        return views.filter_cases(results, _choices, _where)
+    with ws.results() as results:
+        return set(views.filter_cases(results, choices, where))
 
 
 def url_toggle(label: str, key: str, *, where: Any = st, on_change: Callable[[], None] | None = None) -> bool:
