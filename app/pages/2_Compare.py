@@ -114,7 +114,8 @@ with friendly_errors():
     st.subheader("Cases, most disagreement first")
     where = output_filters(suite, "compare", differ_label="A ≠ B", on_change=new_pair)
     keep = filtered_cases(ws, [a, b], where)
-    listed = [cr for cr in comparison.cases if keep is None or cr.case_id in keep]
+    ids = comparison.cases.case_ids()
+    listed = [comparison.cases[j] for j, case in enumerate(ids) if keep is None or case in keep]
     if keep is not None:
         st.caption(f"{len(listed)} of {len(comparison.cases)} cases pass the filters.")
     la, lb = arms[0].arm.label, arms[1].arm.label
