@@ -105,8 +105,8 @@ def test_grid_holds_every_case_under_every_arm_and_a_click_opens_the_case(bench:
     labels = [c.label for c in _choices(bench)]
     assert list(frame.columns) == ["case", *labels[:8]] and len(frame) == 8
     plain = frame.set_index("case")[[label for label in labels if label.endswith(":plain")]]
-    assert plain.loc["nine_plus_nine"].tolist() == [1.0, 0.0, 0.0]  # worktree fixed it, v2 and v1 did not
-    assert plain.loc["one_plus_one"].tolist() == [1.0, 1.0, 1.0]
+    assert plain.loc["nine_plus_nine"].tolist() == ["🟩 1", "🟥 0", "🟥 0"]  # worktree fixed it, v2 and v1 did not
+    assert plain.loc["one_plus_one"].tolist() == ["🟩 1", "🟩 1", "🟩 1"]
     at.toggle(key="grid_parts").set_value(True).run()
     first = ok(at).dataframe[0].value["case"].tolist()
     assert set(first[:3]) == {"two_plus_three", "ten_minus_three", "nine_plus_nine"}  # v1 missed these three
