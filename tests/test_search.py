@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from promptarena import feedback
+from promptarena import feedback, views
 from promptarena.errors import BackendError
 from promptarena.store import MIGRATIONS, OutputFilter, ResultsStore, ScoreRange
+from promptarena.suite import load_suite
 from promptarena.types import Generation
+from tests.support.repos import qa_repo
 
 A = ("run1", "a" * 40, "plain", "")
 B = ("run1", "b" * 40, "plain", "")
@@ -199,3 +201,22 @@ def test_a_database_checked_once_is_checked_again_once_it_changes(results: Resul
         f.write(b"\xff" * 64)
     with pytest.raises(BackendError, match="is corrupt"):
         ResultsStore(path)
+
+
+def test_failing_means_the_worse_half_of_a_metric_in_its_direction(tmp_path: Path) -> None:
+    repo = qa_repo(tmp_path / "repo")
+    suite = load_suite(repo.root / "evals" / "qa.yaml", repo.root)
+    assert views.failing_range(suite, "exact_match") == ScoreRange("exact_match", high=0.0)  # pass/fail
+    assert views.failing_range(suite, "rougeL") == ScoreRange("rougeL", high=0.5)  # in [0, 1], higher is better
+    assert views.failing_range(suite, "latency_s") is None  # lower is better but unbounded: no half
+    assert views.failing_range(suite, "prompt_tokens") is None  # no direction
+    assert views.failing_range(suite, "no_such_metric") is None
+
+
+def test_the_grid_scale_runs_from_worst_to_best_in_the_metrics_direction(results: ResultsStore) -> None:
+    arms = [views.ArmChoice("qa", "qa", blob, variant, blob[:7], blob, run, "") for run, blob, variant, _ in (A, B)]
+    grid = views.score_grid(results, None, arms, "length", cases=["sum", "river"])
+    assert grid.cases == ["sum", "river"] and grid.values == [[9.0, 13.0], [22.0, 20.0]]
+    assert (grid.worst, grid.best) == (9.0, 22.0)  # no suite: the scores' own span, higher is better
+    assert [grid.parts(i) for i in range(2)] == [True, True]
+    assert views.score_grid(results, None, arms[:1], "exact_match").values == [[1.0], [1.0], [1.0], [0.0]]
