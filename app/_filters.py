@@ -74,12 +74,11 @@ def output_filters(
         for side, col, label in (("min", low_col, "Score from"), ("max", high_col, "Score to"))
     ]
     scores: list[ScoreRange] = []
-    if metric is not None and failing:
-        fails = views.failing_range(suite, metric)
-        if fails is None:
-            failing_col.caption(f"{metric} has no failing scores")
-        else:
-            scores.append(fails)
+    fails = views.failing_range(suite, metric) if metric is not None and failing else None
+    if fails is not None:
+        scores.append(fails)
+    elif failing:
+        failing_col.caption(f"{metric or 'no metric'}: no failing scores known, so this filters nothing")
     if metric is not None and any(b is not None for b in bounds):
         scores.append(ScoreRange(metric, *bounds))
     kind, mine = VOTES[votes]
