@@ -59,7 +59,13 @@ with friendly_errors():
     labels = [arm_label(c) for c in choices]
     arms_col, metric_col, order_col = st.columns([6, 2, 2])
     with arms_col:
-        picked = url_multiselect("Arms (columns)", labels, "grid_arms", "arm", default=labels[:8])
+        # by default the versions × cases of the newest arm's variant and model
+        versions = [
+            label
+            for c, label in zip(choices, labels, strict=True)
+            if c.variant == choices[0].variant and c.model == choices[0].model
+        ]
+        picked = url_multiselect("Arms (columns)", labels, "grid_arms", "arm", default=versions[:12])
     chosen = [choices[labels.index(label)] for label in picked]
     metric = url_select("Colour by", [s.name for s in suite.metrics], "grid_colour", "metric", where=metric_col)
     parts_first = url_toggle("Where the arms part first", "grid_parts", where=order_col)
