@@ -10,13 +10,12 @@ from promptarena.store._feedback import Vote
 from promptarena.store._maintenance import FORMATS, MergeReport
 from promptarena.store._queries import StoredArm
 from promptarena.store._runs import RunProgress, RunRow, run_status
-from promptarena.store._search import VOTE_FILTERS, OutputFilter, ScoreRange, StoredArmKey, VoteFilter
+from promptarena.store._search import OutputFilter, ScoreRange, StoredArmKey, VoteFilter
 from promptarena.store._store import ResultsStore
 
 __all__ = [
     "FORMATS",
     "MIGRATIONS",
-    "VOTE_FILTERS",
     "MergeReport",
     "OutputFilter",
     "ResultsStore",

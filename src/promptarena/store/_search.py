@@ -18,7 +18,6 @@ from typing import Literal
 from promptarena.store._db import Database
 
 VoteFilter = Literal["any", "voted", "commented", "unvoted"]
-VOTE_FILTERS: tuple[VoteFilter, ...] = ("any", "voted", "commented", "unvoted")
 
 
 @dataclass(frozen=True)
@@ -162,4 +161,4 @@ class Search(Database):
         return sorted(ids, key=ids.__getitem__), columns
 
 
-__all__ = ["VOTE_FILTERS", "OutputFilter", "ScoreRange", "Search", "StoredArmKey", "VoteFilter", "match_query"]
+__all__ = ["OutputFilter", "ScoreRange", "Search", "StoredArmKey", "VoteFilter", "match_query"]
