@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 import streamlit as st
+from _filters import filtered_cases, output_filters
 from _workbench import (
     arm_choices,
     arm_label,
@@ -35,7 +36,7 @@ ws = workspace()
 
 with friendly_errors():
     require_db(ws)
-    entry = pick_suite(ws, resets=("arm_a", "arm_b", "compare_page"))
+    entry = pick_suite(ws, resets=("arm_a", "arm_b", "compare_page", "compare_metric"))
     if entry is None:
         st.stop()
     if entry.suite is None:
@@ -111,6 +112,12 @@ with friendly_errors():
     st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
 
     st.subheader("Cases, most disagreement first")
+    where = output_filters(suite, "compare", differ_label="A ≠ B", on_change=new_pair)
+    keep = filtered_cases(ws, [a, b], where)
+    ids = comparison.cases.case_ids()
+    listed = [comparison.cases[j] for j, case in enumerate(ids) if keep is None or case in keep]
+    if keep is not None:
+        st.caption(f"{len(listed)} of {len(comparison.cases)} cases pass the filters.")
     la, lb = arms[0].arm.label, arms[1].arm.label
     primary = comparison.rows[0].metric if comparison.rows else None
     cases = pd.DataFrame(
@@ -125,17 +132,17 @@ with friendly_errors():
                 "disagreement": views.spread(cr, primary),
                 "answers differ": len(set(cr.answers.values())) > 1,
             }
-            for cr in comparison.cases
+            for cr in listed
         ]
     )
     st.dataframe(cases, hide_index=True, width="stretch", height=260)
 
     st.subheader("Outputs side by side")
     per_page = 10
-    pages = max(1, math.ceil(len(comparison.cases) / per_page))
+    pages = max(1, math.ceil(len(listed) / per_page))
     page_no = url_select("Page", [str(n) for n in range(1, pages + 1)], "compare_page", "page", where=st.columns(6)[0])
     start = (int(page_no) - 1) * per_page
-    for cr in comparison.cases[start : start + per_page]:
+    for cr in listed[start : start + per_page]:
         with st.container(border=True):
             head, link = st.columns([3, 1])
             head.markdown(f"**Case** `{cr.case_id}` · disagreement {views.spread(cr, primary):.3f}")
@@ -159,4 +166,7 @@ with friendly_errors():
                     st.caption(f"{side} · {label} · {scores}")
                     show_text(cr.outputs[label])
                     feedback_buttons(ws, choice, cr.case_id, cr.outputs[label], key=f"fb-{side}-{cr.case_id}")
-    st.caption(f"Cases {start + 1}–{min(start + per_page, len(comparison.cases))} of {len(comparison.cases)}.")
+    if listed:
+        st.caption(f"Cases {start + 1}–{min(start + per_page, len(listed))} of {len(listed)}.")
+    else:
+        st.info("No case passes the filters.")

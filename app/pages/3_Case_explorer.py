@@ -8,11 +8,13 @@ import math
 
 import pandas as pd
 import streamlit as st
+from _filters import filtered_cases, output_filters
 from _workbench import (
     arm_choices,
     arm_label,
     case_ids,
     feedback_buttons,
+    forget,
     friendly_errors,
     page,
     pick_suite,
@@ -151,7 +153,7 @@ def show_sample(
 
 with friendly_errors():
     require_db(ws)
-    entry = pick_suite(ws, key="explorer_suite", resets=("explorer_case", "explorer_arms"))
+    entry = pick_suite(ws, key="explorer_suite", resets=("explorer_case", "explorer_arms", "explorer_metric"))
     if entry is None:
         st.stop()
     ids = case_ids(ws, entry.name)
@@ -160,9 +162,21 @@ with friendly_errors():
         st.stop()
     choices = arm_choices(ws, entry.name)
     labels = [arm_label(c) for c in choices]
-    case_id = url_select("Case", ids, "explorer_case", "case")
+    case_slot = st.container()  # the case selector goes above the arms and filters that narrow its cases
     picked = url_multiselect("Arms", labels, "explorer_arms", "arm", default=labels[: min(len(labels), 3)])
     chosen = [choices[labels.index(label)] for label in picked]
+    keep = filtered_cases(ws, chosen, output_filters(entry.suite, "explorer"))
+    if keep is not None:
+        listed = [i for i in ids if i in keep]
+        case_slot.caption(f"{len(listed)} of {len(ids)} cases pass the filters.")
+        current = st.session_state.get("explorer_case") or next(iter(st.query_params.get_all("explorer_case")), None)
+        if current in ids and current not in keep:
+            forget("explorer_case")()
+        if not listed:
+            st.info("No case passes the filters.")
+            st.stop()
+        ids = listed
+    case_id = url_select("Case", ids, "explorer_case", "case", where=case_slot)
     with ws.results() as results:
         samples = views.case_samples(results, chosen, case_id)
         perturbed = {(c.blob, c.variant): views.perturbed_samples(results, c, case_id) for c in chosen}

@@ -56,7 +56,7 @@ class Comparison:
     baseline: ArmResult
     arms: list[ArmResult]
     rows: list[MetricRow]
-    cases: Sequence[CaseRow]  # most disagreement first
+    cases: CaseRows  # most disagreement first
     calibration: dict[str, Calibration] = field(default_factory=dict)
     maj_at_k: dict[str, list[float]] = field(default_factory=dict)  # arm -> accuracy of maj@k, k = 1..N
     holistic: list[MetricRow] = field(default_factory=list)  # worst cases under perturbations, paired per case
@@ -119,6 +119,10 @@ class CaseRows(Sequence[CaseRow]):
 
     def __len__(self) -> int:
         return len(self._order)
+
+    def case_ids(self) -> list[str]:
+        """The case ids in this order, without building their rows (a page that lists some of them)."""
+        return [self._suite.cases[i].id for i in self._order]
 
     @overload
     def __getitem__(self, index: int) -> CaseRow: ...

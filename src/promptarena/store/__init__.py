@@ -12,8 +12,9 @@ from promptarena.store._feedback import Outcome, Vote, output_hash
 from promptarena.store._maintenance import FORMATS, MergeReport
 from promptarena.store._predictions import StoredPredictions
 from promptarena.store._queries import StoredArm
-from promptarena.store._results import ResultRow, stored_prediction
+from promptarena.store._results import RESULT_COLUMNS, ResultRow, stored_prediction
 from promptarena.store._runs import RunProgress, RunRow, run_status
+from promptarena.store._search import OutputFilter, ScoreRange, StoredArmKey, VoteFilter
 from promptarena.store._store import ResultsStore
 
 if TYPE_CHECKING:
@@ -25,14 +26,19 @@ __all__ = [
     "MIGRATIONS",
     "MergeReport",
     "Outcome",
+    "RESULT_COLUMNS",
     "ResultRow",
+    "OutputFilter",
     "ResultsStore",
     "RunProgress",
     "RunRecord",
     "RunRow",
+    "ScoreRange",
     "StoredArm",
     "StoredPredictions",
+    "StoredArmKey",
     "Vote",
+    "VoteFilter",
     "default_path",
     "ignore_results_folder",
     "now",

@@ -198,4 +198,23 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE generations ADD COLUMN logprobs TEXT;
     """,
+    # 11: full-text search over results: each row's output, answer and input (its first request's last message),
+    # kept in step with the results by triggers (a replaced row fires the delete trigger: recursive_triggers is on)
+    """
+    CREATE VIRTUAL TABLE results_text USING fts5 (output, answer, input);
+    CREATE TRIGGER results_text_inserted AFTER INSERT ON results BEGIN
+        INSERT INTO results_text (rowid, output, answer, input) VALUES (new.rowid, new.output, new.answer, COALESCE(
+            (SELECT json_extract(request, '$.messages[#-1].content') FROM generations
+             WHERE key = json_extract(new.generation_keys, '$[0]')), ''));
+    END;
+    CREATE TRIGGER results_text_updated AFTER UPDATE OF output, answer ON results BEGIN
+        UPDATE results_text SET output = new.output, answer = new.answer WHERE rowid = new.rowid;
+    END;
+    CREATE TRIGGER results_text_deleted AFTER DELETE ON results BEGIN
+        DELETE FROM results_text WHERE rowid = old.rowid;
+    END;
+    INSERT INTO results_text (rowid, output, answer, input)
+    SELECT r.rowid, r.output, r.answer, COALESCE(json_extract(g.request, '$.messages[#-1].content'), '')
+    FROM results r LEFT JOIN generations g ON g.key = json_extract(r.generation_keys, '$[0]');
+    """,
 ]

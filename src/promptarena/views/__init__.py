@@ -32,6 +32,7 @@ from promptarena.views._history import (
 )
 from promptarena.views._holistic import DIMENSIONS, PerturbedSample, holistic_cells, perturbed_samples
 from promptarena.views._runs import RunView, run_views
+from promptarena.views._search import ScoreGrid, failing_range, filter_cases, score_grid
 from promptarena.views._workspace import SuiteEntry, Workspace, prompt_names, suite_entries
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "OverviewCell",
     "PerturbedSample",
     "RunView",
+    "ScoreGrid",
     "SuiteEntry",
     "Workspace",
     "agreement_rows",
@@ -57,6 +59,8 @@ __all__ = [
     "diff_versions",
     "disagreements",
     "draft_comparisons",
+    "failing_range",
+    "filter_cases",
     "fmt_interval",
     "holistic_cells",
     "holistic_rows",
@@ -69,6 +73,7 @@ __all__ = [
     "prompt_names",
     "raters",
     "run_views",
+    "score_grid",
     "side_by_side",
     "spread",
     "suite_entries",
