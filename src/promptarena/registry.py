@@ -28,10 +28,11 @@ class Registry(Generic[T]):
         kind: What the entries are, for messages (``"metric"``).
         group: The entry-point group that installed packages add entries through (``"promptarena.metrics"``).
         adapt: Turns what a plugin's entry point loads into an entry (a scorer function into a ``Metric``);
-            gets the name and the loaded object, may raise ``ConfigError``.
+            gets the name and the loaded object, may raise ``ConfigError``; a ``"module:attr"`` string is
+            imported on first use, as entries are.
     """
 
-    def __init__(self, kind: str, group: str | None = None, adapt: Callable[[str, Any], T] | None = None) -> None:
+    def __init__(self, kind: str, group: str | None = None, adapt: Callable[[str, Any], T] | str | None = None) -> None:
         self.kind = kind
         self.group = group
         self._adapt = adapt
@@ -71,9 +72,7 @@ class Registry(Generic[T]):
                 f"unknown {self.kind} {name!r}{did_you_mean(name, self._entries)}; known: {known}."
             ) from None
         if isinstance(entry, str):
-            module, _, attr = entry.partition(":")
-            entry = getattr(importlib.import_module(module), attr)
-            self._entries[name] = entry
+            entry = self._entries[name] = _imported(entry)
         elif _is_entry_point(entry):
             entry = self._load_plugin(name, entry)
             self._entries[name] = entry
@@ -111,7 +110,15 @@ class Registry(Generic[T]):
                 f"{self.kind} {name!r} comes from {dist} (entry point `{point.value}` in group {point.group}), "
                 f"which fails to load: {type(err).__name__}: {err}; fix or reinstall that package, or uninstall it."
             ) from None
+        if isinstance(self._adapt, str):
+            self._adapt = _imported(self._adapt)
         return self._adapt(name, obj) if self._adapt else obj
+
+
+def _imported(target: str) -> Any:
+    """The object a ``"module:attr"`` string names, its module imported now."""
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def _is_entry_point(entry: object) -> bool:

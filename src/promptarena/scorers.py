@@ -43,7 +43,7 @@ from promptarena.errors import ConfigError, did_you_mean
 from promptarena.metrics import FactoryContext, Metric, Score
 from promptarena.types import Case, Prediction
 
-__all__ = ["PARAMETERS", "MetricInfo", "metric", "plugin_metric", "python_metric"]
+__all__ = ["PARAMETERS", "MetricInfo", "metric", "plugin_entry", "plugin_metric", "python_metric"]
 
 PARAMETERS = ("answer", "output", "case", "prediction", "options")
 """The parameters a scorer may declare, by name, in any order."""
@@ -135,6 +135,19 @@ def python_metric(entry: Mapping[str, Any], context: FactoryContext) -> Metric:
     built = _function_metric(fn, name, dict(options), where, root, salt)
     inside = tuple(root / path for path in files if not Path(path).is_absolute())
     return dataclasses.replace(built, sources=inside)
+
+
+def plugin_entry(name: str, obj: Any) -> Metric:
+    """What a package's ``promptarena.metrics`` entry point names: a ``Metric``, or a scorer function (plain or
+    declared with ``@promptarena.metric``) called per case as a suite's own scorer is."""
+    if isinstance(obj, Metric):
+        return obj
+    if callable(obj):
+        return plugin_metric(name, obj)
+    raise ConfigError(
+        f"metric {name!r} of an installed package is a {type(obj).__name__}; its entry point must name a Metric "
+        "or a scorer function."
+    )
 
 
 def plugin_metric(name: str, fn: Callable[..., Any]) -> Metric:

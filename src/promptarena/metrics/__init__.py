@@ -232,22 +232,7 @@ def _identity(metric: Metric, written: Mapping[str, Any], salt: Any, prediction:
     }
 
 
-def _plugin_metric(name: str, obj: Any) -> Metric:
-    """What a package's ``promptarena.metrics`` entry point names: a ``Metric``, or a scorer function (plain or
-    declared with ``@promptarena.metric``) called per case as a suite's own scorer is."""
-    if isinstance(obj, Metric):
-        return obj
-    if callable(obj):
-        from promptarena.scorers import plugin_metric
-
-        return plugin_metric(name, obj)
-    raise ConfigError(
-        f"metric {name!r} of an installed package is a {type(obj).__name__}; its entry point must name a Metric "
-        "or a scorer function."
-    )
-
-
-metrics: Registry[Metric] = Registry("metric", "promptarena.metrics", adapt=_plugin_metric)
+metrics: Registry[Metric] = Registry("metric", "promptarena.metrics", adapt="promptarena.scorers:plugin_entry")
 """Every metric a suite can name: the built-in ones, and those that installed packages add (entry points)."""
 
 _TEXT = "promptarena.metrics.text"
