@@ -22,14 +22,13 @@ import git
 
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.promptfile import PromptFile, parse_prompt
+from promptarena.repository import DRAFT, read_draft, repository_root
 from promptarena.repository import open_repo as _open_repo
-from promptarena.repository import repository_root
 from promptarena.yamlfile import decode_text
 
 __all__ = ["DRAFT", "WORKTREE", "PROMPT_SUFFIX", "PromptVersion", "PromptStore", "blob_sha", "repository_root"]
 
 WORKTREE = "worktree"
-DRAFT = "draft-"  # a draft's revision: ``draft-`` and the first 7 hex digits of its blob sha
 PROMPT_SUFFIX = ".prompt"
 _RECORD, _FIELD = "\x1e", "\x1f"
 _NULL_SHA = "0" * 40
@@ -359,8 +358,6 @@ class PromptStore:
 
     def _draft_version(self, name: str, rev: str) -> PromptVersion:
         """A draft kept by its content under ``.promptarena/drafts/`` (see ``promptarena.draft``)."""
-        from promptarena.draft import read_draft
-
         data, path = read_draft(self.workdir, name, rev), self.path_of(name)
         blob = blob_sha(data)
         return PromptVersion(name, DRAFT + blob[:7], None, blob, path, decode_text(data, path), dirty=True)

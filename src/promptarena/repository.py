@@ -1,4 +1,5 @@
-"""The git repository that a path is in, found as git finds it, for every command that takes ``--repo``."""
+"""The git repository that a path is in, found as git finds it, for every command that takes ``--repo``, and where
+the drafts of its prompts are kept."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import git
 
 from promptarena.errors import ConfigError
 
-__all__ = ["open_repo", "repository_root"]
+__all__ = ["DRAFT", "drafts_dir", "open_repo", "read_draft", "repository_root"]
+
+DRAFT = "draft-"  # a draft's revision: ``draft-`` and the first 7 hex digits of its blob sha
 
 
 def repository_root(path: Path | str = ".") -> Path:
@@ -32,3 +35,26 @@ def open_repo(path: Path | str) -> git.Repo:
     if repo.bare or repo.working_tree_dir is None:
         raise ConfigError(f"{str(where)!r} is a bare git repository: use a clone with a worktree")
     return repo
+
+
+def drafts_dir(workdir: Path | str) -> Path:
+    """Where drafts live: ``.promptarena/drafts`` of the repository, beside the results database, never committed."""
+    return Path(workdir) / ".promptarena" / "drafts"
+
+
+def read_draft(workdir: Path, name: str, rev: str) -> bytes:
+    """The text of the tried draft ``rev`` (``draft-`` and at least 7 hex digits of its blob) of prompt ``name``,
+    kept as ``.promptarena/drafts/<name>/<blob>.prompt``.
+
+    Raises:
+        ConfigError: when no such draft is kept (or the prefix names more than one).
+    """
+    prefix = rev.removeprefix(DRAFT)
+    hexadecimal = len(prefix) >= 7 and all(c in "0123456789abcdef" for c in prefix)
+    found = sorted((drafts_dir(workdir) / name).glob(f"{prefix}*.prompt")) if hexadecimal else []
+    if len(found) != 1:
+        raise ConfigError(
+            f"no draft {rev!r} of prompt {name!r} in {drafts_dir(workdir)}: try the draft again "
+            "(`evals try FILE`) and use the revision it prints"
+        )
+    return found[0].read_bytes()

@@ -8,14 +8,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from promptarena.errors import ConfigError
 from promptarena.gitstore import DRAFT, PROMPT_SUFFIX, PromptStore, PromptVersion, blob_sha
-
-
-def drafts_dir(workdir: Path | str) -> Path:
-    """Where drafts live: ``.promptarena/drafts`` of the repository, beside the results database, never committed."""
-    return Path(workdir) / ".promptarena" / "drafts"
-
+from promptarena.repository import drafts_dir
 
 # --- who may edit ----------------------------------------------------------------------------------------
 
@@ -122,20 +116,3 @@ def draft_version(prompts: PromptStore, name: str, text: str) -> PromptVersion:
     if not path.is_file():
         _write_atomic(path, text)
     return prompts.resolve(f"{name}@{DRAFT}{blob[:7]}")
-
-
-def read_draft(workdir: Path, name: str, rev: str) -> bytes:
-    """The text of the tried draft ``rev`` (``draft-`` and at least 7 hex digits of its blob) of prompt ``name``.
-
-    Raises:
-        ConfigError: when no such draft is kept (or the prefix names more than one).
-    """
-    prefix = rev.removeprefix(DRAFT)
-    hexadecimal = len(prefix) >= 7 and all(c in "0123456789abcdef" for c in prefix)
-    found = sorted((drafts_dir(workdir) / name).glob(f"{prefix}*{PROMPT_SUFFIX}")) if hexadecimal else []
-    if len(found) != 1:
-        raise ConfigError(
-            f"no draft {rev!r} of prompt {name!r} in {drafts_dir(workdir)}: try the draft again "
-            "(`evals try FILE`) and use the revision it prints"
-        )
-    return found[0].read_bytes()
