@@ -18,13 +18,11 @@ from promptarena.draft._kept import (
     Draft,
     discard_draft,
     draft_version,
-    drafts_dir,
     edits_allowed,
     is_loopback,
     keep_draft,
     load_draft,
     open_draft,
-    read_draft,
 )
 from promptarena.draft._save import DraftConflict, SaveRefused, repository_state, save_draft, three_way
 from promptarena.draft._try import (
@@ -40,6 +38,7 @@ from promptarena.draft._try import (
     warnings,
     wrong_cases,
 )
+from promptarena.repository import drafts_dir, read_draft
 
 __all__ = [
     "EDITS",
