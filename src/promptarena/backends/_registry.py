@@ -5,14 +5,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Any
 
 from promptarena.registry import Registry
 
-if TYPE_CHECKING:
-    from promptarena.backends import Backend
-
-backends: Registry[Callable[..., Backend]] = Registry("backend", "promptarena.backends")
+backends: Registry[Callable[..., Any]] = Registry("backend", "promptarena.backends")  # each builds a Backend
 backends.register("fake", "promptarena.backends.fake:FakeBackend")
 backends.register("transformers", "promptarena.backends.transformers:TransformersBackend")
 backends.register("openai", "promptarena.backends.openai:OpenAIBackend")
