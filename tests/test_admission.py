@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections import deque
 
 from promptarena.backends.transformers._admission import (
     CLUSTER_GAIN,
@@ -18,6 +19,7 @@ from promptarena.backends.transformers._admission import (
     group_requests,
     prefix_clusters,
     shared_head,
+    take,
 )
 from promptarena.types import GenerationRequest, GenParams, Message
 
@@ -125,3 +127,13 @@ def test_a_shared_head_is_long_enough_to_pay_and_leaves_each_prompt_a_token() ->
     assert shared_head([head[:-1] + [1], head[:-1] + [2]]) == 0  # too short to prefill apart
     assert shared_head([head + [1], head + [1]]) == MIN_SHARED_PREFIX  # one token of each prompt stays its own
     assert shared_head([head + [1]]) == 0
+
+
+def test_taking_an_admission_pops_its_groups_and_leaves_a_split_groups_rest_first() -> None:
+    queue = deque(waiting(20, 1))
+    (part,) = take(queue, admit(queue, active=0, batch_size=8).rows)
+    assert [r.index for r in part.rows] == list(range(8))
+    assert [len(g.rows) for g in queue] == [12, 1] and queue[0].rows[0].index == 8
+    assert part.prompt_ids == queue[0].prompt_ids
+    taken = take(queue, [12, 1])
+    assert [len(g.rows) for g in taken] == [12, 1] and not queue

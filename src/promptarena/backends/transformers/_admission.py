@@ -1,9 +1,9 @@
 """Admission: which waiting requests join the batch at a step, and how their prompts are prefilled.
 
 The scheduler asks :func:`admit` before each step and executes its plain answer (an :class:`Admission` of
-ints and lists): pop the groups it names from the queue, answer the rows that have nothing to generate, and
-prefill each cluster of prompts, its shared head once. Deciding needs no model and imports no torch, so the
-policy is tested on its own, as the schedulers of transformers and vLLM are.
+ints and lists): pop the groups it names from the queue (:func:`take`), answer the rows that have nothing to
+generate, and prefill each cluster of prompts, its shared head once. Deciding needs no model and imports no
+torch, so the policy is tested on its own, as the schedulers of transformers and vLLM are.
 
 Requests that differ only in ``sample_index`` form one :class:`Group`, prefilled once; groups wait in order
 of prompt length (less padding).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -121,6 +122,20 @@ def admit(waiting: Sequence[Group], active: int, batch_size: int) -> Admission:
         if cluster
     ]
     return Admission(rows, skip, prefills)
+
+
+def take(waiting: deque[Group], rows: Sequence[int]) -> list[Group]:
+    """Pop the first groups of ``waiting``, ``rows`` rows of each, as an :class:`Admission` says (a group taken in
+    part keeps its other rows, first in the queue)."""
+    taken: list[Group] = []
+    for n in rows:
+        group = waiting[0]
+        if n < len(group.rows):
+            taken.append(Group(group.prompt_ids, group.rows[:n]))
+            group.rows = group.rows[n:]
+        else:
+            taken.append(waiting.popleft())
+    return taken
 
 
 def prefix_clusters(prompts: Sequence[Sequence[int]]) -> list[list[int]]:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from promptarena.backends.transformers import _kvcache as kv
-from promptarena.backends.transformers._admission import Encode, Group, Prefill, Row, admit, group_requests
+from promptarena.backends.transformers._admission import Encode, Group, Prefill, Row, admit, group_requests, take
 from promptarena.backends.transformers._batch import Batch
 from promptarena.backends.transformers._device import default_batch_size
 from promptarena.backends.transformers._sampling import token_logprobs
@@ -96,7 +96,7 @@ class Scheduler:
             while pending or batch:
                 admission = admit(pending, len(batch.rows) if batch else 0, batch_size)
                 if admission.rows:
-                    admitted = self._take(pending, admission.rows)
+                    admitted = take(pending, admission.rows)
                     skip = set(admission.skip)
                     for row in (r for g in admitted for r in g.rows if r.index in skip):
                         yield row.index, Generation("", row.prompt_len, 0, 0.0, "length")
@@ -163,18 +163,6 @@ class Scheduler:
         if self._eos_t is None or self._eos_t.device != torch.device(device):
             self._eos_t = torch.tensor(sorted(self.eos_ids), device=device)
         return self._eos_t
-
-    def _take(self, pending: deque[Group], rows: list[int]) -> list[Group]:
-        """Pop the first groups of ``pending``, ``rows`` rows of each (a group taken in part keeps the rest)."""
-        taken: list[Group] = []
-        for n in rows:
-            group = pending[0]
-            if n < len(group.rows):
-                taken.append(Group(group.prompt_ids, group.rows[:n]))
-                group.rows = group.rows[n:]
-            else:
-                taken.append(pending.popleft())
-        return taken
 
     def _prefill(self, groups: list[Group], prefills: list[Prefill], skip: set[int], max_new: int) -> Batch:
         """Run each prefill of ``groups`` (rows in ``skip`` left out), its shared head once, and join their rows.
