@@ -4,7 +4,7 @@ the votes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -46,18 +46,18 @@ def one_word(predictions: Sequence[Prediction], cases: Sequence[Case], options: 
 
 
 @pytest.fixture
-def judged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def judged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A qa repository run with exact_match and a reason-giving judge; people's votes cast on HEAD's outputs."""
     judge = Metric(name="one_word", description="One word?", score=one_word, kind="binary")
-    monkeypatch.setitem(metrics.metrics._entries, "one_word", judge)
     responses = {f"Capital of {c}?": city for c, city in COUNTRIES.items()}
     responses.update({f"capital city of {c}.": answer for c, answer in HEAD_ANSWERS.items()})
     repo = qa_repo(tmp_path / "repo", responses, metrics=["exact_match", "one_word"])
     db = results_db(repo)
-    with PromptStore(repo.root) as store, ResultsStore(db) as results:
-        run_suite(load_suite(repo.root / "evals" / "qa.yaml", repo.root), store, results)
-    point_app_at(monkeypatch, repo.root, db)
-    return repo.root
+    with metrics.metrics.added("one_word", judge):
+        with PromptStore(repo.root) as store, ResultsStore(db) as results:
+            run_suite(load_suite(repo.root / "evals" / "qa.yaml", repo.root), store, results)
+        point_app_at(monkeypatch, repo.root, db)
+        yield repo.root
 
 
 def cast_votes(root: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -245,10 +246,10 @@ class Ending:
 
 
 @pytest.fixture
-def ending(monkeypatch: pytest.MonkeyPatch) -> Ending:
+def ending() -> Iterator[Ending]:
     factory = Ending()
-    monkeypatch.setitem(metric_factories._entries, "ends_test", factory)
-    return factory
+    with metric_factories.added("ends_test", factory):
+        yield factory
 
 
 def test_a_metric_entry_is_an_assertion_built_by_its_factory_and_scored_in_one_batch(
@@ -288,16 +289,17 @@ def test_two_entries_of_one_factory_are_scored_apart_and_a_listed_metric_once(tm
     ]
     for case in cases:
         case["assert"].append({"type": "metric", "value": "counted_test"})
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(metric_factories._entries, "ends_test", factory)
-        exact = get_metric("exact_match")
-        counted: list[str] = []
+    exact = get_metric("exact_match")
+    counted: list[str] = []
 
-        def counting(predictions, cases, options):  # noqa: ANN001, ANN202 - a ScoreFn
-            counted.extend(c.id for c in cases)
-            return exact.score(predictions, cases, options)
+    def counting(predictions, cases, options):  # noqa: ANN001, ANN202 - a ScoreFn
+        counted.extend(c.id for c in cases)
+        return exact.score(predictions, cases, options)
 
-        patch.setitem(metrics._entries, "counted_test", dataclasses.replace(exact, name="counted_test", score=counting))
+    with (
+        metric_factories.added("ends_test", factory),
+        metrics.added("counted_test", dataclasses.replace(exact, name="counted_test", score=counting)),
+    ):
         suite, arm, _ = evaluate(echo_repo(tmp_path / "repo", cases, metrics=["counted_test"]))
     assert sorted(counted) == ["a", "b"]
     assert arm.scores["counted_test"] == [1.0, 0.0]

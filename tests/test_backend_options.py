@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
-from promptarena.backends import get_backend
-from promptarena.backends.options import option_errors, options_model
+from promptarena.backends import backends, get_backend
+from promptarena.backends.fake import FakeBackend
+from promptarena.backends.options import BackendOptions, option_errors, options_model
 from promptarena.errors import ConfigError
 from tests.support.cli import cli, exited
 from tests.support.repos import edit_suite, qa_repo
@@ -95,3 +96,64 @@ def test_cli_rejects_a_misspelt_option_with_exit_2_and_writes_nothing(tmp_path: 
 def test_cli_backend_override_is_validated_too(tmp_path: Path) -> None:
     repo = qa_repo(tmp_path / "repo")
     assert "did you mean fake?" in exited(cli("run", "--repo", str(repo.root), "--backend", "fakes"), 2)
+
+
+# --- options declared by each backend, found through the registry ------------------------------------------
+
+
+class Echo(FakeBackend):
+    """A plugin's backend that takes a constructor of its own without declaring options: its parameters are its
+    options, never the fake backend's."""
+
+    def __init__(self, shout: bool = False) -> None:
+        super().__init__(default="SHOUT" if shout else "calm")
+
+
+class LoudOptions(BackendOptions):
+    volume: int = Field(default=1, ge=1, le=11)
+
+
+class Loud(FakeBackend):
+    """A plugin's backend that declares its options beside its class, as the built-in ones do."""
+
+    options_model = LoudOptions
+
+    def __init__(self, volume: int = 1) -> None:
+        super().__init__(default="!" * volume)
+
+
+def test_each_builtin_backend_declares_its_options_on_its_class() -> None:
+    from promptarena.backends.openai import OpenAIBackend
+    from promptarena.backends.transformers import TransformersBackend
+
+    for name, cls in [("fake", FakeBackend), ("openai", OpenAIBackend), ("transformers", TransformersBackend)]:
+        assert options_model(name) is cls.options_model
+        assert issubclass(cls.options_model, BackendOptions)
+    import promptarena.backends.options as options_module
+
+    assert not hasattr(options_module, "OPTIONS")  # no table apart from the backends
+
+
+def test_a_plugins_declared_options_are_checked_and_a_subclass_does_not_inherit_them() -> None:
+    with backends.added("loud_test", Loud), backends.added("echo_test", Echo):
+        assert get_backend("loud_test", volume="3").generate  # coerced to an int, in range
+        with pytest.raises(ConfigError, match=r"model\.volume: Input should be less than or equal to 11"):
+            get_backend("loud_test", volume=12)
+        with pytest.raises(ConfigError, match=r"model\.volum: unknown option \(did you mean volume\?\)"):
+            get_backend("loud_test", volum=3)
+        assert list(options_model("echo_test").model_fields) == ["shout"]  # its constructor's, not FakeOptions
+        with pytest.raises(ConfigError, match=r"model\.default: unknown option .*options: shout\)"):
+            get_backend("echo_test", default="x")
+    assert "loud_test" not in backends
+
+
+def test_run_help_lists_every_backend_with_its_options_plugins_included() -> None:
+    with backends.added("loud_test", Loud):
+        result = cli("run", "--help")
+    exited(result, 0)
+    out = " ".join(result.output.split())
+    assert "loud_test (volume)" in out
+    assert "fake (model, responses, outputs, default, delay_s," in out
+    assert "transformers (model, device, dtype, batch_size, threads, truncate, decode, batch_invariant)" in out
+    assert "openai (base_url, model," in out
+    assert "loud_test" not in " ".join(cli("run", "--help").output.split())

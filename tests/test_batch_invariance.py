@@ -64,17 +64,17 @@ def logits_seen(monkeypatch: pytest.MonkeyPatch) -> dict[GenerationRequest, list
     Tokens agree whenever logits are near enough; identical logits show that the sums did not change order
     (in fp32 batch dependence moves logits by ~1e-6, which rarely flips a token in a test this size).
     """
-    from promptarena.backends.transformers import _scheduler
+    from promptarena.backends.transformers import _batch
 
     seen: dict[GenerationRequest, list[list[float]]] = {}
-    advance = _scheduler.Batch.advance
+    advance = _batch.Batch.advance
 
-    def recording(self: _scheduler.Batch, logits: object) -> None:
+    def recording(self: _batch.Batch, logits: object) -> None:
         for row, values in zip(self.rows, logits[:, ::509].float().tolist(), strict=True):  # type: ignore[index]
             seen.setdefault(row.request, []).append(values)
         advance(self, logits)
 
-    monkeypatch.setattr(_scheduler.Batch, "advance", recording)
+    monkeypatch.setattr(_batch.Batch, "advance", recording)
     return seen
 
 

@@ -402,22 +402,6 @@ def test_slot_decoding_computes_what_the_growing_cache_computes(fast32):
     assert slots._scheduler is not None and slots._scheduler._slots is not None  # the slot path did run
 
 
-def test_prompts_with_a_head_of_their_own_are_prefilled_in_clusters():
-    from promptarena.backends.transformers._scheduler import CLUSTER_GAIN, Group, prefix_clusters
-
-    template = list(range(10))  # what every prompt shares
-    heads = [template + [100 + h] * (CLUSTER_GAIN + 5) for h in range(3)]  # three versions' instructions
-    groups = [Group(head + [1000 + q], []) for q in range(3) for head in heads] + [Group(template + [7, 8], [])]
-    clusters = prefix_clusters(groups)
-    assert sorted(len(c) for c in clusters) == [1, 3, 3, 3]
-    assert sorted(id(g) for c in clusters for g in c) == sorted(id(g) for g in groups)
-    for cluster in clusters[:-1]:
-        assert len({tuple(g.prompt_ids[: len(heads[0])]) for g in cluster}) == 1
-    # prompts that share only one head stay one cluster, in their order
-    same = [Group(heads[0] + [q], []) for q in range(5)]
-    assert prefix_clusters(same) == [same]
-
-
 @pytest.mark.model
 def test_clustered_prefill_answers_as_each_prompt_alone(backend32):
     rules = " Keep it short, use plain words, do not explain, do not list options, and never add a greeting."
@@ -431,9 +415,9 @@ def test_clustered_prefill_answers_as_each_prompt_alone(backend32):
         for s in system
         for q in questions
     ]
-    from promptarena.backends.transformers._scheduler import group_requests, prefix_clusters
+    from promptarena.backends.transformers._admission import group_requests, prefix_clusters
 
-    assert len(prefix_clusters(group_requests(requests, backend32._encode))) == 2
+    assert len(prefix_clusters([g.prompt_ids for g in group_requests(requests, backend32._encode)])) == 2
     together = run(backend32, requests)
     alone = [run(backend32, [r])[0] for r in requests]
     assert [g.text for g in together] == [g.text for g in alone]

@@ -12,20 +12,22 @@ count their own time, never their batch's.
 
 Context: ``context_length`` (prompt plus new tokens; ``None`` when unknown) and ``count_tokens`` let the
 engine refuse a prompt that does not fit before any model call, unless the suite sets ``truncate: left``.
-Options are validated against ``promptarena.backends.options`` before a backend is built.
+Options: each backend class declares the options it takes (``options_model``, a pydantic model beside the
+class), and they are validated against it before the backend is built (``promptarena.backends.options``).
+Backends are registered by name in ``backends`` (installed packages add theirs through entry points).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
-from promptarena.backends.options import OPTIONS, validate_options
+from promptarena.backends._registry import backends
+from promptarena.backends.options import declared_options, validate_options
 from promptarena.errors import ConfigError
-from promptarena.registry import Registry
 from promptarena.types import Generation, GenerationRequest, Message
 
-Progress = Callable[[int], None]
+__all__ = ["Backend", "backends", "check_context", "get_backend"]
 
 
 class Backend(Protocol):
@@ -57,12 +59,6 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-backends: Registry[Callable[..., Backend]] = Registry("backend", "promptarena.backends")
-backends.register("fake", "promptarena.backends.fake:FakeBackend")
-backends.register("transformers", "promptarena.backends.transformers:TransformersBackend")
-backends.register("openai", "promptarena.backends.openai:OpenAIBackend")
-
-
 def get_backend(name: str, **options: Any) -> Backend:
     """Build the backend registered as ``name`` with the suite's or the command line's options, validated.
 
@@ -92,8 +88,8 @@ def check_context(backend: Backend, todo: Sequence[tuple[GenerationRequest, str]
             counted[request.messages] = backend.count_tokens(request.messages)
         prompt = counted[request.messages]
         if prompt + new > context:
-            options = OPTIONS.get(backend.name)
-            hint = ", or set `model: {truncate: left}`" if options and "truncate" in options.model_fields else ""
+            takes = declared_options(type(backend)).model_fields
+            hint = ", or set `model: {truncate: left}`" if "truncate" in takes else ""
             raise ConfigError(
                 f"{place}: the prompt is {prompt:,} tokens and max_new_tokens is {new:,}, over the model's "
                 f"context of {context:,} tokens; shorten the input, lower max_new_tokens{hint}."

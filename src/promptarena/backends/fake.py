@@ -4,12 +4,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import ClassVar
 
+from pydantic import Field, PositiveInt
+
+from promptarena.backends.options import BackendOptions, Truncate
 from promptarena.clock import WALL_CLOCK, Clock
 from promptarena.hashing import content_hash
 from promptarena.types import Generation, GenerationRequest, Message, TokenLogprobs
 
 Responder = Callable[[GenerationRequest], str]
+
+
+class FakeOptions(BackendOptions):
+    """The fake backend's options in a suite: scripted outputs, a delay standing in for a model, a context to
+    overflow (``fn`` is for Python callers only)."""
+
+    model: str = "fake"
+    responses: dict[str, str | list[str]] = Field(default_factory=dict)
+    outputs: list[str] = Field(default_factory=list)
+    default: str | None = None
+    delay_s: float = Field(default=0.0, ge=0)
+    concurrency: PositiveInt = 1
+    context_length: PositiveInt | None = None
+    truncate: Truncate | None = None
+    logprobs: dict[str, dict[str, float]] = Field(default_factory=dict)
 
 
 class FakeBackend:
@@ -35,6 +54,7 @@ class FakeBackend:
     """
 
     name = "fake"
+    options_model: ClassVar[type[BackendOptions]] = FakeOptions
 
     def __init__(
         self,

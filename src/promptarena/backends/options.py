@@ -1,98 +1,63 @@
-"""The options each backend accepts in a suite's ``model:`` section, as pydantic models.
+"""The options a backend accepts in a suite's ``model:`` section: each backend declares them beside its class.
+
+A backend class names a pydantic model of its options in ``options_model`` (a subclass of
+:class:`BackendOptions`, whose field names are the option names); a plugin's backend does the same, or its
+constructor's keyword parameters are its options. The registry of backends is the one table: this module
+finds a backend's options through it, for validation, the suite loader and the command line's help.
 
 Light on purpose (pydantic only, neither torch nor transformers), so the suite loader and the CLI can
 validate options at load time: a typo such as ``dtyp`` or an unsupported value such as ``dtype: fp8`` is
-bad input (exit 2), named with its key, before any backend is built. Field names are the option names.
-``check_model`` and ``check_models`` check a suite's ``model:`` and ``models:`` entries against them.
+bad input (exit 2), named with its key, before any backend is built. ``check_model`` and ``check_models``
+check a suite's ``model:`` and ``models:`` entries against them.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from promptarena.backends._registry import backends
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.yamlfile import Located, format_loc, validation_error
 
 Truncate = Literal["left"]
-Decode = Literal["auto", "slots", "dynamic"]
 """``left``: drop a prompt's oldest tokens so that it and ``max_new_tokens`` fit the model's context."""
 
-Dtype = Literal["auto", "bfloat16", "bf16", "float16", "fp16", "half", "float32", "fp32", "float"]
-Device = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"(?i)^(auto|cpu|cuda(:\d+)?)$")
-]
 
+class BackendOptions(BaseModel):
+    """The base of a backend's options: unknown keys are refused, values are checked and frozen."""
 
-class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class FakeOptions(_Options):
-    """The fake backend: scripted outputs, a delay standing in for a model, and a context to overflow."""
-
-    model: str = "fake"
-    responses: dict[str, str | list[str]] = Field(default_factory=dict)
-    outputs: list[str] = Field(default_factory=list)
-    default: str | None = None
-    delay_s: float = Field(default=0.0, ge=0)
-    concurrency: PositiveInt = 1
-    context_length: PositiveInt | None = None
-    truncate: Truncate | None = None
-    logprobs: dict[str, dict[str, float]] = Field(default_factory=dict)
-
-
-class TransformersOptions(_Options):
-    """A Hugging Face causal LM run in this process."""
-
-    model: str = "default"
-    device: Device = "auto"
-    dtype: Dtype = "auto"
-    batch_size: PositiveInt | None = None
-    threads: PositiveInt | None = None
-    truncate: Truncate | None = None
-    decode: Decode = "auto"
-    batch_invariant: bool | None = None
-
-
-class OpenAIOptions(_Options):
-    """An OpenAI-compatible ``/chat/completions`` server."""
-
-    base_url: str | None = None
-    model: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: PositiveInt = 8
-    timeout_s: PositiveFloat = 120
-    max_retries: int = Field(default=4, ge=0)
-    revision: str | None = None
-    context_length: PositiveInt | None = None
-
-
-OPTIONS: dict[str, type[BaseModel]] = {
-    "fake": FakeOptions,
-    "transformers": TransformersOptions,
-    "openai": OpenAIOptions,
-}
-
-
 def options_model(backend_name: str) -> type[BaseModel]:
-    """The options model of a backend; validate a ``model:`` section (without its ``backend`` key) with it.
+    """The options model of the backend registered as ``backend_name``; validate a ``model:`` section (without its
+    ``backend`` key) with it.
 
-    A backend that an installed package adds (entry point group ``promptarena.backends``) declares its options
-    as a pydantic model in its ``options_model`` attribute; without one, the parameters of its constructor are
-    its options (any value, the required ones required).
+    Raises:
+        ConfigError: an unknown backend (naming the known ones), or a plugin that fails to load.
     """
-    if backend_name in OPTIONS:
-        return OPTIONS[backend_name]
-    from promptarena.backends import backends
+    return declared_options(backends.get(backend_name))
 
-    factory = backends.get(backend_name)  # an unknown name is a ConfigError listing the known ones
+
+def declared_options(factory: Any) -> type[BaseModel]:
+    """The options model a backend declares in ``options_model``; without one, its constructor's parameters."""
     declared = getattr(factory, "options_model", None)
-    if isinstance(declared, type) and issubclass(declared, BaseModel):
+    if isinstance(declared, type) and issubclass(declared, BaseModel) and _own_options(factory):
         return declared
-    return _signature_options(backend_name, factory)
+    return _signature_options(getattr(factory, "__name__", "backend"), factory)
+
+
+def _own_options(factory: Any) -> bool:
+    """Whether the options a class declares are its constructor's: a subclass that takes parameters of its own
+    without declaring options of its own (a plugin's ``EchoBackend(FakeBackend)``) does not inherit them."""
+    if not isinstance(factory, type):
+        return True
+    owner = next(c for c in factory.__mro__ if "options_model" in vars(c))
+    builder = next(c for c in factory.__mro__ if "__init__" in vars(c))
+    return issubclass(owner, builder)
 
 
 def _signature_options(name: str, factory: Any) -> type[BaseModel]:
@@ -109,7 +74,20 @@ def _signature_options(name: str, factory: Any) -> type[BaseModel]:
     for p in parameters:
         if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
             fields[p.name] = (Any, ... if p.default is inspect.Parameter.empty else p.default)
-    return create_model(f"{name}_options", __base__=_Options, **fields)
+    return create_model(f"{name}_options", __base__=BackendOptions, **fields)
+
+
+def backends_help() -> str:
+    """Every registered backend (plugins' included) with its options, for help texts:
+    ``fake (model, responses, ...); openai (...)``."""
+    described = []
+    for name in backends.names():
+        try:
+            fields = ", ".join(options_model(name).model_fields)
+        except ConfigError:
+            fields = "fails to load"
+        described.append(f"{name} ({fields})")
+    return "; ".join(described)
 
 
 def option_errors(err: ValidationError, model: type[BaseModel]) -> list[str]:

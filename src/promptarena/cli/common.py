@@ -179,16 +179,40 @@ def default_db(root: Path) -> Path:
     return path
 
 
+class LazyHelp(click.Option):
+    """An option whose help text is computed when help is shown, from what the registries hold then (installed
+    plugins included), so that loading the command line reads no registry and imports no backend."""
+
+    def __init__(self, *args: Any, describe: Callable[[], str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.describe = describe
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = self.describe()
+        return super().get_help_record(ctx)
+
+
+def _backends_help() -> str:
+    """The help of --backend: every registered backend and its options (imports each backend's module)."""
+    from promptarena.backends.options import backends_help
+
+    return (
+        f"Backend instead of the suite's, one of (with the options each takes in a suite's model:) {backends_help()}."
+    )
+
+
 def backend_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The options that override a suite's model: --backend, --model, --seed."""
     fn = click.option("--seed", type=int, default=None, help="Seed instead of the suite's.")(fn)
     fn = click.option(
-        "--model", default=None, help="Model instead of the suite's: 'default', a Hugging Face id or a path."
+        "--model",
+        default=None,
+        help="Model instead of the suite's (its backend's `model` option; for transformers 'default', a Hugging "
+        "Face id or a path).",
     )(fn)
-    fn = click.option("--backend", default=None, help="Backend instead of the suite's: transformers, openai or fake.")(
-        fn
-    )
-    return fn
+    return click.option(
+        "--backend", cls=LazyHelp, describe=_backends_help, default=None, help="Backend instead of the suite's."
+    )(fn)
 
 
 def with_backend(suite: Suite, backend: str | None, model: str | None, seed: int | None) -> Suite:

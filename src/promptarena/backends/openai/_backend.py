@@ -21,10 +21,11 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
+from pydantic import Field, PositiveFloat, PositiveInt
 
 from promptarena.backends.openai._deadline import cut_at
 from promptarena.backends.openai._responses import (
@@ -37,6 +38,7 @@ from promptarena.backends.openai._responses import (
     text_of,
     whole,
 )
+from promptarena.backends.options import BackendOptions
 from promptarena.errors import BackendError, ConfigError
 from promptarena.types import Generation, GenerationRequest, Message
 
@@ -78,6 +80,19 @@ class _Rejected(Exception):
         self.detail = detail
 
 
+class OpenAIOptions(BackendOptions):
+    """The openai backend's options in a suite: the server, the model it serves, and how requests are sent."""
+
+    base_url: str | None = None
+    model: str | None = None
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: PositiveInt = 8
+    timeout_s: PositiveFloat = 120
+    max_retries: int = Field(default=4, ge=0)
+    revision: str | None = None
+    context_length: PositiveInt | None = None
+
+
 class OpenAIBackend:
     """Generations from an OpenAI-compatible ``/chat/completions`` endpoint.
 
@@ -93,6 +108,7 @@ class OpenAIBackend:
     """
 
     name = "openai"
+    options_model: ClassVar[type[BackendOptions]] = OpenAIOptions
 
     def __init__(
         self,

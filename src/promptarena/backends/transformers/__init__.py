@@ -21,7 +21,9 @@ A row's latency runs from its admission (the start of its prefill) to its last t
 for a free place are not yet admitted.
 
 The modules follow those seams: ``_device`` (device, dtype, threads, batch size, weight packing),
-``_backend`` (the Backend contract), ``_scheduler`` (continuous batching), ``_kvcache`` (surgery on
+``_backend`` (the Backend contract), ``_admission`` (which waiting requests join the batch and how their
+prompts are prefilled: plain data, without torch), ``_scheduler`` (continuous batching, executing those
+admissions), ``_batch`` (the rows being decoded, their state on the device), ``_kvcache`` (surgery on
 transformers' cache internals, transformers >= 4.56), ``_slots`` (fixed slots and CUDA graphs),
 ``_attention`` (the CPU decode attention, and the batch-invariant one), ``_sampling`` (sampling
 kernels) and ``_weights`` (where a model's weights are: the embedded GGUF, a local path or a Hub id).

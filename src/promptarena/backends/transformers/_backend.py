@@ -10,8 +10,11 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
+from pydantic import PositiveInt, StringConstraints
+
+from promptarena.backends.options import BackendOptions, Truncate
 from promptarena.backends.transformers._device import (
     check_hardware,
     cpu_threads,
@@ -30,10 +33,31 @@ if TYPE_CHECKING:
 _PURPOSE = "the transformers backend"
 
 
+Decode = Literal["auto", "slots", "dynamic"]
+Dtype = Literal["auto", "bfloat16", "bf16", "float16", "fp16", "half", "float32", "fp32", "float"]
+Device = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"(?i)^(auto|cpu|cuda(:\d+)?)$")
+]
+
+
+class TransformersOptions(BackendOptions):
+    """The transformers backend's options in a suite: the model, where and how it runs, and how it decodes."""
+
+    model: str = "default"
+    device: Device = "auto"
+    dtype: Dtype = "auto"
+    batch_size: PositiveInt | None = None
+    threads: PositiveInt | None = None
+    truncate: Truncate | None = None
+    decode: Decode = "auto"
+    batch_invariant: bool | None = None
+
+
 class TransformersBackend:
     """Runs a Hugging Face causal LM in this process (the embedded SmolLM2-135M-Instruct by default)."""
 
     name = "transformers"
+    options_model: ClassVar[type[BackendOptions]] = TransformersOptions
 
     def __init__(
         self,

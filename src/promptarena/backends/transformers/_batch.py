@@ -1,37 +1,16 @@
-"""The rows being decoded and their state: a request's row, the group of rows that share a prefill, and a batch
-whose per-row state lives on the device, so that a decode step runs no Python per row."""
+"""The rows being decoded and their state: a batch whose per-row state lives on the device, so that a decode
+step runs no Python per row. Which rows join it is decided in ``_admission``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from promptarena.backends.transformers import _kvcache as kv
+from promptarena.backends.transformers._admission import Row
 from promptarena.backends.transformers._sampling import choose, keep_top
-from promptarena.types import GenerationRequest
-
-
-@dataclass
-class Row:
-    """One request being decoded."""
-
-    index: int
-    request: GenerationRequest
-    prompt_len: int
-    row_key: bytes
-    started: float = 0.0
-    tokens: list[int] = field(default_factory=list)  # kept only for rows with stop strings
-    top: list[Any] = field(default_factory=list)  # per step, for rows that ask: see _sampling.keep_top
-
-
-@dataclass
-class Group:
-    """Requests with the same prompt and parameters: prefilled once."""
-
-    prompt_ids: list[int]
-    rows: list[Row]
 
 
 @dataclass

@@ -10,70 +10,22 @@ is loaded.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
 
 from promptarena.backends.transformers import _kvcache as kv
-from promptarena.backends.transformers._batch import Batch, Group, Row
+from promptarena.backends.transformers._admission import Encode, Group, Prefill, Row, admit, group_requests, take
+from promptarena.backends.transformers._batch import Batch
 from promptarena.backends.transformers._device import default_batch_size
 from promptarena.backends.transformers._sampling import token_logprobs
 from promptarena.errors import BackendError
 from promptarena.types import Generation, GenerationRequest
 
-MIN_SHARED_PREFIX = 8
-CLUSTER_GAIN = 32  # tokens of a head of their own that earn a cluster of prompts a prefill apart
 PREFIX_HEADS = 8  # prompt heads whose KV cache is kept between admissions
-Encode = Callable[[GenerationRequest], list[int]]  # a request's prompt tokens
-
-
-def group_requests(requests: Sequence[GenerationRequest], encode: Encode) -> list[Group]:
-    """Group requests sharing a prompt (shared prefill), sorted by prompt length (less padding)."""
-    by_key: dict[str, Group] = {}
-    for i, request in enumerate(requests):
-        key = request.prompt_key()
-        group = by_key.get(key)
-        if group is None:
-            group = by_key[key] = Group(prompt_ids=encode(request), rows=[])
-        row_key = hashlib.sha256(f"{key}:{request.sample_index}".encode()).digest()
-        group.rows.append(Row(i, request, len(group.prompt_ids), row_key))
-    return sorted(by_key.values(), key=lambda g: len(g.prompt_ids))
-
-
-def prefix_clusters(groups: list[Group]) -> list[list[Group]]:
-    """Split ``groups`` into clusters whose prompts share a head at least ``CLUSTER_GAIN`` tokens longer than
-    the head all of them share (one more prefill pays for itself then); the others form one cluster."""
-    if len(groups) < 4:
-        return [groups]
-    everyone = common_prefix([g.prompt_ids for g in groups])
-    ordered = sorted(groups, key=lambda g: g.prompt_ids)
-    runs: list[list[Group]] = [[ordered[0]]]
-    for prev, group in itertools.pairwise(ordered):
-        if common_prefix([prev.prompt_ids, group.prompt_ids]) >= everyone + CLUSTER_GAIN:
-            runs[-1].append(group)
-        else:
-            runs.append([group])
-    clusters = [run for run in runs if len(run) > 1]
-    if not clusters:
-        return [groups]
-    alone = {id(run[0]) for run in runs if len(run) == 1}
-    rest = [group for group in groups if id(group) in alone]
-    return clusters + [rest] if rest else clusters
-
-
-def common_prefix(seqs: list[list[int]]) -> int:
-    """Length of the longest common prefix of ``seqs``."""
-    n = 0
-    for column in zip(*seqs, strict=False):
-        if any(t != column[0] for t in column):
-            break
-        n += 1
-    return n
 
 
 class Scheduler:
@@ -142,21 +94,14 @@ class Scheduler:
         batch: Batch | None = None
         with torch.inference_mode():
             while pending or batch:
-                active = len(batch.rows) if batch else 0
-                # A short tail (up to a quarter batch) joins now rather than costing a wave of its own:
-                # a step costs nearly the same for 64 rows as for 80.
-                waiting = sum(len(g.rows) for g in pending)
-                limit = batch_size if active + waiting > batch_size + batch_size // 4 else batch_size * 2
-                free = min(limit - active, waiting)
-                if pending and (not active or free >= max(1, min(batch_size // 4, waiting))):
-                    admitted = self._take(pending, free)
-                    for g in admitted:  # max_new_tokens <= 0: nothing to generate
-                        for row in [r for r in g.rows if r.request.params.max_new_tokens <= 0]:
-                            g.rows.remove(row)
-                            yield row.index, Generation("", row.prompt_len, 0, 0.0, "length")
-                    admitted = [g for g in admitted if g.rows]
-                    if admitted:
-                        joining = self._prefill(admitted, max_new)
+                admission = admit(pending, len(batch.rows) if batch else 0, batch_size)
+                if admission.rows:
+                    admitted = take(pending, admission.rows)
+                    skip = set(admission.skip)
+                    for row in (r for g in admitted for r in g.rows if r.index in skip):
+                        yield row.index, Generation("", row.prompt_len, 0, 0.0, "length")
+                    if admission.prefills:
+                        joining = self._prefill(admitted, admission.prefills, skip, max_new)
                         fresh = len(joining.rows)  # only these rows have a new token
                         if batch is not None:
                             batch = batch.extend(joining)
@@ -219,43 +164,27 @@ class Scheduler:
             self._eos_t = torch.tensor(sorted(self.eos_ids), device=device)
         return self._eos_t
 
-    def _take(self, pending: deque[Group], free: int) -> list[Group]:
-        """Pop whole groups that fit into ``free`` rows (splitting a group only when nothing else fits)."""
-        taken: list[Group] = []
-        while pending and free > 0:
-            group = pending[0]
-            if len(group.rows) <= free:
-                taken.append(pending.popleft())
-                free -= len(group.rows)
-            elif not taken:
-                taken.append(Group(group.prompt_ids, group.rows[:free]))
-                group.rows = group.rows[free:]
-                free = 0
-            else:
-                break
-        return taken
-
-    def _prefill(self, groups: list[Group], max_new: int) -> Batch:
-        """Run the prompts of ``groups`` once each, copy their KV cache to every row of the group, choose the
-        first tokens.
+    def _prefill(self, groups: list[Group], prefills: list[Prefill], skip: set[int], max_new: int) -> Batch:
+        """Run each prefill of ``groups`` (rows in ``skip`` left out), its shared head once, and join their rows.
 
         Prompts usually share a long head (the chat template's system prompt, a version's instructions and
         few-shot turns): each cluster of prompts with a head of their own is prefilled apart, its head once.
         """
         batch: Batch | None = None
-        for cluster in prefix_clusters(groups):
-            joining = self._prefill_cluster(cluster, max_new)
+        for prefill in prefills:
+            cluster = [groups[i] for i in prefill.groups]
+            cluster = [Group(g.prompt_ids, [r for r in g.rows if r.index not in skip]) for g in cluster]
+            joining = self._prefill_cluster(cluster, prefill.head, max_new)
             batch = joining if batch is None else batch.extend(joining)
         assert batch is not None
         return batch
 
-    def _prefill_cluster(self, groups: list[Group], max_new: int) -> Batch:
-        """Prefill ``groups``: their common head once (kept for the next admission), then each prompt's rest."""
+    def _prefill_cluster(self, groups: list[Group], shared: int, max_new: int) -> Batch:
+        """Prefill ``groups``: their first ``shared`` tokens once (kept for the next admission), then each
+        prompt's rest."""
         start = time.perf_counter()
         model, device = self.model, self.device
         prompts = [g.prompt_ids for g in groups]
-        shared = min(common_prefix(prompts), min(len(p) for p in prompts) - 1) if len(prompts) > 1 else 0
-        shared = shared if shared >= MIN_SHARED_PREFIX else 0
         cache = kv.new_cache(model)
         if shared:
             head = tuple(prompts[0][:shared])
