@@ -240,3 +240,11 @@ def _rows(tmp_path: Path) -> list[dict[str, Any]]:
         ]
     finally:
         con.close()
+
+
+def test_the_example_suite_converses() -> None:
+    root = Path(__file__).parents[1]
+    suite = load_suite(root / "evals" / "shop_chat.yaml", root)
+    by_id = {case.id: case for case in suite.cases}
+    assert by_id["repair-price"].turns and by_id["service-time"].messages[-1].role == "user"
+    assert suite.score_turns == "last"
