@@ -3,7 +3,9 @@ with the model's earlier answers in context. A real git repository in tmp_path, 
 
 from __future__ import annotations
 
+import json
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,9 @@ from promptarena.gitstore import PromptStore
 from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from promptarena.types import GenerationRequest, Message
-from tests.support.cli import cli, exited
+from tests.support.cli import cli, evals, exited
 from tests.support.git import GitRepo
+from tests.support.llama_server import MODEL_ALIAS, LlamaServer
 from tests.support.repos import count_rows, results_db
 
 CHAT = """---
@@ -228,9 +231,6 @@ def _line(repo: GitRepo, text: str) -> int:
 
 
 def _rows(tmp_path: Path) -> list[dict[str, Any]]:
-    import json
-    import sqlite3
-
     con = sqlite3.connect(tmp_path / "results.db")
     try:
         con.row_factory = sqlite3.Row
@@ -248,3 +248,45 @@ def test_the_example_suite_converses() -> None:
     by_id = {case.id: case for case in suite.cases}
     assert by_id["repair-price"].turns and by_id["service-time"].messages[-1].role == "user"
     assert suite.score_turns == "last"
+
+
+# --- on real models: the embedded one, and llama.cpp's server through the OpenAI-compatible backend -----------
+
+
+def _two_turns(tmp_path: Path, model: dict[str, Any]) -> tuple[GitRepo, list[dict[str, Any]]]:
+    """A suite of one conversation of two answers on ``model``, run twice through the CLI; the stored requests."""
+    cases = [{"id": "trip", "vars": {"city": "Paris"}, "turns": ["Name one museum there."], "reference": "Louvre"}]
+    repo = _repo(tmp_path, cases, metrics=["contains"], model=model)
+    first = evals("run", "--json", cwd=repo.root)
+    assert first.returncode == 0, first.stderr
+    (suite,) = json.loads(first.stdout)["suites"]
+    assert suite["generated"] == 2 and suite["cached"] == 0
+    again = evals("run", "--json", cwd=repo.root)
+    (suite,) = json.loads(again.stdout)["suites"]
+    assert suite["generated"] == 0 and suite["cached"] == 2  # each turn is a cached request
+    con = sqlite3.connect(results_db(repo))
+    try:
+        requests = [json.loads(r) for (r,) in con.execute("SELECT request FROM generations ORDER BY created_at")]
+        (details,) = [json.loads(d) for (d,) in con.execute("SELECT details FROM results LIMIT 1")]
+    finally:
+        con.close()
+    opening, second = sorted(requests, key=lambda r: len(r["messages"]))
+    answer = details["conversation"][2]
+    assert answer["role"] == "assistant" and answer["turn"] == 0 and answer["content"].strip()
+    # the second turn's request holds the model's own first answer, then the user's next turn
+    assert second["messages"][:2] == opening["messages"]
+    assert second["messages"][2:] == [
+        {"role": "assistant", "content": answer["content"]},
+        {"role": "user", "content": "Name one museum there."},
+    ]
+    return repo, requests
+
+
+@pytest.mark.model
+def test_a_conversation_on_the_embedded_model(tmp_path: Path) -> None:
+    _two_turns(tmp_path, {"backend": "transformers", "model": "default"})
+
+
+@pytest.mark.server
+def test_a_conversation_through_the_openai_backend(tmp_path: Path, llama_server: LlamaServer) -> None:
+    _two_turns(tmp_path, {"backend": "openai", "base_url": llama_server.base_url, "model": MODEL_ALIAS})
