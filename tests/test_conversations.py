@@ -290,3 +290,17 @@ def test_a_conversation_on_the_embedded_model(tmp_path: Path) -> None:
 @pytest.mark.server
 def test_a_conversation_through_the_openai_backend(tmp_path: Path, llama_server: LlamaServer) -> None:
     _two_turns(tmp_path, {"backend": "openai", "base_url": llama_server.base_url, "model": MODEL_ALIAS})
+
+
+def test_a_csv_row_brings_messages_as_json_and_its_variables_count_as_used(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, TURNS)
+    repo.write(
+        "evals/cases/chat.csv",
+        'id,city,mood,messages\nc1,Rome,calm,"[{""role"": ""user"", ""content"": ""I feel {{ mood }}.""}]"\n',
+    )
+    doc = yaml.safe_load((repo.root / "evals" / "chat.yaml").read_text())
+    repo.write("evals/chat.yaml", yaml.safe_dump({**doc, "cases": "cases/chat.csv"}, sort_keys=False))
+    out, backend = _run(repo, tmp_path)
+    assert backend.history[0].messages[-1] == Message("user", "I feel calm.")
+    result = cli("run", "--repo", str(repo.root))
+    assert result.exit_code == 0 and "never uses" not in result.output  # `mood` is used by the case's message

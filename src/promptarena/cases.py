@@ -405,8 +405,10 @@ def with_prompt_warnings(suite: Suite, prompts: Sequence[PromptFile]) -> Suite:
     """The suite with one more warning when its cases pass variables that none of ``prompts`` uses."""
     if not prompts:
         return suite
+    from promptarena.conversation import variables_of
+
     used = {name for prompt in prompts for name in prompt.variables}
-    unused = sorted({name for case in suite.cases for name in case.vars} - used)
+    unused = sorted({name for case in suite.cases for name in case.vars if name not in variables_of(case)} - used)
     if not unused:
         return suite
     first = next(case.meta["where"] for case in suite.cases if unused[0] in case.vars)

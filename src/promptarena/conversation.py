@@ -89,6 +89,18 @@ def _render(text: str, values: Mapping[str, Any], prompt: PromptFile, case: Case
         raise ConfigError(f"{where}: case {case.id!r}: {field}: rendering failed: {err}.") from None
 
 
+def variables_of(case: Case) -> set[str]:
+    """The variables that the case's own messages and turns use (a message that does not parse uses none here: its
+    error comes when it is rendered)."""
+    used: set[str] = set()
+    for text in [m.content for m in case.messages] + list(case.turns):
+        try:
+            used |= _compiled(text)[1]
+        except jinja2.TemplateSyntaxError:
+            continue
+    return used
+
+
 @functools.lru_cache(maxsize=4096)
 def _compiled(text: str) -> tuple[jinja2.Template, frozenset[str]]:
     from jinja2.sandbox import SandboxedEnvironment
