@@ -304,3 +304,10 @@ def test_a_csv_row_brings_messages_as_json_and_its_variables_count_as_used(tmp_p
     assert backend.history[0].messages[-1] == Message("user", "I feel calm.")
     result = cli("run", "--repo", str(repo.root))
     assert result.exit_code == 0 and "never uses" not in result.output  # `mood` is used by the case's message
+
+
+def test_self_consistency_samples_the_scored_turn_only(tmp_path: Path) -> None:
+    repo = _repo(tmp_path, TURNS, variants=[{"self_consistency": {"samples": 3}}])
+    out, backend = _run(repo, tmp_path)
+    assert [r.params.temperature for r in backend.history] == [0.0, 0.0, 0.7, 0.7, 0.7]
+    assert out.arms[0].predictions[0].confidence == 1.0  # the fake answers every sample alike
