@@ -27,11 +27,7 @@ from promptarena.variants import History, Item, Plain, Variant
 if TYPE_CHECKING:
     from promptarena.promptfile import PromptFile
 
-__all__ = ["Conversation", "conversed", "longest_requests", "opening", "rendered_turns"]
-
-SCORE_TURNS = ("last", "every")
-"""A suite's `score_turns:`: the metrics score the last answer of a conversation, or every answer (the case's
-score is then the mean over its answers)."""
+__all__ = ["Conversation", "conversed", "item_for", "longest_requests", "opening", "rendered_turns", "variables_of"]
 
 
 def opening(prompt: PromptFile, case: Case, vars: Mapping[str, Any] | None = None) -> tuple[Message, ...]:
