@@ -6,6 +6,7 @@ import math
 
 import pandas as pd
 import streamlit as st
+from _conversation import show_conversation
 from _filters import filtered_cases, output_filters
 from _workbench import (
     arm_choices,
@@ -164,7 +165,8 @@ with friendly_errors():
                 with col:
                     scores = ", ".join(f"{m} {fmt_number(v)}" for m, v in cr.scores[label].items())
                     st.caption(f"{side} · {label} · {scores}")
-                    show_text(cr.outputs[label])
+                    if not show_conversation(cr.conversations.get(label)):
+                        show_text(cr.outputs[label])
                     feedback_buttons(ws, choice, cr.case_id, cr.outputs[label], key=f"fb-{side}-{cr.case_id}")
     if listed:
         st.caption(f"Cases {start + 1}–{min(start + per_page, len(listed))} of {len(listed)}.")

@@ -8,6 +8,7 @@ import math
 
 import pandas as pd
 import streamlit as st
+from _conversation import show_conversation
 from _filters import filtered_cases, output_filters
 from _workbench import (
     arm_choices,
@@ -111,8 +112,9 @@ def show_sample(
     show_reasons(sample)
     st.caption("Extracted answer")
     show_text(sample.answer)
-    st.caption("Output")
-    show_text(sample.output)
+    if not show_conversation(sample.details.get("conversation")):
+        st.caption("Output")
+        show_text(sample.output)
     show_failed_assertions(sample.details)
     if sample.reasoning and sample.reasoning.strip() != sample.output.strip():
         with st.expander("Reasoning (chain of thought)"):

@@ -14,19 +14,28 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.hashing import content_hash, file_sha256
-from promptarena.types import Assertion, Case
-from promptarena.yamlfile import Located, read_text, validation_error
+from promptarena.types import Assertion, Case, Message
+from promptarena.yamlfile import Located, format_loc, read_text, validation_error
 
 if TYPE_CHECKING:
     from promptarena.metrics import Metric
     from promptarena.promptfile import PromptFile
     from promptarena.suite import Suite
+
+
+class MessageModel(BaseModel):
+    """One message of a case's `messages:`: a role and its text (a template, like the prompt's sections)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    role: Literal["system", "user", "assistant"]
+    content: str
 
 
 class CaseModel(BaseModel):
@@ -41,6 +50,8 @@ class CaseModel(BaseModel):
     rubric: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
     assertions: list[Any] = Field(default_factory=list, alias="assert")
+    messages: list[MessageModel] | None = None
+    turns: list[str] | None = Field(None, strict=True)
 
 
 _CASE_KEYS = {f.alias or name for name, f in CaseModel.model_fields.items()}
@@ -92,7 +103,7 @@ def load_cases(doc: Located, cases: str | list[CaseModel] | dict[str, Any], suit
     where = f"{doc.source}:{doc.line(['cases'], key=True)}"
     if isinstance(cases, list):
         built = [_case_from(m, i, f"{doc.source}:{doc.line(['cases', i])}") for i, m in enumerate(cases)]
-        return CaseSet(_checked(doc, built), None, content_hash([c.__dict__ for c in built]), where)
+        return CaseSet(_checked(doc, built), None, content_hash([_hashed(c) for c in built]), where)
     spec, columns = _columns(doc, cases)
     path = (suite_path.parent / spec.file).resolve()
     display = str(Path(doc.source).parent / spec.file)
@@ -101,6 +112,11 @@ def load_cases(doc: Located, cases: str | list[CaseModel] | dict[str, Any], suit
         _check_mapped(rows, header, columns, display)
     built = [_row_case(row, f"{display}:{line}", i, columns, header is None) for i, (row, line) in enumerate(rows)]
     return CaseSet(_checked(doc, built), path, file_sha256(str(path)), where)
+
+
+def _hashed(case: Case) -> dict[str, Any]:
+    """A case's fields as its hash holds them: a conversation only when it has one, so older hashes stay valid."""
+    return {k: v for k, v in case.__dict__.items() if v or k not in ("messages", "turns")}
 
 
 def case_file_name(cases: Any) -> str | None:
@@ -218,7 +234,7 @@ def _row_case(row: dict[str, Any], where: str, index: int, columns: Columns, jso
         model = CaseModel.model_validate(row)
     except ValidationError as err:
         first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
+        loc = format_loc(first["loc"])
         if first["type"] == "extra_forbidden":
             message = f"unknown field{did_you_mean(loc, CaseModel.model_fields)}"
         else:
@@ -240,7 +256,7 @@ def _flat_case(row: dict[str, Any], where: str, index: int, columns: Columns) ->
             listed = ("column " if len(ref_columns) == 1 else "columns ") + ", ".join(map(repr, ref_columns))
             raise ConfigError(f"{where}: the row has no reference in {listed}; fill it in or remove the row.")
     checks = columns.assertions or "assert"
-    taken = {id_column, checks, *ref_columns, *([columns.rubric] if columns.rubric else [])}
+    taken = {id_column, checks, "messages", "turns", *ref_columns, *([columns.rubric] if columns.rubric else [])}
     names = columns.vars if columns.vars is not None else [k for k in row if k not in taken]
     rubric = row.get(columns.rubric) if columns.rubric else None
     return Case(
@@ -249,7 +265,34 @@ def _flat_case(row: dict[str, Any], where: str, index: int, columns: Columns) ->
         references=tuple(refs),
         meta={"where": where, **({"rubric": str(rubric)} if rubric not in (None, "") else {})},
         assertions=_assertions(_assert_cell(row.get(checks), checks, where), where),
+        **_conversation(row, where),
     )
+
+
+def _conversation(row: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A flat row's `messages` and `turns` columns (JSON text in a CSV cell), checked as a case's are."""
+    given = {}
+    for key in ("messages", "turns"):
+        value = row.get(key)
+        if isinstance(value, str) and value.strip():
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"{where}: column {key!r} is not JSON ({err.msg}); write a JSON list.") from None
+        if value not in (None, ""):
+            given[key] = value
+    if not given:
+        return {}
+    try:
+        model = CaseModel.model_validate(given)
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise ConfigError(f"{where}: {format_loc(first['loc'])}: {first['msg']}; fix that case.") from None
+    return {"messages": _messages(model), "turns": tuple(model.turns or ())}
+
+
+def _messages(model: CaseModel) -> tuple[Message, ...]:
+    return tuple(Message(m.role, m.content) for m in model.messages or ())
 
 
 def _assert_cell(value: Any, column: str, where: str) -> list[Any]:
@@ -301,6 +344,8 @@ def _case_from(model: CaseModel, index: int, where: str) -> Case:
         references=tuple(refs),
         meta=meta,
         assertions=_assertions(model.assertions, where),
+        messages=_messages(model),
+        turns=tuple(model.turns or ()),
     )
 
 
@@ -330,6 +375,7 @@ def _check_text(case: Case) -> None:
     """A lone surrogate (JSON's or YAML's ``\\ud800`` escape) is no character: refuse it before it is stored."""
     try:
         text = [case.id, case.vars, case.references, case.meta, [a.entry for a in case.assertions]]
+        text += [[m.content for m in case.messages], case.turns]
         json.dumps(text, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError as err:
         escape = f"\\u{ord(err.object[err.start]):04x}"
@@ -359,8 +405,10 @@ def with_prompt_warnings(suite: Suite, prompts: Sequence[PromptFile]) -> Suite:
     """The suite with one more warning when its cases pass variables that none of ``prompts`` uses."""
     if not prompts:
         return suite
+    from promptarena.conversation import variables_of
+
     used = {name for prompt in prompts for name in prompt.variables}
-    unused = sorted({name for case in suite.cases for name in case.vars} - used)
+    unused = sorted({name for case in suite.cases for name in case.vars if name not in variables_of(case)} - used)
     if not unused:
         return suite
     first = next(case.meta["where"] for case in suite.cases if unused[0] in case.vars)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import overload
+from typing import Any, overload
 
 from promptarena.agreement import ArmAgreement
 from promptarena.engine import ArmResult
@@ -37,6 +37,7 @@ class CaseRow:
     failed_assertions: dict[str, list[dict[str, str]]] = field(default_factory=dict)  # arm -> which failed and why
     reasons: dict[str, dict[str, str]] = field(default_factory=dict)  # arm -> metric -> why it scored so
     errors: dict[str, dict[str, str]] = field(default_factory=dict)  # arm -> metric -> how scoring failed
+    conversations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # arm -> its turns, if it converses
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,11 @@ class CaseRows(Sequence[CaseRow]):
             failed_assertions={label: failed_assertions(p.details) for label, p in predictions.items()},
             reasons={label: dict(p.details.get("reasons") or {}) for label, p in predictions.items()},
             errors={label: dict(p.details.get("errors") or {}) for label, p in predictions.items()},
+            conversations={
+                label: list(p.details["conversation"])
+                for label, p in predictions.items()
+                if p.details.get("conversation")
+            },
         )
 
 

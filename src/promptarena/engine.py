@@ -24,10 +24,11 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from promptarena.backends import Backend, get_backend
 from promptarena.clock import WALL_CLOCK, Clock
+from promptarena.conversation import conversed, item_for, opening
 from promptarena.energy import measure_energy
 from promptarena.errors import PromptArenaError
 from promptarena.generator import Generator, ProgressFn, Throughput
@@ -42,8 +43,11 @@ from promptarena.scoring import score
 from promptarena.stats import Interval, mean_ci, percentile
 from promptarena.store import ArmRecord, ResultsStore, RunRecord, StoredPredictions
 from promptarena.suite import Spec, Suite
-from promptarena.types import Generation, GenerationRequest, GenParams, Prediction
+from promptarena.types import Generation, GenerationRequest, GenParams, Message, Prediction
 from promptarena.variants import Item, Variant, make_variant
+
+if TYPE_CHECKING:
+    from promptarena.promptfile import PromptFile
 
 __all__ = ["ArmResult", "ProgressFn", "SuiteResult", "run_suite", "summarize_arm"]
 CHUNK = 4096
@@ -186,20 +190,30 @@ def run_suite(
 
     # Everything that can be wrong with the input fails here, before any model call or write.
     rendered: dict[str, list[tuple[str, Item]]] = {}
+    by_id = {c.id: c for c in suite.cases}
     for version in versions:
         prompt = prompts.load(version)
         params = _params(prompt.parameters, suite.parameters)
+        every = suite.score_turns == "every"
         items = [
-            Item(c, prompt.render(c.vars, c.id, c.meta.get("where", "")), params, suite.seed, prompt.answer)
+            item_for(prompt, c, Item(c, opening(prompt, c), params, suite.seed, prompt.answer), every)
             for c in suite.cases
         ]
-        rendered[version.label] = [("", item) for item in items] + expand_items(suite, items, prompt.render)
+
+        def render(vars: Mapping[str, Any], case_id: str, prompt: PromptFile = prompt) -> tuple[Message, ...]:
+            return opening(prompt, by_id[case_id], vars)
+
+        rendered[version.label] = [("", item) for item in items] + expand_items(suite, items, render)
     made: dict[int, Variant] = {id(s): make_variant(s.name, s.options) for s in variant_specs}
     backends = _backends(suite, arms, backend)
     generators = {name: Generator(b, results, progress, clock) for name, b in backends.items()}
 
     def tasks() -> Iterator[Task]:
-        return (Task(arm, made[id(arm.variant)], it, col) for arm in arms for col, it in rendered[arm.version.label])
+        return (
+            Task(arm, conversed(made[id(arm.variant)], it), it, col)
+            for arm in arms
+            for col, it in rendered[arm.version.label]
+        )
 
     for chunk in chunks(tasks(), chunk_size):  # too long a prompt: refused before the run
         check(suite, chunk, generators)

@@ -77,6 +77,12 @@ class Generator:
         keys = self._keys(requests)
         self._missing(keys, self.results.cached_keys(keys), requests, places)
 
+    def stored(self, requests: Sequence[GenerationRequest]) -> list[bool]:
+        """Whether each request is answered in the results store (reads keys only)."""
+        keys = self._keys(requests)
+        found = self.results.cached_keys(keys) if keys else set()
+        return [key in found for key in keys]
+
     def take_spans(self) -> dict[str, tuple[float, float]]:
         """The spans of the generations made since the last call, forgotten here."""
         spans, self.spans = self.spans, {}

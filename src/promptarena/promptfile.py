@@ -143,6 +143,11 @@ class PromptFile:
     variable_docs: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     _sections: tuple[_Section, ...] = field(default=(), repr=False, compare=False)
 
+    @property
+    def last_section_line(self) -> int:
+        """The file line of the template's last role line, for messages about how the template ends."""
+        return self._sections[-1].line - 1 if self._sections else 1
+
     def render(self, vars: Mapping[str, Any], case_id: str, where: str = "") -> tuple[Message, ...]:
         """Render the chat messages for one case; a missing variable is a ConfigError naming the case and
         ``where`` it is written (``evals/cases/qa.jsonl:3``)."""

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from promptarena.conversation import longest_requests
 from promptarena.generator import Generator
 from promptarena.holistic import FORMAT
 from promptarena.plan import Arm
@@ -90,9 +91,15 @@ def play(suite: Suite, tasks: Sequence[Task], generators: Mapping[str, Generator
 
 
 def check(suite: Suite, tasks: Sequence[Task], generators: Mapping[str, Generator]) -> None:
-    """Refuse a first-round prompt that does not fit its model's context, before anything runs."""
+    """Refuse a first-round prompt that does not fit its model's context, before anything runs; for a conversation
+    not yet answered, its longest turn (``conversation.longest_requests``)."""
     for name, rounds in by_model(_next_round(tasks), generators):
-        generators[name].check(*requests(suite, rounds))
+        generator = generators[name]
+        generator.check(*requests(suite, rounds))
+        talks = [(t, first, reqs) for t, first in rounds if (reqs := longest_requests(t.variant, t.item))]
+        stored = iter(generator.stored([r for _, first, _ in talks for r in first]))
+        if longest := [(t, reqs) for t, first, reqs in talks if not all([next(stored) for _ in first])]:
+            generator.check(*requests(suite, longest))
 
 
 def by_model(rounds: Round, models: Mapping[str, Any]) -> list[tuple[str, Round]]:

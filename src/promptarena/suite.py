@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -58,6 +58,7 @@ class SuiteModel(_Strict):
     bias: bool | list[str] = False
     toxicity: str | dict[str, Any] | None = None
     sensitivity: Layouts | SensitivityModel | None = None
+    score_turns: Literal["last", "every"] = "last"
 
     @field_validator("metrics", "variants")
     @classmethod
@@ -133,6 +134,7 @@ class Suite:
     holistic: Holistic = field(default_factory=Holistic)
     cases_at: str = ""  # where the suite file sets `cases:` (`evals/qa.yaml:3`), for messages
     warnings: tuple[str, ...] = ()  # one line each: what loads but would score less than its author thinks
+    score_turns: str = "last"  # "last" | "every": which answers of a conversation the metrics score
 
     def metric(self, name: str) -> Metric:
         """The metric this suite calls ``name``: one of its own, else the registered one."""
@@ -274,6 +276,7 @@ def load_suite(path: str | Path, root: Path | None = None, *, own_metrics: bool 
         holistic=_holistic(doc, model),
         cases_at=cases.where,
         warnings=reference_warnings(doc, [_own(m) for m in metrics], checked),
+        score_turns=model.score_turns,
     )
 
 

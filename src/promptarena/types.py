@@ -117,6 +117,8 @@ class Case:
     references: tuple[str, ...] = ()
     meta: dict[str, Any] = field(default_factory=dict)
     assertions: tuple[Assertion, ...] = ()
+    messages: tuple[Message, ...] = ()  # prior turns after the template's own, as written (variables unrendered)
+    turns: tuple[str, ...] = ()  # the user's next turns, answered one after another
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,7 @@ class Prediction:
     confidence: float | None = None
     reasoning: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    turns: tuple[Prediction, ...] = ()  # each turn's prediction, when a suite scores every turn of a conversation
     latency_s: float = None  # type: ignore[assignment]  # None: computed in __post_init__
 
     def __post_init__(self) -> None:

@@ -33,6 +33,8 @@ class Item:
     params: GenParams
     seed: int
     answer: AnswerSpec
+    turns: tuple[str, ...] = ()  # the user's next turns, rendered: see ``conversation``
+    every_turn: bool = False  # score every answer of the conversation, not just the last
 
 
 History = Sequence[Sequence[Generation]]
