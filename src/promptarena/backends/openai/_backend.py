@@ -20,7 +20,6 @@ import random
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -28,6 +27,7 @@ import httpx
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from promptarena.backends.openai._deadline import cut_at
+from promptarena.backends.openai._jobs import Done, Job, jobs_of, sample_seed
 from promptarena.backends.openai._responses import (
     choices_of,
     error_detail,
@@ -45,30 +45,6 @@ from promptarena.types import Generation, GenerationRequest, Message
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 MAX_BACKOFF_S = 8.0
 MAX_RETRY_AFTER_S = 30.0
-
-
-def sample_seed(seed: int, sample_index: int) -> int:
-    """The seed sent for one sample when samples go out as separate requests."""
-    return seed * 1000 + sample_index
-
-
-@dataclass(frozen=True)
-class _Job:
-    """One HTTP request's worth of work: indices into the batch that share a prompt, ``n`` = their number."""
-
-    indices: tuple[int, ...]
-
-    @property
-    def n(self) -> int:
-        return len(self.indices)
-
-
-@dataclass(frozen=True)
-class _Done:
-    """A job's outcome: the generations made and the indices still to be sent one by one."""
-
-    results: list[tuple[int, Generation]]
-    leftover: tuple[int, ...] = ()
 
 
 class _Rejected(Exception):
@@ -320,7 +296,7 @@ class OpenAIBackend:
             payload["n"] = n
         return payload
 
-    def _run(self, requests: Sequence[GenerationRequest], job: _Job, stop: threading.Event) -> _Done:
+    def _run(self, requests: Sequence[GenerationRequest], job: Job, stop: threading.Event) -> Done:
         """Send one job; a group whose ``n`` the server refuses or cuts short hands back its leftover samples."""
         first = requests[job.indices[0]]
         n = job.n
@@ -333,7 +309,7 @@ class OpenAIBackend:
         except _Rejected as err:
             if n > 1:  # n is not accepted here: send the samples one by one, for the rest of the run
                 self.n_supported = False
-                return _Done([], job.indices)
+                return Done([], job.indices)
             raise self._rejected(err) from None
         choices = choices_of(body, f"{self.base_url}/chat/completions")
         if n > 1:
@@ -357,7 +333,7 @@ class OpenAIBackend:
             finish = "length" if choice.get("finish_reason") == "length" else "stop"
             logprobs = logprobs_of(choice) if first.params.top_logprobs else None
             results.append((index, Generation(text, prompt_tokens or 0, completion, latency, finish, logprobs)))
-        return _Done(results, job.indices[len(taken) :])
+        return Done(results, job.indices[len(taken) :])
 
     def _rejected(self, err: _Rejected) -> BackendError:
         url = f"{self.base_url}/chat/completions"
@@ -371,22 +347,6 @@ class OpenAIBackend:
             "check model, max_new_tokens and the prompt's length against the server's settings."
         )
 
-    def _jobs(self, requests: Sequence[GenerationRequest]) -> list[_Job]:
-        """Group sampled requests of one prompt into one job each; every other request is a job of its own."""
-        groups: dict[str, list[int]] = {}
-        jobs: list[_Job] = []
-        for i, request in enumerate(requests):
-            if request.params.temperature > 0 and self.n_supported is not False:
-                groups.setdefault(request.prompt_key(), []).append(i)
-            else:
-                jobs.append(_Job((i,)))
-        for indices in groups.values():
-            if len(indices) == 1:
-                jobs.append(_Job((indices[0],)))
-            else:
-                jobs.append(_Job(tuple(indices)))
-        return jobs
-
     def load(self) -> None:
         """Check the server once: it answers, and it serves the model."""
         with self._lock:
@@ -399,9 +359,9 @@ class OpenAIBackend:
         if not requests:
             return
         self.load()
-        jobs = self._jobs(requests)
+        jobs = jobs_of(requests, self.n_supported is not False)
         # while it is unknown whether the server honours n, one group goes first and the others wait for it
-        held: list[_Job] = []
+        held: list[Job] = []
         if self.n_supported is None:
             grouped = [j for j in jobs if j.n > 1]
             held = grouped[1:]
@@ -409,8 +369,8 @@ class OpenAIBackend:
         # Daemon threads rather than a ThreadPoolExecutor: a request still in flight when the run fails or is
         # interrupted must not hold the process open until its timeout.
         stop = threading.Event()
-        inbox: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        outbox: queue.SimpleQueue[tuple[_Done | None, BaseException | None]] = queue.SimpleQueue()
+        inbox: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        outbox: queue.SimpleQueue[tuple[Done | None, BaseException | None]] = queue.SimpleQueue()
 
         def work() -> None:
             while (job := inbox.get()) is not None and not stop.is_set():
@@ -439,10 +399,10 @@ class OpenAIBackend:
                     raise err
                 assert done is not None
                 yield from done.results
-                more = [_Job((i,)) for i in done.leftover]
+                more = [Job((i,)) for i in done.leftover]
                 if held and self.n_supported is not None:
                     for job in held:
-                        more.extend([job] if self.n_supported else [_Job((i,)) for i in job.indices])
+                        more.extend([job] if self.n_supported else [Job((i,)) for i in job.indices])
                     held = []
                 for job in more:
                     inbox.put(job)
