@@ -41,6 +41,7 @@ class CaseModel(BaseModel):
     rubric: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict)
     assertions: list[Any] = Field(default_factory=list, alias="assert")
+    expected_calls: list[Any] | dict[str, Any] | None = None
 
 
 _CASE_KEYS = {f.alias or name for name, f in CaseModel.model_fields.items()}
@@ -240,16 +241,34 @@ def _flat_case(row: dict[str, Any], where: str, index: int, columns: Columns) ->
             listed = ("column " if len(ref_columns) == 1 else "columns ") + ", ".join(map(repr, ref_columns))
             raise ConfigError(f"{where}: the row has no reference in {listed}; fill it in or remove the row.")
     checks = columns.assertions or "assert"
-    taken = {id_column, checks, *ref_columns, *([columns.rubric] if columns.rubric else [])}
+    taken = {id_column, checks, EXPECTED_CALLS, *ref_columns, *([columns.rubric] if columns.rubric else [])}
     names = columns.vars if columns.vars is not None else [k for k in row if k not in taken]
     rubric = row.get(columns.rubric) if columns.rubric else None
     return Case(
         id=_case_id(row.get(id_column), id_column, where) or f"case-{index + 1}",
         vars={name: row[name] for name in names},
         references=tuple(refs),
-        meta={"where": where, **({"rubric": str(rubric)} if rubric not in (None, "") else {})},
+        meta={
+            "where": where,
+            **({"rubric": str(rubric)} if rubric not in (None, "") else {}),
+            **_calls(row.get(EXPECTED_CALLS), where),
+        },
         assertions=_assertions(_assert_cell(row.get(checks), checks, where), where),
     )
+
+
+EXPECTED_CALLS = "expected_calls"
+"""The case key (and case-file column) of the tool calls a case expects; kept in its meta, checked against the
+prompt's tools before the run."""
+
+
+def _calls(value: Any, where: str) -> dict[str, Any]:
+    """``{"expected_calls": [{name, arguments}, ...]}`` for a case that states its calls, else nothing."""
+    if value is None or value == "":
+        return {}
+    from promptarena.tools import expected_calls
+
+    return {EXPECTED_CALLS: [call.as_dict() for call in expected_calls(value, where)]}
 
 
 def _assert_cell(value: Any, column: str, where: str) -> list[Any]:
@@ -295,6 +314,7 @@ def _case_from(model: CaseModel, index: int, where: str) -> Case:
     refs.extend(str(r) for r in model.references or [])
     case_id = str(model.id) if model.id is not None else f"case-{index + 1}"
     meta = {**model.meta, **({"rubric": model.rubric} if model.rubric else {}), "where": where}
+    meta.update(_calls(model.expected_calls, where))
     return Case(
         id=case_id,
         vars=dict(model.vars),

@@ -1,0 +1,260 @@
+"""Tool calls: the prompt's `tools:`, a case's `expected_calls:`, parsing calls from outputs, the AST match and the
+argument-level F1 against hand-worked cases, and runs on the fake backend through `evals run`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from promptarena.errors import ConfigError
+from promptarena.promptfile import parse_prompt
+from promptarena.tools import (
+    call_f1,
+    calls_match,
+    expected_calls,
+    normalize_calls,
+    parse_tool_calls,
+    with_tools_in_system,
+)
+from promptarena.types import Message, Tool, ToolCall
+from tests.support.cli import cli, exited
+from tests.support.git import GitRepo
+from tests.support.repos import count_rows, results_db, write_suite
+
+WEATHER_PROMPT = """---
+description: weather questions answered with a function call
+variables: [question]
+parameters:
+  max_new_tokens: 48
+tools:
+  - type: function
+    function:
+      name: get_weather
+      description: The current weather in a city
+      parameters:
+        type: object
+        properties:
+          city: {type: string}
+          unit: {type: string, enum: [celsius, fahrenheit], default: celsius}
+        required: [city]
+  - name: get_time
+    description: The local time in a city
+    parameters:
+      type: object
+      properties:
+        city: {type: string}
+      required: [city]
+---
+system:
+You answer by calling a function.
+user:
+{{ question }}
+"""
+
+
+def call(name: str, **arguments: object) -> ToolCall:
+    return ToolCall.of(name, arguments)
+
+
+# --- parsing the calls in an output ------------------------------------------------------------------------
+
+
+def test_hermes_calls_are_read_with_arguments_as_object_or_text_and_the_last_one_unclosed() -> None:
+    text = (
+        'Let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n'
+        '<tool_call>{"name": "get_time", "arguments": "{\\"city\\": \\"Oslo\\"}"}</tool_call>'
+        '<tool_call>{"name": "get_time", "arguments": {"city": "Rome"}}'
+    )
+    assert parse_tool_calls(text) == (
+        call("get_weather", city="Paris"),
+        call("get_time", city="Oslo"),
+        call("get_time", city="Rome"),
+    )
+
+
+def test_mistral_and_llama_formats_are_read_and_text_or_broken_json_is_no_call() -> None:
+    mistral = '[TOOL_CALLS] [{"name": "get_time", "arguments": {"city": "Lima"}}]'
+    assert parse_tool_calls(mistral) == (call("get_time", city="Lima"),)
+    llama = '<|python_tag|>{"name": "get_weather", "parameters": {"city": "Oslo", "unit": "celsius"}}'
+    assert parse_tool_calls(llama) == (call("get_weather", city="Oslo", unit="celsius"),)
+    assert parse_tool_calls("It is sunny in Paris.") == ()
+    assert parse_tool_calls('<tool_call>{"name": "get_time", "arguments": {"city": </tool_call>') == ()
+    assert parse_tool_calls('{"city": "Paris"}') == ()  # JSON, but no function name: not a call
+
+
+# --- the AST match and F1, hand-worked ----------------------------------------------------------------------
+
+
+def test_ast_match_is_order_free_over_keys_and_calls_and_keeps_types() -> None:
+    want = [call("get_weather", city="Paris", days=2), call("get_time", city="Oslo")]
+    assert calls_match(want, [call("get_time", city="Oslo"), ToolCall("get_weather", '{"days":2.0,"city":"Paris"}')])
+    assert not calls_match(want, [call("get_weather", city="Paris", days="2"), call("get_time", city="Oslo")])
+    assert not calls_match([call("f", flag=1)], [call("f", flag=True)])  # true is not 1
+    assert not calls_match(want, want[:1])  # a call missing
+    assert not calls_match(want[:1], [*want[:1], want[0]])  # a call made twice
+    assert not calls_match(want[:1], [call("get_weather", city="Paris")])  # an argument left out
+    assert not calls_match(want[:1], [call("get_weather", city="Paris", days=2, unit="celsius")])  # one added
+    assert calls_match([], [])
+
+
+def test_an_optional_argument_at_its_default_is_the_same_call_as_leaving_it_out() -> None:
+    (tool, _) = parse_prompt(WEATHER_PROMPT, "weather", "prompts/weather.prompt").parameters.tools
+    made = [call("get_weather", city="Paris", unit="celsius"), call("get_weather", city="Lima", unit="fahrenheit")]
+    assert normalize_calls(made, [tool]) == (
+        call("get_weather", city="Paris"),
+        call("get_weather", city="Lima", unit="fahrenheit"),
+    )
+
+
+def test_argument_f1_gives_partial_credit_as_worked_by_hand() -> None:
+    want = [call("get_weather", city="Paris", unit="fahrenheit")]
+    # items wanted: get_weather, city=Paris, unit=fahrenheit; made: get_weather, city=Paris, unit=celsius
+    # 2 of 3 on each side: precision = recall = 2/3, F1 = 2/3
+    assert call_f1(want, [call("get_weather", city="Paris", unit="celsius")]) == pytest.approx(2 / 3)
+    # two calls wanted (3 + 2 items), the first made right (3 items): precision 1, recall 3/5, F1 = 0.75
+    both = [*want, call("get_time", city="Oslo")]
+    assert call_f1(both, want) == pytest.approx(0.75)
+    # the right arguments under another function share nothing with the wanted items
+    assert call_f1(want, [call("get_time", city="Paris")]) == 0.0
+    assert call_f1([], []) == 1.0 and call_f1([], want) == 0.0
+    assert call_f1(both, list(reversed(both))) == 1.0
+
+
+# --- the prompt's tools -------------------------------------------------------------------------------------
+
+
+def test_the_prompts_tools_reach_the_request_in_the_openai_format() -> None:
+    prompt = parse_prompt(WEATHER_PROMPT, "weather", "prompts/weather.prompt")
+    weather, time_ = prompt.parameters.tools
+    assert weather.openai()["function"]["parameters"]["required"] == ["city"]
+    assert time_.openai() == {
+        "type": "function",
+        "function": {
+            "name": "get_time",
+            "description": "The local time in a city",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+    assert "tools" in prompt.parameters.identity()
+    plain = parse_prompt(WEATHER_PROMPT.split("tools:")[0] + "---\nuser:\n{{ question }}\n", "w", "w")
+    assert "tools" not in plain.parameters.identity()  # a prompt without tools keys its requests as before
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (("city: {type: string}\n          unit", "city: {type: strng}\n          unit"), "is not valid JSON Schema"),
+        (("      required: [city]\n---", "      required: city\n---"), "is not valid JSON Schema"),
+        (("  - name: get_time", "  - name: get weather"), "tools[1].name"),
+        (("    description: The local", "    descripton: The local"), "unknown key 'descripton'"),
+    ],
+)
+def test_a_tool_that_is_not_valid_json_schema_is_refused_naming_the_file_and_line(
+    edit: tuple[str, str], says: str
+) -> None:
+    text = WEATHER_PROMPT.replace(*edit)
+    line = next(i for i, row in enumerate(text.split("\n"), 1) if edit[1].split("\n")[0] in row)  # the edit
+    with pytest.raises(ConfigError) as err:
+        parse_prompt(text, "weather", "prompts/weather.prompt")
+    assert str(err.value).startswith(f"prompts/weather.prompt:{line}: ") and says in str(err.value)
+
+
+def test_tools_go_to_the_end_of_the_system_message_as_a_hermes_block() -> None:
+    tool = Tool("get_time", "The local time", '{"properties":{"city":{"type":"string"}},"type":"object"}')
+    (system, user) = with_tools_in_system((Message("system", "Be brief."), Message("user", "Time in Oslo?")), [tool])
+    assert system.content.startswith("Be brief.\n\n# Tools\n") and user.content == "Time in Oslo?"
+    assert f"<tools>\n{json.dumps(tool.openai())}\n</tools>" in system.content
+    assert "<tool_call>" in system.content
+    (only, _) = with_tools_in_system((Message("user", "Time in Oslo?"),), [tool])
+    assert only.role == "system" and only.content.startswith("# Tools")
+
+
+def test_expected_calls_are_a_list_a_single_call_or_json_text() -> None:
+    assert expected_calls({"name": "f", "arguments": {"a": 1}}, "x") == (call("f", a=1),)
+    assert expected_calls('[{"name": "f"}]', "x") == (call("f"),)
+    with pytest.raises(ConfigError, match=r"^cases.jsonl:3: expected_calls\[0\]: write a call as"):
+        expected_calls([{"function": "f"}], "cases.jsonl:3")
+
+
+# --- through `evals run` on the fake backend -------------------------------------------------------------
+
+
+ANSWERS = {
+    "weather in Paris": '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "unit": "celsius"}}'
+    "\n</tool_call>",
+    "weather in Lima": '<tool_call>{"name": "get_weather", "arguments": {"city": "Lima"}}</tool_call>',
+    "time in Oslo": "It is noon in Oslo.",
+}
+CASES = [
+    {"id": "paris", "vars": {"question": "What is the weather in Paris?"},
+     "expected_calls": [{"name": "get_weather", "arguments": {"city": "Paris"}}]},
+    {"id": "lima", "vars": {"question": "What is the weather in Lima in fahrenheit?"},
+     "expected_calls": [{"name": "get_weather", "arguments": {"city": "Lima", "unit": "fahrenheit"}}]},
+    {"id": "oslo", "vars": {"question": "What time is it in Oslo?"},
+     "expected_calls": {"name": "get_time", "arguments": {"city": "Oslo"}}},
+]  # fmt: skip
+
+
+def weather_repo(root: Path, cases: list[dict] = CASES) -> GitRepo:
+    repo = GitRepo(root)
+    repo.write("prompts/weather.prompt", WEATHER_PROMPT)
+    write_suite(
+        repo,
+        "weather",
+        prompt="weather",
+        cases=cases,
+        metrics=["tool_call_match", "tool_call_f1"],
+        model={"backend": "fake", "responses": ANSWERS},
+    )
+    repo.commit("weather: call functions")
+    return repo
+
+
+def test_a_run_scores_the_calls_made_stores_them_and_a_rerun_scores_the_same_from_cache(tmp_path: Path) -> None:
+    repo = weather_repo(tmp_path / "repo")
+    first = cli("run", "--json", "--repo", str(repo.root))
+    exited(first, 0)
+    (suite,) = json.loads(first.stdout)["suites"]
+    (arm,) = suite["arms"]
+    # paris: right (unit at its default is left out); lima: unit missing; oslo: no call
+    assert arm["metrics"]["tool_call_match"]["mean"] == pytest.approx(1 / 3)
+    # f1: paris 1, lima (2 of 2 made, 2 of 3 wanted) 0.8, oslo 0
+    assert arm["metrics"]["tool_call_f1"]["mean"] == pytest.approx((1 + 0.8 + 0) / 3)
+    con = sqlite3.connect(results_db(repo))
+    stored = {
+        json.loads(r)["messages"][-1]["content"]: c
+        for r, c in con.execute("SELECT request, tool_calls FROM generations")
+    }
+    assert json.loads(stored["What is the weather in Paris?"]) == [
+        {"name": "get_weather", "arguments": {"city": "Paris"}}
+    ]
+    assert json.loads(stored["What time is it in Oslo?"]) == []
+    (prov,) = [json.loads(r) for (r,) in con.execute("SELECT provenance FROM runs")]
+    assert prov["tool_calling"] == "request"
+    again = cli("run", "--json", "--repo", str(repo.root))
+    exited(again, 0)
+    (suite,) = json.loads(again.stdout)["suites"]
+    assert suite["generated"] == 0
+    assert suite["arms"][0]["metrics"]["tool_call_match"]["mean"] == pytest.approx(1 / 3)
+
+
+def test_a_case_expecting_a_tool_the_prompt_does_not_offer_is_exit_2_naming_the_file_and_line(tmp_path: Path) -> None:
+    cases = [*CASES[:2], {**CASES[2], "expected_calls": [{"name": "get_tme", "arguments": {"city": "Oslo"}}]}]
+    repo = weather_repo(tmp_path / "repo", cases)
+    out = cli("run", "--repo", str(repo.root))
+    err = exited(out, 2)
+    line = next(
+        i for i, text in enumerate((repo.root / "evals/weather.yaml").read_text().split("\n"), 1) if "oslo" in text
+    )
+    assert f"evals/weather.yaml:{line}: expected_calls names the tool 'get_tme'" in err
+    assert "did you mean get_time?" in err and count_rows(results_db(repo), "runs") == 0
+
+
+def test_a_prompt_whose_tool_schema_is_invalid_is_exit_2_naming_the_file_and_line(tmp_path: Path) -> None:
+    repo = weather_repo(tmp_path / "repo")
+    repo.write("prompts/weather.prompt", WEATHER_PROMPT.replace("enum: [celsius, fahrenheit]", "enum: celsius"))
+    out = cli("run", "--repo", str(repo.root))
+    assert "prompts/weather.prompt:15: tools[0].function.parameters['properties']['unit']['enum']" in exited(out, 2)
