@@ -258,3 +258,98 @@ def test_a_prompt_whose_tool_schema_is_invalid_is_exit_2_naming_the_file_and_lin
     repo.write("prompts/weather.prompt", WEATHER_PROMPT.replace("enum: [celsius, fahrenheit]", "enum: celsius"))
     out = cli("run", "--repo", str(repo.root))
     assert "prompts/weather.prompt:15: tools[0].function.parameters['properties']['unit']['enum']" in exited(out, 2)
+
+
+# --- the openai backend: sends `tools`, reads `tool_calls` ------------------------------------------------
+
+
+def tool_call_reply(body: dict) -> tuple[int, dict[str, str], bytes]:
+    """A server that calls get_weather for the city after "in" (in celsius), content null as OpenAI sends it."""
+    words = body["messages"][-1]["content"].rstrip("?").split()
+    city = words[words.index("in") + 1]
+    message = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_1",
+                "type": "function",
+                "function": {"name": "get_weather", "arguments": json.dumps({"city": city, "unit": "celsius"})},
+            }
+        ],
+    }
+    choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+    data = json.dumps({"choices": [choice], "usage": {"prompt_tokens": 9, "completion_tokens": 12}}).encode()
+    return 200, {"Content-Type": "application/json"}, data
+
+
+def test_the_openai_backend_sends_the_tools_and_reads_the_calls_the_server_returns(tmp_path: Path) -> None:
+    from tests.test_openai_backend import Scripted
+
+    server = Scripted(tool_call_reply)
+    try:
+        repo = weather_repo(tmp_path / "repo")
+        write_suite(
+            repo,
+            "weather",
+            prompt="weather",
+            cases=CASES[:2],
+            metrics=["tool_call_match", "tool_call_f1"],
+            model={"backend": "openai", "base_url": server.url, "model": "m", "concurrency": 1},
+        )
+        out = cli("run", "--json", "--repo", str(repo.root))
+        exited(out, 0)
+    finally:
+        server.close()
+    assert len(server.posts) == 2  # a content null that brings tool calls is an answer, not a failure to retry
+    (sent,) = {json.dumps(post["tools"], sort_keys=True) for post in server.posts}
+    prompt = parse_prompt(WEATHER_PROMPT, "weather", "prompts/weather.prompt")
+    assert json.loads(sent) == [t.openai() for t in prompt.parameters.tools]
+    (suite,) = json.loads(out.stdout)["suites"]
+    metrics = suite["arms"][0]["metrics"]
+    # paris: get_weather(Paris, unit at its default) is right; lima wanted fahrenheit: 2 of 3 items, F1 0.8
+    assert metrics["tool_call_match"]["mean"] == pytest.approx(0.5)
+    assert metrics["tool_call_f1"]["mean"] == pytest.approx((1 + 0.8) / 2)
+    con = sqlite3.connect(results_db(repo))
+    (prov,) = [json.loads(r) for (r,) in con.execute("SELECT provenance FROM runs")]
+    assert prov["tool_calling"] == "api"
+
+
+@pytest.mark.server
+def test_a_real_llama_cpp_server_takes_the_tools_and_the_run_stores_the_calls(tmp_path: Path, llama_server) -> None:
+    from tests.support.llama_server import MODEL_ALIAS
+
+    repo = weather_repo(tmp_path / "repo")
+    model = {"backend": "openai", "base_url": llama_server.base_url, "model": MODEL_ALIAS}
+    write_suite(
+        repo, "weather", prompt="weather", cases=CASES, metrics=["tool_call_match", "tool_call_f1"], model=model
+    )
+    out = cli("run", "--json", "--repo", str(repo.root))
+    exited(out, 0)  # a server that refused `tools` would be exit 3
+    (suite,) = json.loads(out.stdout)["suites"]
+    assert suite["generated"] == len(CASES)
+    con = sqlite3.connect(results_db(repo))
+    calls = [json.loads(c) for (c,) in con.execute("SELECT tool_calls FROM generations")]
+    assert len(calls) == len(CASES) and all(isinstance(c, list) for c in calls)  # stored, even when none
+    scores = suite["arms"][0]["metrics"]["tool_call_f1"]["mean"]
+    assert 0.0 <= scores <= 1.0
+
+
+# --- the transformers backend on the embedded model ---------------------------------------------------------
+
+
+@pytest.mark.model
+def test_the_embedded_models_template_has_no_tools_so_they_go_in_the_system_message_and_calls_are_parsed() -> None:
+    from promptarena.backends.transformers import TransformersBackend
+    from promptarena.types import GenerationRequest
+
+    prompt = parse_prompt(WEATHER_PROMPT.replace("max_new_tokens: 48", "max_new_tokens: 4"), "w", "w.prompt")
+    backend = TransformersBackend()
+    assert backend.tool_calling == "system-message"  # SmolLM2's chat template takes no tools
+    messages = prompt.render({"question": "What is the weather in Paris?"}, "paris")
+    fed = backend._load_tokenizer().decode(backend._encode(GenerationRequest(messages, prompt.parameters)))
+    system = with_tools_in_system(messages, prompt.parameters.tools)[0].content
+    assert system in fed and '<tools>\n{"type": "function", "function": {"name": "get_weather"' in fed
+    (only,) = [g for _, g in backend.generate([GenerationRequest(messages, prompt.parameters)])]
+    assert only.tool_calls == parse_tool_calls(only.text)  # a tuple (no call, likely, in 4 tokens), never None
+    assert only.tool_calls is not None
