@@ -353,3 +353,22 @@ def test_the_embedded_models_template_has_no_tools_so_they_go_in_the_system_mess
     (only,) = [g for _, g in backend.generate([GenerationRequest(messages, prompt.parameters)])]
     assert only.tool_calls == parse_tool_calls(only.text)  # a tuple (no call, likely, in 4 tokens), never None
     assert only.tool_calls is not None
+
+
+@pytest.mark.model
+def test_a_cached_run_with_tools_on_the_embedded_model_imports_nothing_heavy_and_records_the_way(
+    tmp_path: Path,
+) -> None:
+    from tests.test_imports import HEAVY, _evals_importing
+
+    repo = GitRepo(tmp_path / "repo")
+    repo.write("prompts/weather.prompt", WEATHER_PROMPT.replace("max_new_tokens: 48", "max_new_tokens: 4"))
+    model = {"backend": "transformers", "model": "default"}
+    write_suite(repo, "weather", prompt="weather", cases=CASES[:1], metrics=["tool_call_match"], model=model)
+    repo.commit("weather on the embedded model")
+    first, output, _ = _evals_importing(["run"], repo.root, HEAVY)
+    assert first == 0 and "1 generated" in output, output
+    again, output, imported = _evals_importing(["run"], repo.root, HEAVY)
+    assert again == 0 and "0 generated, 1 from cache" in output and imported == []
+    con = sqlite3.connect(results_db(repo))
+    assert {json.loads(p)["tool_calling"] for (p,) in con.execute("SELECT provenance FROM runs")} == {"system-message"}

@@ -199,8 +199,19 @@ class TransformersBackend:
     def tool_calling(self) -> str:
         """How a prompt's tools reach the model, for the run's provenance: ``chat-template`` when the model's chat
         template takes tools, else ``system-message`` (the Hermes ``<tools>`` block, see ``promptarena.tools``)."""
-        template = self._load_tokenizer().chat_template
-        return "chat-template" if "tools" in str(template or "") else "system-message"
+        return "chat-template" if "tools" in self._chat_template() else "system-message"
+
+    def _chat_template(self) -> str:
+        """The model's chat template source, read from its files without transformers (a cached run imports none):
+        ``chat_template.jinja``, else ``tokenizer_config.json``'s ``chat_template`` (every named one, as text)."""
+        if self._tokenizer is not None:
+            return str(self._tokenizer.chat_template or "")
+        path = self._model_dir().path
+        if (path / "chat_template.jinja").is_file():
+            return (path / "chat_template.jinja").read_text(encoding="utf-8")
+        config = path / "tokenizer_config.json"
+        template = json.loads(config.read_text(encoding="utf-8")).get("chat_template") if config.is_file() else None
+        return json.dumps(template) if isinstance(template, list) else str(template or "")
 
     def _template_ids(self, messages: Sequence[Message], tools: Sequence[Tool] = ()) -> list[int]:
         tokenizer = self._load_tokenizer()
