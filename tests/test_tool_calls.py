@@ -372,3 +372,27 @@ def test_a_cached_run_with_tools_on_the_embedded_model_imports_nothing_heavy_and
     assert again == 0 and "0 generated, 1 from cache" in output and imported == []
     con = sqlite3.connect(results_db(repo))
     assert {json.loads(p)["tool_calling"] for (p,) in con.execute("SELECT provenance FROM runs")} == {"system-message"}
+
+
+def test_a_csv_column_of_expected_calls_is_json_text_and_never_a_variable(tmp_path: Path) -> None:
+    from promptarena.suite import load_suite
+    from promptarena.tools import case_calls
+
+    repo = weather_repo(tmp_path / "repo")
+    rows = [
+        "id,question,expected_calls",
+        'oslo,What time is it in Oslo?,"[{""name"": ""get_time"", ""arguments"": {""city"": ""Oslo""}}]"',
+        "chat,Hello there!,[]",
+        "free,Tell me a joke,",
+    ]
+    repo.write("evals/cases/weather.csv", "\n".join(rows) + "\n")
+    write_suite(repo, "weather", prompt="weather", cases="cases/weather.csv", metrics=["tool_call_match"])
+    suite = load_suite(repo.root / "evals" / "weather.yaml", repo.root)
+    oslo, chat, free = suite.cases
+    assert oslo.vars == {"question": "What time is it in Oslo?"}
+    assert case_calls(oslo) == (call("get_time", city="Oslo"),)
+    assert case_calls(chat) == ()  # expects that no function is called
+    assert case_calls(free) is None  # states nothing: not scored
+    repo.write("evals/cases/weather.csv", "id,question,expected_calls\nx,Hi,[{oops\n")
+    with pytest.raises(ConfigError, match=r"weather\.csv:2: expected_calls is not JSON"):
+        load_suite(repo.root / "evals" / "weather.yaml", repo.root)
