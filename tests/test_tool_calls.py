@@ -396,3 +396,32 @@ def test_a_csv_column_of_expected_calls_is_json_text_and_never_a_variable(tmp_pa
     repo.write("evals/cases/weather.csv", "id,question,expected_calls\nx,Hi,[{oops\n")
     with pytest.raises(ConfigError, match=r"weather\.csv:2: expected_calls is not JSON"):
         load_suite(repo.root / "evals" / "weather.yaml", repo.root)
+
+
+TOOLS_TEMPLATE = (
+    "{%- if tools %}<|im_start|>system\nTOOLS {{ tools | tojson }}<|im_end|>\n{% endif %}"
+    "{%- for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "{%- if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+@pytest.mark.model
+def test_a_template_that_takes_tools_gets_them_through_apply_chat_template(tmp_path: Path) -> None:
+    from promptarena.backends.transformers import TransformersBackend
+    from promptarena.backends.transformers._weights import resolve_model
+    from promptarena.types import GenerationRequest
+
+    source = resolve_model("default").path
+    model = tmp_path / "model"
+    model.mkdir()
+    for file in source.iterdir():
+        if file.name != "chat_template.jinja":
+            (model / file.name).symlink_to(file)
+    (model / "chat_template.jinja").write_text(TOOLS_TEMPLATE)
+    backend = TransformersBackend(model=str(model))
+    assert backend.tool_calling == "chat-template"
+    prompt = parse_prompt(WEATHER_PROMPT, "w", "w.prompt")
+    messages = prompt.render({"question": "What time is it in Oslo?"}, "oslo")
+    fed = backend._load_tokenizer().decode(backend._encode(GenerationRequest(messages, prompt.parameters)))
+    assert fed.startswith('<|im_start|>system\nTOOLS [{"type": "function", "function": {"name": "get_weather"')
+    assert "# Tools" not in fed and "<|im_start|>system\nYou answer by calling a function.<|im_end|>" in fed
