@@ -425,3 +425,17 @@ def test_a_template_that_takes_tools_gets_them_through_apply_chat_template(tmp_p
     fed = backend._load_tokenizer().decode(backend._encode(GenerationRequest(messages, prompt.parameters)))
     assert fed.startswith('<|im_start|>system\nTOOLS [{"type": "function", "function": {"name": "get_weather"')
     assert "# Tools" not in fed and "<|im_start|>system\nYou answer by calling a function.<|im_end|>" in fed
+
+
+def test_the_messages_shown_for_a_draft_hold_the_tools_as_the_embedded_model_gets_them(tmp_path: Path) -> None:
+    from promptarena import draft
+    from promptarena.gitstore import PromptStore
+    from promptarena.suite import load_suite
+
+    repo = weather_repo(tmp_path / "repo")
+    suite = load_suite(repo.root / "evals" / "weather.yaml", repo.root)
+    with PromptStore(repo.root) as prompts:
+        system, user = draft.render_case(prompts, "weather", WEATHER_PROMPT, suite.cases[0])
+    assert system.content.startswith("You answer by calling a function.\n\n# Tools\n")
+    assert '{"type": "function", "function": {"name": "get_time"' in system.content
+    assert user.content == "What is the weather in Paris?"
