@@ -19,7 +19,7 @@ from promptarena.tools import (
     parse_tool_calls,
     with_tools_in_system,
 )
-from promptarena.types import Message, Tool, ToolCall
+from promptarena.types import GenParams, Message, Tool, ToolCall
 from tests.support.cli import cli, exited
 from tests.support.git import GitRepo
 from tests.support.repos import count_rows, results_db, write_suite
@@ -439,3 +439,17 @@ def test_the_messages_shown_for_a_draft_hold_the_tools_as_the_embedded_model_get
     assert system.content.startswith("You answer by calling a function.\n\n# Tools\n")
     assert '{"type": "function", "function": {"name": "get_time"' in system.content
     assert user.content == "What is the weather in Paris?"
+
+
+def test_the_context_check_counts_the_tools_too() -> None:
+    from promptarena.backends import check_context
+    from promptarena.backends.fake import FakeBackend
+    from promptarena.types import GenerationRequest
+
+    prompt = parse_prompt(WEATHER_PROMPT, "w", "w.prompt")
+    request = GenerationRequest(prompt.render({"question": "Time in Oslo?"}, "oslo"), prompt.parameters)
+    bare = GenerationRequest(request.messages, GenParams(max_new_tokens=48))
+    backend = FakeBackend(context_length=100)  # tokens are words: the messages alone fit, with the tools they don't
+    check_context(backend, [(bare, "oslo")])
+    with pytest.raises(ConfigError, match=r"^oslo: the prompt is \d+ tokens and max_new_tokens is 48"):
+        check_context(backend, [(request, "oslo")])

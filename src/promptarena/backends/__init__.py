@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from promptarena.backends.options import OPTIONS, validate_options
 from promptarena.errors import ConfigError
 from promptarena.registry import Registry
+from promptarena.tools import with_tools_in_system
 from promptarena.types import Generation, GenerationRequest, Message
 
 Progress = Callable[[int], None]
@@ -88,9 +89,12 @@ def check_context(backend: Backend, todo: Sequence[tuple[GenerationRequest, str]
         new = request.params.max_new_tokens
         if backend.truncate and new < context:
             continue
-        if request.messages not in counted:
-            counted[request.messages] = backend.count_tokens(request.messages)
-        prompt = counted[request.messages]
+        messages = request.messages
+        if request.params.tools:  # counted as the default format sends them: their size, whatever the template
+            messages = with_tools_in_system(messages, request.params.tools)
+        if messages not in counted:
+            counted[messages] = backend.count_tokens(messages)
+        prompt = counted[messages]
         if prompt + new > context:
             options = OPTIONS.get(backend.name)
             hint = ", or set `model: {truncate: left}`" if options and "truncate" in options.model_fields else ""
