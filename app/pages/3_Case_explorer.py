@@ -30,7 +30,8 @@ from promptarena import feedback, views
 from promptarena.metrics.assertions import METRICS as ASSERTION_METRICS
 from promptarena.metrics.assertions import failed_assertions
 from promptarena.report import fmt_number
-from promptarena.types import Case
+from promptarena.tools import case_calls, prediction_calls
+from promptarena.types import Case, Prediction, ToolCall
 
 page("Case explorer", "🔎")
 ws = workspace()
@@ -96,8 +97,37 @@ def show_reasons(sample: views.CaseSample) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
+def show_calls(sample: views.CaseSample, case: Case | None) -> None:
+    """The function calls made beside those the case expects, as calls (function and arguments), one row per
+    expected call with the call made to the same function beside it; nothing when no tools were offered."""
+    generations = tuple(g for _, _, g in sample.samples if g is not None)
+    expected = case_calls(case) if case is not None else None
+    if expected is None and all(g.tool_calls is None for g in generations):
+        return
+    made = list(prediction_calls(Prediction(sample.output, sample.answer, generations)))
+    rows = []
+    for want in expected or ():
+        hit = next((i for i, got in enumerate(made) if got.name == want.name), None)
+        got = made.pop(hit) if hit is not None else None
+        rows.append({"expected": _call_text(want), "made": _call_text(got)})
+    rows += [{"expected": "", "made": _call_text(got)} for got in made]
+    st.caption("Function calls")
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    else:
+        st.caption("none expected, none made")
+
+
+def _call_text(call: ToolCall | None) -> str:
+    return "" if call is None else f"{call.name}({call.arguments_json})"
+
+
 def show_sample(
-    ws: views.Workspace, sample: views.CaseSample, last: feedback.Vote | None, perturbed: list[views.PerturbedSample]
+    ws: views.Workspace,
+    sample: views.CaseSample,
+    last: feedback.Vote | None,
+    perturbed: list[views.PerturbedSample],
+    case: Case | None = None,
 ) -> None:
     """One arm's answer to the case: scores, answer, output, votes, samples, reasoning and perturbed runs (folded)."""
     choice = sample.choice
@@ -115,6 +145,7 @@ def show_sample(
     if not show_conversation(sample.details.get("conversation")):
         st.caption("Output")
         show_text(sample.output)
+    show_calls(sample, case)
     show_failed_assertions(sample.details)
     if sample.reasoning and sample.reasoning.strip() != sample.output.strip():
         with st.expander("Reasoning (chain of thought)"):
@@ -208,4 +239,4 @@ with friendly_errors():
         for column, sample in zip(columns, samples[row_start : row_start + per_row], strict=False):
             with column, st.container(border=True):
                 arm = (sample.choice.blob, sample.choice.variant)
-                show_sample(ws, sample, votes.get(arm), perturbed.get(arm, []))
+                show_sample(ws, sample, votes.get(arm), perturbed.get(arm, []), case)

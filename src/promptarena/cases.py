@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.hashing import content_hash, file_sha256
+from promptarena.tools import EXPECTED_CALLS, calls_meta
 from promptarena.types import Assertion, Case, Message
 from promptarena.yamlfile import Located, format_loc, read_text, validation_error
 
@@ -52,6 +53,7 @@ class CaseModel(BaseModel):
     assertions: list[Any] = Field(default_factory=list, alias="assert")
     messages: list[MessageModel] | None = None
     turns: list[str] | None = Field(None, strict=True)
+    expected_calls: list[Any] | dict[str, Any] | None = None
 
 
 _CASE_KEYS = {f.alias or name for name, f in CaseModel.model_fields.items()}
@@ -256,14 +258,26 @@ def _flat_case(row: dict[str, Any], where: str, index: int, columns: Columns) ->
             listed = ("column " if len(ref_columns) == 1 else "columns ") + ", ".join(map(repr, ref_columns))
             raise ConfigError(f"{where}: the row has no reference in {listed}; fill it in or remove the row.")
     checks = columns.assertions or "assert"
-    taken = {id_column, checks, "messages", "turns", *ref_columns, *([columns.rubric] if columns.rubric else [])}
+    taken = {
+        id_column,
+        checks,
+        EXPECTED_CALLS,
+        "messages",
+        "turns",
+        *ref_columns,
+        *([columns.rubric] if columns.rubric else []),
+    }
     names = columns.vars if columns.vars is not None else [k for k in row if k not in taken]
     rubric = row.get(columns.rubric) if columns.rubric else None
     return Case(
         id=_case_id(row.get(id_column), id_column, where) or f"case-{index + 1}",
         vars={name: row[name] for name in names},
         references=tuple(refs),
-        meta={"where": where, **({"rubric": str(rubric)} if rubric not in (None, "") else {})},
+        meta={
+            "where": where,
+            **({"rubric": str(rubric)} if rubric not in (None, "") else {}),
+            **calls_meta(row.get(EXPECTED_CALLS), where),
+        },
         assertions=_assertions(_assert_cell(row.get(checks), checks, where), where),
         **_conversation(row, where),
     )
@@ -338,6 +352,7 @@ def _case_from(model: CaseModel, index: int, where: str) -> Case:
     refs.extend(str(r) for r in model.references or [])
     case_id = str(model.id) if model.id is not None else f"case-{index + 1}"
     meta = {**model.meta, **({"rubric": model.rubric} if model.rubric else {}), "where": where}
+    meta.update(calls_meta(model.expected_calls, where))
     return Case(
         id=case_id,
         vars=dict(model.vars),

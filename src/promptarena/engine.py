@@ -43,6 +43,7 @@ from promptarena.scoring import score
 from promptarena.stats import Interval, mean_ci, percentile
 from promptarena.store import ArmRecord, ResultsStore, RunRecord, StoredPredictions
 from promptarena.suite import Spec, Suite
+from promptarena.tools import check_cases
 from promptarena.types import Generation, GenerationRequest, GenParams, Message, Prediction
 from promptarena.variants import Item, Variant, make_variant
 
@@ -139,6 +140,7 @@ def _params(base: Any, overrides: dict[str, Any]) -> GenParams:
         "temperature": base.temperature,
         "top_p": base.top_p,
         "stop": tuple(base.stop),
+        "tools": tuple(getattr(base, "tools", ())),
     }
     values.update({k: (tuple(v) if k == "stop" else v) for k, v in overrides.items()})
     return GenParams(**values)
@@ -191,8 +193,11 @@ def run_suite(
     # Everything that can be wrong with the input fails here, before any model call or write.
     rendered: dict[str, list[tuple[str, Item]]] = {}
     by_id = {c.id: c for c in suite.cases}
+    tools = False
     for version in versions:
         prompt = prompts.load(version)
+        check_cases(prompt, suite.cases)
+        tools = tools or bool(prompt.parameters.tools)
         params = _params(prompt.parameters, suite.parameters)
         every = suite.score_turns == "every"
         items = [
@@ -219,7 +224,7 @@ def run_suite(
         check(suite, chunk, generators)
     scorer = toxicity_scorer(suite, results)
     context = scoring_context(suite, prompts, results, generators, progress)
-    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backends, prompts, scorer))
+    run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backends, prompts, scorer, tools))
     try:
         arm_results = [ArmResult(arm, [], {s.name: [] for s in suite.metrics}) for arm in arms]
         by_arm = {id(a.arm): a for a in arm_results}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.extract import AnswerSpec, extractors
+from promptarena.tools import parse_tools
 from promptarena.types import GenParams, Message
 from promptarena.yamlfile import Located, parse_yaml
 
@@ -91,6 +92,7 @@ class _FrontMatter(BaseModel):
     variables: dict[str, str] = Field(default_factory=dict)
     parameters: Parameters = Field(default_factory=Parameters)
     answer: _Answer = Field(default_factory=_Answer)
+    tools: list[Any] | None = None
 
     @field_validator("variables", mode="before")
     @classmethod
@@ -207,6 +209,7 @@ def parse_prompt(text: str, name: str, source: str) -> PromptFile:
 
     params = front.parameters
     answer = front.answer
+    tools = parse_tools(front.tools, lambda i, path: f"{source}:{_tool_line(doc, i, path)}")
     return PromptFile(
         name=name,
         source=source,
@@ -217,6 +220,7 @@ def parse_prompt(text: str, name: str, source: str) -> PromptFile:
             temperature=params.temperature,
             top_p=params.top_p,
             stop=tuple(params.stop),
+            tools=tools,
         ),
         answer=AnswerSpec(
             extract=answer.extract,
@@ -248,6 +252,17 @@ def _front_matter(doc: Located) -> _FrontMatter:
         first = err.errors()[0]
         line = doc.line(first["loc"], key=True)
         raise ConfigError(f"{doc.source}:{line}: {_describe(first, tuple(map(str, first['loc'])))}") from None
+
+
+def _tool_line(doc: Located, index: int | None, path: Sequence[str | int]) -> int:
+    """The line of the key at ``path`` in ``tools[index]`` (under ``function:`` in the OpenAI form), or of the
+    entry, or of ``tools:``."""
+    if index is None:
+        return doc.line(["tools"], key=True)
+    entry = doc.data["tools"][index]
+    nested = isinstance(entry, dict) and isinstance(entry.get("function"), dict)
+    loc: list[str | int] = ["tools", index, *(["function"] if nested else [])]
+    return doc.line([*loc, *path], key=bool(path) and isinstance(path[-1], str))
 
 
 def _describe(error: Mapping[str, Any], loc: tuple[str, ...]) -> str:

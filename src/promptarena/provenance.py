@@ -42,9 +42,10 @@ def provenance(
     backends: Mapping[str, Backend],
     prompts: PromptStore,
     scorer: ToxicityScorer | None = None,
+    tools: bool = False,
 ) -> dict[str, Any]:
     """Prompt commits and blobs, suite and case hashes, model fingerprints and decoding mode, seed, holistic parts,
-    package versions."""
+    package versions; with ``tools`` (a prompt offers some), how each backend passed them on."""
     packages = {}
     for name in PACKAGES:
         try:
@@ -72,6 +73,9 @@ def provenance(
         doc["models"] = {name: b.fingerprint for name, b in backends.items()}
     if (decoding := decoding_label(backends)) is not None:
         doc["decoding"] = decoding
+    if tools:  # chat-template / system-message (transformers), api (openai), request (a backend's own way)
+        ways = {name: str(getattr(b, "tool_calling", "request")) for name, b in backends.items()}
+        doc["tool_calling"] = ways[""] if list(ways) == [""] else ways
     if holistic := holistic_provenance(suite, scorer):
         doc["holistic"] = holistic
     return doc

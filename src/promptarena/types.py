@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from promptarena.hashing import content_hash
+from promptarena.hashing import canonical_json, content_hash
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,50 @@ class Message:
 
 
 @dataclass(frozen=True)
+class Tool:
+    """One function a prompt offers: its name, description and JSON Schema parameters (as canonical JSON, so
+    that the tool is hashable and keys requests the same way however the file orders its keys)."""
+
+    name: str
+    description: str = ""
+    parameters_json: str = '{"properties":{},"type":"object"}'
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return dict(json.loads(self.parameters_json))
+
+    def openai(self) -> dict[str, Any]:
+        """The tool as the OpenAI API and ``apply_chat_template(tools=...)`` take it."""
+        function = {"name": self.name, "description": self.description, "parameters": self.parameters}
+        return {"type": "function", "function": function}
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call a model made (or a case expects): the function's name and its arguments as canonical JSON."""
+
+    name: str
+    arguments_json: str = "{}"
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        return dict(json.loads(self.arguments_json))
+
+    @classmethod
+    def of(cls, name: str, arguments: Mapping[str, Any]) -> ToolCall:
+        return cls(name, canonical_json(dict(arguments)))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "arguments": self.arguments}
+
+
+@dataclass(frozen=True)
 class GenParams:
     """Generation parameters; ``temperature == 0`` means greedy decoding.
 
     ``top_logprobs > 0`` asks for the log-probabilities of that many most probable tokens at every step (a
     grader's verdict is weighed by them); 0, the default, asks for none and leaves a request's key as it was.
+    ``tools`` are the functions the model may call (the prompt's ``tools:``); none leaves the key as it was too.
     """
 
     max_new_tokens: int = 128
@@ -29,13 +69,15 @@ class GenParams:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     top_logprobs: int = 0
+    tools: tuple[Tool, ...] = ()
 
     def identity(self) -> dict[str, Any]:
-        """The parameters as cache keys hold them: ``top_logprobs`` only when asked for, so that keys made
-        before it existed stay valid."""
+        """The parameters as cache keys hold them: ``top_logprobs`` and ``tools`` only when asked for, so that keys
+        made before they existed stay valid."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        if not self.top_logprobs:
-            del fields["top_logprobs"]
+        for name in ("top_logprobs", "tools"):
+            if not fields[name]:
+                del fields[name]
         return fields
 
 
@@ -79,7 +121,8 @@ class Generation:
     """One generated text; ``latency_s`` runs from its admission into the backend's batch to its last token.
 
     ``logprobs`` holds one entry per generated token when the request asked for ``top_logprobs`` and the
-    backend returns them; ``None`` otherwise.
+    backend returns them; ``None`` otherwise. ``tool_calls`` holds the calls the model made when the request
+    offered tools (the server's ``tool_calls``, or those parsed from the text); ``None`` when it offered none.
     """
 
     text: str
@@ -88,6 +131,7 @@ class Generation:
     latency_s: float
     finish_reason: str = "stop"  # "stop" | "length"
     logprobs: tuple[TokenLogprobs, ...] | None = None
+    tool_calls: tuple[ToolCall, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from promptarena.backends._registry import backends
 from promptarena.backends.options import declared_options, validate_options
 from promptarena.errors import ConfigError
+from promptarena.tools import with_tools_in_system
 from promptarena.types import Generation, GenerationRequest, Message
 
 __all__ = ["Backend", "backends", "check_context", "get_backend"]
@@ -84,9 +85,12 @@ def check_context(backend: Backend, todo: Sequence[tuple[GenerationRequest, str]
         new = request.params.max_new_tokens
         if backend.truncate and new < context:
             continue
-        if request.messages not in counted:
-            counted[request.messages] = backend.count_tokens(request.messages)
-        prompt = counted[request.messages]
+        messages = request.messages
+        if request.params.tools:  # counted as the default format sends them: their size, whatever the template
+            messages = with_tools_in_system(messages, request.params.tools)
+        if messages not in counted:
+            counted[messages] = backend.count_tokens(messages)
+        prompt = counted[messages]
         if prompt + new > context:
             takes = declared_options(type(backend)).model_fields
             hint = ", or set `model: {truncate: left}`" if "truncate" in takes else ""

@@ -11,6 +11,7 @@ from pydantic import Field, PositiveInt
 from promptarena.backends.options import BackendOptions, Truncate
 from promptarena.clock import WALL_CLOCK, Clock
 from promptarena.hashing import content_hash
+from promptarena.tools import normalize_calls, parse_tool_calls
 from promptarena.types import Generation, GenerationRequest, Message, TokenLogprobs
 
 Responder = Callable[[GenerationRequest], str]
@@ -139,6 +140,7 @@ class FakeBackend:
             latency_s=latency_s,
             finish_reason="stop",
             logprobs=self._token_logprobs(text, request) if request.params.top_logprobs else None,
+            tool_calls=normalize_calls(parse_tool_calls(text), request.params.tools) if request.params.tools else None,
         )
 
     def _token_logprobs(self, text: str, request: GenerationRequest) -> tuple[TokenLogprobs, ...]:

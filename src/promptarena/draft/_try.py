@@ -59,10 +59,15 @@ def warnings(prompts: PromptStore, name: str, text: str, suite: Suite) -> tuple[
 
 
 def render_case(prompts: PromptStore, name: str, text: str, case: Case) -> tuple[Message, ...]:
-    """The messages the model receives for ``case`` under the draft (raises ``ConfigError`` as `evals run` would)."""
+    """The messages the model receives for ``case`` under the draft (raises ``ConfigError`` as `evals run` would);
+    a prompt's tools are shown as a model whose chat template takes none (the embedded one) gets them: the Hermes
+    block at the end of the system message."""
     from promptarena.promptfile import parse_prompt
+    from promptarena.tools import with_tools_in_system
 
-    return parse_prompt(text, name, prompts.path_of(name)).render(case.vars, case.id, case.meta.get("where", ""))
+    prompt = parse_prompt(text, name, prompts.path_of(name))
+    messages = prompt.render(case.vars, case.id, case.meta.get("where", ""))
+    return with_tools_in_system(messages, prompt.parameters.tools) if prompt.parameters.tools else messages
 
 
 # --- which cases to try -----------------------------------------------------------------------------------

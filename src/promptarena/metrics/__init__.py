@@ -228,6 +228,7 @@ def _identity(metric: Metric, written: Mapping[str, Any], salt: Any, prediction:
         "references": case.references,
         "vars": case.vars,
         **({"assertions": case.assertions} if metric.needs_assertions else {}),
+        **({"tool_calls": calls} if (calls := [g.tool_calls for g in prediction.generations if g.tool_calls]) else {}),
         **({"meta": meta} if meta else {}),
     }
 
@@ -256,6 +257,8 @@ for _name, _attr in [
 ]:
     metrics.register(_name, f"{_TEXT}:{_attr}")
 metrics.register("semantic_similarity", "promptarena.metrics.semantic:semantic_similarity")
+metrics.register("tool_call_match", "promptarena.metrics.tool_calls:tool_call_match")
+metrics.register("tool_call_f1", "promptarena.metrics.tool_calls:tool_call_f1")
 del _name, _attr
 
 thumbs_up = Metric(

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from promptarena.store._db import Database, now
-from promptarena.types import Generation, TokenLogprobs
+from promptarena.types import Generation, TokenLogprobs, ToolCall
 
 if TYPE_CHECKING:
     from promptarena.metrics import Score
@@ -18,11 +18,12 @@ class Cache(Database):
 
     def cached_generations(self, keys: Iterable[str]) -> dict[str, Generation]:
         out: dict[str, Generation] = {}
-        for key, text, pt, ct, lat, fin, lp in self._by_keys(
-            "SELECT key, text, prompt_tokens, completion_tokens, latency_s, finish_reason, logprobs FROM generations",
+        for key, text, pt, ct, lat, fin, lp, calls in self._by_keys(
+            "SELECT key, text, prompt_tokens, completion_tokens, latency_s, finish_reason, logprobs, tool_calls "
+            "FROM generations",
             keys,
         ):
-            out[key] = Generation(text, pt, ct, lat, fin, _logprobs(lp))
+            out[key] = Generation(text, pt, ct, lat, fin, _logprobs(lp), _tool_calls(calls))
         return out
 
     def cached_keys(self, keys: Iterable[str]) -> set[str]:
@@ -45,7 +46,7 @@ class Cache(Database):
         with self.write() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO generations (key, model, request, text, prompt_tokens, completion_tokens, "
-                "latency_s, finish_reason, created_at, logprobs) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "latency_s, finish_reason, created_at, logprobs, tool_calls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         key,
@@ -58,6 +59,7 @@ class Cache(Database):
                         g.finish_reason,
                         stamp,
                         None if g.logprobs is None else json.dumps([[t.token, t.logprob, t.top] for t in g.logprobs]),
+                        None if g.tool_calls is None else json.dumps([c.as_dict() for c in g.tool_calls]),
                     )
                     for key, model, request, g in rows
                 ],
@@ -87,3 +89,10 @@ def _logprobs(stored: str | None) -> tuple[TokenLogprobs, ...] | None:
     if stored is None:
         return None
     return tuple(TokenLogprobs(t, lp, tuple((a, b) for a, b in top)) for t, lp, top in json.loads(stored))
+
+
+def _tool_calls(stored: str | None) -> tuple[ToolCall, ...] | None:
+    """A generation's stored tool calls (``[{"name", "arguments"}, ...]``)."""
+    if stored is None:
+        return None
+    return tuple(ToolCall.of(c["name"], c["arguments"]) for c in json.loads(stored))

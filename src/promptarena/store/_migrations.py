@@ -217,4 +217,8 @@ MIGRATIONS: list[str] = [
     SELECT r.rowid, r.output, r.answer, COALESCE(json_extract(g.request, '$.messages[#-1].content'), '')
     FROM results r LEFT JOIN generations g ON g.key = json_extract(r.generation_keys, '$[0]');
     """,
+    # 12: the tool calls a generation made, for requests that offered tools (JSON: [{"name", "arguments"}, ...])
+    """
+    ALTER TABLE generations ADD COLUMN tool_calls TEXT;
+    """,
 ]

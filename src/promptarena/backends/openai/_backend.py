@@ -36,10 +36,12 @@ from promptarena.backends.openai._responses import (
     logprobs_of,
     snippet,
     text_of,
+    tool_calls_of,
     whole,
 )
 from promptarena.backends.options import BackendOptions
 from promptarena.errors import BackendError, ConfigError
+from promptarena.tools import normalize_calls
 from promptarena.types import Generation, GenerationRequest, Message
 
 RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -132,6 +134,9 @@ class OpenAIBackend:
     @property
     def fingerprint(self) -> str:
         return self._fingerprint
+
+    tool_calling = "api"
+    """A prompt's tools go to the server as the request's ``tools``; its ``tool_calls`` come back (provenance)."""
 
     # --- HTTP -----------------------------------------------------------------------------------------
 
@@ -289,6 +294,8 @@ class OpenAIBackend:
         }
         if p.stop:
             payload["stop"] = list(p.stop)
+        if p.tools:
+            payload["tools"] = [t.openai() for t in p.tools]
         if p.top_logprobs:
             payload["logprobs"] = True
             payload["top_logprobs"] = p.top_logprobs
@@ -332,7 +339,9 @@ class OpenAIBackend:
                 completion = round(total_completion / len(taken))
             finish = "length" if choice.get("finish_reason") == "length" else "stop"
             logprobs = logprobs_of(choice) if first.params.top_logprobs else None
-            results.append((index, Generation(text, prompt_tokens or 0, completion, latency, finish, logprobs)))
+            calls = normalize_calls(tool_calls_of(choice, text), first.params.tools) if first.params.tools else None
+            generation = Generation(text, prompt_tokens or 0, completion, latency, finish, logprobs, calls)
+            results.append((index, generation))
         return Done(results, job.indices[len(taken) :])
 
     def _rejected(self, err: _Rejected) -> BackendError:

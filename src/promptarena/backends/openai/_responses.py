@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 
 from promptarena.errors import BackendError
-from promptarena.types import TokenLogprobs
+from promptarena.tools import api_calls, parse_tool_calls
+from promptarena.types import TokenLogprobs, ToolCall
 
 
 def snippet(value: Any, limit: int = 200) -> str:
@@ -61,9 +62,9 @@ FAILED_FINISH = frozenset({"abort", "error"})
 
 
 def failed_completion(body: dict[str, Any]) -> str | None:
-    """Why a 2xx completion is a failed generation: a choice without its text (``content: null``) or with a
-    failed finish reason; None when every choice holds a whole answer (or the body is malformed: ``choices_of``
-    says how)."""
+    """Why a 2xx completion is a failed generation: a choice without its text (``content: null`` and no tool calls)
+    or with a failed finish reason; None when every choice holds a whole answer (or the body is malformed:
+    ``choices_of`` says how)."""
     choices = body.get("choices")
     for choice in choices if isinstance(choices, list) else ():
         if not isinstance(choice, dict):
@@ -71,7 +72,7 @@ def failed_completion(body: dict[str, Any]) -> str | None:
         if choice.get("finish_reason") in FAILED_FINISH:
             return f"finish_reason {choice['finish_reason']!r}"
         message = choice.get("message")
-        if isinstance(message, dict) and message.get("content") is None:
+        if isinstance(message, dict) and message.get("content") is None and not message.get("tool_calls"):
             return "a choice with content null"
     return None
 
@@ -83,6 +84,17 @@ def text_of(choice: dict[str, Any], url: str) -> str:
         raise BackendError(f"openai backend: {url} answered a choice without a 'message': {snippet(choice)}")
     content = message.get("content")
     return content if isinstance(content, str) else ""
+
+
+def tool_calls_of(choice: dict[str, Any], text: str) -> tuple[ToolCall, ...]:
+    """The calls of a choice: its message's ``tool_calls`` (each ``{function: {name, arguments}}``, the arguments
+    JSON text), or, when the server returned none, those written in its text (a server that passed the tools to
+    a template without a tool-call parser)."""
+    message = choice.get("message")
+    listed = message.get("tool_calls") if isinstance(message, dict) else None
+    if isinstance(listed, list) and listed:
+        return api_calls(listed)
+    return parse_tool_calls(text)
 
 
 def whole(value: Any) -> int | None:

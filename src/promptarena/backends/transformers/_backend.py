@@ -7,6 +7,7 @@ imported by ``load``, so that a fully cached run never pays for them.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 from collections.abc import Iterator, Sequence
@@ -25,7 +26,8 @@ from promptarena.backends.transformers._device import (
 )
 from promptarena.backends.transformers._weights import ResolvedModel, model_config, model_weights_hash, resolve_model
 from promptarena.errors import BackendError, missing_dependency
-from promptarena.types import Generation, GenerationRequest, Message
+from promptarena.tools import normalize_calls, parse_tool_calls, with_tools_in_system
+from promptarena.types import Generation, GenerationRequest, Message, Tool
 
 if TYPE_CHECKING:
     from promptarena.backends.transformers._scheduler import Scheduler
@@ -217,15 +219,38 @@ class TransformersBackend:
         self._tokenizer = None
         self._scheduler = None
 
-    def _template_ids(self, messages: Sequence[Message]) -> list[int]:
+    @property
+    def tool_calling(self) -> str:
+        """How a prompt's tools reach the model, for the run's provenance: ``chat-template`` when the model's chat
+        template takes tools, else ``system-message`` (the Hermes ``<tools>`` block, see ``promptarena.tools``)."""
+        return "chat-template" if "tools" in self._chat_template() else "system-message"
+
+    def _chat_template(self) -> str:
+        """The model's chat template source, read from its files without transformers (a cached run imports none):
+        ``chat_template.jinja``, else ``tokenizer_config.json``'s ``chat_template`` (every named one, as text)."""
+        if self._tokenizer is not None:
+            return str(self._tokenizer.chat_template or "")
+        path = self._model_dir().path
+        if (path / "chat_template.jinja").is_file():
+            return (path / "chat_template.jinja").read_text(encoding="utf-8")
+        config = path / "tokenizer_config.json"
+        template = json.loads(config.read_text(encoding="utf-8")).get("chat_template") if config.is_file() else None
+        return json.dumps(template) if isinstance(template, list) else str(template or "")
+
+    def _template_ids(self, messages: Sequence[Message], tools: Sequence[Tool] = ()) -> list[int]:
         tokenizer = self._load_tokenizer()
+        extra: dict[str, Any] = {}
+        if tools and self.tool_calling == "chat-template":
+            extra["tools"] = [t.openai() for t in tools]
+        elif tools:
+            messages = with_tools_in_system(messages, tools)
         chat = [{"role": m.role, "content": m.content} for m in messages]
-        text = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+        text = tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False, **extra)
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def _encode(self, request: GenerationRequest) -> list[int]:
         """The prompt's tokens; with ``truncate: left``, only the newest ones that leave room for the answer."""
-        ids = self._template_ids(request.messages)
+        ids = self._template_ids(request.messages, request.params.tools)
         if self.truncate == "left" and self.context_length:
             room = self.context_length - request.params.max_new_tokens
             ids = ids[-room:] if 0 < room < len(ids) else ids
@@ -237,4 +262,9 @@ class TransformersBackend:
             return
         self.load()
         assert self._scheduler is not None
-        yield from self._scheduler.run(requests, self._encode, self.batch_size)
+        for index, generation in self._scheduler.run(requests, self._encode, self.batch_size):
+            tools = requests[index].params.tools
+            if tools:  # the calls written in the text, in the formats ``parse_tool_calls`` reads
+                calls = normalize_calls(parse_tool_calls(generation.text), tools)
+                generation = dataclasses.replace(generation, tool_calls=calls)
+            yield index, generation
