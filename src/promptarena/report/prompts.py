@@ -13,16 +13,8 @@ if TYPE_CHECKING:
 
 def version_json(version: PromptVersion) -> dict[str, Any]:
     """A prompt version as plain data: its spec, commit, blob, path, date, author, message and dirty flag."""
-    return {
-        "spec": version.spec,
-        "commit": version.commit,
-        "blob": version.blob,
-        "path": version.path,
-        "date": version.date,
-        "author": version.author,
-        "message": version.message,
-        "dirty": version.dirty,
-    }
+    fields = ("spec", "commit", "blob", "path", "date", "author", "message", "dirty")
+    return {name: getattr(version, name) for name in fields}
 
 
 def prompts_json(rows: Sequence[Mapping[str, Any]], shallow: bool) -> dict[str, Any]:

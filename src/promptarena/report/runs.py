@@ -18,18 +18,9 @@ _STYLES = {"completed": "green", "failed": "red", "abandoned": "yellow", "interr
 
 def run_row(run: RunRow) -> dict[str, Any]:
     """One run as plain data: what the table shows, and the process that ran it."""
-    return {
-        "id": run.id,
-        "suite": run.suite,
-        "prompt": run.prompt,
-        "status": run.status,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "wall_s": run.record.wall_s if run.record else None,
-        "model": str((run.provenance or {}).get("model", "")),
-        "pid": run.pid,
-        "host": run.host,
-    }
+    row = {name: getattr(run, name) for name in ("id", "suite", "prompt", "status", "started_at", "finished_at")}
+    wall_s, model = run.record.wall_s if run.record else None, str((run.provenance or {}).get("model", ""))
+    return {**row, "wall_s": wall_s, "model": model, "pid": run.pid, "host": run.host}
 
 
 def runs_json(db: Path, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
