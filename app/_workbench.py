@@ -271,28 +271,114 @@ def show_text(text: str | None, key: str | None = None) -> None:
     st.code(text if text is not None else "", language=None, wrap_lines=True)
 
 
+def show_sent(ws: Workspace, keys: Sequence[str], *, expanded: bool = False) -> None:
+    """What the model saw for one output: the rendered messages as sent (system, few-shot turns, user), the
+    generation parameters, and each generation's tokens and latency, folded under the output."""
+    sent = sent_requests(ws, tuple(keys))
+    if not sent:
+        st.caption("What the model saw: its generations are no longer stored.")
+        return
+    with st.expander("What the model saw", expanded=expanded):
+        first = sent[0]
+        for message in first.messages:
+            st.caption(message.role)
+            show_text(message.content)
+        if any(s.messages != first.messages for s in sent[1:]):
+            st.caption("The later generations were sent other messages (rounds of a variant); the first is shown.")
+        st.caption("Parameters: " + ", ".join(f"{k}={v!r}" for k, v in first.params.items()))
+        rows = [
+            {
+                "sample": s.sample_index,
+                "seed": s.seed,
+                "prompt tokens": s.prompt_tokens,
+                "output tokens": s.completion_tokens,
+                "latency s": s.latency_s,
+                "finish": s.finish_reason,
+            }
+            for s in sent
+        ]
+        st.dataframe(blank(pd.DataFrame(rows), {"latency s": "{:.2f}"}), hide_index=True, width="stretch")
+
+
+def sent_requests(ws: Workspace, keys: tuple[str, ...]) -> list[views.SentRequest]:
+    """The requests behind an output's generations, cached: a stored generation never changes."""
+    return _sent(ws, str(ws.db), keys)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _sent(_ws: Workspace, db: str, keys: tuple[str, ...]) -> list[views.SentRequest]:
+    with _ws.results() as results:
+        return views.sent_requests(results, keys)
+
+
+def show_diff(a: str, b: str) -> None:
+    """The words of ``b`` that differ from ``a``: removed struck out in red, added underlined in green, as text."""
+    st.html(
+        '<div style="white-space: pre-wrap; font-family: monospace; font-size: 0.85rem; line-height: 1.5">'
+        + views.word_diff(a, b)
+        .replace("<del>", '<del style="background: #fdd; color: #900">')
+        .replace("<ins>", '<ins style="background: #dfd; color: #060">')
+        + "</div>"
+    )
+
+
+def shortcuts(keys: dict[str, str]) -> None:
+    """Keyboard shortcuts on this page: a key pressed outside a text box clicks the button (or focuses the text box)
+    whose widget key it names; Escape leaves a text box. One listener on the page, the map replaced on each run."""
+    import json
+
+    st.html(
+        "<script>\n"
+        f"window.__promptarenaKeys = {json.dumps(keys)};\n"
+        "if (!window.__promptarenaKeysOn) {\n"
+        "  window.__promptarenaKeysOn = true;\n"
+        "  document.addEventListener('keydown', (e) => {\n"
+        "    const t = e.target;\n"
+        "    if (t && (['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName) || t.isContentEditable)) {\n"
+        "      if (e.key === 'Escape') t.blur();\n"
+        "      return;\n"
+        "    }\n"
+        "    if (e.ctrlKey || e.altKey || e.metaKey || e.repeat) return;\n"
+        "    const key = (window.__promptarenaKeys || {})[e.key];\n"
+        "    if (!key) return;\n"
+        "    const el = document.querySelector(\n"
+        "      `.st-key-${key} button, .st-key-${key} input, .st-key-${key} textarea`);\n"
+        "    if (!el || el.disabled) return;\n"
+        "    e.preventDefault();\n"
+        "    if (el.tagName === 'BUTTON') el.click(); else el.focus();\n"
+        "  });\n"
+        "}\n"
+        "</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
 def arm_label(choice: ArmChoice) -> str:
     """``abc1234:cot — commit message`` for selectors."""
     message = f" — {choice.message}" if choice.message else ""
     return f"{choice.label}{message}"
 
 
-def feedback_buttons(ws: Workspace, choice: ArmChoice, case_id: str, output: str, key: str) -> None:
+def feedback_buttons(
+    ws: Workspace, choice: ArmChoice, case_id: str, output: str, key: str, hints: dict[str, str] | None = None
+) -> None:
     """Thumbs up/down on one output, one vote per person: the person's vote shows pressed, a second click on it
-    withdraws it, the other thumb changes it; the optional comment goes with the vote, comments are listed below."""
+    withdraws it, the other thumb changes it; the optional comment goes with the vote, comments are listed below.
+    ``hints`` (``up``, ``down``, ``comment``) adds each one's keyboard shortcut to its label."""
     here = suite_votes(ws, choice.suite).get((choice.blob, choice.variant, case_id, feedback.output_hash(output)), [])
     mine = next((v for v in here if v.voter == voter()), None)
     cols = st.columns([1, 1, 4])
     for col, up in ((cols[0], True), (cols[1], False)):
         col.button(
-            THUMB[up],
+            THUMB[up] + (f" {hints['up' if up else 'down']}" if hints else ""),
             key=f"{key}-{'up' if up else 'down'}",
             help=f"{'thumbs up' if up else 'thumbs down'} for output of arm {choice.label}, case {case_id}",
             type="primary" if mine is not None and mine.thumbs_up == up else "secondary",
             on_click=_vote,
             args=(ws, choice, case_id, output, up, key),
         )
-    cols[2].text_input("Comment", key=f"{key}-comment", placeholder="optional comment", label_visibility="collapsed")
+    placeholder = "optional comment" + (f" {hints['comment']}" if hints else "")
+    cols[2].text_input("Comment", key=f"{key}-comment", placeholder=placeholder, label_visibility="collapsed")
     if here:
         ups = sum(v.thumbs_up for v in here)
         st.caption(f"Votes on this output: {THUMB[True]} {ups} · {THUMB[False]} {len(here) - ups}")

@@ -48,6 +48,7 @@ PAGES = [
     ("Start_a_run", "Start run"),
     ("Holistic", "Holistic"),
     ("Judge_agreement", "Judge agreement"),
+    ("Review", "outputs left to review"),
 ]
 
 

@@ -24,11 +24,13 @@ from promptarena.views._history import (
     with_feedback,
 )
 from promptarena.views._holistic import DIMENSIONS, PerturbedSample, holistic_cells, perturbed_samples
+from promptarena.views._review import ORDERS, QueueItem, SentRequest, pending, review_queue, sent_requests, word_diff
 from promptarena.views._runs import RunView, run_views
 from promptarena.views._workspace import SuiteEntry, Workspace, prompt_names, suite_entries
 
 __all__ = [
     "DIMENSIONS",
+    "ORDERS",
     "THUMBS_UP",
     "ArmChoice",
     "CaseSample",
@@ -38,7 +40,9 @@ __all__ = [
     "HistoryPoint",
     "OverviewCell",
     "PerturbedSample",
+    "QueueItem",
     "RunView",
+    "SentRequest",
     "SuiteEntry",
     "Workspace",
     "agreement_rows",
@@ -53,12 +57,16 @@ __all__ = [
     "load_arms",
     "metric_history",
     "overview",
+    "pending",
     "perturbed_samples",
     "prompt_names",
     "raters",
+    "review_queue",
     "run_views",
+    "sent_requests",
     "side_by_side",
     "spread",
     "suite_entries",
     "with_feedback",
+    "word_diff",
 ]
