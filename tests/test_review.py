@@ -154,4 +154,3 @@ def test_the_page_shows_the_other_arm_and_the_words_that_differ(
     assert [t.value for t in at.text][0].startswith("Case two_plus_three · arm ")
     diffs = [str(e.proto) for e in at.get("html") if "<del" in str(e.proto)]
     assert len(diffs) == 1 and "answer is <del" in diffs[0]
-
