@@ -271,10 +271,10 @@ def show_text(text: str | None, key: str | None = None) -> None:
     st.code(text if text is not None else "", language=None, wrap_lines=True)
 
 
-def show_sent(ws: Workspace, keys: Sequence[str], *, expanded: bool = False) -> None:
-    """What the model saw for one output: the rendered messages as sent (system, few-shot turns, user), the
-    generation parameters, and each generation's tokens and latency, folded under the output."""
-    sent = sent_requests(ws, tuple(keys))
+def show_sent(ws: Workspace, choice: ArmChoice, case_id: str, *, expanded: bool = False) -> None:
+    """What the model saw for one arm's output of a case: the rendered messages as sent (system, few-shot turns,
+    user), the generation parameters, and each generation's tokens and latency, folded under the output."""
+    sent = _sent(ws, str(ws.db), choice, case_id)
     if not sent:
         st.caption("What the model saw: its generations are no longer stored.")
         return
@@ -284,7 +284,7 @@ def show_sent(ws: Workspace, keys: Sequence[str], *, expanded: bool = False) -> 
             st.caption(message.role)
             show_text(message.content)
         if any(s.messages != first.messages for s in sent[1:]):
-            st.caption("The later generations were sent other messages (rounds of a variant); the first is shown.")
+            st.caption("Later generations were sent other messages (a variant's later rounds); the first is shown.")
         st.caption("Parameters: " + ", ".join(f"{k}={v!r}" for k, v in first.params.items()))
         rows = [
             {
@@ -300,15 +300,10 @@ def show_sent(ws: Workspace, keys: Sequence[str], *, expanded: bool = False) -> 
         st.dataframe(blank(pd.DataFrame(rows), {"latency s": "{:.2f}"}), hide_index=True, width="stretch")
 
 
-def sent_requests(ws: Workspace, keys: tuple[str, ...]) -> list[views.SentRequest]:
-    """The requests behind an output's generations, cached: a stored generation never changes."""
-    return _sent(ws, str(ws.db), keys)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _sent(_ws: Workspace, db: str, keys: tuple[str, ...]) -> list[views.SentRequest]:
+@st.cache_data(show_spinner=False, max_entries=256)  # a run's stored output and its generations never change
+def _sent(_ws: Workspace, db: str, choice: ArmChoice, case_id: str) -> list[views.SentRequest]:
     with _ws.results() as results:
-        return views.sent_requests(results, keys)
+        return views.case_sent(results, choice, case_id)
 
 
 def show_diff(a: str, b: str) -> None:

@@ -240,11 +240,13 @@ def test_case_explorer_shows_samples_votes_and_folded_reasoning(bench: Workbench
     v1 = bench.commits[0][:7]
     at.multiselect(key="explorer_arms").set_value([o for o in labels if o.startswith(f"{v1}:")]).run()
     ok(at)
-    assert [e.label for e in at.expander] == ["Reasoning (chain of thought)", "All 3 samples"]
-    assert "Let me work it out: 1+1 is computed first." in at.expander[0].code[0].value
+    folded = [e for e in at.expander if e.label != "What the model saw"]
+    assert [e.label for e in at.expander].count("What the model saw") == 3  # one per arm
+    assert [e.label for e in folded] == ["Reasoning (chain of thought)", "All 3 samples"]
+    assert "Let me work it out: 1+1 is computed first." in folded[0].code[0].value
     votes = next(d.value for d in at.dataframe if list(d.value.columns) == ["answer", "votes"])
     assert votes.to_dict("list") == {"answer": ["2", "4"], "votes": [2, 1]}
-    samples = at.expander[1].dataframe[0].value
+    samples = folded[1].dataframe[0].value
     assert samples["answer"].tolist() == ["2", "4", "2"]
     assert [c.value for c in at.caption if "confidence" in c.value] == [
         "exact_match 1.000 · contains 1.000 · 3 generation(s) · confidence 67%"

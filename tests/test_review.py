@@ -154,3 +154,19 @@ def test_the_page_shows_the_other_arm_and_the_words_that_differ(
     assert [t.value for t in at.text][0].startswith("Case two_plus_three · arm ")
     diffs = [str(e.proto) for e in at.get("html") if "<del" in str(e.proto)]
     assert len(diffs) == 1 and "answer is <del" in diffs[0]
+
+
+def test_compare_shows_what_the_model_saw_and_the_words_that_differ(
+    bench: Workbench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point_app_at(monkeypatch, bench.repo.root, bench.db)
+    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at.switch_page("pages/2_Compare.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    saw = [e for e in at.expander if e.label == "What the model saw"]
+    assert len(saw) == 16  # A and B of each of the page's 8 cases
+    assert "Solve exactly, checking each step:\n9+9" in [c.value for e in saw for c in e.code]
+    differ = [e for e in at.expander if e.label.startswith("Words that differ")]
+    assert len(differ) == 1  # 9+9: the only case whose outputs differ between the two newest versions
+    assert "The answer is <del" in str(differ[0].get("html")[0].proto)

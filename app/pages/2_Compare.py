@@ -16,6 +16,8 @@ from _workbench import (
     page,
     pick_suite,
     require_db,
+    show_diff,
+    show_sent,
     show_text,
     thumbs_up_shares,
     url_select,
@@ -158,5 +160,9 @@ with friendly_errors():
                     scores = ", ".join(f"{m} {fmt_number(v)}" for m, v in cr.scores[label].items())
                     st.caption(f"{side} · {label} · {scores}")
                     show_text(cr.outputs[label])
+                    show_sent(ws, choice, cr.case_id)
                     feedback_buttons(ws, choice, cr.case_id, cr.outputs[label], key=f"fb-{side}-{cr.case_id}")
+            if cr.outputs[la] != cr.outputs[lb]:
+                with st.expander("Words that differ from A (struck out) to B (underlined)"):
+                    show_diff(cr.outputs[la], cr.outputs[lb])
     st.caption(f"Cases {start + 1}–{min(start + per_page, len(comparison.cases))} of {len(comparison.cases)}.")

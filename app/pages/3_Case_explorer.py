@@ -17,6 +17,7 @@ from _workbench import (
     page,
     pick_suite,
     require_db,
+    show_sent,
     show_text,
     url_multiselect,
     url_select,
@@ -111,6 +112,7 @@ def show_sample(
     show_text(sample.answer)
     st.caption("Output")
     show_text(sample.output)
+    show_sent(ws, choice, sample.case_id)
     show_failed_assertions(sample.details)
     if sample.reasoning and sample.reasoning.strip() != sample.output.strip():
         with st.expander("Reasoning (chain of thought)"):

@@ -87,7 +87,7 @@ def show_item(entry: views.SuiteEntry, item: views.QueueItem) -> None:
             show_text(item.other_output)
             st.caption(f"Words that differ from {item.other.label} (struck out) to {choice.label} (underlined)")
             show_diff(item.other_output, item.output)
-    show_sent(ws, item.keys, expanded=True)
+    show_sent(ws, choice, item.case_id, expanded=True)
 
 
 with friendly_errors():

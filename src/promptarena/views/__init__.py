@@ -24,7 +24,16 @@ from promptarena.views._history import (
     with_feedback,
 )
 from promptarena.views._holistic import DIMENSIONS, PerturbedSample, holistic_cells, perturbed_samples
-from promptarena.views._review import ORDERS, QueueItem, SentRequest, pending, review_queue, sent_requests, word_diff
+from promptarena.views._review import (
+    ORDERS,
+    QueueItem,
+    SentRequest,
+    case_sent,
+    pending,
+    review_queue,
+    sent_requests,
+    word_diff,
+)
 from promptarena.views._runs import RunView, run_views
 from promptarena.views._workspace import SuiteEntry, Workspace, prompt_names, suite_entries
 
@@ -49,6 +58,7 @@ __all__ = [
     "arm_choices",
     "case_ids",
     "case_samples",
+    "case_sent",
     "commit_rows",
     "diff_versions",
     "disagreements",

@@ -178,6 +178,12 @@ def sent_requests(results: ResultsStore, keys: Sequence[str]) -> list[SentReques
     return out
 
 
+def case_sent(results: ResultsStore, choice: ArmChoice, case_id: str) -> list[SentRequest]:
+    """What the model saw for one arm's output of one case (as its run stored it, not perturbed)."""
+    row = results.arm_results(choice.run_id, choice.blob, choice.variant, case_id, choice.model).get(case_id)
+    return sent_requests(results, row["keys"]) if row else []
+
+
 # --- the words that differ ---------------------------------------------------------------------------------
 
 _WORDS = re.compile(r"\s+|[^\s]+")
