@@ -11,13 +11,13 @@ copied link reproduces a view and the browser's Back steps through the selection
 from __future__ import annotations
 
 import contextlib
+import math
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 import streamlit as st
 from _jobs import sidebar_runs
-from pandas.io.formats.style import Styler
 
 from promptarena import feedback, views
 from promptarena.compare import Comparison, compare_arms
@@ -261,9 +261,25 @@ def _comparison(
     return compare_arms(narrowed, loaded) if narrowed.cases else None
 
 
-def blank(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> Styler:
-    """A table whose missing values show as empty cells (not "None"), numbers in ``formats`` formatted."""
-    return frame.style.format(formats or {}, na_rep="")
+def blank(frame: pd.DataFrame, formats: dict[str, str] | None = None, rest: str = "{:.3f}") -> pd.DataFrame:
+    """A table whose missing values show as empty cells, numbers in ``formats`` formatted and other fractional
+    columns with ``rest``. The cells become text: ``st.dataframe`` ignores a Styler's ``na_rep`` (showing "None")
+    and the precision of columns it does not format (showing "0.750000")."""
+    out = frame.copy()
+    for column in out.columns:
+        fmt = (formats or {}).get(column)
+        numbers = all(value is None or isinstance(value, float) for value in out[column])
+        if fmt is None and (out[column].dtype.kind == "f" or out[column].dtype.kind == "O" and numbers):
+            fmt = rest
+        if fmt is not None:
+            out[column] = [_cell(value, fmt) for value in out[column]]
+    return out
+
+
+def _cell(value: object, fmt: str) -> str:
+    """One number as ``fmt`` writes it; empty when missing (None or NaN)."""
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return "" if missing else fmt.format(value)
 
 
 def show_text(text: str | None, key: str | None = None) -> None:
