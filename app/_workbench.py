@@ -261,6 +261,17 @@ def _comparison(
     return compare_arms(narrowed, loaded) if narrowed.cases else None
 
 
+def _axis() -> object:
+    """A chart's value axis: at most three decimals, no trailing zeros, and no ticks finer than that (a metric
+    equal on every commit otherwise reads "0.000000" at each tick)."""
+    import altair as alt
+
+    return alt.Axis(format=".3~f", tickMinStep=0.001)
+
+
+AXIS = _axis()
+
+
 def blank(frame: pd.DataFrame, formats: dict[str, str] | None = None, rest: str = "{:.3f}") -> pd.DataFrame:
     """A table whose missing values show as empty cells, numbers in ``formats`` formatted and other fractional
     columns with ``rest``. The cells become text: ``st.dataframe`` ignores a Styler's ``na_rep`` (showing "None")

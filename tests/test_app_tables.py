@@ -48,3 +48,8 @@ def test_a_cached_runs_arms_show_no_none_for_tokens_per_second(bench: Workbench)
     assert arms["tokens/s"].tolist() == [""] * 9
     assert set(arms["exact_match"]) <= {"0.375", "0.500", "0.625", "0.750"}
     assert None not in arms.to_numpy().tolist()
+
+
+def test_chart_axes_print_at_most_three_decimals(bench: Workbench) -> None:
+    (chart,) = _page("").get("vega_lite_chart")
+    assert '"format": ".3~f"' in chart.proto.spec and '"tickMinStep": 0.001' in chart.proto.spec
