@@ -244,8 +244,8 @@ def test_case_explorer_shows_samples_votes_and_folded_reasoning(bench: Workbench
     assert [e.label for e in at.expander].count("What the model saw") == 3  # one per arm
     assert [e.label for e in folded] == ["Reasoning (chain of thought)", "All 3 samples"]
     assert "Let me work it out: 1+1 is computed first." in folded[0].code[0].value
-    votes = next(d.value for d in at.dataframe if list(d.value.columns) == ["answer", "votes"])
-    assert votes.to_dict("list") == {"answer": ["2", "4"], "votes": [2, 1]}
+    votes = next(d.value for d in at.dataframe if list(d.value.columns) == ["answer", "votes", "output"])
+    assert votes[["answer", "votes"]].to_dict("list") == {"answer": ["2", "4"], "votes": [2, 1]}
     samples = folded[1].dataframe[0].value
     assert samples["answer"].tolist() == ["2", "4", "2"]
     assert [c.value for c in at.caption if "confidence" in c.value] == [

@@ -53,3 +53,14 @@ def test_a_cached_runs_arms_show_no_none_for_tokens_per_second(bench: Workbench)
 def test_chart_axes_print_at_most_three_decimals(bench: Workbench) -> None:
     (chart,) = _page("").get("vega_lite_chart")
     assert '"format": ".3~f"' in chart.proto.spec and '"tickMinStep": 0.001' in chart.proto.spec
+
+
+def test_the_votes_table_shows_each_answer_with_an_output_that_gave_it(bench: Workbench) -> None:
+    v1 = bench.commits[0][:7]
+    at = _page("pages/3_Case_explorer.py", explorer_arms=f"{v1}:self_consistency — Add the math prompt")
+    votes = next(d.value for d in at.dataframe if "votes" in d.value.columns)
+    assert votes.to_dict("list") == {
+        "answer": ["2", "4"],
+        "votes": [2, 1],
+        "output": ["The answer is 2.", "The answer is 4."],
+    }

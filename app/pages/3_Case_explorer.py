@@ -25,6 +25,7 @@ from _workbench import (
 )
 
 from promptarena import feedback, views
+from promptarena.extract import normalize_answer
 from promptarena.metrics.assertions import METRICS as ASSERTION_METRICS
 from promptarena.metrics.assertions import failed_assertions
 from promptarena.report import fmt_number
@@ -94,6 +95,16 @@ def show_reasons(sample: views.CaseSample) -> None:
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
+def vote_table(sample: views.CaseSample) -> pd.DataFrame:
+    """Self-consistency's vote: each answer as the first sample that gave it wrote it, its votes, and that sample's
+    output (the vote itself counts answers normalised: case, spacing and punctuation aside)."""
+    rows = []
+    for key, count in sample.votes.items():
+        first = next(((a, text) for a, text, _ in sample.samples if normalize_answer(a) == key), (key, None))
+        rows.append({"answer": first[0], "votes": count, "output": first[1] or ""})
+    return pd.DataFrame(rows)
+
+
 def show_sample(
     ws: views.Workspace, sample: views.CaseSample, last: feedback.Vote | None, perturbed: list[views.PerturbedSample]
 ) -> None:
@@ -119,11 +130,7 @@ def show_sample(
             show_text(sample.reasoning)
     if sample.votes:
         st.caption("Votes")
-        st.dataframe(
-            pd.DataFrame({"answer": list(sample.votes), "votes": list(sample.votes.values())}),
-            hide_index=True,
-            width="stretch",
-        )
+        st.dataframe(vote_table(sample), hide_index=True, width="stretch")
     if len(sample.samples) > 1:
         with st.expander(f"All {len(sample.samples)} samples"):
             st.dataframe(
