@@ -103,38 +103,48 @@ def url_select(
     label: str, options: Sequence[str], key: str, what: str, *, index: int = 0, where=st, on_change=None
 ) -> str:  # noqa: ANN001 - a container and a callback
     """A selectbox kept in the URL's ``key`` parameter: a link or Back sets it, a change is a new history entry."""
-    _from_url(key, options, what, many=False)
-    start = {} if key in st.session_state else {"index": index}
-    value = where.selectbox(label, options, key=key, on_change=on_change, **start)
+    _from_url(key, options, what, [options[index]], many=False)
+    value = where.selectbox(label, options, key=key, on_change=on_change)
     _to_url(key, [value], [options[index]])
     return value
 
 
 def url_multiselect(label: str, options: Sequence[str], key: str, what: str, *, default: Sequence[str]) -> list[str]:
     """A multiselect kept in the URL's ``key`` parameter (one value per choice), as ``url_select``."""
-    _from_url(key, options, what, many=True)
-    start = {} if key in st.session_state else {"default": list(default)}
-    values = st.multiselect(label, options, key=key, **start)
+    _from_url(key, options, what, list(default), many=True)
+    values = st.multiselect(label, options, key=key)
     _to_url(key, values, list(default))
     return values
 
 
-def _from_url(key: str, options: Sequence[str], what: str, *, many: bool) -> None:
+def _from_url(key: str, options: Sequence[str], what: str, default: list[str], *, many: bool) -> None:
     """Before the widget: take its value from the URL when the URL changed (a link opened, Back, Forward) or the
-    widget is new; say so when the URL asks for values that are not here any more (the widget shows its default)."""
+    widget is new; say so when the URL asks for values that are not here any more (the widget shows its default).
+
+    The value is always one the script set in ``st.session_state`` (the default included, never a widget's own
+    ``index``): only such a value is sent to the browser, so a selector whose options changed (another suite) or
+    whose value was dropped shows what the page shows, instead of the browser's stale choice, which the next click
+    anywhere would send back.
+    """
     wanted = st.query_params.get_all(key)
-    if wanted == st.session_state.get(_SYNCED + key) and key in st.session_state:
+    if wanted != st.session_state.get(_SYNCED + key) or key not in st.session_state:
+        st.session_state[_SYNCED + key] = wanted
+        valid = [value for value in wanted if value in options]
+        gone = [value for value in wanted if value not in options]
+        if gone:
+            names = ", ".join(f"`{value.replace('`', '')[:80]}`" for value in gone)
+            st.info(
+                f"The link's {what} {names} is not here any more (renamed, deleted or not run); showing the default."
+            )
+        st.session_state[key] = (valid if many else valid[0]) if valid else (default if many else default[0])
         return
-    st.session_state[_SYNCED + key] = wanted
-    valid = [value for value in wanted if value in options]
-    gone = [value for value in wanted if value not in options]
-    if gone:
-        names = ", ".join(f"`{value.replace('`', '')[:80]}`" for value in gone)
-        st.info(f"The link's {what} {names} is not here any more (renamed, deleted or not run); showing the default.")
-    if valid:
-        st.session_state[key] = valid if many else valid[0]
-    else:
-        st.session_state.pop(key, None)
+    current = st.session_state[key]
+    if many:
+        kept = [value for value in current if value in options]
+        if kept != current:
+            st.session_state[key] = kept
+    elif current not in options:
+        st.session_state[key] = default[0]
 
 
 def _to_url(key: str, values: list[str], default: list[str]) -> None:

@@ -23,6 +23,7 @@ PAGES = {
     "runs": APP / "pages" / "4_Runs.py",
     "run": APP / "pages" / "5_Start_a_run.py",
     "agreement": APP / "pages" / "7_Judge_agreement.py",
+    "review": APP / "pages" / "9_Review.py",
 }
 
 
@@ -204,8 +205,13 @@ def test_compare_shows_html_in_model_output_as_literal_text(bench: Workbench) ->
 
 
 def test_no_page_renders_html() -> None:
-    sources = [p.read_text(encoding="utf-8") for p in [APP / "_workbench.py", *PAGES.values()]]
+    """Only two helpers draw HTML: the word diff (every text escaped, tests/test_review.py) and the keyboard
+    shortcuts' listener (a fixed script)."""
+    sources = [p.read_text(encoding="utf-8") for p in PAGES.values()]
     assert not any("unsafe_allow_html" in s or "st.html(" in s or "components.html" in s for s in sources)
+    helpers = (APP / "_workbench.py").read_text(encoding="utf-8")
+    assert "unsafe_allow_html" not in helpers and "components.html" not in helpers
+    assert helpers.count("st.html(") == 2
 
 
 def test_thumbs_up_on_compare_is_stored_with_comment_and_name(bench: Workbench) -> None:
@@ -284,7 +290,7 @@ def test_start_a_run_from_the_ui_and_see_it_without_a_restart(bench: Workbench) 
     assert "completed" in at.success[0].value
     assert "24 generated" in at.success[0].value  # 3 versions x 8 cases, the suite's own fake backend
     runs = ok(page("runs")).dataframe[0].value
-    assert len(runs) == 2 and runs["generated"].iloc[0] == 24
+    assert len(runs) == 2 and runs["generated"].iloc[0] == "24"
 
 
 # --- the command and the import path ----------------------------------------------------------------------
