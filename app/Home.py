@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import streamlit as st
-from _workbench import AXIS, friendly_errors, page, require_db, url_multiselect, workspace
+from _workbench import AXIS, friendly_errors, md, page, require_db, url_multiselect, workspace
 
 from promptarena import feedback, views
 
@@ -68,9 +68,9 @@ with friendly_errors():
         for entry in entries:
             if entry.name not in chosen:
                 continue
-            st.subheader(entry.name)
+            st.subheader(md(entry.name))
             if entry.suite is not None and entry.suite.description:
-                st.caption(f"{entry.suite.description} · prompt `{entry.prompt}`")
+                st.caption(f"{md(entry.suite.description)} · prompt {md(entry.prompt)}")
             if entry.error:
                 st.warning(f"The suite file does not load: {entry.error}")
             suite_cells = by_suite.get(entry.name)

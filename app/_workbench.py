@@ -11,7 +11,9 @@ copied link reproduces a view and the browser's Back steps through the selection
 from __future__ import annotations
 
 import contextlib
+import html
 import math
+import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 
@@ -303,6 +305,15 @@ def _cell(value: object, fmt: str) -> str:
     return "" if missing else fmt.format(value)
 
 
+def md(text: str | None) -> str:
+    """Author-written text (a description, a commit message, a case id, a label) to put inside Markdown: every ASCII
+    punctuation mark backslash-escaped, so it shows as written (no heading, rule, emphasis, link, emoji or formula)."""
+    return _PUNCTUATION.sub(r"\\\g<0>", " ".join((text or "").split()))
+
+
+_PUNCTUATION = re.compile(r"[!-/:-@\[-`{-~]")
+
+
 def show_text(text: str | None, key: str | None = None) -> None:
     """Model or prompt text, shown literally (never as markdown or HTML)."""
     st.code(text if text is not None else "", language=None, wrap_lines=True)
@@ -345,13 +356,45 @@ def _sent(_ws: Workspace, db: str, choice: ArmChoice, case_id: str) -> list[view
 
 def show_diff(a: str, b: str) -> None:
     """The words of ``b`` that differ from ``a``: removed struck out in red, added underlined in green, as text."""
-    st.html(
-        '<div style="white-space: pre-wrap; font-family: monospace; font-size: 0.85rem; line-height: 1.5">'
-        + views.word_diff(a, b)
-        .replace("<del>", '<del style="background: #fdd; color: #900">')
-        .replace("<ins>", '<ins style="background: #dfd; color: #060">')
-        + "</div>"
+    marked = (
+        views.word_diff(a, b)
+        .replace("<del>", '<del style="background: rgba(230, 60, 60, 0.22)">')
+        .replace("<ins>", '<ins style="background: rgba(40, 180, 80, 0.22)">')
     )
+    _escaped_html(f'<div style="{_MONO}">{marked}</div>')
+
+
+# translucent tints over the theme's own background, so the theme's text colour stays readable, light or dark
+_TINTS = {
+    "replace": "rgba(230, 180, 0, 0.22)",
+    "delete": "rgba(230, 60, 60, 0.22)",
+    "insert": "rgba(40, 180, 80, 0.22)",
+}
+_MONO = "white-space: pre-wrap; font-family: monospace; font-size: 0.85rem; line-height: 1.5"
+
+
+def show_side_by_side(rows: Sequence[views.DiffRow], left: str, right: str) -> None:
+    """Two versions' lines side by side, changed lines tinted, every character shown as written (``---``, ``# x``,
+    ``**x**``, leading spaces): a table of escaped text, never Markdown."""
+    cell = f'style="{_MONO}; vertical-align: top; padding: 0 0.5rem; border-bottom: 1px solid rgba(128,128,128,0.2)"'
+    number = 'style="vertical-align: top; padding: 0 0.4rem; opacity: 0.6; font-size: 0.8rem; text-align: right"'
+    lines = [
+        f"<tr><th {number}>#</th><th {cell}>{html.escape(left)}</th><th {number}>#</th>"
+        f"<th {cell}>{html.escape(right)}</th></tr>"
+    ]
+    for row in rows:
+        tint = _TINTS.get(row.tag)
+        shade = f' style="background-color: {tint}"' if tint else ""
+        lines.append(
+            f"<tr{shade}><td {number}>{row.left_no or ''}</td><td {cell}>{html.escape(row.left)}</td>"
+            f"<td {number}>{row.right_no or ''}</td><td {cell}>{html.escape(row.right)}</td></tr>"
+        )
+    _escaped_html(f'<table style="width: 100%; border-collapse: collapse">{"".join(lines)}</table>')
+
+
+def _escaped_html(markup: str) -> None:
+    """Draw markup built here from escaped text: the one place, with the shortcuts' script, that draws HTML."""
+    st.html(markup)
 
 
 def shortcuts(keys: dict[str, str]) -> None:

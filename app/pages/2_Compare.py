@@ -13,6 +13,7 @@ from _workbench import (
     feedback_buttons,
     forget,
     friendly_errors,
+    md,
     page,
     pick_suite,
     require_db,
@@ -140,7 +141,7 @@ with friendly_errors():
     for cr in comparison.cases[start : start + per_page]:
         with st.container(border=True):
             head, link = st.columns([3, 1])
-            head.markdown(f"**Case** `{cr.case_id}` · disagreement {views.spread(cr, primary):.3f}")
+            head.markdown(f"**Case** {md(cr.case_id)} · disagreement {views.spread(cr, primary):.3f}")
             link.page_link(
                 "pages/3_Case_explorer.py",
                 label="Open in the Case explorer",
@@ -158,7 +159,7 @@ with friendly_errors():
             for col, choice, label, side in ((a_col, a, la, "A"), (b_col, b, lb, "B")):
                 with col:
                     scores = ", ".join(f"{m} {fmt_number(v)}" for m, v in cr.scores[label].items())
-                    st.caption(f"{side} · {label} · {scores}")
+                    st.caption(f"{side} · {md(label)} · {scores}")
                     show_text(cr.outputs[label])
                     show_sent(ws, choice, cr.case_id)
                     feedback_buttons(ws, choice, cr.case_id, cr.outputs[label], key=f"fb-{side}-{cr.case_id}")

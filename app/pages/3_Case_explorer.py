@@ -14,6 +14,7 @@ from _workbench import (
     case_ids,
     feedback_buttons,
     friendly_errors,
+    md,
     page,
     pick_suite,
     require_db,
@@ -42,7 +43,7 @@ def show_perturbed(ws: views.Workspace, perturbed: list[views.PerturbedSample]) 
     with st.expander(f"Perturbed inputs and outputs ({len(perturbed)})"):
         for p in perturbed:
             scores = " · ".join(f"{m} {fmt_number(v)}" for m, v in p.scores.items())
-            st.markdown(f"**{p.label}**")
+            st.markdown(f"**{md(p.label)}**")
             st.caption(f"Input · {scores}")
             show_text(p.input if isinstance(p.input, str) else json.dumps(p.input, ensure_ascii=False, indent=1))
             st.caption("Output")
@@ -110,9 +111,9 @@ def show_sample(
 ) -> None:
     """One arm's answer to the case: scores, answer, output, votes, samples, reasoning and perturbed runs (folded)."""
     choice = sample.choice
-    st.markdown(f"#### {choice.label}")
+    st.markdown(f"#### {md(choice.label)}")
     if choice.message:
-        st.caption(choice.message)
+        st.caption(md(choice.message))
     scores = " · ".join(f"{m} {fmt_number(v)}" for m, v in sample.scores.items())
     confidence = ""
     if sample.confidence is not None and not math.isnan(sample.confidence):

@@ -8,6 +8,7 @@ from _workbench import (
     arm_label,
     feedback_buttons,
     friendly_errors,
+    md,
     page,
     pick_suite,
     require_db,
@@ -78,14 +79,14 @@ def show_item(entry: views.SuiteEntry, item: views.QueueItem) -> None:
         st.caption("Reference")
         show_text("\n".join(case.references) if case is not None and case.references else "(no reference)")
     with right:
-        st.caption(f"Output · {choice.label}")
+        st.caption(f"Output · {md(choice.label)}")
         show_text(item.output)
         hints = {name: f"({KEYS[name]})" for name in ("up", "down", "comment")}
         feedback_buttons(ws, choice, item.case_id, item.output, key="queue", hints=hints)
         if item.other is not None and item.other_output is not None:
-            st.caption(f"Beside it · {item.other.label}")
+            st.caption(f"Beside it · {md(item.other.label)}")
             show_text(item.other_output)
-            st.caption(f"Words that differ from {item.other.label} (struck out) to {choice.label} (underlined)")
+            st.caption(f"Words that differ from {md(item.other.label)} (struck out) to {md(choice.label)} (underlined)")
             show_diff(item.other_output, item.output)
     show_sent(ws, choice, item.case_id, expanded=True)
 
