@@ -48,15 +48,45 @@ def workspace() -> Workspace:
         st.code(str(ws.repo), language=None, wrap_lines=True)
         st.caption("Results database")
         st.code(str(ws.db), language=None, wrap_lines=True)
+        if NAME not in st.session_state:  # a new tab or a reload: the name this browser voted under last
+            st.session_state[NAME] = _cookie(NAME_COOKIE)
         st.session_state["feedback_name"] = st.session_state.get(NAME, "")  # the widget's value is dropped off-page
         st.text_input(
             "Your name (optional, stored with feedback)",
             key="feedback_name",
-            help="One vote per person per output: with your name it is yours in every browser tab.",
+            help="One vote per person per output: with your name it is yours in every browser tab. This browser "
+            "remembers it (a cookie), and the votes of this browser without a name are one voter too.",
             on_change=_keep_name,
         )
+        name = (st.session_state.get(NAME) or "").strip()
+        st.caption(f"Voting as **{md(name)}**" if name else "Voting as this browser, without a name")
+        _remember_voter()
     sidebar_runs(ws)
     return ws
+
+
+def _cookie(name: str) -> str:
+    """A cookie the browser sent when this session opened (URL-encoded by ``_remember_voter``); '' if none."""
+    from urllib.parse import unquote
+
+    try:
+        return unquote(st.context.cookies.get(name) or "")
+    except Exception:  # noqa: BLE001 - no browser behind the session (a test's AppTest): no cookies
+        return ""
+
+
+def _remember_voter() -> None:
+    """Keep who votes in this browser's cookies (a year), so a reload or a new tab is the same voter: the typed name,
+    and the id that stands for this browser while no name is typed."""
+    wanted = {NAME_COOKIE: st.session_state.get(NAME) or "", VOTER_COOKIE: voter_id()}
+    if st.session_state.get("_cookies") == wanted:
+        return
+    st.session_state["_cookies"] = wanted
+    _script(
+        "for (const [name, value] of Object.entries(" + _js(wanted) + ")) {\n"
+        "  document.cookie = `${name}=${encodeURIComponent(value)}; path=/; max-age=31536000; SameSite=Lax`;\n"
+        "}"
+    )
 
 
 def _keep_name() -> None:
@@ -400,11 +430,8 @@ def _escaped_html(markup: str) -> None:
 def shortcuts(keys: dict[str, str]) -> None:
     """Keyboard shortcuts on this page: a key pressed outside a text box clicks the button (or focuses the text box)
     whose widget key it names; Escape leaves a text box. One listener on the page, the map replaced on each run."""
-    import json
-
-    st.html(
-        "<script>\n"
-        f"window.__promptarenaKeys = {json.dumps(keys)};\n"
+    _script(
+        f"window.__promptarenaKeys = {_js(keys)};\n"
         "if (!window.__promptarenaKeysOn) {\n"
         "  window.__promptarenaKeysOn = true;\n"
         "  document.addEventListener('keydown', (e) => {\n"
@@ -422,10 +449,20 @@ def shortcuts(keys: dict[str, str]) -> None:
         "    e.preventDefault();\n"
         "    if (el.tagName === 'BUTTON') el.click(); else el.focus();\n"
         "  });\n"
-        "}\n"
-        "</script>",
-        unsafe_allow_javascript=True,
+        "}"
     )
+
+
+def _js(value: object) -> str:
+    """A value as a JavaScript literal that cannot end the script it sits in (``</script>`` in a typed name)."""
+    import json
+
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _script(code: str) -> None:
+    """Run a script of this module's own (never one built from stored or typed text but as JSON) in the page."""
+    st.html(f"<script>\n{code}\n</script>", unsafe_allow_javascript=True)
 
 
 def arm_label(choice: ArmChoice) -> str:
@@ -468,13 +505,24 @@ SAID = {"cast": "saved", "changed": "changed", "withdrawn": "withdrawn"}
 
 
 def voter() -> str:
-    """Who votes: the name in the sidebar, else an id of this browser session.
+    """Who votes: the name in the sidebar, else an id of this browser.
 
-    The id lives in ``st.session_state``: it holds across the pages of one browser tab, and a reload or a new tab
-    is a new session; a name is the same person everywhere.
+    The id is kept in a cookie (as the name is): it holds across the pages, tabs and reloads of one browser; a
+    name is the same person in every browser.
     """
-    anonymous = st.session_state.setdefault("_voter", f"{feedback.ANONYMOUS}:{uuid.uuid4().hex[:16]}")
-    return feedback.voter_id(st.session_state.get(NAME)) or anonymous
+    return feedback.voter_id(st.session_state.get(NAME)) or voter_id()
+
+
+def voter_id() -> str:
+    """The id that stands for this browser while no name is typed: from its cookie, else a new one."""
+    if "_voter" not in st.session_state:
+        kept = _cookie(VOTER_COOKIE)
+        fresh = f"{feedback.ANONYMOUS}:{uuid.uuid4().hex[:16]}"
+        st.session_state["_voter"] = kept if kept.startswith(f"{feedback.ANONYMOUS}:") else fresh
+    return st.session_state["_voter"]
+
+
+NAME_COOKIE, VOTER_COOKIE = "promptarena_name", "promptarena_voter"
 
 
 def _vote(ws: Workspace, choice: ArmChoice, case_id: str, output: str, up: bool, key: str) -> None:

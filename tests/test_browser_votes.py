@@ -135,3 +135,32 @@ def test_the_name_typed_on_one_page_is_there_on_the_next(server, page) -> None: 
     assert _pressed(page) == ["up"]  # Alice's vote, recognised by her name on the page she came back to
     with ResultsStore(bench.db) as results, results.write() as conn:
         conn.execute("DELETE FROM feedback")
+
+
+def test_the_voter_is_the_same_after_a_reload_and_in_a_new_tab(server, page) -> None:  # noqa: ANN001
+    url, bench = server
+    open_page(page, f"{url}/Case_explorer", "Extracted answer")
+    expect(page.get_by_text("Voting as this browser, without a name")).to_have_count(1)
+    (vote,) = _click(page, bench, "up", 1)
+    page.reload()
+    settle(page)
+    _until(lambda: _pressed(page) == ["up"], "the anonymous vote to show as this browser's after a reload")
+    name = page.get_by_role("textbox", name=NAME_BOX)
+    name.fill("Alice")
+    name.press("Enter")
+    settle_rerun(page)
+    expect(page.get_by_text("Voting as Alice")).to_have_count(1)
+
+    tab = page.context.new_page()
+    open_page(tab, f"{url}/Case_explorer", "Extracted answer")
+    assert tab.get_by_role("textbox", name=NAME_BOX).input_value() == "Alice"
+    expect(tab.get_by_text("Voting as Alice")).to_have_count(1)
+    tab.get_by_role("textbox", name=NAME_BOX).fill("")
+    tab.get_by_role("textbox", name=NAME_BOX).press("Enter")
+    settle_rerun(tab)
+    tab.reload()
+    settle(tab)
+    _until(lambda: _pressed(tab) == ["up"], "the browser's own vote once the name is cleared")
+    assert [v.voter for v in _votes(bench)] == [vote.voter]
+    with ResultsStore(bench.db) as results, results.write() as conn:
+        conn.execute("DELETE FROM feedback")
