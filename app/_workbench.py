@@ -70,9 +70,10 @@ def _cookie(name: str) -> str:
     from urllib.parse import unquote
 
     try:
-        return unquote(st.context.cookies.get(name) or "")
+        value = st.context.cookies.get(name)
     except Exception:  # noqa: BLE001 - no browser behind the session (a test's AppTest): no cookies
         return ""
+    return unquote(value) if isinstance(value, str) else ""
 
 
 def _remember_voter() -> None:
