@@ -26,6 +26,7 @@ from promptarena.compare import Comparison, compare_arms
 from promptarena.errors import PromptArenaError
 from promptarena.feedback import Vote
 from promptarena.stats import Interval
+from promptarena.store import ResultsStore
 from promptarena.suite import Suite
 from promptarena.views import ArmChoice, SuiteEntry, Workspace, suite_entries
 
@@ -475,29 +476,92 @@ def arm_label(choice: ArmChoice) -> str:
 def feedback_buttons(
     ws: Workspace, choice: ArmChoice, case_id: str, output: str, key: str, hints: dict[str, str] | None = None
 ) -> None:
-    """Thumbs up/down on one output, one vote per person: the person's vote shows pressed, a second click on it
-    withdraws it, the other thumb changes it; the optional comment goes with the vote, comments are listed below.
-    ``hints`` (``up``, ``down``, ``comment``) adds each one's keyboard shortcut to its label."""
-    here = suite_votes(ws, choice.suite).get((choice.blob, choice.variant, case_id, feedback.output_hash(output)), [])
+    """Thumbs up/down on one output, one vote per person: the person's vote shows pressed (``aria-pressed``), a
+    second click on it withdraws it, the other thumb changes it. The comment box holds your comment: typed before a
+    vote it goes with the vote; with a vote, **Save comment** (or a click on your pressed thumb with a new comment)
+    edits it and **Delete comment** removes it, the vote kept. ``hints`` (``up``, ``down``, ``comment``) adds each
+    one's keyboard shortcut to its label."""
+    digest = feedback.output_hash(output)
+    here = suite_votes(ws, choice.suite).get((choice.blob, choice.variant, case_id, digest), [])
     mine = next((v for v in here if v.voter == voter()), None)
+    box = f"{key}-comment"
+    shown = (choice.blob, choice.variant, case_id, digest, voter(), mine.comment if mine else None)
+    if st.session_state.get(f"{key}-shown") != shown:  # another output, or your stored comment changed
+        st.session_state[f"{key}-shown"] = shown
+        st.session_state[box] = (mine.comment or "") if mine else ""
+    what = f"output of arm {choice.label}, case {case_id}"
     cols = st.columns([1, 1, 4])
+    names: dict[str, tuple[str, bool]] = {}
     for col, up in ((cols[0], True), (cols[1], False)):
+        side = "up" if up else "down"
+        pressed = mine is not None and mine.thumbs_up == up
         col.button(
-            THUMB[up] + (f" {hints['up' if up else 'down']}" if hints else ""),
-            key=f"{key}-{'up' if up else 'down'}",
-            help=f"{'thumbs up' if up else 'thumbs down'} for output of arm {choice.label}, case {case_id}",
-            type="primary" if mine is not None and mine.thumbs_up == up else "secondary",
+            THUMB[up] + (f" {hints[side]}" if hints else ""),
+            key=f"{key}-{side}",
+            help=f"thumbs {side} for {what}",
+            type="primary" if pressed else "secondary",
             on_click=_vote,
             args=(ws, choice, case_id, output, up, key),
         )
-    placeholder = "optional comment" + (f" {hints['comment']}" if hints else "")
-    cols[2].text_input("Comment", key=f"{key}-comment", placeholder=placeholder, label_visibility="collapsed")
+        names[f"{key}-{side}"] = (f"Thumbs {side} for {what}" + (": your vote" if pressed else ""), pressed)
+    placeholder = ("your comment" if mine else "optional comment") + (f" {hints['comment']}" if hints else "")
+    cols[2].text_input(f"Comment on {what}", key=box, placeholder=placeholder, label_visibility="collapsed")
+    if mine is not None:
+        save, delete, _ = st.columns([1, 1, 2])
+        save.button("Save comment", key=f"{key}-save", on_click=_comment, args=(ws, choice, case_id, output, key))
+        if mine.comment:
+            delete.button(
+                "Delete comment", key=f"{key}-delete", on_click=_comment, args=(ws, choice, case_id, output, key, True)
+            )
+    accessible(names)
     if here:
         ups = sum(v.thumbs_up for v in here)
         st.caption(f"Votes on this output: {THUMB[True]} {ups} · {THUMB[False]} {len(here) - ups}")
     for vote in here:
         if vote.comment:
             st.text(f"💬 {vote.name or 'anonymous'}: {vote.comment}")
+
+
+def accessible(buttons: dict[str, tuple[str, bool]]) -> None:
+    """Give buttons (by widget key) an accessible name and an ``aria-pressed`` state, which Streamlit's own button
+    lacks (its name is its label, its pressed look colour only), and keep the keyboard's focus on a button of these
+    across the rerun its click starts (Streamlit's redraw leaves it on the page's body)."""
+    css = {_css_key(key): value for key, value in buttons.items()}
+    with st.sidebar:  # an element with nothing to show: at the sidebar's foot rather than between outputs
+        _script(
+            f"Object.assign(window.__promptarenaA11y = window.__promptarenaA11y || {{}}, {_js(css)});\n"
+            "if (!window.__promptarenaA11yOn) {\n"
+            "  window.__promptarenaA11yOn = true;\n"
+            "  const find = (key) => document.querySelector(`.st-key-${key} button`);\n"
+            "  const apply = () => {\n"
+            "    for (const [key, [name, pressed]] of Object.entries(window.__promptarenaA11y)) {\n"
+            "      const b = find(key);\n"
+            "      if (!b) continue;\n"
+            "      if (b.getAttribute('aria-label') !== name) b.setAttribute('aria-label', name);\n"
+            "      const state = String(pressed);\n"
+            "      if (b.getAttribute('aria-pressed') !== state) b.setAttribute('aria-pressed', state);\n"
+            "    }\n"
+            "    const key = window.__promptarenaFocus, active = document.activeElement;\n"
+            "    if (key && (!active || active === document.body)) { const b = find(key); if (b) b.focus(); }\n"
+            "  };\n"
+            "  const keyOf = (el) => {\n"
+            "    const host = el && el.closest && el.closest('[class*=\"st-key-\"]');\n"
+            "    const cls = host && [...host.classList].find((c) => c.startsWith('st-key-'));\n"
+            "    return cls && cls.slice(7) in window.__promptarenaA11y ? cls.slice(7) : null;\n"
+            "  };\n"
+            "  document.addEventListener('focusin', (e) => {\n"
+            "    if (e.target !== document.body) window.__promptarenaFocus = keyOf(e.target);\n"
+            "  });\n"
+            "  new MutationObserver(apply).observe(document.body, {subtree: true, childList: true, attributes: true,\n"
+            "    attributeFilter: ['class', 'disabled']});\n"
+            "  apply();\n"
+            "}"
+        )
+
+
+def _css_key(key: str) -> str:
+    """A widget key as Streamlit writes it into the class ``st-key-...`` of the widget's element."""
+    return re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
 
 
 NAME = "_feedback_name"
@@ -527,9 +591,19 @@ NAME_COOKIE, VOTER_COOKIE = "promptarena_name", "promptarena_voter"
 
 
 def _vote(ws: Workspace, choice: ArmChoice, case_id: str, output: str, up: bool, key: str) -> None:
-    """Cast, change or withdraw this person's vote before the page is drawn again, so it shows the new state."""
+    """Cast, change or withdraw this person's vote before the page is drawn again, so it shows the new state; a
+    click on your pressed thumb with a new comment in the box saves the comment instead of withdrawing the vote."""
+    typed = (st.session_state.get(f"{key}-comment") or "").strip()
     try:
         with ws.results() as results:
+            mine = next(
+                (v for v in feedback.votes(results, choice.suite, choice.blob, choice.variant, case_id, output)
+                 if v.voter == voter()),
+                None,
+            )  # fmt: skip
+            if mine is not None and mine.thumbs_up == up and typed and typed != (mine.comment or ""):
+                _save_comment(results, choice, case_id, output, typed)
+                return
             outcome = feedback.record(
                 results,
                 suite=choice.suite,
@@ -539,12 +613,30 @@ def _vote(ws: Workspace, choice: ArmChoice, case_id: str, output: str, up: bool,
                 case_id=case_id,
                 output=output,
                 thumbs_up=up,
-                comment=st.session_state.get(f"{key}-comment"),
+                comment=typed,
                 name=st.session_state.get(NAME),
                 voter=voter(),
             )
     except PromptArenaError as err:
         st.error(str(err))
         return
-    st.session_state[f"{key}-comment"] = ""
     st.toast(f"Vote {SAID[outcome]}: " + ("thumbs up" if up else "thumbs down"))
+
+
+def _comment(ws: Workspace, choice: ArmChoice, case_id: str, output: str, key: str, delete: bool = False) -> None:
+    """Save the comment box as this person's comment on their vote (an empty box, or ``delete``, removes it)."""
+    typed = "" if delete else (st.session_state.get(f"{key}-comment") or "")
+    try:
+        with ws.results() as results:
+            _save_comment(results, choice, case_id, output, typed)
+    except PromptArenaError as err:
+        st.error(str(err))
+
+
+def _save_comment(results: ResultsStore, choice: ArmChoice, case_id: str, output: str, typed: str) -> None:
+    """Write this person's comment, and say what happened."""
+    where = dict(suite=choice.suite, blob=choice.blob, variant=choice.variant, case_id=case_id, output=output)
+    if feedback.comment(results, **where, voter=voter(), comment=typed):
+        st.toast("Comment saved" if typed.strip() else "Comment deleted")
+    else:
+        st.toast("Vote first: a comment goes with your vote")

@@ -164,3 +164,25 @@ def test_the_voter_is_the_same_after_a_reload_and_in_a_new_tab(server, page) -> 
     assert [v.voter for v in _votes(bench)] == [vote.voter]
     with ResultsStore(bench.db) as results, results.write() as conn:
         conn.execute("DELETE FROM feedback")
+
+
+def test_vote_buttons_are_named_show_their_pressed_state_and_keep_the_focus(server, page) -> None:  # noqa: ANN001
+    url, bench = server
+    open_page(page, f"{url}/Case_explorer", "Extracted answer")
+    name = re.compile(rf"^Thumbs up for output of arm worktree:\w+, case {CASE}$")
+    up = page.get_by_role("button", name=name).first
+    expect(up).to_have_attribute("aria-pressed", "false", timeout=10_000)
+    up.focus()
+    page.keyboard.press("Enter")
+    _until(lambda: len(_votes(bench)) == 1, "the vote cast with Enter")
+    settle_rerun(page)
+    mine = page.get_by_role(
+        "button", name=re.compile(rf"^Thumbs up for output of arm worktree:\w+, case {CASE}: your vote$")
+    )
+    expect(mine.first).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    focused = "() => (document.activeElement.closest('[class*=\"st-key-\"]') || {}).className || ''"
+    _until(lambda: f"-{CASE}-up" in page.evaluate(focused), "the focus to stay on the button just pressed")
+    page.keyboard.press("Enter")  # still there: a second Enter withdraws the vote
+    _until(lambda: _votes(bench) == [], "the vote withdrawn with a second Enter")
+    settle_rerun(page)
+    expect(up).to_have_attribute("aria-pressed", "false", timeout=10_000)
