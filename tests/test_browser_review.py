@@ -102,8 +102,11 @@ def test_a_reviewer_votes_through_fifty_outputs_with_the_keyboard_alone(served, 
     open_page(page, f"{url}/Review?review_order=suite", "outputs left to review")
     page.wait_for_function("() => window.__promptarenaKeysOn === true", timeout=10_000)
     expect(page.get_by_text("50 of 50 outputs left to review")).to_have_count(1)
-    for hint in ("👍 (u)", "👎 (d)", "Skip (n)", "Back (p)"):
-        expect(page.get_by_role("button", name=hint)).to_have_count(1)
+    for key, hint in (("up", "👍 (u)"), ("down", "👎 (d)"), ("skip", "Skip (n)"), ("back", "Back (p)")):
+        expect(page.locator(f".st-key-queue-{key} button:visible")).to_have_text(hint)  # each key's visible hint
+    expect(
+        page.get_by_role("button", name=re.compile(r"^Thumbs up for output of arm \w+:plain, case n00$"))
+    ).to_have_count(1)
     # what the model saw: the system message and the few-shot turn as sent, as text (the stars kept)
     expect(page.get_by_text("You repeat numbers. **Never** add words.")).to_have_count(1)
     expect(page.get_by_text("max_new_tokens=8", exact=False)).to_have_count(1)

@@ -142,6 +142,7 @@ def test_the_voter_is_the_same_after_a_reload_and_in_a_new_tab(server, page) -> 
     open_page(page, f"{url}/Case_explorer", "Extracted answer")
     expect(page.get_by_text("Voting as this browser, without a name")).to_have_count(1)
     (vote,) = _click(page, bench, "up", 1)
+    _until(lambda: "promptarena_voter=anonymous" in page.evaluate("document.cookie"), "the browser to keep the voter")
     page.reload()
     settle(page)
     _until(lambda: _pressed(page) == ["up"], "the anonymous vote to show as this browser's after a reload")
@@ -150,10 +151,11 @@ def test_the_voter_is_the_same_after_a_reload_and_in_a_new_tab(server, page) -> 
     name.press("Enter")
     settle_rerun(page)
     expect(page.get_by_text("Voting as Alice")).to_have_count(1)
+    _until(lambda: "promptarena_name=Alice" in page.evaluate("document.cookie"), "the browser to keep the name")
 
     tab = page.context.new_page()
     open_page(tab, f"{url}/Case_explorer", "Extracted answer")
-    assert tab.get_by_role("textbox", name=NAME_BOX).input_value() == "Alice"
+    expect(tab.get_by_role("textbox", name=NAME_BOX)).to_have_value("Alice", timeout=10_000)
     expect(tab.get_by_text("Voting as Alice")).to_have_count(1)
     tab.get_by_role("textbox", name=NAME_BOX).fill("")
     tab.get_by_role("textbox", name=NAME_BOX).press("Enter")
@@ -180,8 +182,14 @@ def test_vote_buttons_are_named_show_their_pressed_state_and_keep_the_focus(serv
         "button", name=re.compile(rf"^Thumbs up for output of arm worktree:\w+, case {CASE}: your vote$")
     )
     expect(mine.first).to_have_attribute("aria-pressed", "true", timeout=10_000)
-    focused = "() => (document.activeElement.closest('[class*=\"st-key-\"]') || {}).className || ''"
-    _until(lambda: f"-{CASE}-up" in page.evaluate(focused), "the focus to stay on the button just pressed")
+    focused = """() => { const b = document.activeElement, shown = b.offsetParent !== null;
+        return shown && b.getAttribute('aria-pressed') === 'true' ? b.getAttribute('aria-label') : ''; }"""
+    settle(page)
+    _until(
+        lambda: page.evaluate(focused).endswith(f"{CASE}: your vote"), "the focus to stay on the button just pressed"
+    )
+    page.wait_for_timeout(1_000)  # the redraw that follows a vote can replace the button once more
+    _until(lambda: page.evaluate(focused).endswith(f"{CASE}: your vote"), "the focus to stay there after the redraw")
     page.keyboard.press("Enter")  # still there: a second Enter withdraws the vote
     _until(lambda: _votes(bench) == [], "the vote withdrawn with a second Enter")
     settle_rerun(page)
