@@ -39,7 +39,7 @@ from promptarena._rounds import (
 )
 from promptarena.backends import Backend, get_backend
 from promptarena.energy import measure_energy
-from promptarena.errors import PromptArenaError
+from promptarena.errors import Interrupted, PromptArenaError
 from promptarena.feedback import arm_feedback
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
@@ -211,7 +211,11 @@ def run_suite(
     except BaseException as err:
         status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
         detail = str(err) if isinstance(err, PromptArenaError) else repr(err)
-        results.finish_run(run_id, status, [], {"error": detail})
+        if isinstance(err, KeyboardInterrupt):  # Ctrl-C, or a stop signal (its name, as the command says it)
+            detail = f"interrupted by {err}" if isinstance(err, Interrupted) else "interrupted"
+        gens = list(generators.values())  # what it did before it stopped: the rerun resumes from there
+        done = {"generated": sum(max(g.generated, len(g.made)) for g in gens), "cached": sum(g.cached for g in gens)}
+        results.finish_run(run_id, status, [], {"error": detail, **done, "wall_s": time.perf_counter() - wall})
         raise
 
 
