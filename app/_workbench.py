@@ -32,9 +32,25 @@ from promptarena.views import ArmChoice, SuiteEntry, Workspace, suite_entries
 
 
 def page(title: str, icon: str) -> None:
-    """Page config and title, shared by every page."""
+    """Page config and title, shared by every page; a page reached from another one (the sidebar) without a
+    selection in its address shows the selections it had when this tab last left it."""
     st.set_page_config(page_title=f"{title} · promptarena", page_icon=icon, layout="wide")
     st.title(f"{icon} {title}")
+    arrived = st.session_state.get(_PAGE) != title
+    st.session_state[_PAGE] = title
+    kept = st.session_state.setdefault(_KEPT, {}).get(title)
+    if arrived and kept and not st.query_params:
+        st.query_params.from_dict(kept)
+
+
+_PAGE, _KEPT = "_page", "_kept_selections"  # the page drawn last in this tab; each page's last address
+
+
+def _keep_selections() -> None:
+    """Remember this page's address (its selections) for the next visit from the sidebar."""
+    if _PAGE in st.session_state:
+        kept = {key: st.query_params.get_all(key) for key in st.query_params}
+        st.session_state.setdefault(_KEPT, {})[st.session_state[_PAGE]] = kept
 
 
 def workspace() -> Workspace:
@@ -190,6 +206,7 @@ def _to_url(key: str, values: list[str], default: list[str]) -> None:
     current = st.query_params.get_all(key)
     if values == (current or default):
         st.session_state[_SYNCED + key] = current
+        _keep_selections()
         return
     written = [] if values == default else values
     st.session_state[_SYNCED + key] = written
@@ -197,6 +214,7 @@ def _to_url(key: str, values: list[str], default: list[str]) -> None:
         st.query_params[key] = written
     else:
         del st.query_params[key]
+    _keep_selections()
 
 
 _SYNCED = "_url:"  # the URL value each selection was last read from or written to

@@ -4,6 +4,7 @@ as they are (in the page and in the URL), and Back restores a view whose selecto
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -65,10 +66,15 @@ def _compared(page) -> tuple[str, str]:  # noqa: ANN001
 
 
 def _consistent(page) -> tuple[str, str]:  # noqa: ANN001
-    a, b = _compared(page)
-    assert _shown(page, "A (baseline)").split(" — ")[0] == a
-    assert _shown(page, "B (candidate)").split(" — ")[0] == b
-    return a, b
+    """The arms the page shows, once the selectors show them too (a redraw may still be on its way: 10 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        a, b = _compared(page)
+        shown = _shown(page, "A (baseline)").split(" — ")[0], _shown(page, "B (candidate)").split(" — ")[0]
+        if shown == (a, b) or time.monotonic() > deadline:
+            assert shown == (a, b), f"the selectors show {shown}, the page shows {(a, b)}"
+            return a, b
+        time.sleep(0.2)
 
 
 def _query(page) -> dict[str, list[str]]:  # noqa: ANN001
@@ -92,7 +98,7 @@ def test_compare_selectors_follow_the_suite_and_back(served, page) -> None:  # n
     seen = []
     for _ in range(3):  # back through the views: each one's selectors match it, the first pick among them
         page.go_back()
-        settle(page)
+        settle_rerun(page)
         seen.append(_consistent(page))
     assert (f"{v1}:plain", "worktree:plain") in seen
 
@@ -110,3 +116,37 @@ def test_prompt_history_versions_follow_the_prompt(served, page) -> None:  # noq
     _pick(page, "To (newer)", older)  # another choice: nothing of math's comes back with it
     assert "diff_a" not in _query(page) and _shown(page, "From (older)") == older
     assert _query(page).get("history_prompt", ["greet"]) == ["greet"]  # greet: the first prompt, the default
+
+
+def _sidebar(page, name: str) -> None:  # noqa: ANN001
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=name, exact=True).click()
+    page.wait_for_timeout(300)
+    settle(page)
+
+
+def test_sidebar_navigation_comes_back_to_each_pages_selections(served, page) -> None:  # noqa: ANN001
+    url, bench = served
+    v1 = bench.commits[0][:7]
+    open_page(page, f"{url}/Compare", "Outputs side by side")
+    _pick(page, "A (baseline)", f"{v1}:plain")
+    _sidebar(page, "Case explorer")
+    page.get_by_text("Extracted answer").first.wait_for(timeout=30_000)
+    _pick(page, "Case", "nine_plus_nine")
+    _sidebar(page, "Compare")
+    page.get_by_text("Outputs side by side").first.wait_for(timeout=30_000)
+    assert _consistent(page) == (f"{v1}:plain", "worktree:plain")
+    assert _query(page)["arm_a"][0].startswith(f"{v1}:plain")
+    _sidebar(page, "Case explorer")
+    page.get_by_text("Extracted answer").first.wait_for(timeout=30_000)
+    assert _shown(page, "Case") == "nine_plus_nine"
+
+
+def test_each_page_is_titled_as_the_sidebar_names_it(served, page) -> None:  # noqa: ANN001
+    url, _ = served
+    open_page(page, f"{url}/Runs", "Run details")
+    names = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
+    assert len(names) >= 9
+    for name in names[1:]:  # the first, the entry script, is "Home" whatever its title (Overview)
+        _sidebar(page, name.strip())
+        title = page.locator("h1").first.inner_text()
+        assert title.split(" ", 1)[1].strip() == name.strip()

@@ -9,7 +9,7 @@ from _workbench import AXIS, friendly_errors, page, pick_suite, require_db, work
 
 from promptarena import views
 
-page("Holistic view", "🧭")
+page("Holistic", "🧭")
 st.caption(
     "Beside accuracy: calibration (ECE of the vote agreement), robustness and fairness (the worst score per case "
     "across perturbations, or counterfactuals, and the text as written), the widest fairness gap between two "
