@@ -456,7 +456,7 @@ def shortcuts(keys: dict[str, str]) -> None:
         "  window.__promptarenaKeysOn = true;\n"
         "  document.addEventListener('keydown', (e) => {\n"
         "    const t = e.target;\n"
-        "    if (t && (['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName) || t.isContentEditable)) {\n"
+        "    if (t && t.matches && t.matches('input, textarea, select, [contenteditable]')) {\n"
         "      if (e.key === 'Escape') t.blur();\n"
         "      return;\n"
         "    }\n"
