@@ -170,3 +170,12 @@ def test_compare_shows_what_the_model_saw_and_the_words_that_differ(
     differ = [e for e in at.expander if e.label.startswith("Words that differ")]
     assert len(differ) == 1  # 9+9: the only case whose outputs differ between the two newest versions
     assert "The answer is <del" in str(differ[0].get("html")[0].proto)
+
+
+def test_a_link_with_a_seed_shows_that_seeds_order(bench: Workbench, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = _queue(bench, "worktree:plain", order="random", seed=3)[0].case_id
+    at = _page(bench, monkeypatch, review_order="random", review_seed="3")
+    assert at.number_input(key="review_seed").value == 3
+    assert [t.value for t in at.text][0] == f"Case {first} · arm worktree:plain"
+    at.number_input(key="review_seed").set_value(4).run()
+    assert at.query_params["review_seed"] in ("4", ["4"])

@@ -108,7 +108,15 @@ with friendly_errors():
     order = url_select("Order", list(views.ORDERS), "review_order", "order", where=col_order)
     metric = url_select("Metric", entry.metrics, "review_metric", "metric", where=col_metric) if entry.metrics else ""
     who = url_select("Outputs that", [NOBODY, NOT_ME], "review_who", "choice", where=col_who)
+    linked = st.query_params.get("review_seed", "")
+    if linked.isdigit() and linked != st.session_state.get("_review_seed_url"):  # a link or Back: its seed
+        st.session_state["review_seed"] = int(linked)
     seed = int(col_seed.number_input("Seed", min_value=0, step=1, key="review_seed", disabled=order != "random"))
+    st.session_state["_review_seed_url"] = str(seed) if seed else ""
+    if seed and linked != str(seed):
+        st.query_params["review_seed"] = str(seed)
+    elif not seed and linked:
+        del st.query_params["review_seed"]
     st.caption(f"Order: {views.ORDERS[order]}.")
     chosen = [choices[labels.index(arm)]]
     if other != ALONE and other != arm:
