@@ -54,7 +54,7 @@ def _votes(bench: Workbench) -> list[feedback.Vote]:
 
 
 def _until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30  # a busy machine redraws slowly
     while not check():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
