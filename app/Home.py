@@ -5,7 +5,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import streamlit as st
-from _workbench import friendly_errors, page, require_db, url_multiselect, workspace
+from _workbench import AXIS, friendly_errors, md, page, require_db, url_multiselect, workspace
 
 from promptarena import views
 
@@ -40,7 +40,7 @@ def history_chart(points: list[views.HistoryPoint]) -> alt.FacetChart:
     tooltip = ["version", "message", "variant", "metric", alt.Tooltip("mean:Q", format=".3f"), "n"]
     base = alt.Chart().encode(x=x, color=alt.Color("variant:N"))
     line = base.mark_line(point=True).encode(
-        y=alt.Y("mean:Q", title="mean", scale=alt.Scale(zero=False)), tooltip=tooltip
+        y=alt.Y("mean:Q", title="mean", scale=alt.Scale(zero=False), axis=AXIS), tooltip=tooltip
     )
     bars = base.mark_rule(opacity=0.5).encode(y="low:Q", y2="high:Q")
     return (
@@ -68,9 +68,9 @@ with friendly_errors():
         for entry in entries:
             if entry.name not in chosen:
                 continue
-            st.subheader(entry.name)
+            st.subheader(md(entry.name))
             if entry.suite is not None and entry.suite.description:
-                st.caption(f"{entry.suite.description} · prompt `{entry.prompt}`")
+                st.caption(f"{md(entry.suite.description)} · prompt {md(entry.prompt)}")
             if entry.error:
                 st.warning(f"The suite file does not load: {entry.error}")
             suite_cells = views.under_commits(by_suite.get(entry.name, []), prompts, entry.prompt)

@@ -46,10 +46,25 @@ def _running(workdir: Path, db: Path, busy: bool) -> None:
     for item in items:
         share, text = progress_text(item.suite, item.progress)
         st.progress(share, text=f"{text} · stopping" if item.pid in stopping else text)
-        if item.cancellable and st.button("Cancel", key=f"cancel-{item.pid}", help="Stop this run (SIGTERM)"):
-            jobs.cancel(item.pid)  # type: ignore[arg-type]
-            stopping.add(item.pid)
-            st.toast(f"Asked the run of {item.suite} to stop; what it generated stays cached.")
+        if not item.cancellable or item.pid in stopping:
+            continue
+        asking = st.session_state.setdefault("_jobs_asking", set())
+        if item.pid not in asking:
+            st.button("Cancel", key=f"cancel-{item.pid}", help="Stop this run (asks first)", on_click=asking.add,
+                      args=(item.pid,))  # fmt: skip
+            continue
+        st.caption(f"Stop the run of {item.suite}? What it generated stays cached; running it again resumes.")
+        yes, no = st.columns(2)
+        yes.button("Stop it", key=f"cancel-yes-{item.pid}", type="primary", on_click=_stop, args=(item,))
+        no.button("Keep running", key=f"cancel-no-{item.pid}", on_click=asking.discard, args=(item.pid,))
+
+
+def _stop(item: jobs.Activity) -> None:
+    """Stop a run once its Cancel is confirmed; what it generated stays cached."""
+    st.session_state["_jobs_asking"].discard(item.pid)
+    if jobs.cancel(item.pid):  # type: ignore[arg-type]
+        st.session_state["_jobs_stopping"].add(item.pid)
+        st.toast(f"Asked the run of {item.suite} to stop; what it generated stays cached.")
 
 
 def recent_jobs(ws: Workspace, limit: int = 5) -> None:
@@ -86,6 +101,11 @@ def _job(state: jobs.JobState) -> None:
             "Open **Overview**, **Compare** or **Runs** to see it."
         )
     elif run is not None:
-        st.warning(f"Run {run.id} of {run.suite} {state.state}" + (f": {run.error}" if run.error else "."))
+        stopped = run.stopped
+        error = stopped.error if stopped else state.state
+        done = ""
+        if stopped and stopped.generated is not None:
+            done = f"; {stopped.generated} generated and {stopped.cached or 0} from the cache before it stopped"
+        st.warning(f"Run {run.id} of {run.suite}: {error}{done}. Run it again to resume from there.")
     else:
         st.error(f"The run of {state.job.suite} started {started} did not start: {state.message}")

@@ -1,5 +1,5 @@
-"""Helpers shared by the workbench pages: where the data is, safe text, feedback buttons, friendly errors,
-selections kept in the URL, and the data loads cached between clicks.
+"""Helpers shared by the workbench pages: where the data is, safe text, friendly errors, selections kept in the
+URL, and the data loads cached between clicks (votes live in ``_votes``, HTML and scripts in ``_browser``).
 
 Model output is only ever drawn with ``st.code`` or inside dataframes, both of which show text literally;
 nothing here passes model text to markdown or HTML. Each selection is kept in the URL's query parameter named
@@ -11,27 +11,43 @@ copied link reproduces a view and the browser's Back steps through the selection
 from __future__ import annotations
 
 import contextlib
-import uuid
+import math
 from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 import streamlit as st
+from _browser import md, shortcuts, show_diff, show_side_by_side  # noqa: F401 - the pages' helpers
 from _jobs import sidebar_runs
-from pandas.io.formats.style import Styler
+from _votes import THUMB, feedback_buttons, suite_votes, voter, voter_box  # noqa: F401 - the pages' helpers
 
 from promptarena import feedback, views
 from promptarena.compare import Comparison, compare_arms
 from promptarena.errors import PromptArenaError
-from promptarena.feedback import Vote
 from promptarena.stats import Interval
 from promptarena.suite import Suite
 from promptarena.views import ArmChoice, SuiteEntry, Workspace, suite_entries
 
 
 def page(title: str, icon: str) -> None:
-    """Page config and title, shared by every page."""
+    """Page config and title, shared by every page; a page reached from another one (the sidebar) without a
+    selection in its address shows the selections it had when this tab last left it."""
     st.set_page_config(page_title=f"{title} · promptarena", page_icon=icon, layout="wide")
     st.title(f"{icon} {title}")
+    arrived = st.session_state.get(_PAGE) != title
+    st.session_state[_PAGE] = title
+    kept = st.session_state.setdefault(_KEPT, {}).get(title)
+    if arrived and kept and not st.query_params:
+        st.query_params.from_dict(kept)
+
+
+_PAGE, _KEPT = "_page", "_kept_selections"  # the page drawn last in this tab; each page's last address
+
+
+def _keep_selections() -> None:
+    """Remember this page's address (its selections) for the next visit from the sidebar."""
+    if _PAGE in st.session_state:
+        kept = {key: st.query_params.get_all(key) for key in st.query_params}
+        st.session_state.setdefault(_KEPT, {})[st.session_state[_PAGE]] = kept
 
 
 def workspace() -> Workspace:
@@ -46,20 +62,9 @@ def workspace() -> Workspace:
         st.code(str(ws.repo), language=None, wrap_lines=True)
         st.caption("Results database")
         st.code(str(ws.db), language=None, wrap_lines=True)
-        st.session_state["feedback_name"] = st.session_state.get(NAME, "")  # the widget's value is dropped off-page
-        st.text_input(
-            "Your name (optional, stored with feedback)",
-            key="feedback_name",
-            help="One vote per person per output: with your name it is yours in every browser tab.",
-            on_change=_keep_name,
-        )
+        voter_box()
     sidebar_runs(ws)
     return ws
-
-
-def _keep_name() -> None:
-    """Copy the typed name to a key no widget owns, so every page's name box starts with it."""
-    st.session_state[NAME] = st.session_state["feedback_name"]
 
 
 def require_db(ws: Workspace) -> None:
@@ -103,38 +108,48 @@ def url_select(
     label: str, options: Sequence[str], key: str, what: str, *, index: int = 0, where=st, on_change=None
 ) -> str:  # noqa: ANN001 - a container and a callback
     """A selectbox kept in the URL's ``key`` parameter: a link or Back sets it, a change is a new history entry."""
-    _from_url(key, options, what, many=False)
-    start = {} if key in st.session_state else {"index": index}
-    value = where.selectbox(label, options, key=key, on_change=on_change, **start)
+    _from_url(key, options, what, [options[index]], many=False)
+    value = where.selectbox(label, options, key=key, on_change=on_change)
     _to_url(key, [value], [options[index]])
     return value
 
 
 def url_multiselect(label: str, options: Sequence[str], key: str, what: str, *, default: Sequence[str]) -> list[str]:
     """A multiselect kept in the URL's ``key`` parameter (one value per choice), as ``url_select``."""
-    _from_url(key, options, what, many=True)
-    start = {} if key in st.session_state else {"default": list(default)}
-    values = st.multiselect(label, options, key=key, **start)
+    _from_url(key, options, what, list(default), many=True)
+    values = st.multiselect(label, options, key=key)
     _to_url(key, values, list(default))
     return values
 
 
-def _from_url(key: str, options: Sequence[str], what: str, *, many: bool) -> None:
+def _from_url(key: str, options: Sequence[str], what: str, default: list[str], *, many: bool) -> None:
     """Before the widget: take its value from the URL when the URL changed (a link opened, Back, Forward) or the
-    widget is new; say so when the URL asks for values that are not here any more (the widget shows its default)."""
+    widget is new; say so when the URL asks for values that are not here any more (the widget shows its default).
+
+    The value is always one the script set in ``st.session_state`` (the default included, never a widget's own
+    ``index``): only such a value is sent to the browser, so a selector whose options changed (another suite) or
+    whose value was dropped shows what the page shows, instead of the browser's stale choice, which the next click
+    anywhere would send back.
+    """
     wanted = st.query_params.get_all(key)
-    if wanted == st.session_state.get(_SYNCED + key) and key in st.session_state:
+    if wanted != st.session_state.get(_SYNCED + key) or key not in st.session_state:
+        st.session_state[_SYNCED + key] = wanted
+        valid = [value for value in wanted if value in options]
+        gone = [value for value in wanted if value not in options]
+        if gone:
+            names = ", ".join(f"`{value.replace('`', '')[:80]}`" for value in gone)
+            st.info(
+                f"The link's {what} {names} is not here any more (renamed, deleted or not run); showing the default."
+            )
+        st.session_state[key] = (valid if many else valid[0]) if valid else (default if many else default[0])
         return
-    st.session_state[_SYNCED + key] = wanted
-    valid = [value for value in wanted if value in options]
-    gone = [value for value in wanted if value not in options]
-    if gone:
-        names = ", ".join(f"`{value.replace('`', '')[:80]}`" for value in gone)
-        st.info(f"The link's {what} {names} is not here any more (renamed, deleted or not run); showing the default.")
-    if valid:
-        st.session_state[key] = valid if many else valid[0]
-    else:
-        st.session_state.pop(key, None)
+    current = st.session_state[key]
+    if many:
+        kept = [value for value in current if value in options]
+        if kept != current:
+            st.session_state[key] = kept
+    elif current not in options:
+        st.session_state[key] = default[0]
 
 
 def _to_url(key: str, values: list[str], default: list[str]) -> None:
@@ -146,6 +161,7 @@ def _to_url(key: str, values: list[str], default: list[str]) -> None:
     current = st.query_params.get_all(key)
     if values == (current or default):
         st.session_state[_SYNCED + key] = current
+        _keep_selections()
         return
     written = [] if values == default else values
     st.session_state[_SYNCED + key] = written
@@ -153,6 +169,7 @@ def _to_url(key: str, values: list[str], default: list[str]) -> None:
         st.query_params[key] = written
     else:
         del st.query_params[key]
+    _keep_selections()
 
 
 _SYNCED = "_url:"  # the URL value each selection was last read from or written to
@@ -218,23 +235,6 @@ def _case_ids(_ws: Workspace, db: str, suite: str, data: tuple[int, ...]) -> lis
         return views.case_ids(results, suite)
 
 
-def suite_votes(ws: Workspace, suite: str) -> dict[tuple[str, str, str, str], list[Vote]]:
-    """A suite's votes by (blob, variant, case, output hash), newest first, cached until the database changes:
-    a page draws a vote's buttons under every output it shows, from one read of the database."""
-    return _votes(ws, str(ws.db), suite, ws.data_version())
-
-
-@st.cache_data(show_spinner=False, max_entries=32)
-def _votes(_ws: Workspace, db: str, suite: str, data: tuple[int, ...]) -> dict[tuple[str, str, str, str], list[Vote]]:
-    if not _ws.has_db:
-        return {}
-    grouped: dict[tuple[str, str, str, str], list[Vote]] = {}
-    with _ws.results() as results:
-        for vote in feedback.votes(results, suite):
-            grouped.setdefault((vote.blob, vote.variant, vote.case_id, vote.output_hash), []).append(vote)
-    return grouped
-
-
 def compare_pair(ws: Workspace, suite: Suite, a: ArmChoice, b: ArmChoice) -> Comparison | None:
     """B against A on the cases both have (None when they share none), cached per pair of arms: an arm's
     completed run never changes, so only another pair or another suite file recomputes it. Read it, never change it."""
@@ -261,9 +261,36 @@ def _comparison(
     return compare_arms(narrowed, loaded) if narrowed.cases else None
 
 
-def blank(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> Styler:
-    """A table whose missing values show as empty cells (not "None"), numbers in ``formats`` formatted."""
-    return frame.style.format(formats or {}, na_rep="")
+def _axis() -> object:
+    """A chart's value axis: at most three decimals, no trailing zeros, and no ticks finer than that (a metric
+    equal on every commit otherwise reads "0.000000" at each tick)."""
+    import altair as alt
+
+    return alt.Axis(format=".3~f", tickMinStep=0.001)
+
+
+AXIS = _axis()
+
+
+def blank(frame: pd.DataFrame, formats: dict[str, str] | None = None, rest: str = "{:.3f}") -> pd.DataFrame:
+    """A table whose missing values show as empty cells, numbers in ``formats`` formatted and other fractional
+    columns with ``rest``. The cells become text: ``st.dataframe`` ignores a Styler's ``na_rep`` (showing "None")
+    and the precision of columns it does not format (showing "0.750000")."""
+    out = frame.copy()
+    for column in out.columns:
+        fmt = (formats or {}).get(column)
+        numbers = all(value is None or isinstance(value, float) for value in out[column])
+        if fmt is None and (out[column].dtype.kind == "f" or out[column].dtype.kind == "O" and numbers):
+            fmt = rest
+        if fmt is not None:
+            out[column] = [_cell(value, fmt) for value in out[column]]
+    return out
+
+
+def _cell(value: object, fmt: str) -> str:
+    """One number as ``fmt`` writes it; empty when missing (None or NaN)."""
+    missing = value is None or (isinstance(value, float) and math.isnan(value))
+    return "" if missing else fmt.format(value)
 
 
 def show_text(text: str | None, key: str | None = None) -> None:
@@ -271,70 +298,42 @@ def show_text(text: str | None, key: str | None = None) -> None:
     st.code(text if text is not None else "", language=None, wrap_lines=True)
 
 
+def show_sent(ws: Workspace, choice: ArmChoice, case_id: str, *, expanded: bool = False) -> None:
+    """What the model saw for one arm's output of a case: the rendered messages as sent (system, few-shot turns,
+    user), the generation parameters, and each generation's tokens and latency, folded under the output."""
+    sent = _sent(ws, str(ws.db), choice, case_id)
+    if not sent:
+        st.caption("What the model saw: its generations are no longer stored.")
+        return
+    with st.expander("What the model saw", expanded=expanded):
+        first = sent[0]
+        for message in first.messages:
+            st.caption(message.role)
+            show_text(message.content)
+        if any(s.messages != first.messages for s in sent[1:]):
+            st.caption("Later generations were sent other messages (a variant's later rounds); the first is shown.")
+        st.caption("Parameters: " + ", ".join(f"{k}={v!r}" for k, v in first.params.items()))
+        rows = [
+            {
+                "sample": s.sample_index,
+                "seed": s.seed,
+                "prompt tokens": s.prompt_tokens,
+                "output tokens": s.completion_tokens,
+                "latency s": s.latency_s,
+                "finish": s.finish_reason,
+            }
+            for s in sent
+        ]
+        st.dataframe(blank(pd.DataFrame(rows), {"latency s": "{:.2f}"}), hide_index=True, width="stretch")
+
+
+@st.cache_data(show_spinner=False, max_entries=256)  # a run's stored output and its generations never change
+def _sent(_ws: Workspace, db: str, choice: ArmChoice, case_id: str) -> list[views.SentRequest]:
+    with _ws.results() as results:
+        return views.case_sent(results, choice, case_id)
+
+
 def arm_label(choice: ArmChoice) -> str:
     """``abc1234:cot — commit message`` for selectors."""
     message = f" — {choice.message}" if choice.message else ""
     return f"{choice.label}{message}"
-
-
-def feedback_buttons(ws: Workspace, choice: ArmChoice, case_id: str, output: str, key: str) -> None:
-    """Thumbs up/down on one output, one vote per person: the person's vote shows pressed, a second click on it
-    withdraws it, the other thumb changes it; the optional comment goes with the vote, comments are listed below."""
-    here = suite_votes(ws, choice.suite).get((choice.blob, choice.variant, case_id, feedback.output_hash(output)), [])
-    mine = next((v for v in here if v.voter == voter()), None)
-    cols = st.columns([1, 1, 4])
-    for col, up in ((cols[0], True), (cols[1], False)):
-        col.button(
-            THUMB[up],
-            key=f"{key}-{'up' if up else 'down'}",
-            help=f"{'thumbs up' if up else 'thumbs down'} for output of arm {choice.label}, case {case_id}",
-            type="primary" if mine is not None and mine.thumbs_up == up else "secondary",
-            on_click=_vote,
-            args=(ws, choice, case_id, output, up, key),
-        )
-    cols[2].text_input("Comment", key=f"{key}-comment", placeholder="optional comment", label_visibility="collapsed")
-    if here:
-        ups = sum(v.thumbs_up for v in here)
-        st.caption(f"Votes on this output: {THUMB[True]} {ups} · {THUMB[False]} {len(here) - ups}")
-    for vote in here:
-        if vote.comment:
-            st.text(f"💬 {vote.name or 'anonymous'}: {vote.comment}")
-
-
-NAME = "_feedback_name"
-THUMB = {True: "👍", False: "👎"}
-SAID = {"cast": "saved", "changed": "changed", "withdrawn": "withdrawn"}
-
-
-def voter() -> str:
-    """Who votes: the name in the sidebar, else an id of this browser session.
-
-    The id lives in ``st.session_state``: it holds across the pages of one browser tab, and a reload or a new tab
-    is a new session; a name is the same person everywhere.
-    """
-    anonymous = st.session_state.setdefault("_voter", f"{feedback.ANONYMOUS}:{uuid.uuid4().hex[:16]}")
-    return feedback.voter_id(st.session_state.get(NAME)) or anonymous
-
-
-def _vote(ws: Workspace, choice: ArmChoice, case_id: str, output: str, up: bool, key: str) -> None:
-    """Cast, change or withdraw this person's vote before the page is drawn again, so it shows the new state."""
-    try:
-        with ws.results() as results:
-            outcome = feedback.record(
-                results,
-                suite=choice.suite,
-                prompt=choice.prompt,
-                blob=choice.blob,
-                variant=choice.variant,
-                case_id=case_id,
-                output=output,
-                thumbs_up=up,
-                comment=st.session_state.get(f"{key}-comment"),
-                name=st.session_state.get(NAME),
-                voter=voter(),
-            )
-    except PromptArenaError as err:
-        st.error(str(err))
-        return
-    st.session_state[f"{key}-comment"] = ""
-    st.toast(f"Vote {SAID[outcome]}: " + ("thumbs up" if up else "thumbs down"))

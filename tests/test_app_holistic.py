@@ -45,6 +45,7 @@ def test_holistic_page_charts_each_dimension_over_the_commits(bench) -> None:
     assert table["robustness (worst case)"].iloc[0].startswith("0.00 [0.00, ")
     (chart,) = at.get("vega_lite_chart")
     assert "robustness (worst case)" in chart.proto.spec
+    assert '"format": ".3~f"' in chart.proto.spec  # a constant dimension's ticks read 0, not 0.000000
 
 
 def test_case_explorer_shows_perturbed_inputs_and_outputs_with_feedback(bench) -> None:

@@ -52,7 +52,7 @@ def test_the_other_thumb_changes_the_vote_and_the_comment_shows_beside_the_outpu
     at.sidebar.text_input(key="feedback_name").input("Alice").run()
     at.text_input(key=f"{key}-comment").input("too long").run()
     ok(at.button(key=f"{key}-up").click().run())
-    assert at.text_input(key=f"{key}-comment").value == ""  # cleared once the vote is stored
+    assert at.text_input(key=f"{key}-comment").value == "too long"  # the box holds your comment, to edit
     assert "💬 Alice: too long" in [t.value for t in at.text]
     ok(at.button(key=f"{key}-down").click().run())
     (vote,) = votes(bench)
@@ -85,3 +85,32 @@ def test_the_name_stays_from_page_to_page(bench: Workbench) -> None:
     for path in ("pages/2_Compare.py", "pages/3_Case_explorer.py", "Home.py"):
         at.switch_page(path).run()
         assert ok(at).sidebar.text_input(key="feedback_name").value == "Grace", path
+
+
+def test_a_click_on_your_pressed_thumb_with_a_new_comment_keeps_the_vote_and_saves_the_comment(
+    bench: Workbench,
+) -> None:
+    at, key = explorer()
+    ok(at.button(key=f"{key}-up").click().run())
+    at.text_input(key=f"{key}-comment").input("clear and short").run()
+    ok(at.button(key=f"{key}-up").click().run())
+    (vote,) = votes(bench)
+    assert (vote.thumbs_up, vote.comment) == (True, "clear and short")
+    assert pressed(at, key) == ["up"] and at.text_input(key=f"{key}-comment").value == "clear and short"
+    ok(at.button(key=f"{key}-up").click().run())  # the same comment: the click withdraws, as before
+    assert votes(bench) == []
+
+
+def test_a_comment_is_edited_and_deleted_on_its_own(bench: Workbench) -> None:
+    at, key = explorer()
+    at.text_input(key=f"{key}-comment").input("first thought").run()
+    ok(at.button(key=f"{key}-down").click().run())
+    assert [(v.thumbs_up, v.comment) for v in votes(bench)] == [(False, "first thought")]
+    at.text_input(key=f"{key}-comment").input("second thought").run()
+    ok(at.button(key=f"{key}-save").click().run())
+    assert [(v.thumbs_up, v.comment) for v in votes(bench)] == [(False, "second thought")]
+    assert "💬 anonymous: second thought" in [t.value for t in at.text]
+    ok(at.button(key=f"{key}-delete").click().run())
+    assert [(v.thumbs_up, v.comment) for v in votes(bench)] == [(False, None)]
+    assert pressed(at, key) == ["down"] and at.text_input(key=f"{key}-comment").value == ""
+    assert not [t for t in at.text if t.value.startswith("💬")]

@@ -37,6 +37,7 @@ PAGES = [
     ("Start_a_run", "Start run"),
     ("Holistic", "Holistic"),
     ("Judge_agreement", "Judge agreement"),
+    ("Review", "outputs left to review"),
 ]
 
 

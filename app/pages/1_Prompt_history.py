@@ -5,42 +5,22 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 from _drops import show_drops
-from _workbench import forget, friendly_errors, load_entries, page, show_text, url_select, workspace
+from _workbench import (
+    forget,
+    friendly_errors,
+    load_entries,
+    md,
+    page,
+    show_side_by_side,
+    show_text,
+    url_select,
+    workspace,
+)
 
 from promptarena import views
 
 page("Prompt history", "📜")
 ws = workspace()
-
-# translucent tints over the theme's own background, so the theme's text colour stays readable, light or dark
-_TINTS = {
-    "replace": "rgba(230, 180, 0, 0.22)",
-    "delete": "rgba(230, 60, 60, 0.22)",
-    "insert": "rgba(40, 180, 80, 0.22)",
-}
-
-
-def diff_frame(rows: list[views.DiffRow], left: str, right: str) -> pd.io.formats.style.Styler:
-    """The aligned lines as a table, changed lines tinted, no number on a line that one side lacks (text only)."""
-    frame = pd.DataFrame(
-        {
-            "#": [_line_no(r.left_no) for r in rows],
-            left: [r.left for r in rows],
-            "# ": [_line_no(r.right_no) for r in rows],
-            right: [r.right for r in rows],
-        }
-    )
-    tags = [r.tag for r in rows]
-
-    def tint(row: pd.Series) -> list[str]:
-        color = _TINTS.get(tags[row.name])
-        return [f"background-color: {color}" if color else ""] * len(row)
-
-    return frame.style.apply(tint, axis=1).hide(axis="index")
-
-
-def _line_no(number: int | None) -> str:
-    return "" if number is None else str(number)
 
 
 def subject(message: str | None, width: int = 72) -> str:
@@ -98,7 +78,7 @@ with friendly_errors():
         if long:
             with st.expander(f"Full commit messages ({len(long)})"):
                 for v in long:
-                    st.caption(f"{v.label} · {v.author or ''}")
+                    st.caption(f"{md(v.label)} · {md(v.author)}")
                     show_text(v.message)
         if not score_columns:
             st.caption("No stored scores for this prompt yet: run a suite that uses it.")
@@ -118,7 +98,6 @@ with friendly_errors():
         if va.blob == vb.blob:
             st.info("The two versions have the same text.")
         else:
-            side = views.side_by_side(va.text, vb.text)
-            st.table(diff_frame(side, va.label, vb.label))  # a static table wraps long lines
+            show_side_by_side(views.side_by_side(va.text, vb.text), va.label, vb.label)
             with st.expander("Unified diff"):
                 st.code(prompts.diff(va, vb), language="diff")

@@ -15,9 +15,12 @@ from _workbench import (
     feedback_buttons,
     forget,
     friendly_errors,
+    md,
     page,
     pick_suite,
     require_db,
+    show_diff,
+    show_sent,
     show_text,
     thumbs_up_shares,
     url_select,
@@ -146,7 +149,7 @@ with friendly_errors():
     for cr in listed[start : start + per_page]:
         with st.container(border=True):
             head, link = st.columns([3, 1])
-            head.markdown(f"**Case** `{cr.case_id}` · disagreement {views.spread(cr, primary):.3f}")
+            head.markdown(f"**Case** {md(cr.case_id)} · disagreement {views.spread(cr, primary):.3f}")
             link.page_link(
                 "pages/3_Case_explorer.py",
                 label="Open in the Case explorer",
@@ -164,10 +167,14 @@ with friendly_errors():
             for col, choice, label, side in ((a_col, a, la, "A"), (b_col, b, lb, "B")):
                 with col:
                     scores = ", ".join(f"{m} {fmt_number(v)}" for m, v in cr.scores[label].items())
-                    st.caption(f"{side} · {label} · {scores}")
+                    st.caption(f"{side} · {md(label)} · {scores}")
                     if not show_conversation(cr.conversations.get(label)):
                         show_text(cr.outputs[label])
+                    show_sent(ws, choice, cr.case_id)
                     feedback_buttons(ws, choice, cr.case_id, cr.outputs[label], key=f"fb-{side}-{cr.case_id}")
+            if cr.outputs[la] != cr.outputs[lb]:
+                with st.expander("Words that differ from A (struck out) to B (underlined)"):
+                    show_diff(cr.outputs[la], cr.outputs[lb])
     if listed:
         st.caption(f"Cases {start + 1}–{min(start + per_page, len(listed))} of {len(listed)}.")
     else:

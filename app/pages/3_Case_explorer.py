@@ -17,9 +17,11 @@ from _workbench import (
     feedback_buttons,
     forget,
     friendly_errors,
+    md,
     page,
     pick_suite,
     require_db,
+    show_sent,
     show_text,
     url_multiselect,
     url_select,
@@ -27,6 +29,7 @@ from _workbench import (
 )
 
 from promptarena import feedback, views
+from promptarena.extract import normalize_answer
 from promptarena.metrics.assertions import METRICS as ASSERTION_METRICS
 from promptarena.metrics.assertions import failed_assertions
 from promptarena.report import fmt_number
@@ -44,7 +47,7 @@ def show_perturbed(ws: views.Workspace, perturbed: list[views.PerturbedSample]) 
     with st.expander(f"Perturbed inputs and outputs ({len(perturbed)})"):
         for p in perturbed:
             scores = " · ".join(f"{m} {fmt_number(v)}" for m, v in p.scores.items())
-            st.markdown(f"**{p.label}**")
+            st.markdown(f"**{md(p.label)}**")
             st.caption(f"Input · {scores}")
             show_text(p.input if isinstance(p.input, str) else json.dumps(p.input, ensure_ascii=False, indent=1))
             st.caption("Output")
@@ -122,6 +125,16 @@ def _call_text(call: ToolCall | None) -> str:
     return "" if call is None else f"{call.name}({call.arguments_json})"
 
 
+def vote_table(sample: views.CaseSample) -> pd.DataFrame:
+    """Self-consistency's vote: each answer as the first sample that gave it wrote it, its votes, and that sample's
+    output (the vote itself counts answers normalised: case, spacing and punctuation aside)."""
+    rows = []
+    for key, count in sample.votes.items():
+        first = next(((a, text) for a, text, _ in sample.samples if normalize_answer(a) == key), (key, None))
+        rows.append({"answer": first[0], "votes": count, "output": first[1] or ""})
+    return pd.DataFrame(rows)
+
+
 def show_sample(
     ws: views.Workspace,
     sample: views.CaseSample,
@@ -131,9 +144,9 @@ def show_sample(
 ) -> None:
     """One arm's answer to the case: scores, answer, output, votes, samples, reasoning and perturbed runs (folded)."""
     choice = sample.choice
-    st.markdown(f"#### {choice.label}")
+    st.markdown(f"#### {md(choice.label)}")
     if choice.message:
-        st.caption(choice.message)
+        st.caption(md(choice.message))
     scores = " · ".join(f"{m} {fmt_number(v)}" for m, v in sample.scores.items())
     confidence = ""
     if sample.confidence is not None and not math.isnan(sample.confidence):
@@ -145,6 +158,7 @@ def show_sample(
     if not show_conversation(sample.details.get("conversation")):
         st.caption("Output")
         show_text(sample.output)
+    show_sent(ws, choice, sample.case_id)
     show_calls(sample, case)
     show_failed_assertions(sample.details)
     if sample.reasoning and sample.reasoning.strip() != sample.output.strip():
@@ -152,11 +166,7 @@ def show_sample(
             show_text(sample.reasoning)
     if sample.votes:
         st.caption("Votes")
-        st.dataframe(
-            pd.DataFrame({"answer": list(sample.votes), "votes": list(sample.votes.values())}),
-            hide_index=True,
-            width="stretch",
-        )
+        st.dataframe(vote_table(sample), hide_index=True, width="stretch")
     if len(sample.samples) > 1:
         with st.expander(f"All {len(sample.samples)} samples"):
             st.dataframe(

@@ -95,7 +95,7 @@ with friendly_errors():
         ]
     )
     formats = {c: "{:.3f}" for c in ("wall s", "latency p50 s", "latency p95 s")}
-    formats |= {"tokens/s": "{:.0f}", "peak memory MB": "{:.0f}"}
+    formats |= {"tokens/s": "{:.0f}", "peak memory MB": "{:.0f}", "generated": "{:.0f}", "cached": "{:.0f}"}
     st.dataframe(blank(table, formats), hide_index=True, width="stretch")
 
     if shown:

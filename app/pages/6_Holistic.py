@@ -5,11 +5,11 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import streamlit as st
-from _workbench import friendly_errors, page, pick_suite, require_db, workspace
+from _workbench import AXIS, friendly_errors, page, pick_suite, require_db, workspace
 
 from promptarena import views
 
-page("Holistic view", "🧭")
+page("Holistic", "🧭")
 st.caption(
     "Beside accuracy: calibration (ECE of the vote agreement), robustness and fairness (the worst score per case "
     "across perturbations, or counterfactuals, and the text as written), the widest fairness gap between two "
@@ -27,7 +27,7 @@ def dimension_chart(points: list[views.HistoryPoint]) -> alt.FacetChart:
     x = alt.X("version:N", sort=sort, title="commit (oldest → newest)")
     tooltip = ["version", "message", "variant", "metric", alt.Tooltip("mean:Q", format=".3f")]
     base = alt.Chart().encode(x=x, color=alt.Color("variant:N"))
-    y = alt.Y("mean:Q", title=None, scale=alt.Scale(zero=False))
+    y = alt.Y("mean:Q", title=None, scale=alt.Scale(zero=False), axis=AXIS)
     line = base.mark_line(point=True).encode(y=y, tooltip=tooltip)
     bars = base.mark_rule(opacity=0.5).encode(y="low:Q", y2="high:Q")
     order = [d for d in views.DIMENSIONS if d in set(frame["metric"])]

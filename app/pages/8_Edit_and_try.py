@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 from _jobs import recent_jobs
-from _workbench import NAME, feedback_buttons, friendly_errors, load_entries, page, show_text, workspace
+from _votes import NAME
+from _workbench import feedback_buttons, friendly_errors, load_entries, page, show_text, workspace
 
 from promptarena import draft as drafts
 from promptarena import jobs, views

@@ -30,7 +30,7 @@ from promptarena.backends import Backend, get_backend
 from promptarena.clock import WALL_CLOCK, Clock
 from promptarena.conversation import conversed, item_for, opening
 from promptarena.energy import measure_energy
-from promptarena.errors import PromptArenaError
+from promptarena.errors import Interrupted, PromptArenaError
 from promptarena.generator import Generator, ProgressFn, Throughput
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
@@ -41,7 +41,7 @@ from promptarena.provenance import model_label, peak_memory_mb, provenance
 from promptarena.rounds import Column, Task, check, chunks, play, reduce, result_rows
 from promptarena.scoring import score
 from promptarena.stats import Interval, mean_ci, percentile
-from promptarena.store import ArmRecord, ResultsStore, RunRecord, StoredPredictions
+from promptarena.store import ArmRecord, ResultsStore, RunRecord, Stopped, StoredPredictions
 from promptarena.suite import Spec, Suite
 from promptarena.tools import check_cases
 from promptarena.types import Generation, GenerationRequest, GenParams, Message, Prediction
@@ -264,7 +264,11 @@ def run_suite(
     except BaseException as err:
         status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
         detail = str(err) if isinstance(err, PromptArenaError) else repr(err)
-        results.finish_run(run_id, status, error=detail)
+        if isinstance(err, KeyboardInterrupt):  # Ctrl-C, or a stop signal (its name, as the command says it)
+            detail = f"interrupted by {err}" if isinstance(err, Interrupted) else "interrupted"
+        gens = list(generators.values())  # what it did before it stopped: the rerun resumes from there
+        generated, cached = sum(max(g.generated, len(g.made)) for g in gens), sum(g.cached for g in gens)
+        results.finish_run(run_id, status, stopped=Stopped(detail, generated, cached, time.perf_counter() - wall))
         raise
 
 

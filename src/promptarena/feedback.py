@@ -26,6 +26,7 @@ __all__ = [
     "Outcome",
     "Vote",
     "arm_votes",
+    "comment",
     "output_hash",
     "record",
     "thumbs_up_share",
@@ -70,6 +71,30 @@ def record(
         thumbs_up=thumbs_up,
         comment=(comment or "").strip() or None,
         name=(name or "").strip() or None,
+    )
+
+
+def comment(
+    results: ResultsStore,
+    *,
+    suite: str,
+    blob: str,
+    variant: str,
+    case_id: str,
+    output: str,
+    voter: str,
+    comment: str | None,
+) -> bool:
+    """Edit or (blank) delete a person's comment on their vote on one output, the vote unchanged; False without
+    a vote of theirs there (a comment goes with a vote)."""
+    return results.set_comment(
+        suite=suite,
+        blob=blob,
+        variant=variant,
+        case_id=case_id,
+        output_hash=output_hash(output),
+        voter=voter_id(voter) or ANONYMOUS,
+        comment=(comment or "").strip() or None,
     )
 
 

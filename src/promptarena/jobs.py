@@ -121,7 +121,8 @@ def launch(workdir: Path, suite: str, argv: list[str]) -> Job:
         proc = subprocess.Popen(
             argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    job = Job(job_id, suite, argv, proc.pid, _HOST, started_at, str(folder))
+    name = Path(suite).stem if suite.endswith((".yaml", ".yml")) else suite  # a suite file is named by its stem
+    job = Job(job_id, name, argv, proc.pid, _HOST, started_at, str(folder))
     _write_atomic(folder / f"{job_id}.json", json.dumps(asdict(job)))
     threading.Thread(target=_reap, args=(proc, folder / f"{job_id}.rc"), daemon=True).start()
     prune(workdir)

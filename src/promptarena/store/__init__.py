@@ -34,6 +34,7 @@ __all__ = [
     "RunRecord",
     "RunRow",
     "ScoreRange",
+    "Stopped",
     "StoredArm",
     "StoredPredictions",
     "StoredArmKey",
@@ -51,7 +52,7 @@ __all__ = [
 
 def __getattr__(name: str) -> object:
     """The run record's models, imported on first use: listing commands need neither pydantic nor statistics."""
-    if name in ("ArmRecord", "RunRecord"):
+    if name in ("ArmRecord", "RunRecord", "Stopped"):
         from promptarena.store import _record
 
         return getattr(_record, name)

@@ -26,6 +26,12 @@ class Cache(Database):
             out[key] = Generation(text, pt, ct, lat, fin, _logprobs(lp), _tool_calls(calls))
         return out
 
+    def generation_requests(self, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The requests these generations were made from, as stored (messages, parameters, seed, sample index)."""
+        return {
+            key: json.loads(request) for key, request in self._by_keys("SELECT key, request FROM generations", keys)
+        }
+
     def cached_keys(self, keys: Iterable[str]) -> set[str]:
         """Which of these generation keys are stored, without reading their texts."""
         return {key for (key,) in self._by_keys("SELECT key FROM generations", keys)}

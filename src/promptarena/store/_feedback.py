@@ -103,6 +103,19 @@ class Feedback(Database):
             )
             return "cast" if row[1] is None else "changed"
 
+    def set_comment(
+        self, *, suite: str, blob: str, variant: str, case_id: str, output_hash: str, voter: str, comment: str | None
+    ) -> bool:
+        """Write (or with None delete) the comment of ``voter``'s vote on one output, the vote kept as it is; False
+        when that person has no vote there. The row's time moves on, so a merge keeps the newer comment."""
+        where = " AND ".join(f"{column} = ?" for column in KEY)
+        with self.write() as conn:
+            cursor = conn.execute(
+                f"UPDATE feedback SET comment = ?, created_at = ? WHERE {where} AND thumbs_up IS NOT NULL",
+                (comment, now(), suite, blob, variant, case_id, output_hash, voter),
+            )
+            return cursor.rowcount > 0
+
     def votes(
         self,
         suite: str,

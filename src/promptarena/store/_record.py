@@ -9,6 +9,7 @@ store when they are shown or gated (``promptarena.feedback``). Records written b
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -85,8 +86,23 @@ def dump_record(record: RunRecord) -> str:
     return record.model_dump_json()
 
 
-def load_record(text: str) -> tuple[RunRecord | None, str | None]:
-    """(record, error) of a stored summary: a completed run's record, or the error a failed run stored.
+@dataclass(frozen=True)
+class Stopped:
+    """Why a failed or interrupted run stopped, and what it had done by then (a rerun resumes from there)."""
+
+    error: str
+    generated: int | None = None
+    cached: int | None = None
+    wall_s: float | None = None
+
+
+def dump_stopped(stopped: Stopped) -> str:
+    """A stopped run's summary as the runs table keeps it."""
+    return json.dumps({k: v for k, v in asdict(stopped).items() if v is not None}, ensure_ascii=False)
+
+
+def load_record(text: str) -> tuple[RunRecord | None, Stopped | None]:
+    """(record, stopped) of a stored summary: a completed run's record, or why a failed run stopped.
 
     A summary that is no record (written by another program) reads as an error of its run, so one odd row in a
     merged database never hides the others.
@@ -95,11 +111,11 @@ def load_record(text: str) -> tuple[RunRecord | None, str | None]:
         if '"record_version"' in text:  # a record of this version (or later): parsed and checked in one pass
             return RunRecord.model_validate_json(text), None
         data = json.loads(text)
-        if isinstance(data, dict) and set(data) == {"error"}:
-            return None, data["error"]
+        if isinstance(data, dict) and "error" in data and "arms" not in data:
+            return None, Stopped(**{k: data[k] for k in ("error", "generated", "cached", "wall_s") if k in data})
         return RunRecord.model_validate(_upgrade_v1(data)), None
     except (ValueError, TypeError, AttributeError) as err:  # pydantic's ValidationError is a ValueError
-        return None, f"its stored record does not read ({type(err).__name__}); run the suite again"
+        return None, Stopped(f"its stored record does not read ({type(err).__name__}); run the suite again")
 
 
 def _upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:

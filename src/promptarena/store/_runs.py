@@ -15,7 +15,7 @@ from promptarena.store._db import Database, now
 from promptarena.store._results import RESULT_COLUMNS, ResultRow
 
 if TYPE_CHECKING:
-    from promptarena.store._record import RunRecord
+    from promptarena.store._record import RunRecord, Stopped
 
 _HOST = socket.gethostname()
 _COLUMNS = (
@@ -47,10 +47,15 @@ class RunRow:
     finished_at: str | None
     provenance: dict[str, Any]
     record: RunRecord | None  # a completed run's record; None while running, or for a run that failed
-    error: str | None = None  # why a failed or interrupted run stopped
+    stopped: Stopped | None = None  # why a failed or interrupted run stopped, and what it had done
     pid: int | None = None
     host: str | None = None
     progress: RunProgress | None = None
+
+    @property
+    def error(self) -> str | None:
+        """Why a failed or interrupted run stopped."""
+        return self.stopped.error if self.stopped else None
 
 
 def run_status(status: str, pid: int | None, host: str | None) -> str:
@@ -105,11 +110,13 @@ class Runs(Database):
                 rows,
             )
 
-    def finish_run(self, run_id: str, status: str, record: RunRecord | None = None, error: str | None = None) -> None:
-        """Close a run: completed with its record, or failed or interrupted with the error that stopped it."""
-        from promptarena.store._record import dump_record  # pydantic: not for commands that only list runs
+    def finish_run(
+        self, run_id: str, status: str, record: RunRecord | None = None, stopped: Stopped | None = None
+    ) -> None:
+        """Close a run: completed with its record, or failed or interrupted with why it stopped."""
+        from promptarena.store._record import dump_record, dump_stopped  # pydantic: not for commands that list runs
 
-        summary = dump_record(record) if record else json.dumps({"error": error}, ensure_ascii=False) if error else None
+        summary = dump_record(record) if record else dump_stopped(stopped) if stopped else None
         with self.write() as conn:
             sql = "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ?"
             conn.execute(sql, (status, now(), summary, run_id))

@@ -31,12 +31,23 @@ from promptarena.views._history import (
     side_by_side,
 )
 from promptarena.views._holistic import DIMENSIONS, PerturbedSample, holistic_cells, perturbed_samples
+from promptarena.views._review import (
+    ORDERS,
+    QueueItem,
+    SentRequest,
+    case_sent,
+    pending,
+    review_queue,
+    sent_requests,
+    word_diff,
+)
 from promptarena.views._runs import RunView, run_views
 from promptarena.views._search import ScoreGrid, failing_range, filter_cases, score_grid
 from promptarena.views._workspace import SuiteEntry, Workspace, prompt_names, suite_entries
 
 __all__ = [
     "DIMENSIONS",
+    "ORDERS",
     "THUMBS_UP",
     "ArmChoice",
     "CaseSample",
@@ -47,14 +58,17 @@ __all__ = [
     "HistoryPoint",
     "OverviewCell",
     "PerturbedSample",
+    "QueueItem",
     "RunView",
     "ScoreGrid",
+    "SentRequest",
     "SuiteEntry",
     "Workspace",
     "agreement_rows",
     "arm_choices",
     "case_ids",
     "case_samples",
+    "case_sent",
     "commit_rows",
     "diff_versions",
     "disagreements",
@@ -69,13 +83,17 @@ __all__ = [
     "metric_rows",
     "numbered",
     "overview",
+    "pending",
     "perturbed_samples",
     "prompt_names",
     "raters",
+    "review_queue",
     "run_views",
     "score_grid",
+    "sent_requests",
     "side_by_side",
     "spread",
     "suite_entries",
     "under_commits",
+    "word_diff",
 ]
