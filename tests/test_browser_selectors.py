@@ -33,9 +33,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Work
         suite = load_suite(bench.repo.root / "evals" / "never_run.yaml", bench.repo.root)
         run_suite(suite, store, results, backend=FakeBackend(fn=fake_answer))
     bench.repo.write("prompts/greet.prompt", OTHER.format(greeting="hello"))
-    bench.repo.commit("Add a greeting")
+    bench.repo.commit("Add a greeting", paths=("prompts/greet.prompt",))  # the math prompt's edit stays uncommitted
     bench.repo.write("prompts/greet.prompt", OTHER.format(greeting="hi"))
-    bench.repo.commit("A shorter greeting")
+    bench.repo.commit("A shorter greeting", paths=("prompts/greet.prompt",))
     with workbench_server(bench.repo.root, bench.db, root / "streamlit.log") as url:
         yield url, bench
 
