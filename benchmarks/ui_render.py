@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
 PAGES = {
-    "Overview": APP / "Home.py",
+    "Overview": APP / "Overview.py",
     "Prompt history": APP / "pages" / "1_Prompt_history.py",
     "Compare": APP / "pages" / "2_Compare.py",
     "Case explorer": APP / "pages" / "3_Case_explorer.py",

@@ -19,7 +19,7 @@ from tests.support.votes import vote
 from tests.support.workbench import APP, XSS_IMG, XSS_SCRIPT, Workbench, app_page, build_workbench, ok, point_app_at
 
 PAGES = {
-    "overview": APP / "Home.py",
+    "overview": APP / "Overview.py",
     "history": APP / "pages" / "1_Prompt_history.py",
     "compare": APP / "pages" / "2_Compare.py",
     "explorer": APP / "pages" / "3_Case_explorer.py",

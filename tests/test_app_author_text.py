@@ -51,7 +51,7 @@ def repo(built: GitRepo, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
 
 
 def _page(path: str) -> AppTest:
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP / "Overview.py"), default_timeout=60)
     if path:
         at.switch_page(path)
     at.run()

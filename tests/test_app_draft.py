@@ -38,7 +38,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP / "Overview.py"), default_timeout=60)
     at.switch_page(str(PAGE.relative_to(APP)))
     return ok(at.run())
 
@@ -152,7 +152,7 @@ def test_try_in_the_background_compare_with_the_newest_commit_then_save(repo: Gi
         "",
         "prompts/qa.prompt",
     ]
-    overview = ok(AppTest.from_file(str(APP / "Home.py"), default_timeout=60).run()).dataframe[0].value
+    overview = ok(AppTest.from_file(str(APP / "Overview.py"), default_timeout=60).run()).dataframe[0].value
     assert f"{repo.rev_parse('HEAD')[:7]} — qa: ask as in the first version" in list(overview.index)
     with PromptStore(repo.root) as store, ResultsStore(results_db(repo)) as results:
         suite = load_suite(repo.root / "evals" / "qa.yaml", repo.root)

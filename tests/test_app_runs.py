@@ -14,7 +14,7 @@ from tests.test_jobs import slow_repo, wait_for
 
 
 def _start_page() -> AppTest:
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP / "Overview.py"), default_timeout=60)
     at.switch_page("pages/5_Start_a_run.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]

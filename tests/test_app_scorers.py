@@ -14,7 +14,13 @@ from tests.support.repos import edit_suite, results_db
 from tests.support.scorers import SCORERS, scorer_repo
 from tests.support.workbench import app_page, ok, point_app_at
 
-PAGES = ["Home.py", "pages/1_Prompt_history.py", "pages/2_Compare.py", "pages/3_Case_explorer.py", "pages/4_Runs.py"]
+PAGES = [
+    "Overview.py",
+    "pages/1_Prompt_history.py",
+    "pages/2_Compare.py",
+    "pages/3_Case_explorer.py",
+    "pages/4_Runs.py",
+]
 
 
 def page(path: str, **query: str) -> AppTest:

@@ -93,7 +93,7 @@ def test_case_explorer_lists_only_the_cases_that_pass_its_filters(bench: Workben
 
 def grid(**query: str | list[str]):  # noqa: ANN201 - an AppTest
     """The grid page, run as in the workbench, with a link's query parameters."""
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP / "Overview.py"), default_timeout=60)
     at.switch_page("pages/10_Grid.py")
     at.query_params.update(query)
     return at.run()

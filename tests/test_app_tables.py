@@ -30,7 +30,7 @@ def bench(built: Workbench, monkeypatch: pytest.MonkeyPatch) -> Workbench:
 
 
 def _page(path: str, **query: str) -> AppTest:
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP / "Overview.py"), default_timeout=60)
     if path:
         at.switch_page(path)
     at.query_params.update(query)

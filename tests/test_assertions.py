@@ -560,7 +560,7 @@ def test_the_case_explorer_shows_the_assertions_and_which_failed(tmp_path: Path,
     repo = _qa_with_assertions(tmp_path / "repo")
     exited(cli("run", "--repo", str(repo.root)), 1)
     point_app_at(monkeypatch, repo.root, results_db(repo))
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP / "Overview.py"), default_timeout=60)
     at.switch_page("pages/3_Case_explorer.py")
     at.query_params.update({"suite": "qa", "case": "france"})
     at.run()

@@ -80,9 +80,9 @@ def test_each_button_says_which_output_it_votes_on(bench: Workbench) -> None:
 
 
 def test_the_name_stays_from_page_to_page(bench: Workbench) -> None:
-    at = ok(AppTest.from_file(str(APP / "Home.py"), default_timeout=60).run())
+    at = ok(AppTest.from_file(str(APP / "Overview.py"), default_timeout=60).run())
     at.sidebar.text_input(key="feedback_name").input("Grace").run()
-    for path in ("pages/2_Compare.py", "pages/3_Case_explorer.py", "Home.py"):
+    for path in ("pages/2_Compare.py", "pages/3_Case_explorer.py", "Overview.py"):
         at.switch_page(path).run()
         assert ok(at).sidebar.text_input(key="feedback_name").value == "Grace", path
 

@@ -355,7 +355,7 @@ def test_the_case_explorer_shows_the_graders_reason_and_an_unreadable_verdict(
     repo = judge_repo(tmp_path / "repo", versions=["HEAD~1"])
     run_json(repo)
     point_app_at(monkeypatch, repo.root, results_db(repo))
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP / "Overview.py"), default_timeout=60)
     at.switch_page("pages/3_Case_explorer.py")
     at.query_params.update({"explorer_case": "france"})
     at.run()

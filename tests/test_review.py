@@ -123,7 +123,7 @@ def test_the_word_diff_marks_changed_words_and_escapes_every_text() -> None:
 
 def _page(bench: Workbench, monkeypatch: pytest.MonkeyPatch, **query: str) -> AppTest:
     point_app_at(monkeypatch, bench.repo.root, bench.db)
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP / "Overview.py"), default_timeout=60)
     at.switch_page("pages/9_Review.py")
     at.query_params.update(query)
     at.run()
@@ -160,7 +160,7 @@ def test_compare_shows_what_the_model_saw_and_the_words_that_differ(
     bench: Workbench, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     point_app_at(monkeypatch, bench.repo.root, bench.db)
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP / "Overview.py"), default_timeout=60)
     at.switch_page("pages/2_Compare.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -181,7 +181,7 @@ def test_a_bound_next_to_0_prints_enough_digits_to_exclude_it_in_every_report(tm
     from tests.support.workbench import APP, point_app_at
 
     point_app_at(monkeypatch, repo.root, tmp_path / "results.db")
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP / "Overview.py"), default_timeout=60)
     at.switch_page("pages/2_Compare.py")
     at.run()
     assert not at.exception and not at.error

@@ -34,8 +34,8 @@ def _vote(db: Path, blob: str, name: str, up: bool) -> None:
 
 
 def _page(path: str) -> AppTest:
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
-    if path != "Home.py":
+    at = AppTest.from_file(str(APP / "Overview.py"), default_timeout=60)
+    if path != "Overview.py":
         at.switch_page(path)
     at.run()
     assert not at.exception and not at.error, [e.value for e in [*at.exception, *at.error]]
@@ -93,7 +93,7 @@ def test_every_view_and_page_shows_the_current_share_once(voted: tuple[Path, Pat
     assert [(c.blob, c.interval.n, round(c.interval.mean, 3)) for c in cells] == [(blob, 3, 0.333)]
     assert [(p.blob, p.n) for p in points] == [(blob, 3)]
 
-    grid = _page("Home.py").dataframe[0].value
+    grid = _page("Overview.py").dataframe[0].value
     (share,) = [s for s in grid["thumbs_up · plain"] if s != "–"]
     assert share.startswith("0.33 [")
     assert [c for c in grid.columns if c.startswith("thumbs_up")] == ["thumbs_up · plain"]

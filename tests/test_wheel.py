@@ -104,7 +104,7 @@ def test_the_installed_wheel_runs_a_repository_and_serves_the_workbench(
     monkeypatch.delenv("PROMPTARENA_DB", raising=False)
     wheel = build_wheel(tmp_path / "build")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "promptarena/app/Home.py" in names and "promptarena/app/_workbench.py" in names
+    assert "promptarena/app/Overview.py" in names and "promptarena/app/_workbench.py" in names
     pages = sorted(p.name for p in (ROOT / "app" / "pages").glob("*.py"))
     assert sorted(Path(n).name for n in names if n.startswith("promptarena/app/pages/")) == pages
 
@@ -113,7 +113,7 @@ def test_the_installed_wheel_runs_a_repository_and_serves_the_workbench(
     found = subprocess.run([str(bin_dir / "python"), "-c", code], check=True, capture_output=True, text=True)
     package, entry = map(Path, found.stdout.split())
     assert package.is_relative_to(tmp_path / "venv"), package
-    assert entry == package.parent / "app" / "Home.py"
+    assert entry == package.parent / "app" / "Overview.py"
 
     repo = user_repository(tmp_path / "team")
     run = subprocess.run(

@@ -133,13 +133,13 @@ def point_app_at(monkeypatch: pytest.MonkeyPatch, repo: Path, db: Path) -> None:
     monkeypatch.setenv("PROMPTARENA_DB", str(db))
 
 
-def app_page(page: str = "Home.py", **query: str | list[str]) -> AppTest:
-    """A page of ``app/``, not yet run, as the workbench opens it: from Home, the entrypoint (so that links between
+def app_page(page: str = "Overview.py", **query: str | list[str]) -> AppTest:
+    """A page of ``app/``, not yet run, as the workbench opens it: from Overview, the entrypoint (so that links between
     pages resolve), with a link's query parameters."""
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(APP / "Home.py"), default_timeout=60)
-    if page != "Home.py":
+    at = AppTest.from_file(str(APP / "Overview.py"), default_timeout=60)
+    if page != "Overview.py":
         at.switch_page(page)
     at.query_params.update(query)
     return at

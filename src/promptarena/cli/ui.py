@@ -18,12 +18,12 @@ _PR_SET_PDEATHSIG = 1  # Linux's prctl option: the signal a process gets when it
 
 
 def app_entry() -> Path:
-    """The workbench's entry script: ``promptarena/app/Home.py`` in an installed wheel, ``app/Home.py`` of
+    """The workbench's entry script: ``promptarena/app/Overview.py`` in an installed wheel, ``app/Overview.py`` of
     the source checkout that an editable install (or ``PYTHONPATH=src``) runs from."""
     import promptarena
 
     package = Path(promptarena.__file__).resolve().parent
-    for entry in (package / "app" / "Home.py", package.parents[1] / "app" / "Home.py"):
+    for entry in (package / "app" / "Overview.py", package.parents[1] / "app" / "Overview.py"):
         if entry.is_file():
             return entry
     raise ConfigError(
