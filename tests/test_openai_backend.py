@@ -3,6 +3,7 @@ corners (retries, malformed answers, ``n``), and llama.cpp's server on the embed
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sqlite3
@@ -19,6 +20,7 @@ import pytest
 from promptarena.backends import check_context, get_backend
 from promptarena.backends.openai import OpenAIBackend
 from promptarena.errors import BackendError, ConfigError
+from promptarena.hashing import canonical_json
 from promptarena.types import GenerationRequest, GenParams, Message
 from tests.support.cli import EVALS, cli, evals, exited
 from tests.support.llama_server import MODEL_ALIAS, LlamaServer
@@ -148,6 +150,14 @@ def test_payload_usage_and_finish_reason(scripted: Scripted) -> None:
     assert body["model"] == "m" and body["messages"] == [{"role": "user", "content": "Capital of France?"}]
     assert body["max_tokens"] == 8 and body["temperature"] == 0 and body["stop"] == ["\n"]
     assert body["seed"] == 7000 and "n" not in body
+
+
+def test_response_format_is_sent_as_written_and_only_when_set(scripted: Scripted) -> None:
+    form = {"type": "json_schema", "json_schema": {"name": "city", "schema": {"type": "object"}}}
+    constrained = dataclasses.replace(ask("Capital of France?").params, response_format=canonical_json(form))
+    run(OpenAIBackend(scripted.url, "m"), [ask("Capital of Peru?"), GenerationRequest(ask("x").messages, constrained)])
+    bodies = sorted(scripted.posts, key=lambda b: "response_format" in b)
+    assert "response_format" not in bodies[0] and bodies[1]["response_format"] == form
 
 
 def test_concurrent_requests_are_bounded_and_yielded_as_they_complete(scripted: Scripted) -> None:

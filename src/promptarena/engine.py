@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from promptarena import response_format
 from promptarena.backends import Backend, get_backend
 from promptarena.clock import WALL_CLOCK, Clock
 from promptarena.energy import measure_energy
@@ -135,8 +136,10 @@ def _params(base: Any, overrides: dict[str, Any]) -> GenParams:
         "temperature": base.temperature,
         "top_p": base.top_p,
         "stop": tuple(base.stop),
+        "response_format": base.response_format,
     }
-    values.update({k: (tuple(v) if k == "stop" else v) for k, v in overrides.items()})
+    convert = {"stop": tuple, "response_format": response_format.encode}
+    values.update({k: convert.get(k, lambda v: v)(v) for k, v in overrides.items()})
     return GenParams(**values)
 
 

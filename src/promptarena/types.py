@@ -22,6 +22,8 @@ class GenParams:
 
     ``top_logprobs > 0`` asks for the log-probabilities of that many most probable tokens at every step (a
     grader's verdict is weighed by them); 0, the default, asks for none and leaves a request's key as it was.
+    ``response_format`` is the OpenAI ``response_format`` object as canonical JSON (``None``: free text); a
+    request that carries one is constrained to it, and keyed apart from the same request without it.
     """
 
     max_new_tokens: int = 128
@@ -29,13 +31,15 @@ class GenParams:
     top_p: float = 1.0
     stop: tuple[str, ...] = ()
     top_logprobs: int = 0
+    response_format: str | None = None
 
     def identity(self) -> dict[str, Any]:
-        """The parameters as cache keys hold them: ``top_logprobs`` only when asked for, so that keys made
-        before it existed stay valid."""
+        """The parameters as cache keys hold them: ``top_logprobs`` and ``response_format`` only when set, so that
+        keys made before they existed stay valid."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        if not self.top_logprobs:
-            del fields["top_logprobs"]
+        for name in ("top_logprobs", "response_format"):
+            if not fields[name]:
+                del fields[name]
         return fields
 
 

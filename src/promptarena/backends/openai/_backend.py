@@ -14,6 +14,7 @@ The context is unknown unless ``context_length`` is given; then prompts are coun
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import random
@@ -297,6 +298,8 @@ class OpenAIBackend:
         }
         if p.stop:
             payload["stop"] = list(p.stop)
+        if p.response_format:
+            payload["response_format"] = json.loads(p.response_format)
         if p.top_logprobs:
             payload["logprobs"] = True
             payload["top_logprobs"] = p.top_logprobs
