@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from promptarena.backends import check_context, get_backend
@@ -436,6 +437,21 @@ def test_real_server_runs_plain_cot_and_self_consistency_then_caches(tmp_path: P
     again = evals("run", "--json", cwd=repo.root)
     (suite,) = json.loads(again.stdout)["suites"]
     assert suite["generated"] == 0 and suite["cached"] == n * 5
+
+
+@pytest.mark.server
+def test_real_server_answers_within_the_response_format_schema(llama_server: LlamaServer) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"],
+    }
+    form = canonical_json({"type": "json_object", "schema": schema})  # the form llama.cpp's server takes
+    params = GenParams(max_new_tokens=40, response_format=form)
+    requests = [GenerationRequest((Message("user", f"Tell me about {c}."),), params) for c in ("France", "Peru")]
+    out = run(OpenAIBackend(llama_server.base_url, MODEL_ALIAS), requests)
+    for generation in out.values():
+        jsonschema.validate(json.loads(generation.text), schema)
 
 
 @pytest.mark.server
