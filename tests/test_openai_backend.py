@@ -3,6 +3,7 @@ corners (retries, malformed answers, ``n``), and llama.cpp's server on the embed
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sqlite3
@@ -14,11 +15,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from promptarena.backends import check_context, get_backend
 from promptarena.backends.openai import OpenAIBackend
 from promptarena.errors import BackendError, ConfigError
+from promptarena.hashing import canonical_json
 from promptarena.types import GenerationRequest, GenParams, Message
 from tests.support.cli import EVALS, cli, evals, exited
 from tests.support.llama_server import MODEL_ALIAS, LlamaServer
@@ -148,6 +151,14 @@ def test_payload_usage_and_finish_reason(scripted: Scripted) -> None:
     assert body["model"] == "m" and body["messages"] == [{"role": "user", "content": "Capital of France?"}]
     assert body["max_tokens"] == 8 and body["temperature"] == 0 and body["stop"] == ["\n"]
     assert body["seed"] == 7000 and "n" not in body
+
+
+def test_response_format_is_sent_as_written_and_only_when_set(scripted: Scripted) -> None:
+    form = {"type": "json_schema", "json_schema": {"name": "city", "schema": {"type": "object"}}}
+    constrained = dataclasses.replace(ask("Capital of France?").params, response_format=canonical_json(form))
+    run(OpenAIBackend(scripted.url, "m"), [ask("Capital of Peru?"), GenerationRequest(ask("x").messages, constrained)])
+    bodies = sorted(scripted.posts, key=lambda b: "response_format" in b)
+    assert "response_format" not in bodies[0] and bodies[1]["response_format"] == form
 
 
 def test_concurrent_requests_are_bounded_and_yielded_as_they_complete(scripted: Scripted) -> None:
@@ -426,6 +437,21 @@ def test_real_server_runs_plain_cot_and_self_consistency_then_caches(tmp_path: P
     again = evals("run", "--json", cwd=repo.root)
     (suite,) = json.loads(again.stdout)["suites"]
     assert suite["generated"] == 0 and suite["cached"] == n * 5
+
+
+@pytest.mark.server
+def test_real_server_answers_within_the_response_format_schema(llama_server: LlamaServer) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "population": {"type": "integer"}},
+        "required": ["city", "population"],
+    }
+    form = canonical_json({"type": "json_object", "schema": schema})  # the form llama.cpp's server takes
+    params = GenParams(max_new_tokens=40, response_format=form)
+    requests = [GenerationRequest((Message("user", f"Tell me about {c}."),), params) for c in ("France", "Peru")]
+    out = run(OpenAIBackend(llama_server.base_url, MODEL_ALIAS), requests)
+    for generation in out.values():
+        jsonschema.validate(json.loads(generation.text), schema)
 
 
 @pytest.mark.server

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from promptarena import response_format
 from promptarena.backends import Backend, get_backend
 from promptarena.clock import WALL_CLOCK, Clock
 from promptarena.conversation import conversed, item_for, opening
@@ -141,8 +142,10 @@ def _params(base: Any, overrides: dict[str, Any]) -> GenParams:
         "top_p": base.top_p,
         "stop": tuple(base.stop),
         "tools": tuple(getattr(base, "tools", ())),
+        "response_format": base.response_format,
     }
-    values.update({k: (tuple(v) if k == "stop" else v) for k, v in overrides.items()})
+    convert = {"stop": tuple, "response_format": response_format.encode}
+    values.update({k: convert.get(k, lambda v: v)(v) for k, v in overrides.items()})
     return GenParams(**values)
 
 

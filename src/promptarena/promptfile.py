@@ -20,6 +20,7 @@ import jinja2.nodes
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from promptarena import response_format
 from promptarena.errors import ConfigError, did_you_mean
 from promptarena.extract import AnswerSpec, extractors
 from promptarena.tools import parse_tools
@@ -41,6 +42,7 @@ class Parameters(BaseModel):
     """Generation parameters as a prompt's front matter or a suite's `parameters:` write them.
 
     Strict: an unknown key or a value of the wrong type (``max_new_tokens: 2.5``) is refused, not coerced.
+    ``response_format`` is OpenAI's (see ``promptarena.response_format``): its JSON Schema is checked here.
     """
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -49,6 +51,12 @@ class Parameters(BaseModel):
     temperature: float = Field(0.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     stop: list[str] = Field(default_factory=list)
+    response_format: dict[str, Any] | None = None
+
+    @field_validator("response_format")
+    @classmethod
+    def _response_format(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return None if value is None else response_format.check(value)
 
 
 class _Answer(BaseModel):
@@ -221,6 +229,7 @@ def parse_prompt(text: str, name: str, source: str) -> PromptFile:
             top_p=params.top_p,
             stop=tuple(params.stop),
             tools=tools,
+            response_format=response_format.encode(params.response_format),
         ),
         answer=AnswerSpec(
             extract=answer.extract,
@@ -250,7 +259,8 @@ def _front_matter(doc: Located) -> _FrontMatter:
         return _FrontMatter.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        line = doc.line(first["loc"], key=True)
+        inner = getattr(first.get("ctx", {}).get("error"), "loc", ())  # where inside the value, if it says
+        line = doc.line([*first["loc"], *inner], key=True)
         raise ConfigError(f"{doc.source}:{line}: {_describe(first, tuple(map(str, first['loc'])))}") from None
 
 

@@ -62,6 +62,8 @@ class GenParams:
     ``top_logprobs > 0`` asks for the log-probabilities of that many most probable tokens at every step (a
     grader's verdict is weighed by them); 0, the default, asks for none and leaves a request's key as it was.
     ``tools`` are the functions the model may call (the prompt's ``tools:``); none leaves the key as it was too.
+    ``response_format`` is the OpenAI ``response_format`` object as canonical JSON (``None``: free text); a
+    request that carries one is constrained to it, and keyed apart from the same request without it.
     """
 
     max_new_tokens: int = 128
@@ -70,12 +72,13 @@ class GenParams:
     stop: tuple[str, ...] = ()
     top_logprobs: int = 0
     tools: tuple[Tool, ...] = ()
+    response_format: str | None = None
 
     def identity(self) -> dict[str, Any]:
-        """The parameters as cache keys hold them: ``top_logprobs`` and ``tools`` only when asked for, so that keys
-        made before they existed stay valid."""
+        """The parameters as cache keys hold them: ``top_logprobs``, ``tools`` and ``response_format`` only when
+        set, so that keys made before they existed stay valid."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name in ("top_logprobs", "tools"):
+        for name in ("top_logprobs", "tools", "response_format"):
             if not fields[name]:
                 del fields[name]
         return fields

@@ -14,6 +14,7 @@ The context is unknown unless ``context_length`` is given; then prompts are coun
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import random
@@ -296,6 +297,8 @@ class OpenAIBackend:
             payload["stop"] = list(p.stop)
         if p.tools:
             payload["tools"] = [t.openai() for t in p.tools]
+        if p.response_format:
+            payload["response_format"] = json.loads(p.response_format)
         if p.top_logprobs:
             payload["logprobs"] = True
             payload["top_logprobs"] = p.top_logprobs

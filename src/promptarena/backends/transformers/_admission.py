@@ -36,6 +36,7 @@ class Row:
     started: float = 0.0
     tokens: list[int] = field(default_factory=list)  # kept only for rows with stop strings
     top: list[Any] = field(default_factory=list)  # per step, for rows that ask: see _sampling.keep_top
+    grammar: Any = None  # the row's response format, for rows that have one: see _grammar
 
 
 @dataclass

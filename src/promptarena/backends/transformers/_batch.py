@@ -10,6 +10,7 @@ import torch
 
 from promptarena.backends.transformers import _kvcache as kv
 from promptarena.backends.transformers._admission import Row
+from promptarena.backends.transformers._grammar import REDRAW, constrain
 from promptarena.backends.transformers._sampling import choose, keep_top
 
 
@@ -36,6 +37,7 @@ class Batch:
     nucleus: bool = False  # some row uses top-p
     stops: bool = False  # some row has stop strings
     scored: bool = False  # some row asks for top log-probabilities
+    constrained: bool = False  # some row has a response format
 
     PER_ROW = ("last", "pos", "count", "limit", "hist", "temps", "top_p", "keys")
 
@@ -65,6 +67,7 @@ class Batch:
         self.nucleus = any(p.temperature > 0 and p.top_p < 1.0 for p in params)
         self.stops = any(p.stop for p in params)
         self.scored = any(p.top_logprobs for p in params)
+        self.constrained = any(r.grammar is not None for r in self.rows)
         return self
 
     def advance(self, logits: Any) -> None:
@@ -72,10 +75,17 @@ class Batch:
         self.last = choose(
             logits, self.temps, self.top_p, self.keys, self.count, sampled=self.sampled, nucleus=self.nucleus
         )
+        if self.constrained:
+            self.last = constrain(self.rows, logits, self.last, self._choose_again)
         if self.scored:
             keep_top(self.rows, logits, self.last)
         self.hist.scatter_(1, self.count.clamp(max=self.hist.shape[1] - 1)[:, None], self.last[:, None])
         self.count += 1
+
+    def _choose_again(self, logits: Any, idx: Any) -> Any:
+        """The tokens of the rows at ``idx`` chosen from their masked ``logits``, with noise of their own."""
+        pick = (self.temps, self.top_p, self.keys, self.count + REDRAW)
+        return choose(logits, *(t.index_select(0, idx) for t in pick), sampled=self.sampled, nucleus=self.nucleus)
 
     def step(self, model: Any, cache_kw: str) -> None:
         """One decode step: feed every row's last token, choose the next."""

@@ -21,6 +21,7 @@ from promptarena.backends.transformers import _kvcache as kv
 from promptarena.backends.transformers._admission import Encode, Group, Prefill, Row, admit, group_requests, take
 from promptarena.backends.transformers._batch import Batch
 from promptarena.backends.transformers._device import default_batch_size
+from promptarena.backends.transformers._grammar import Grammars
 from promptarena.backends.transformers._sampling import token_logprobs
 from promptarena.errors import BackendError
 from promptarena.types import Generation, GenerationRequest
@@ -53,6 +54,7 @@ class Scheduler:
         self.use_slots = slots  # decode in fixed slots (captured as CUDA graphs on a GPU): see _slots
         self.aligned = aligned  # slots whose rows start at column 0: batch-invariant decoding (CPU)
         self._slots: Any = None
+        self.grammars = Grammars(tokenizer, model.config.vocab_size, eos_ids)  # rows with a response format
 
     def run(
         self,
@@ -223,6 +225,7 @@ class Scheduler:
         for gi, group in enumerate(groups):
             for row in group.rows:
                 row.started = start
+                row.grammar = self.grammars.constraint(row.request.params.response_format)
                 rows.append(row)
                 source.append(gi)
         if len(source) != len(groups):
