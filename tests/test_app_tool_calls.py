@@ -34,3 +34,20 @@ def test_the_case_explorer_shows_the_calls_made_beside_those_expected(
     at.selectbox(key="explorer_case").select("oslo").run()
     calls = next(d.value for d in ok(at).dataframe if list(d.value.columns) == ["expected", "made"])
     assert calls.to_dict("list") == {"expected": ['get_time({"city":"Oslo"})'], "made": [""]}
+
+
+def test_compare_shows_each_arms_calls_beside_those_expected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = weather_repo(tmp_path / "repo")
+    repo.write("prompts/weather.prompt", (repo.root / "prompts" / "weather.prompt").read_text() + "\nBe brief.\n")
+    repo.commit("weather: be brief")
+    db = tmp_path / "results.db"
+    with PromptStore(repo.root) as prompts, ResultsStore(db) as results:
+        suite = load_suite(repo.root / "evals" / "weather.yaml", repo.root)
+        versions = [prompts.resolve("weather@HEAD~1"), prompts.resolve("weather@HEAD")]
+        run_suite(suite, prompts, results, versions=versions, backend=FakeBackend(responses=ANSWERS))
+    point_app_at(monkeypatch, repo.root, db)
+    at = ok(app_page("pages/2_Compare.py").run())
+    shown = [c.value for c in at.code] + [m.value for m in at.markdown] + [t.value for t in at.text]
+    lima = 'made: get_weather({"city":"Lima"})\nexpected: get_weather({"city":"Lima","unit":"fahrenheit"})'
+    assert sum(lima in text for text in shown) == 2  # under A and under B
+    assert sum('made: none\nexpected: get_time({"city":"Oslo"})' in text for text in shown) == 2

@@ -170,6 +170,11 @@ with friendly_errors():
                     st.caption(f"{side} · {md(label)} · {scores}")
                     if not show_conversation(cr.conversations.get(label)):
                         show_text(cr.outputs[label])
+                    if label in cr.calls or cr.expected_calls is not None:
+                        made = ", ".join(map(str, cr.calls.get(label, ()))) or "none"
+                        expected = ", ".join(map(str, cr.expected_calls or ())) or "none"
+                        st.caption("Function calls made / expected")
+                        show_text(f"made: {made}\nexpected: {expected}")
                     show_sent(ws, choice, cr.case_id)
                     feedback_buttons(ws, choice, cr.case_id, cr.outputs[label], key=f"fb-{side}-{cr.case_id}")
             if cr.outputs[la] != cr.outputs[lb]:

@@ -122,7 +122,7 @@ def show_calls(sample: views.CaseSample, case: Case | None) -> None:
 
 
 def _call_text(call: ToolCall | None) -> str:
-    return "" if call is None else f"{call.name}({call.arguments_json})"
+    return "" if call is None else str(call)
 
 
 def vote_table(sample: views.CaseSample) -> pd.DataFrame:

@@ -15,7 +15,8 @@ from promptarena.metrics import as_score
 from promptarena.metrics.assertions import failed_assertions
 from promptarena.stats import Bin, PairedComparison, brier, compare_family, ece, reliability_table
 from promptarena.suite import Suite
-from promptarena.types import Prediction
+from promptarena.tools import case_calls, prediction_calls
+from promptarena.types import Prediction, ToolCall
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class CaseRow:
     reasons: dict[str, dict[str, str]] = field(default_factory=dict)  # arm -> metric -> why it scored so
     errors: dict[str, dict[str, str]] = field(default_factory=dict)  # arm -> metric -> how scoring failed
     conversations: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # arm -> its turns, if it converses
+    expected_calls: tuple[ToolCall, ...] | None = None  # the function calls the case expects, if it states them
+    calls: dict[str, tuple[ToolCall, ...]] = field(default_factory=dict)  # arm -> the calls it made, if offered tools
 
 
 @dataclass(frozen=True)
@@ -148,6 +151,12 @@ class CaseRows(Sequence[CaseRow]):
                 label: list(p.details["conversation"])
                 for label, p in predictions.items()
                 if p.details.get("conversation")
+            },
+            expected_calls=case_calls(case),
+            calls={
+                label: prediction_calls(p)
+                for label, p in predictions.items()
+                if any(g.tool_calls is not None for g in p.generations)
             },
         )
 

@@ -54,6 +54,10 @@ class ToolCall:
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "arguments": self.arguments}
 
+    def __str__(self) -> str:
+        """``get_weather({"city":"Lima"})``: the call as the workbench shows it."""
+        return f"{self.name}({self.arguments_json})"
+
 
 @dataclass(frozen=True)
 class GenParams:
