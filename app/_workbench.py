@@ -300,12 +300,17 @@ def show_text(text: str | None, key: str | None = None) -> None:
 
 def show_sent(ws: Workspace, choice: ArmChoice, case_id: str, *, expanded: bool = False) -> None:
     """What the model saw for one arm's output of a case: the rendered messages as sent (system, few-shot turns,
-    user), the generation parameters, and each generation's tokens and latency, folded under the output."""
+    user), the generation parameters, and each generation's tokens and latency. Unless ``expanded``, behind a
+    toggle under the output, drawn only once switched on: a page of outputs then sends none of it."""
+    key = f"sent-{choice.run_id}-{choice.blob}-{choice.variant}-{choice.model}-{case_id}"
+    if not expanded and not st.toggle("What the model saw", key=key):
+        return
     sent = _sent(ws, str(ws.db), choice, case_id)
     if not sent:
         st.caption("What the model saw: its generations are no longer stored.")
         return
-    with st.expander("What the model saw", expanded=expanded):
+    with st.container(border=True):
+        st.caption("What the model saw")
         first = sent[0]
         for message in first.messages:
             st.caption(message.role)

@@ -226,8 +226,8 @@ def test_case_explorer_shows_samples_votes_and_folded_reasoning(bench: Workbench
     v1 = bench.commits[0][:7]
     at.multiselect(key="explorer_arms").set_value([o for o in labels if o.startswith(f"{v1}:")]).run()
     ok(at)
-    folded = [e for e in at.expander if e.label != "What the model saw"]
-    assert [e.label for e in at.expander].count("What the model saw") == 3  # one per arm
+    folded = list(at.expander)
+    assert [t.label for t in at.toggle].count("What the model saw") == 3  # one per arm, drawn when switched on
     assert [e.label for e in folded] == ["Reasoning (chain of thought)", "All 3 samples"]
     assert "Let me work it out: 1+1 is computed first." in folded[0].code[0].value
     votes = next(d.value for d in at.dataframe if list(d.value.columns) == ["answer", "votes", "output"])

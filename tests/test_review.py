@@ -164,9 +164,14 @@ def test_compare_shows_what_the_model_saw_and_the_words_that_differ(
     at.switch_page("pages/2_Compare.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    saw = [e for e in at.expander if e.label == "What the model saw"]
-    assert len(saw) == 16  # A and B of each of the page's 8 cases
-    assert "Solve exactly, checking each step:\n9+9" in [c.value for e in saw for c in e.code]
+    saw = [t for t in at.toggle if t.label == "What the model saw"]
+    assert len(saw) == 16  # A and B of each of the page's 8 cases, drawn only when switched on
+    assert "Solve exactly, checking each step:\n9+9" not in [c.value for c in at.code]
+    for toggle in saw:
+        toggle.set_value(True)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "Solve exactly, checking each step:\n9+9" in [c.value for c in at.code]
     differ = [e for e in at.expander if e.label.startswith("Words that differ")]
     assert len(differ) == 1  # 9+9: the only case whose outputs differ between the two newest versions
     assert "The answer is <del" in str(differ[0].get("html")[0].proto)
