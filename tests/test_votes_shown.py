@@ -109,7 +109,7 @@ def test_every_view_and_page_shows_the_current_share_once(voted: tuple[Path, Pat
     runs = _page("pages/4_Runs.py")
     arms = runs.dataframe[1].value
     assert [c for c in arms.columns if c == "thumbs_up"] == ["thumbs_up"]
-    assert sorted(arms["thumbs_up"].dropna().round(3).tolist()) == [0.333]
+    assert [v for v in arms["thumbs_up"].tolist() if v != ""] == ["0.333"]  # drawn to three digits; blank: no votes
 
 
 def test_each_model_of_a_voted_variant_shows_its_votes(tmp_path: Path) -> None:
