@@ -147,3 +147,14 @@ def database_at(db: Path, version: int, **tables: Sequence[Mapping[str, Any] | S
         conn.commit()
     finally:
         conn.close()
+
+
+def corrupt_a_page(db: Path) -> None:
+    """Overwrite the header of the page that holds the results table, in the middle of the file."""
+    conn = sqlite3.connect(db)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'results'").fetchone()[0]
+    conn.close()
+    with db.open("r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\xff" * 64)
