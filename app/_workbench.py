@@ -77,6 +77,13 @@ def require_db(ws: Workspace) -> None:
         st.stop()
 
 
+def require_results(suite: str, found: Sequence[object]) -> None:
+    """Stop with how to fill the page when ``found`` (the suite's stored arms or cases) is empty."""
+    if not found:
+        st.info(f"No stored results for suite `{suite}` yet: run it with `evals run {suite}`.")
+        st.stop()
+
+
 @contextlib.contextmanager
 def friendly_errors() -> Iterator[None]:
     """Show configuration and database problems as one message instead of a traceback."""
@@ -102,6 +109,24 @@ def pick_suite(
     if entry.error:
         st.warning(f"The suite file does not load: {entry.error}")
     return entry
+
+
+def pick_loaded_suite(
+    ws: Workspace,
+    unloadable: str,
+    entries: list[SuiteEntry] | None = None,
+    key: str = "suite",
+    resets: Sequence[str] = (),
+) -> Suite:
+    """``pick_suite`` for a page that needs the suite file: stops the page when there is no suite, or with a
+    warning, "Suite `name` " followed by ``unloadable``, when its file does not load."""
+    entry = pick_suite(ws, entries, key=key, resets=resets)
+    if entry is None:
+        st.stop()
+    if entry.suite is None:
+        st.warning(f"Suite `{entry.name}` {unloadable}")
+        st.stop()
+    return entry.suite
 
 
 def url_select(

@@ -21,6 +21,7 @@ from _workbench import (
     page,
     pick_suite,
     require_db,
+    require_results,
     show_sent,
     show_text,
     url_multiselect,
@@ -200,9 +201,7 @@ with friendly_errors():
     if entry is None:
         st.stop()
     ids = case_ids(ws, entry.name)
-    if not ids:
-        st.info(f"No stored results for suite `{entry.name}` yet: run it with `evals run {entry.name}`.")
-        st.stop()
+    require_results(entry.name, ids)
     choices = arm_choices(ws, entry.name)
     labels = [arm_label(c) for c in choices]
     case_slot = st.container()  # the case selector goes above the arms and filters that narrow its cases
