@@ -24,6 +24,16 @@ def prompt_file(
     return front + (f"system:\n{system}\n\n" if system else "") + f"user:\n{user}\n"
 
 
+def sums_prompt(description: str = "Add two numbers.", problem: str = "the sum", max_new_tokens: int = 16) -> str:
+    """The text of a prompt file that asks for the sum in its variable ``problem``, under an ``{instruction}`` left
+    for ``str.format`` (so versions differ by their instruction); the answer is the last number."""
+    front = (
+        f"---\ndescription: {description}\nvariables:\n  problem: {problem}\n"
+        f"parameters:\n  max_new_tokens: {max_new_tokens}\nanswer:\n  extract: last_number\n---\n"
+    )
+    return front + "user:\n{instruction}\n{{{{ problem }}}}\n"
+
+
 QA_V1 = prompt_file("Capital of {{ country }}?")
 
 QA_V2 = QA_V1.replace("Capital of {{ country }}?", "Name the capital city of {{ country }}.")
