@@ -198,8 +198,6 @@ def show_sample(
 with friendly_errors():
     require_db(ws)
     entry = pick_suite(ws, key="explorer_suite", resets=("explorer_case", "explorer_arms", "explorer_metric"))
-    if entry is None:
-        st.stop()
     ids = case_ids(ws, entry.name)
     require_results(entry.name, ids)
     choices = arm_choices(ws, entry.name)

@@ -95,8 +95,6 @@ def show_item(entry: views.SuiteEntry, item: views.QueueItem) -> None:
 with friendly_errors():
     require_db(ws)
     entry = pick_suite(ws, key="review_suite", resets=("review_arm", "review_other", "review_metric"))
-    if entry is None:
-        st.stop()
     choices = arm_choices(ws, entry.name)
     require_results(entry.name, choices)
     labels = [arm_label(c) for c in choices]
