@@ -77,6 +77,13 @@ def require_db(ws: Workspace) -> None:
         st.stop()
 
 
+def require_results(suite: str, found: Sequence[object]) -> None:
+    """Stop with how to fill the page when ``found`` (the suite's stored arms or cases) is empty."""
+    if not found:
+        st.info(f"No stored results for suite `{suite}` yet: run it with `evals run {suite}`.")
+        st.stop()
+
+
 @contextlib.contextmanager
 def friendly_errors() -> Iterator[None]:
     """Show configuration and database problems as one message instead of a traceback."""
@@ -88,20 +95,36 @@ def friendly_errors() -> Iterator[None]:
 
 def pick_suite(
     ws: Workspace, entries: list[SuiteEntry] | None = None, key: str = "suite", resets: Sequence[str] = ()
-) -> SuiteEntry | None:
-    """A suite selector, kept in the URL, over suite files and suites with stored runs; None (with a message) when
-    there are none. Choosing another suite forgets the selections named in ``resets`` (arms, case)."""
+) -> SuiteEntry:
+    """A suite selector, kept in the URL, over suite files and suites with stored runs; stops the page (with a
+    message) when there are none. Choosing another suite forgets the selections named in ``resets`` (arms, case)."""
     if entries is None:
         entries = load_entries(ws)
     if not entries:
         st.info("No suites: add an `evals/*.yaml` file to the repository, then run it.")
-        return None
+        st.stop()
     names = [e.name for e in entries]
     name = url_select("Suite", names, key, "suite", on_change=forget(*resets))
     entry = entries[names.index(name)]
     if entry.error:
         st.warning(f"The suite file does not load: {entry.error}")
     return entry
+
+
+def pick_loaded_suite(
+    ws: Workspace,
+    unloadable: str,
+    entries: list[SuiteEntry] | None = None,
+    key: str = "suite",
+    resets: Sequence[str] = (),
+) -> Suite:
+    """``pick_suite`` for a page that needs the suite file: stops the page with a warning, "Suite `name` "
+    followed by ``unloadable``, when its file does not load."""
+    entry = pick_suite(ws, entries, key=key, resets=resets)
+    if entry.suite is None:
+        st.warning(f"Suite `{entry.name}` {unloadable}")
+        st.stop()
+    return entry.suite
 
 
 def url_select(

@@ -22,6 +22,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app"
+sys.path.append(str(ROOT))  # tests.support; a PYTHONPATH checkout comes first
+
+from tests.support.repos import sums_prompt  # noqa: E402
+
 PAGES = {
     "Overview": APP / "Overview.py",
     "Prompt history": APP / "pages" / "1_Prompt_history.py",
@@ -31,19 +35,7 @@ PAGES = {
     "Start a run": APP / "pages" / "5_Start_a_run.py",
 }
 
-PROMPT = """---
-description: Add two numbers.
-variables:
-  problem: the sum
-parameters:
-  max_new_tokens: 16
-answer:
-  extract: last_number
----
-user:
-{instruction}
-{{{{ problem }}}}
-"""
+PROMPT = sums_prompt()
 
 
 def git(root: Path, *args: str) -> None:

@@ -21,11 +21,7 @@ from promptarena.backends.transformers._admission import (
     shared_head,
     take,
 )
-from promptarena.types import GenerationRequest, GenParams, Message
-
-
-def ask(question: str, *, sample: int = 0, **params: object) -> GenerationRequest:
-    return GenerationRequest((Message("user", question),), GenParams(**params), seed=0, sample_index=sample)
+from tests.support.generation import ask
 
 
 def waiting(*sizes: int, prompt: list[int] | None = None, **params: object) -> list[Group]:

@@ -216,6 +216,37 @@ def test_compare_needs_two_arms(tmp_path: Path, monkeypatch) -> None:
     assert "needs at least two evaluated arms" in texts(ok(page("compare")))
 
 
+def test_a_suite_whose_file_broke_after_its_run_is_named_on_the_pages_that_need_the_file(
+    tmp_path: Path, monkeypatch
+) -> None:
+    bench = build_workbench(tmp_path)
+    point_app_at(monkeypatch, bench.repo.root, bench.db)
+    bench.repo.write("evals/math.yaml", "prompt: [math\n")
+    unknown = "Suite `math` has stored runs but no loadable suite file under evals/, so its"
+    compare = ok(page("compare"))
+    assert f"{unknown} cases and metrics are unknown: restore the file to compare its arms." in texts(compare)
+    grid = ok(app_page("pages/10_Grid.py").run())
+    assert f"{unknown} metrics are unknown: restore the file to see its grid." in texts(grid)
+    run = ok(page("run"))
+    assert "Suite `math` has no loadable suite file under evals/, so it cannot be run." in texts(run)
+    assert not run.button  # nothing to start
+
+
+@pytest.mark.parametrize(
+    "path", ["pages/2_Compare.py", "pages/3_Case_explorer.py", "pages/5_Start_a_run.py", "pages/6_Holistic.py",
+             "pages/7_Judge_agreement.py", "pages/9_Review.py", "pages/10_Grid.py"],
+)  # fmt: skip
+def test_pages_that_pick_a_suite_say_how_to_add_one_when_there_is_none(path: str, tmp_path: Path, monkeypatch) -> None:
+    bench = build_workbench(tmp_path, run=False)
+    for suite in (bench.repo.root / "evals").glob("*.yaml"):
+        suite.unlink()
+    point_app_at(monkeypatch, bench.repo.root, bench.db)
+    ResultsStore(bench.db).close()
+    at = ok(app_page(path).run())
+    assert "No suites: add an `evals/*.yaml` file to the repository, then run it." in texts(at)
+    assert not at.selectbox and not at.button
+
+
 # --- Case explorer ----------------------------------------------------------------------------------------
 
 

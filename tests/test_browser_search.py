@@ -19,23 +19,12 @@ from promptarena.suite import load_suite
 from promptarena.types import GenerationRequest
 from tests.support.browser import chromium_page, screenshots_dir, settle, settle_rerun, workbench_server
 from tests.support.git import GitRepo
+from tests.support.repos import sums_prompt
 
 pytestmark = pytest.mark.browser
 
 CASES = 1000
-PROMPT = """---
-description: Add two numbers.
-variables:
-  problem: the sum
-parameters:
-  max_new_tokens: 16
-answer:
-  extract: last_number
----
-user:
-{instruction}
-{{{{ problem }}}}
-"""
+PROMPT = sums_prompt()
 
 
 def answer(request: GenerationRequest) -> str:

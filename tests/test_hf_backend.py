@@ -21,10 +21,7 @@ from promptarena.backends.transformers._device import (
 )
 from promptarena.errors import BackendError, ConfigError
 from promptarena.types import GenerationRequest, GenParams, Message
-
-
-def ask(question: str, *, sample: int = 0, **params: object) -> GenerationRequest:
-    return GenerationRequest((Message("user", question),), GenParams(**params), seed=0, sample_index=sample)
+from tests.support.generation import ask
 
 
 def run(backend: TransformersBackend, requests: list[GenerationRequest]) -> list:

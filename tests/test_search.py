@@ -15,7 +15,7 @@ from promptarena.errors import BackendError
 from promptarena.store import MIGRATIONS, RESULT_COLUMNS, OutputFilter, ResultRow, ResultsStore, ScoreRange
 from promptarena.suite import load_suite
 from promptarena.types import Generation
-from tests.support.repos import qa_repo
+from tests.support.repos import corrupt_a_page, qa_repo
 
 A = ("run1", "a" * 40, "plain", "")
 B = ("run1", "b" * 40, "plain", "")
@@ -191,13 +191,7 @@ def test_a_database_checked_once_is_checked_again_once_it_changes(results: Resul
     path = results.path
     results.close()
     ResultsStore(path).close()  # checked, and remembered as sound
-    conn = sqlite3.connect(path)
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'results'").fetchone()[0]
-    conn.close()
-    with path.open("r+b") as f:
-        f.seek((root - 1) * page_size)
-        f.write(b"\xff" * 64)
+    corrupt_a_page(path)
     with pytest.raises(BackendError, match="is corrupt"):
         ResultsStore(path)
 

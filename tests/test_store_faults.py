@@ -20,7 +20,7 @@ import pytest
 from promptarena.errors import BackendError
 from promptarena.store import MIGRATIONS, ResultsStore
 from tests.support.cli import EVALS, OFFLINE, cli, exited
-from tests.support.repos import qa_repo, results_db
+from tests.support.repos import corrupt_a_page, qa_repo, results_db
 from tests.support.workbench import build_workbench
 
 PROCESSES, ROUNDS = 4, 8
@@ -132,17 +132,6 @@ def test_a_failed_write_rolls_back_whole_and_is_named(tmp_path: Path) -> None:
 # --- 3: damaged databases --------------------------------------------------------------------------------
 
 
-def _corrupt_a_page(db: Path) -> None:
-    """Overwrite the header of the page that holds the results table, in the middle of the file."""
-    conn = sqlite3.connect(db)
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'results'").fetchone()[0]
-    conn.close()
-    with db.open("r+b") as f:
-        f.seek((root - 1) * page_size)
-        f.write(b"\xff" * 64)
-
-
 def _drop_a_table(db: Path) -> None:
     conn = sqlite3.connect(db)
     try:
@@ -153,7 +142,7 @@ def _drop_a_table(db: Path) -> None:
 
 
 DAMAGE = {
-    "a corrupt page": (_corrupt_a_page, "is corrupt ("),
+    "a corrupt page": (corrupt_a_page, "is corrupt ("),
     "a dropped table": (_drop_a_table, f"is corrupt (schema version {len(MIGRATIONS)} but no table scores)"),
     "emptied to 0 bytes": (lambda db: db.write_bytes(b""), "is corrupt (the file is empty)"),
     "random bytes": (lambda db: db.write_bytes(os.urandom(16384)), "is corrupt (file is not a database)"),

@@ -11,8 +11,9 @@ from _workbench import (
     arm_label,
     friendly_errors,
     page,
-    pick_suite,
+    pick_loaded_suite,
     require_db,
+    require_results,
     url_multiselect,
     url_select,
     workspace,
@@ -42,20 +43,15 @@ def cell(value: float | None, grid: views.ScoreGrid) -> str:
 
 with friendly_errors():
     require_db(ws)
-    entry = pick_suite(ws, key="grid_suite", resets=("grid_arms", "grid_metric", "grid_colour"))
-    if entry is None:
-        st.stop()
-    if entry.suite is None:
-        st.warning(
-            f"Suite `{entry.name}` has stored runs but no loadable suite file under evals/, so its metrics are "
-            "unknown: restore the file to see its grid."
-        )
-        st.stop()
-    suite = entry.suite
+    suite = pick_loaded_suite(
+        ws,
+        "has stored runs but no loadable suite file under evals/, so its metrics are unknown: restore the file "
+        "to see its grid.",
+        key="grid_suite",
+        resets=("grid_arms", "grid_metric", "grid_colour"),
+    )
     choices = arm_choices(ws, suite.name)
-    if not choices:
-        st.info(f"No stored results for suite `{suite.name}` yet: run it with `evals run {suite.name}`.")
-        st.stop()
+    require_results(suite.name, choices)
     labels = [arm_label(c) for c in choices]
     arms_col, metric_col, order_col = st.columns([6, 2, 2])
     with arms_col:

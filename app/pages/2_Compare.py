@@ -17,7 +17,7 @@ from _workbench import (
     friendly_errors,
     md,
     page,
-    pick_suite,
+    pick_loaded_suite,
     require_db,
     show_diff,
     show_sent,
@@ -40,16 +40,12 @@ ws = workspace()
 
 with friendly_errors():
     require_db(ws)
-    entry = pick_suite(ws, resets=("arm_a", "arm_b", "compare_page", "compare_metric"))
-    if entry is None:
-        st.stop()
-    if entry.suite is None:
-        st.warning(
-            f"Suite `{entry.name}` has stored runs but no loadable suite file under evals/, so its cases and "
-            "metrics are unknown: restore the file to compare its arms."
-        )
-        st.stop()
-    suite = entry.suite
+    suite = pick_loaded_suite(
+        ws,
+        "has stored runs but no loadable suite file under evals/, so its cases and metrics are unknown: restore "
+        "the file to compare its arms.",
+        resets=("arm_a", "arm_b", "compare_page", "compare_metric"),
+    )
     choices = arm_choices(ws, suite.name)
     if len(choices) < 2:
         st.info(

@@ -21,6 +21,7 @@ from _workbench import (
     page,
     pick_suite,
     require_db,
+    require_results,
     show_sent,
     show_text,
     url_multiselect,
@@ -197,12 +198,8 @@ def show_sample(
 with friendly_errors():
     require_db(ws)
     entry = pick_suite(ws, key="explorer_suite", resets=("explorer_case", "explorer_arms", "explorer_metric"))
-    if entry is None:
-        st.stop()
     ids = case_ids(ws, entry.name)
-    if not ids:
-        st.info(f"No stored results for suite `{entry.name}` yet: run it with `evals run {entry.name}`.")
-        st.stop()
+    require_results(entry.name, ids)
     choices = arm_choices(ws, entry.name)
     labels = [arm_label(c) for c in choices]
     case_slot = st.container()  # the case selector goes above the arms and filters that narrow its cases

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 from _jobs import recent_jobs
-from _workbench import friendly_errors, load_entries, page, pick_suite, workspace
+from _workbench import friendly_errors, load_entries, page, pick_loaded_suite, workspace
 
 from promptarena import jobs, views
 from promptarena.plan import select_versions
@@ -18,13 +18,9 @@ st.caption(
 ws = workspace()
 
 with friendly_errors():
-    entry = pick_suite(ws, load_entries(ws), key="run_suite")
-    if entry is None:
-        st.stop()
-    if entry.suite is None:
-        st.warning(f"Suite `{entry.name}` has no loadable suite file under evals/, so it cannot be run.")
-        st.stop()
-    suite = entry.suite
+    suite = pick_loaded_suite(
+        ws, "has no loadable suite file under evals/, so it cannot be run.", load_entries(ws), key="run_suite"
+    )
     with ws.prompts() as prompts:
         available = views.diff_versions(prompts, suite.prompt)
         if not available:
@@ -33,10 +29,10 @@ with friendly_errors():
         defaults = {v.label for v in select_versions(suite, prompts)}
     labels = [f"{v.label} — {v.message}" if v.message else v.label for v in available]
     default_labels = [lab for lab, v in zip(labels, available, strict=True) if v.label in defaults]
-    if st.session_state.get("_run_suite_shown") != entry.name:  # another suite: its defaults, not a stale choice
+    if st.session_state.get("_run_suite_shown") != suite.name:  # another suite: its defaults, not a stale choice
         for key in ("run_versions", "run_variants"):
             st.session_state.pop(key, None)
-        st.session_state["_run_suite_shown"] = entry.name
+        st.session_state["_run_suite_shown"] = suite.name
     picked = st.multiselect("Versions", labels, default=default_labels, key="run_versions")
     variant_names = [v.name for v in suite.variants]
     variants = st.multiselect("Variants", variant_names, default=variant_names, key="run_variants")
@@ -49,6 +45,6 @@ with friendly_errors():
         chosen = [available[labels.index(lab)] for lab in picked]
         revisions = [v.commit or v.label for v in chosen]
         jobs.start(ws.workdir, ws.db, str(suite.path), revisions, variants)
-        st.toast(f"Started a run of {entry.name} in the background.")
+        st.toast(f"Started a run of {suite.name} in the background.")
 
 recent_jobs(ws)

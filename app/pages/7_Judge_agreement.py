@@ -122,8 +122,6 @@ def show_disagreement(choice: views.ArmChoice, d: views.Disagreement, a: str, b:
 with friendly_errors():
     require_db(ws)
     entry = pick_suite(ws, key="agree_suite", resets=("agree_judge", "agree_against", "agree_arm"))
-    if entry is None:
-        st.stop()
     choices = arm_choices(ws, entry.name)
     if not choices:
         st.info(f"No completed runs of suite `{entry.name}` yet: run it with `evals run {entry.name}`.")

@@ -12,6 +12,7 @@ from _workbench import (
     page,
     pick_suite,
     require_db,
+    require_results,
     shortcuts,
     show_diff,
     show_sent,
@@ -94,12 +95,8 @@ def show_item(entry: views.SuiteEntry, item: views.QueueItem) -> None:
 with friendly_errors():
     require_db(ws)
     entry = pick_suite(ws, key="review_suite", resets=("review_arm", "review_other", "review_metric"))
-    if entry is None:
-        st.stop()
     choices = arm_choices(ws, entry.name)
-    if not choices:
-        st.info(f"No stored results for suite `{entry.name}` yet: run it with `evals run {entry.name}`.")
-        st.stop()
+    require_results(entry.name, choices)
     labels = [arm_label(c) for c in choices]
     col_arm, col_other = st.columns(2)
     arm = url_select("Arm", labels, "review_arm", "arm", where=col_arm)

@@ -24,6 +24,16 @@ def prompt_file(
     return front + (f"system:\n{system}\n\n" if system else "") + f"user:\n{user}\n"
 
 
+def sums_prompt(description: str = "Add two numbers.", problem: str = "the sum", max_new_tokens: int = 16) -> str:
+    """The text of a prompt file that asks for the sum in its variable ``problem``, under an ``{instruction}`` left
+    for ``str.format`` (so versions differ by their instruction); the answer is the last number."""
+    front = (
+        f"---\ndescription: {description}\nvariables:\n  problem: {problem}\n"
+        f"parameters:\n  max_new_tokens: {max_new_tokens}\nanswer:\n  extract: last_number\n---\n"
+    )
+    return front + "user:\n{instruction}\n{{{{ problem }}}}\n"
+
+
 QA_V1 = prompt_file("Capital of {{ country }}?")
 
 QA_V2 = QA_V1.replace("Capital of {{ country }}?", "Name the capital city of {{ country }}.")
@@ -147,3 +157,14 @@ def database_at(db: Path, version: int, **tables: Sequence[Mapping[str, Any] | S
         conn.commit()
     finally:
         conn.close()
+
+
+def corrupt_a_page(db: Path) -> None:
+    """Overwrite the header of the page that holds the results table, in the middle of the file."""
+    conn = sqlite3.connect(db)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'results'").fetchone()[0]
+    conn.close()
+    with db.open("r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\xff" * 64)

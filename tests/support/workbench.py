@@ -18,6 +18,7 @@ from promptarena.store import ResultsStore
 from promptarena.suite import load_suite
 from promptarena.types import GenerationRequest
 from tests.support.git import GitRepo
+from tests.support.repos import sums_prompt
 
 if TYPE_CHECKING:
     from streamlit.testing.v1 import AppTest
@@ -27,19 +28,7 @@ APP = Path(__file__).resolve().parents[2] / "app"
 XSS_SCRIPT = "<script>alert('xss')</script>"
 XSS_IMG = '<img src=x onerror="alert(1)">'
 
-PROMPT = """---
-description: Solve a small sum.
-variables:
-  problem: the sum to solve
-parameters:
-  max_new_tokens: 32
-answer:
-  extract: last_number
----
-user:
-{instruction}
-{{{{ problem }}}}
-"""
+PROMPT = sums_prompt("Solve a small sum.", "the sum to solve", max_new_tokens=32)
 
 SUITE = """description: Small sums, a few of them answered with HTML by the fake model.
 prompt: math
