@@ -55,6 +55,9 @@ bench: $(TEST_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/ui_render.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/run_records.py
 	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/ui_interaction.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/grid_render.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/review_queue.py
+	HF_HUB_OFFLINE=1 $(BIN)/python benchmarks/constrained.py
 
 # on a machine with an NVIDIA GPU: both decode paths beside generate() at batch 1 to 1,024
 bench-gpu: $(DEMO_STAMP)
