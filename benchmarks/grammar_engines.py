@@ -8,6 +8,7 @@ median time of a step, beside the time of the same step unconstrained, and how l
 compile the schema for this vocabulary. This is the worst case, every row masked at every step: the backend
 masks only the rows whose own choice the matcher refuses (see backends/transformers/_grammar.py).
 
+    pip install xgrammar outlines-core   # llguidance comes with promptarena[local]; the other two are only for this
     python benchmarks/grammar_engines.py --rows 32 --steps 48
 """
 
