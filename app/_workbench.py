@@ -43,6 +43,20 @@ def page(title: str, icon: str) -> None:
 _PAGE, _KEPT = "_page", "_kept_selections"  # the page drawn last in this tab; each page's last address
 
 
+def explorer_query(suite: str, case_id: str, arms: str | Sequence[str]) -> dict[str, str | list[str]]:
+    """The Case explorer's address for one case of a suite under ``arms`` (a link's or a switch's query)."""
+    shown = arms if isinstance(arms, str) else list(arms)
+    return {"explorer_suite": suite, "explorer_case": case_id, "explorer_arms": shown}
+
+
+def case_heading(heading: str, suite: str, case_id: str, arms: str | Sequence[str]) -> None:
+    """A case's heading (Markdown) beside a link that opens the case, under ``arms``, in the Case explorer."""
+    head, link = st.columns([3, 1])
+    head.markdown(heading)
+    query = explorer_query(suite, case_id, arms)
+    link.page_link("pages/3_Case_explorer.py", label="Open in the Case explorer", icon="🔎", query_params=query)
+
+
 def _keep_selections() -> None:
     """Remember this page's address (its selections) for the next visit from the sidebar."""
     if _PAGE in st.session_state:

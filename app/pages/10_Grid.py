@@ -9,6 +9,7 @@ from _filters import filtered_cases, output_filters, url_toggle
 from _workbench import (
     arm_choices,
     arm_label,
+    explorer_query,
     friendly_errors,
     page,
     pick_loaded_suite,
@@ -94,11 +95,5 @@ with friendly_errors():
         row, column = cells[0]
         clicked = chosen[columns.index(column)]
         shown = [clicked] + [c for c in chosen if c != clicked][:2]
-        st.switch_page(
-            "pages/3_Case_explorer.py",
-            query_params={
-                "explorer_suite": suite.name,
-                "explorer_case": frame["case"].iloc[row],
-                "explorer_arms": [arm_label(c) for c in shown],
-            },
-        )
+        query = explorer_query(suite.name, frame["case"].iloc[row], [arm_label(c) for c in shown])
+        st.switch_page("pages/3_Case_explorer.py", query_params=query)

@@ -11,6 +11,7 @@ from _filters import filtered_cases, output_filters
 from _workbench import (
     arm_choices,
     arm_label,
+    case_heading,
     compare_pair,
     feedback_buttons,
     forget,
@@ -144,18 +145,8 @@ with friendly_errors():
     start = (int(page_no) - 1) * per_page
     for cr in listed[start : start + per_page]:
         with st.container(border=True):
-            head, link = st.columns([3, 1])
-            head.markdown(f"**Case** {md(cr.case_id)} · disagreement {views.spread(cr, primary):.3f}")
-            link.page_link(
-                "pages/3_Case_explorer.py",
-                label="Open in the Case explorer",
-                icon="🔎",
-                query_params={
-                    "explorer_suite": suite.name,
-                    "explorer_case": cr.case_id,
-                    "explorer_arms": [a_label, b_label],
-                },
-            )
+            heading = f"**Case** {md(cr.case_id)} · disagreement {views.spread(cr, primary):.3f}"
+            case_heading(heading, suite.name, cr.case_id, [a_label, b_label])
             ref_col, a_col, b_col = st.columns(3)
             with ref_col:
                 st.caption("Reference")

@@ -10,6 +10,7 @@ from _workbench import (
     THUMB,
     arm_choices,
     arm_label,
+    case_heading,
     feedback_buttons,
     forget,
     friendly_errors,
@@ -85,18 +86,7 @@ def verdict(passed: bool, score: float | None) -> str:
 def show_disagreement(choice: views.ArmChoice, d: views.Disagreement, a: str, b: str) -> None:
     """One output: the case, each side's verdict with its reason (the judge's words, or the votes), the output."""
     with st.container(border=True):
-        head, link = st.columns([3, 1])
-        head.markdown(f"**Case** `{d.case_id.replace('`', '')}`")
-        link.page_link(
-            "pages/3_Case_explorer.py",
-            label="Open in the Case explorer",
-            icon="🔎",
-            query_params={
-                "explorer_suite": choice.suite,
-                "explorer_case": d.case_id,
-                "explorer_arms": arm_label(choice),
-            },
-        )
+        case_heading(f"**Case** `{d.case_id.replace('`', '')}`", choice.suite, d.case_id, arm_label(choice))
         columns = st.columns(2)
         for column, rater, passed, score, reason in (
             (columns[0], a, d.a_passed, d.a_score, d.a_reason),
