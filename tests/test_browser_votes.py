@@ -42,17 +42,33 @@ def page(tmp_path: Path) -> Iterator[object]:
         yield page
 
 
+@pytest.fixture(autouse=True)
+def no_votes_left(server) -> Iterator[None]:  # noqa: ANN001
+    """Each test starts without votes and leaves none, even when it fails: a vote left behind would be counted by
+    the next test's checks."""
+    yield
+    with ResultsStore(server[1].db) as results, results.write() as conn:
+        conn.execute("DELETE FROM feedback")
+
+
 def _votes(bench: Workbench) -> list[feedback.Vote]:
     with ResultsStore(bench.db) as results:
         return feedback.votes(results, "math", case_id=CASE)
 
 
-def _until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 30  # a busy machine redraws slowly
+def _until(check: Callable[[], bool], what: str, page=None, bench: Workbench | None = None) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + 60  # a busy machine redraws slowly
     while not check():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
+            pytest.fail(f"timed out waiting for {what}" + (f" ({_seen(page, bench)})" if page and bench else ""))
         time.sleep(0.2)
+
+
+def _seen(page, bench: Workbench) -> str:  # noqa: ANN001
+    """What the page and the database show, for a failure's message."""
+    caption = page.get_by_text(re.compile("^Voting as")).all_inner_texts()
+    cookies = page.evaluate("document.cookie")
+    return f"pressed {_pressed(page)}, {caption}, cookies {cookies!r}, stored voters {[v.voter for v in _votes(bench)]}"
 
 
 def _thumb(page, side: str):  # noqa: ANN001, ANN202 - Playwright objects
@@ -66,6 +82,14 @@ def _click(page, bench: Workbench, side: str, votes: int) -> list[feedback.Vote]
     _until(lambda: len(_votes(bench)) == votes, f"{votes} vote(s) after clicking {side}")
     settle_rerun(page)
     return _votes(bench)
+
+
+def _reload(page) -> None:  # noqa: ANN001
+    """Reload the page (a new session, which reads the cookies) and wait until it shows an output again."""
+    page.reload()
+    settle(page)
+    page.get_by_text("Extracted answer").first.wait_for(timeout=30_000)
+    settle(page)
 
 
 def _pressed(page) -> list[str]:  # noqa: ANN001
@@ -105,8 +129,6 @@ def test_a_second_click_withdraws_the_vote_and_the_other_thumb_changes_it(server
     assert changed.voter == vote.voter
     _until(lambda: _pressed(page) == ["down"], "the thumbs-down button to show as pressed")
     page.screenshot(path=str(screenshots_dir(tmp_path) / "votes.png"))
-    with ResultsStore(bench.db) as results, results.write() as conn:
-        conn.execute("DELETE FROM feedback")
 
 
 def test_the_name_typed_on_one_page_is_there_on_the_next(server, page) -> None:  # noqa: ANN001
@@ -127,8 +149,6 @@ def test_the_name_typed_on_one_page_is_there_on_the_next(server, page) -> None: 
     settle(page)
     assert page.get_by_role("textbox", name=NAME_BOX).input_value() == "Alice"
     assert _pressed(page) == ["up"]  # Alice's vote, recognised by her name on the page she came back to
-    with ResultsStore(bench.db) as results, results.write() as conn:
-        conn.execute("DELETE FROM feedback")
 
 
 def test_the_voter_is_the_same_after_a_reload_and_in_a_new_tab(server, page) -> None:  # noqa: ANN001
@@ -137,9 +157,8 @@ def test_the_voter_is_the_same_after_a_reload_and_in_a_new_tab(server, page) -> 
     expect(page.get_by_text("Voting as this browser, without a name")).to_have_count(1)
     (vote,) = _click(page, bench, "up", 1)
     _until(lambda: "promptarena_voter=anonymous" in page.evaluate("document.cookie"), "the browser to keep the voter")
-    page.reload()
-    settle(page)
-    _until(lambda: _pressed(page) == ["up"], "the anonymous vote to show as this browser's after a reload")
+    _reload(page)
+    _until(lambda: _pressed(page) == ["up"], "the anonymous vote to show as this browser's after a reload", page, bench)
     name = page.get_by_role("textbox", name=NAME_BOX)
     name.fill("Alice")
     name.press("Enter")
@@ -154,12 +173,9 @@ def test_the_voter_is_the_same_after_a_reload_and_in_a_new_tab(server, page) -> 
     tab.get_by_role("textbox", name=NAME_BOX).fill("")
     tab.get_by_role("textbox", name=NAME_BOX).press("Enter")
     settle_rerun(tab)
-    tab.reload()
-    settle(tab)
-    _until(lambda: _pressed(tab) == ["up"], "the browser's own vote once the name is cleared")
+    _reload(tab)
+    _until(lambda: _pressed(tab) == ["up"], "the browser's own vote once the name is cleared", tab, bench)
     assert [v.voter for v in _votes(bench)] == [vote.voter]
-    with ResultsStore(bench.db) as results, results.write() as conn:
-        conn.execute("DELETE FROM feedback")
 
 
 def test_vote_buttons_are_named_show_their_pressed_state_and_keep_the_focus(server, page) -> None:  # noqa: ANN001

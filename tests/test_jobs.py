@@ -43,18 +43,22 @@ def test_a_background_run_records_its_progress_and_completes(tmp_path: Path) -> 
     db = results_db(repo)
     job = jobs.start(repo.root, db, "qa", revisions=["HEAD", "HEAD~2"], variants=["plain"])
     assert jobs.job_state(job, db).state in ("starting", "running")  # it returned at once
-    seen: list[tuple[str, int, int]] = []
+    seen: list[tuple[str, str, int, int]] = []  # (the job's state, phase, done, total) each time progress moved
 
     def finished() -> bool:
         state = jobs.job_state(job, db)
-        if state.progress and (p := (state.progress.phase, state.progress.done, state.progress.total)) not in seen:
-            seen.append(p)
-            assert state.state == "running"
+        if state.progress and (p := (state.progress.phase, state.progress.done, state.progress.total)) not in [
+            s[1:] for s in seen
+        ]:
+            seen.append((state.state, *p))
         return not state.active
 
     wait_for(finished)
-    generated = [done for phase, done, total in seen if phase == "generate" and total == 2 * len(COUNTRIES)]
+    total = 2 * len(COUNTRIES)
+    generated = [done for state, phase, done, of in seen if phase == "generate" and of == total and state == "running"]
     assert len(generated) >= 3 and generated == sorted(generated)  # it advanced, seen from outside the process
+    # what the run records last may first be seen once it has ended; anything before it was seen while running
+    assert all(state == "running" for state, *_ in seen[:-1]), seen
     state = jobs.job_state(job, db)
     assert state.state == "completed" and job.exit_code == 0
     (run,) = state.runs
