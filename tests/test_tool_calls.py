@@ -253,6 +253,32 @@ def test_a_case_expecting_a_tool_the_prompt_does_not_offer_is_exit_2_naming_the_
     assert "did you mean get_time?" in err and count_rows(results_db(repo), "runs") == 0
 
 
+def test_a_baseline_from_before_the_prompt_had_tools_is_run_and_scores_as_making_no_call(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "repo")
+    before = WEATHER_PROMPT[WEATHER_PROMPT.index("---\nsystem:") :]
+    before = before.replace("{{ question }}", "In words: {{ question }}")
+    repo.write("prompts/weather.prompt", "---\nvariables: [question]\n" + before)
+    write_suite(
+        repo,
+        "weather",
+        prompt="weather",
+        cases=CASES,
+        metrics=["tool_call_match"],
+        model={"backend": "fake", "responses": {"In words": "It is sunny.", **ANSWERS}},
+    )
+    repo.commit("weather: answered in words")
+    repo.write("prompts/weather.prompt", WEATHER_PROMPT)
+    repo.commit("weather: call functions")
+    out = cli("run", "--json", "--baseline", "HEAD~1", "--repo", str(repo.root))
+    (suite,) = json.loads(out.stdout)["suites"]
+    means = {arm["version"]: arm["metrics"]["tool_call_match"]["mean"] for arm in suite["arms"]}
+    assert sorted(means.values()) == [0.0, pytest.approx(1 / 3)], out.stderr  # no call, then paris right
+    # a typo is still bad input when no version being run offers the tool
+    cases = [*CASES[:2], {**CASES[2], "expected_calls": [{"name": "get_tme", "arguments": {"city": "Oslo"}}]}]
+    write_suite(repo, "weather", prompt="weather", cases=cases, metrics=["tool_call_match"])
+    assert "expected_calls names the tool 'get_tme'" in exited(cli("run", "--repo", str(repo.root)), 2)
+
+
 def test_a_prompt_whose_tool_schema_is_invalid_is_exit_2_naming_the_file_and_line(tmp_path: Path) -> None:
     repo = weather_repo(tmp_path / "repo")
     repo.write("prompts/weather.prompt", WEATHER_PROMPT.replace("enum: [celsius, fahrenheit]", "enum: celsius"))

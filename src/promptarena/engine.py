@@ -196,11 +196,11 @@ def run_suite(
     # Everything that can be wrong with the input fails here, before any model call or write.
     rendered: dict[str, list[tuple[str, Item]]] = {}
     by_id = {c.id: c for c in suite.cases}
-    tools = False
+    loaded = {version.label: prompts.load(version) for version in versions}
+    check_cases(list(loaded.values()), suite.cases)
+    tools = any(prompt.parameters.tools for prompt in loaded.values())
     for version in versions:
-        prompt = prompts.load(version)
-        check_cases(prompt, suite.cases)
-        tools = tools or bool(prompt.parameters.tools)
+        prompt = loaded[version.label]
         params = _params(prompt.parameters, suite.parameters)
         every = suite.score_turns == "every"
         items = [

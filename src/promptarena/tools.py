@@ -231,12 +231,26 @@ def case_calls(case: Case) -> tuple[ToolCall, ...] | None:
     return None if calls is None else tuple(ToolCall.of(c["name"], c.get("arguments", {})) for c in calls)
 
 
-def check_cases(prompt: PromptFile, cases: Iterable[Case]) -> None:
-    """Before any model call: every call a case expects names one of the prompt's tools and fits its schema."""
+def check_cases(prompts: Sequence[PromptFile], cases: Iterable[Case]) -> None:
+    """Before any model call: every call a case expects names a tool that a version being run declares, and fits
+    its schema in one of them. A version that does not offer the tool (one from before the prompt had tools, or
+    from after it was renamed) is still run: it scores as not making the call."""
+    name = prompts[0].name if prompts else ""
     for case in cases:
-        calls = case_calls(case)
-        if calls:
-            check_expected_calls(prompt.parameters.tools, calls, str(case.meta.get("where", case.id)), prompt.name)
+        where = str(case.meta.get("where", case.id))
+        for call in case_calls(case) or ():
+            offers = [p.parameters.tools for p in prompts if any(t.name == call.name for t in p.parameters.tools)]
+            if not offers:  # the tool is nowhere: a typo, named against every tool the versions offer
+                check_expected_calls([t for p in prompts for t in p.parameters.tools], [call], where, name)
+            problems: list[ConfigError] = []
+            for tools in offers:
+                try:
+                    check_expected_calls(tools, [call], where, name)
+                    break
+                except ConfigError as problem:
+                    problems.append(problem)
+            else:
+                raise problems[0]
 
 
 def check_expected_calls(tools: Sequence[Tool], calls: Iterable[ToolCall], where: str, prompt: str) -> None:
