@@ -29,6 +29,15 @@ def test_a_prompt_that_is_not_utf8_is_named_by_line_and_column(tmp_path: Path) -
     sha = repo.commit("qa: saved in Latin-1")[:7]
     message = exited(cli("prompts", "show", "qa@HEAD", "--repo", str(repo.root)), 2)
     assert f"prompts/qa.prompt@{sha}:11: not UTF-8 (byte 0xe0 at column 6)" in message
+    # fixed in a new commit: the history still lists the old one, and a run of the versions that read passes
+    (repo.root / "prompts" / "qa.prompt").write_text(latin1.decode("latin-1"))
+    fixed = repo.commit("qa: saved as UTF-8")[:7]
+    log, listing = (cli("prompts", what, *args, "--repo", str(repo.root)) for what, *args in (("log", "qa"), ("list",)))
+    assert exited(log, 0) == exited(listing, 0) == "" and sha in log.stdout and fixed in listing.stdout
+    message = exited(run_in(repo, "run", "--rev", "HEAD~1", "--rev", "HEAD"), 2)
+    assert f"prompts/qa.prompt@{sha}:11: not UTF-8" in message
+    assert "leave this version out (`evals run --rev`" in message
+    exited(run_in(repo, "run", "--rev", "HEAD"), 0)
 
 
 def test_a_case_missing_a_template_variable_names_its_file_and_line(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -36,18 +36,28 @@ _NULL_SHA = "0" * 40
 
 @dataclass(frozen=True)
 class PromptVersion:
-    """One version of a prompt: its text at a commit, or in the worktree (``commit is None``)."""
+    """One version of a prompt: its file's bytes at a commit, or in the worktree (``commit is None``).
+
+    Its ``text`` is decoded when it is first read, so that a commit whose file is not UTF-8 still has its place in
+    the history (``evals prompts log``) and is bad input only where its text is needed."""
 
     name: str
     rev: str
     commit: str | None
     blob: str
     path: str
-    text: str
+    content: bytes = field(repr=False)
     date: str | None = None
     author: str | None = None
     message: str | None = None
     dirty: bool = False
+
+    @cached_property
+    def text(self) -> str:
+        if self.commit is None:
+            return decode_text(self.content, self.path)
+        fix = "commit the file again as UTF-8 and leave this version out (`evals run --rev` or the suite's `versions:`)"
+        return decode_text(self.content, f"{self.path}@{self.commit[:7]}", fix)
 
     @property
     def label(self) -> str:
@@ -329,7 +339,7 @@ class PromptStore:
             commit=commit.hexsha,
             blob=blob.hexsha,
             path=blob.path,
-            text=self._text(blob.hexsha, f"{blob.path}@{commit.hexsha[:7]}"),
+            content=self._bytes(blob.hexsha),
             date=commit.authored_datetime.isoformat(),
             author=commit.author.name,
             message=commit.summary if isinstance(commit.summary, str) else commit.summary.decode(),
@@ -352,7 +362,7 @@ class PromptStore:
             commit=None,
             blob=blob,
             path=path,
-            text=decode_text(data, path),
+            content=data,
             dirty=head_blob is None or head_blob.hexsha != blob,
         )
 
@@ -360,7 +370,7 @@ class PromptStore:
         """A draft kept by its content under ``.promptarena/drafts/`` (see ``promptarena.draft``)."""
         data, path = read_draft(self.workdir, name, rev), self.path_of(name)
         blob = blob_sha(data)
-        return PromptVersion(name, DRAFT + blob[:7], None, blob, path, decode_text(data, path), dirty=True)
+        return PromptVersion(name, DRAFT + blob[:7], None, blob, path, data, dirty=True)
 
     def _read_log(self, name: str, path: str) -> list[PromptVersion]:
         """One ``git log --follow --raw`` for the whole history of one prompt.
@@ -397,7 +407,7 @@ class PromptStore:
                     commit=sha,
                     blob=new_blob,
                     path=file_path,
-                    text=self._text(new_blob, f"{file_path}@{sha[:7]}"),
+                    content=self._bytes(new_blob),
                     date=date,
                     author=author,
                     message=subject,
@@ -407,9 +417,9 @@ class PromptStore:
                 break  # copied from another prompt: older history belongs to that one
         return versions
 
-    def _text(self, blob: str, source: str) -> str:
-        """A committed prompt's text; ``source`` (``path@sha``) names it in an error as ``load`` does."""
-        return decode_text(self._repo.odb.stream(bytes.fromhex(blob)).read(), source)
+    def _bytes(self, blob: str) -> bytes:
+        """A committed prompt file's bytes."""
+        return self._repo.odb.stream(bytes.fromhex(blob)).read()
 
     def _unknown(self, name: str) -> ConfigError:
         known = self.list_prompts()

@@ -103,16 +103,16 @@ def read_text(path: Path, display: str | None = None) -> str:
     return decode_text(data, source)
 
 
-def decode_text(data: bytes, source: str) -> str:
-    """A file's bytes as text; a byte that is not UTF-8 is named by line and column, in the worktree or a commit."""
+def decode_text(data: bytes, source: str, fix: str = "save the file as UTF-8") -> str:
+    """A file's bytes as text; a byte that is not UTF-8 is named by line and column, in the worktree or a commit
+    (``fix`` says what to do about it there)."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        raise ConfigError(
-            f"{source}:{line}: not UTF-8 (byte 0x{data[err.start]:02x} at column {column}); save the file as UTF-8."
-        ) from None
+        byte = data[err.start]
+        raise ConfigError(f"{source}:{line}: not UTF-8 (byte 0x{byte:02x} at column {column}); {fix}.") from None
 
 
 def read_yaml(path: Path, display: str | None = None) -> Located:

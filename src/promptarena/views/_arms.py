@@ -78,13 +78,13 @@ def arm_choices(results: ResultsStore, suite: str, prompts: PromptStore | None =
 
 
 def _version_of(choice: ArmChoice, prompts: PromptStore | None) -> PromptVersion:
-    text, path, date, author, message = "", "", None, None, choice.message
+    content, path, date, author, message = b"", "", None, None, choice.message
     if prompts is not None:
         try:
             path = prompts.path_of(choice.prompt)
             for v in prompts.log(choice.prompt):
                 if v.blob == choice.blob:
-                    text, path, date, author, message = v.text, v.path, v.date, v.author, v.message
+                    content, path, date, author, message = v.content, v.path, v.date, v.author, v.message
                     break
         except PromptArenaError:
             pass
@@ -94,7 +94,7 @@ def _version_of(choice: ArmChoice, prompts: PromptStore | None) -> PromptVersion
         commit=choice.commit,
         blob=choice.blob,
         path=path,
-        text=text,
+        content=content,
         date=date,
         author=author,
         message=message,
