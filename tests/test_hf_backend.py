@@ -324,6 +324,28 @@ def test_length_limit_and_stop_string(backend):
 
 
 @pytest.mark.model
+def test_a_row_with_a_stop_string_runs_on_when_only_empty_requests_join_its_batch() -> None:
+    """A turn that admits only ``max_new_tokens: 0`` requests makes no token: the running rows are not checked
+    again (their last token would count twice for the stop check, or the check would index a row that left)."""
+    backend = TransformersBackend(batch_size=2)
+    full = run(backend, [ask(QUESTION, max_new_tokens=12)])[0]
+    first = backend._load_tokenizer().decode(backend._load_tokenizer().encode(full.text, add_special_tokens=False)[:1])
+    twice = first * 2  # a stop string the answer holds only if its first token were read twice
+    assert twice not in full.text
+    # sorted by prompt length: the short one and the stop row fill the batch of two; the empty one joins after
+    short, stopped, empty = run(
+        backend,
+        [
+            ask("Hi", max_new_tokens=1),
+            ask(QUESTION, max_new_tokens=12, stop=(twice,)),
+            ask(QUESTION + " Answer with many details, dates and names.", max_new_tokens=0),
+        ],
+    )
+    assert (stopped.text, stopped.completion_tokens) == (full.text, full.completion_tokens)
+    assert (short.completion_tokens, empty.completion_tokens, empty.text) == (1, 0, "")
+
+
+@pytest.mark.model
 def test_samples_share_one_prefill_and_differ(backend):
     import torch
 

@@ -96,6 +96,7 @@ class Scheduler:
         batch: Batch | None = None
         with torch.inference_mode():
             while pending or batch:
+                fresh = 0  # rows with a new token this turn: none when the only rows admitted had none to make
                 admission = admit(pending, len(batch.rows) if batch else 0, batch_size)
                 if admission.rows:
                     admitted = take(pending, admission.rows)
@@ -112,7 +113,7 @@ class Scheduler:
                 elif batch is not None:
                     batch.step(self.model, self.cache_kw)
                     fresh = len(batch.rows)
-                if batch is None:
+                if batch is None or not fresh:
                     continue
                 finished = self._finished(batch, fresh, time.perf_counter())
                 if finished:
