@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -148,6 +150,53 @@ def test_self_consistency_on_top_of_cot() -> None:
     variant = make_variant("self_consistency", {"samples": 3, "base": "cot"})
     pred, _ = _play(variant, _item(), lambda r, req: outputs[req.sample_index])
     assert pred.answer == "4" and pred.reasoning == "hmm"
+
+
+JSON_FORMAT = '{"type":"json_schema","json_schema":{"name":"sum","schema":{"type":"object"}}}'
+
+
+def _json_item() -> Item:
+    item = _item("json_field", field="sum")
+    return dataclasses.replace(item, params=GenParams(max_new_tokens=32, response_format=JSON_FORMAT))
+
+
+def test_cot_on_a_prompt_with_a_response_format_reasons_freely_then_answers_in_the_format() -> None:
+    seen: list = []
+
+    def script(round_, req):
+        seen.append(req)
+        return "2 plus 3 makes 5.\nAnswer: 5" if round_ == 0 else '{"sum": 5}'
+
+    pred, history = _play(make_variant("cot"), _json_item(), script)
+    thinking, formatting = seen
+    assert thinking.params.response_format is None and thinking.params.max_new_tokens >= 160  # room, free text
+    assert formatting.params == _json_item().params  # the prompt's own: constrained, its own length
+    assert [m.role for m in formatting.messages[-3:]] == ["user", "assistant", "user"]
+    assert formatting.messages[-2].content == "2 plus 3 makes 5.\nAnswer: 5"
+    assert (pred.output, pred.answer, pred.reasoning) == ('{"sum": 5}', "5", "2 plus 3 makes 5.\nAnswer: 5")
+    assert len(history) == 2 and pred.generations == (history[0][0], history[1][0])
+
+
+def test_sampled_variants_on_cot_format_each_samples_answer_before_voting_or_judging() -> None:
+    thoughts = ["so\nAnswer: 5", "hmm\nAnswer: 4", "thus\nAnswer: 4"]
+
+    def script(round_, req):
+        if round_ == 0:
+            return thoughts[req.sample_index]
+        if round_ == 1:
+            assert req.params.response_format == JSON_FORMAT and req.params.temperature == 0.0
+            return json.dumps({"sum": int(req.messages[-2].content[-1])})
+        assert '{"sum": 5}' in req.messages[-1].content  # the judge is shown the answers in the format
+        return f"{variant.order(_json_item()).index(0) + 1}"  # and picks the first sample
+
+    variant = make_variant("self_consistency", {"samples": 3, "base": "cot"})
+    pred, history = _play(variant, _json_item(), script)
+    assert len(history) == 2 and (pred.output, pred.answer, pred.reasoning) == ('{"sum": 4}', "4", "hmm\nAnswer: 4")
+    assert len(pred.generations) == 6
+    variant = make_variant("judge", {"samples": 3, "base": "cot"})
+    pred, history = _play(variant, _json_item(), script)
+    assert len(history) == 3 and (pred.output, pred.answer, pred.details["pick"]) == ('{"sum": 5}', "5", 0)
+    assert len(pred.generations) == 7
 
 
 def test_judge_shows_shuffled_candidates_and_maps_the_pick_back() -> None:

@@ -114,12 +114,20 @@ class Plain(Variant):
 
 @variants.decorator("cot")
 class ChainOfThought(Variant):
-    """Appends a step-by-step instruction and a final-answer line; the answer is read from that line."""
+    """Appends a step-by-step instruction and a final-answer line; the answer is read from that line.
+
+    A prompt with a ``response_format`` reasons in free text first (a schema has no room for it); a second request
+    then continues that conversation with ``format_instruction`` under the prompt's own parameters, so the output
+    that is scored is in the format, and the first one is the prediction's reasoning.
+    """
 
     name: ClassVar[str] = "cot"
     instruction: str = "Think step by step. Then write the final answer alone on the last line, after '{prefix}'."
     answer_prefix: str = Field("Answer:", min_length=1)
     max_new_tokens: int = Field(160, ge=1)
+    format_instruction: str = Field(
+        "Now write that final answer in the format this conversation asks for, and nothing else.", min_length=1
+    )
 
     def messages(self, item: Item) -> tuple[Message, ...]:
         msgs = list(item.messages)
@@ -129,7 +137,19 @@ class ChainOfThought(Variant):
         return tuple(msgs)
 
     def params(self, item: Item) -> GenParams:
-        return dataclasses.replace(item.params, max_new_tokens=max(self.max_new_tokens, item.params.max_new_tokens))
+        """The reasoning's parameters: room to think, in free text."""
+        return dataclasses.replace(
+            item.params, max_new_tokens=max(self.max_new_tokens, item.params.max_new_tokens), response_format=None
+        )
+
+    def formats(self, item: Item) -> bool:
+        """Whether the answer is asked for again, in the prompt's response format, after the reasoning."""
+        return item.params.response_format is not None
+
+    def format_request(self, item: Item, reasoning: Generation) -> GenerationRequest:
+        """The reasoning's conversation continued: the final answer, under the prompt's own parameters."""
+        said = (Message("assistant", reasoning.text), Message("user", self.format_instruction))
+        return GenerationRequest((*self.messages(item), *said), item.params, item.seed, 0)
 
     def split(self, item: Item, text: str) -> tuple[str, str]:
         """(answer, reasoning): the rest of the line after the last answer prefix, else the whole output.
@@ -148,12 +168,18 @@ class ChainOfThought(Variant):
         return extract_answer(tail, item.answer), text[: m.start()].strip()
 
     def requests(self, item: Item, history: History) -> list[GenerationRequest] | None:
-        if history:
-            return None
-        return [GenerationRequest(self.messages(item), self.params(item), item.seed, 0)]
+        if not history:
+            return [GenerationRequest(self.messages(item), self.params(item), item.seed, 0)]
+        if len(history) == 1 and self.formats(item):
+            return [self.format_request(item, history[0][0])]
+        return None
 
     def reduce(self, item: Item, history: History) -> Prediction:
         gen = history[0][0]
+        if self.formats(item):
+            final = history[1][0]
+            answer = extract_answer(final.text, item.answer)
+            return Prediction(final.text, answer, generations=(gen, final), reasoning=gen.text.strip())
         answer, reasoning = self.split(item, gen.text)
         return _single(item, gen, answer, reasoning)
 
@@ -182,21 +208,38 @@ class _Sampled(Variant):
     def _cot(self) -> ChainOfThought | None:
         return ChainOfThought() if self.base == "cot" else None
 
-    def sample_requests(self, item: Item) -> list[GenerationRequest]:
+    def sample_rounds(self, item: Item) -> int:
+        """Rounds the samples take: one, or two with ``base: cot`` on a prompt with a response format (each sample's
+        reasoning, then its answer in the format: see ``ChainOfThought``)."""
         cot = self._cot()
+        return 2 if cot and cot.formats(item) else 1
+
+    def sample_requests(self, item: Item, history: History) -> list[GenerationRequest] | None:
+        """The samples' next round, or ``None`` once they are done."""
+        cot = self._cot()
+        if history:
+            if cot and len(history) < self.sample_rounds(item):
+                return [cot.format_request(item, g) for g in history[0]]
+            return None
         messages = cot.messages(item) if cot else item.messages
         params = cot.params(item) if cot else item.params
         params = dataclasses.replace(params, temperature=self.temperature, top_p=self.top_p)
         return [GenerationRequest(messages, params, item.seed, i) for i in range(self.samples)]
 
-    def answers(self, item: Item, gens: Sequence[Generation]) -> list[tuple[str, str | None]]:
+    def answers(self, item: Item, history: History) -> tuple[list[Generation], list[tuple[str, str | None]]]:
+        """Each sample's final generation, and its (answer, reasoning)."""
         cot = self._cot()
+        if self.sample_rounds(item) == 2:
+            thoughts, finals = history[0], list(history[1])
+            answers = [extract_answer(f.text, item.answer) for f in finals]
+            return finals, [(a, t.text.strip()) for a, t in zip(answers, thoughts, strict=True)]
+        gens = list(history[0])
         if cot:
-            return [cot.split(item, g.text) for g in gens]
-        return [(extract_answer(g.text, item.answer), None) for g in gens]
+            return gens, [cot.split(item, g.text) for g in gens]
+        return gens, [(extract_answer(g.text, item.answer), None) for g in gens]
 
-    def vote(self, item: Item, gens: Sequence[Generation]) -> Prediction:
-        parsed = self.answers(item, gens)
+    def vote(self, item: Item, history: History) -> Prediction:
+        gens, parsed = self.answers(item, history)
         answers = [a for a, _ in parsed]
         win, top = majority(answers)
         maj_at_k = [answers[majority(answers[:k])[0]] for k in range(1, len(answers) + 1)]
@@ -204,7 +247,7 @@ class _Sampled(Variant):
         return Prediction(
             output=gens[win].text,
             answer=answers[win],
-            generations=tuple(gens),
+            generations=tuple(g for r in history[: self.sample_rounds(item)] for g in r),
             confidence=top / len(answers),
             reasoning=parsed[win][1],
             details={"samples": answers, "votes": dict(votes.most_common()), "maj_at_k": maj_at_k},
@@ -218,10 +261,10 @@ class SelfConsistency(_Sampled):
     name: ClassVar[str] = "self_consistency"
 
     def requests(self, item: Item, history: History) -> list[GenerationRequest] | None:
-        return None if history else self.sample_requests(item)
+        return self.sample_requests(item, history)
 
     def reduce(self, item: Item, history: History) -> Prediction:
-        return self.vote(item, history[0])
+        return self.vote(item, history)
 
 
 JUDGE_PROMPT = (
@@ -250,13 +293,15 @@ class Judge(_Sampled):
         return order
 
     def requests(self, item: Item, history: History) -> list[GenerationRequest] | None:
-        if not history:
-            return self.sample_requests(item)
-        if len(history) > 1:
+        rounds = self.sample_rounds(item)
+        if len(history) < rounds:
+            return self.sample_requests(item, history)
+        if len(history) > rounds:
             return None
+        candidates, _ = self.answers(item, history)
         question = next(m.content for m in reversed(item.messages) if m.role == "user")
         shown = "\n".join(
-            f"{pos + 1}. {history[0][idx].text.strip()[:500]}" for pos, idx in enumerate(self.order(item))
+            f"{pos + 1}. {candidates[idx].text.strip()[:500]}" for pos, idx in enumerate(self.order(item))
         )
         messages = (
             Message("system", "You are a careful, impartial judge."),
@@ -266,18 +311,19 @@ class Judge(_Sampled):
         return [GenerationRequest(messages, params, item.seed, 0)]
 
     def reduce(self, item: Item, history: History) -> Prediction:
-        candidates, verdict = history[0], history[1][0]
-        voted = self.vote(item, candidates)
+        rounds = self.sample_rounds(item)
+        (candidates, parsed), verdict = self.answers(item, history), history[rounds][0]
+        voted = self.vote(item, history)
         order = self.order(item)
         m = re.search(r"\d+", verdict.text)
         pos = int(m.group(0)) - 1 if m else -1
         details = {**voted.details, "order": order, "judge_output": verdict.text.strip()}
-        gens = (*candidates, verdict)
+        gens = (*voted.generations, verdict)
         if not 0 <= pos < len(order):
             details["judge_fallback"] = "the judge named no candidate; the majority vote stands"
             return dataclasses.replace(voted, generations=gens, details=details)
         pick = order[pos]
-        answer, reasoning = self.answers(item, [candidates[pick]])[0]
+        answer, reasoning = parsed[pick]
         samples = [normalize_answer(a) for a in voted.details["samples"]]
         key = normalize_answer(answer)
         details = {k: v for k, v in details.items() if k != "maj_at_k"} | {"pick": pick}
