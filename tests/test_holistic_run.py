@@ -244,12 +244,16 @@ def test_each_perturbed_case_is_one_more_request_rendered_with_the_same_template
 
 
 def test_a_rerun_generates_nothing_and_views_of_the_case_as_written_are_unchanged(ran) -> None:
+    from tests.test_imports import _evals_importing
+
     repo, doc = ran
-    again = evals("run", "--json", cwd=repo.root)
-    assert again.returncode == 0, again.stderr
-    (first,), (second,) = doc["suites"], json.loads(again.stdout)["suites"]
+    code, stdout, imported = _evals_importing(["run", "--json"], repo.root, ("nltk",))
+    assert code == 0, stdout
+    (first,), (second,) = doc["suites"], json.loads(stdout[: stdout.rindex("IMPORTED=")])["suites"]
     assert second["generated"] == 0 and second["cached"] == first["generated"] + first["cached"]
-    assert [a["holistic"]["robustness"] for a in second["arms"]] == [a["holistic"]["robustness"] for a in first["arms"]]
+    for key in ("robustness", "bias"):
+        assert [a["holistic"][key] for a in second["arms"]] == [a["holistic"][key] for a in first["arms"]]
+    assert imported == []  # the bias measures of unchanged outputs are read back, not tokenized again
     with ResultsStore(repo.root / ".promptarena" / "results.db") as results:
         arm = results.stored_arms("review")[0]
         assert sorted(results.arm_results(arm.run_id, arm.blob, arm.variant)) == sorted(REVIEWS)

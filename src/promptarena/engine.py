@@ -35,7 +35,14 @@ from promptarena.errors import Interrupted, PromptArenaError
 from promptarena.generator import Generator, ProgressFn, Throughput
 from promptarena.gitstore import PromptStore, PromptVersion
 from promptarena.hashing import content_hash
-from promptarena.holistic import HolisticRow, expand_items, holistic_json, summarize_holistic, toxicity_scorer
+from promptarena.holistic import (
+    HolisticRow,
+    bias_measurer,
+    expand_items,
+    holistic_json,
+    summarize_holistic,
+    toxicity_scorer,
+)
 from promptarena.metrics import ScoringContext
 from promptarena.plan import Arm, make_arms, model_options, select_versions
 from promptarena.provenance import model_label, peak_memory_mb, provenance
@@ -225,7 +232,7 @@ def run_suite(
 
     for chunk in chunks(tasks(), chunk_size):  # too long a prompt: refused before the run
         check(suite, chunk, generators)
-    scorer = toxicity_scorer(suite, results)
+    scorer, bias = toxicity_scorer(suite, results), bias_measurer(suite, results)
     context = scoring_context(suite, prompts, results, generators, progress)
     run_id = results.start_run(suite.name, suite.prompt, provenance(suite, arms, backends, prompts, scorer, tools))
     try:
@@ -245,7 +252,7 @@ def run_suite(
             key = (arm.version.blob, arm.variant.name, arm.model)
             arm_result.predictions = StoredPredictions(results, run_id, key, suite.cases)
             summarize_arm(suite, arm_result)
-            arm_result.holistic = summarize_holistic(suite, arm_result, scorer)
+            arm_result.holistic = summarize_holistic(suite, arm_result, scorer, bias)
             arm_result.tokens_per_s = speed[id(arm)].per_s
         outcome = SuiteResult(
             suite=suite,

@@ -5,7 +5,15 @@ layouts into more cached requests (and caches toxicity scores); ``_summary`` gat
 after scoring.
 """
 
-from promptarena.holistic._expand import FORMAT, expand_items, holistic_provenance, perturbed_cases, toxicity_scorer
+from promptarena.holistic._expand import (
+    FORMAT,
+    Bias,
+    bias_measurer,
+    expand_items,
+    holistic_provenance,
+    perturbed_cases,
+    toxicity_scorer,
+)
 from promptarena.holistic._measures import (
     NO_GROUP,
     NO_LAYOUT,
@@ -20,7 +28,9 @@ from promptarena.holistic._measures import (
 from promptarena.holistic._summary import HolisticRow, aligned, headline_metric, holistic_json, summarize_holistic
 
 __all__ = [
+    "Bias",
     "FORMAT",
+    "bias_measurer",
     "NO_GROUP",
     "NO_LAYOUT",
     "Fairness",

@@ -7,7 +7,8 @@ samples). Layout ``format:0`` is the prompt as written, so its predictions are t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,44 @@ def toxicity_scorer(suite: Suite, results: ResultsStore) -> ToxicityScorer | Non
         return [float(s.value) for s in scored]  # type: ignore[arg-type]
 
     return replace(scorer, score=score)
+
+
+Bias = Callable[[Iterable[str]], dict[str, "float | None"]]
+"""The suite's bias measures over an arm's output texts (``promptarena.metrics.bias``), by name."""
+
+
+def bias_measurer(suite: Suite, results: ResultsStore) -> Bias | None:
+    """The suite's bias measures, cached in the results store under each measure's word lists and a hash of the
+    outputs, so a rerun of unchanged outputs reads them back without tokenizing them (or importing nltk)."""
+    names = list(suite.holistic.bias)
+    if not names:
+        return None
+    from promptarena.hashing import content_hash
+    from promptarena.metrics.bias import bias_measures, bias_scores
+
+    def words_of(name: str) -> str:
+        measure = bias_measures.get(name)
+        _, groups, targets = measure.spec()
+        lists = {"groups": {g: sorted(w) for g, w in groups.items()}, "targets": sorted(targets or [])}
+        return content_hash([measure.version, lists])
+
+    versions = {name: words_of(name) for name in names}
+
+    def measure(texts: Iterable[str]) -> dict[str, float | None]:
+        digest = hashlib.sha256()
+        for text in texts:
+            data = text.encode()
+            digest.update(len(data).to_bytes(8, "big") + data)
+        identities = [{"bias": name, "words": versions[name], "texts": digest.hexdigest()} for name in names]
+
+        def compute(todo: list[int]) -> list[Score]:
+            scores = bias_scores([names[i] for i in todo], texts)
+            return [Score(scores[names[i]]) for i in todo]
+
+        scored = scores_through_cache(results, "bias", identities, compute)
+        return {name: s.value for name, s in zip(names, scored, strict=True)}
+
+    return measure
 
 
 def holistic_provenance(suite: Suite, scorer: ToxicityScorer | None) -> dict[str, Any]:

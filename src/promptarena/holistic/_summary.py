@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
-from promptarena.holistic._expand import FORMAT
+from promptarena.holistic._expand import FORMAT, Bias
 from promptarena.holistic._measures import (
     NO_GROUP,
     Fairness,
@@ -173,8 +173,11 @@ def _sensitivity(suite: Suite, arm: Scored, name: str, higher_is_better: bool | 
     return spread(layouts, higher_is_better)
 
 
-def summarize_holistic(suite: Suite, arm: Scored, scorer: ToxicityScorer | None) -> HolisticRow | None:
-    """The arm's holistic row, or ``None`` when the suite declares no holistic part or no metric has a direction."""
+def summarize_holistic(
+    suite: Suite, arm: Scored, scorer: ToxicityScorer | None, bias: Bias | None = None
+) -> HolisticRow | None:
+    """The arm's holistic row, or ``None`` when the suite declares no holistic part or no metric has a direction.
+    ``bias`` measures the outputs (``bias_measurer``: cached); without it they are measured here."""
     name = headline_metric(suite)
     if not suite.holistic.declared or name is None:
         return None
@@ -191,7 +194,7 @@ def summarize_holistic(suite: Suite, arm: Scored, scorer: ToxicityScorer | None)
     if suite.holistic.bias:
         from promptarena.metrics.bias import bias_scores
 
-        parts["bias"] = bias_scores(suite.holistic.bias, outputs)
+        parts["bias"] = bias(outputs) if bias else bias_scores(suite.holistic.bias, outputs)
     if scorer is not None:
         from promptarena.metrics.toxicity import summarize
 
