@@ -109,6 +109,36 @@ def test_export_of_chosen_tables_as_csv(teammates, tmp_path: Path, monkeypatch: 
     assert (vote["case_id"], vote["thumbs_up"], vote["name"], vote["comment"]) == ("france", "1", "Bob", "")
 
 
+def test_an_export_that_runs_out_of_room_leaves_the_earlier_file_whole(teammates, tmp_path: Path) -> None:
+    from promptarena import feedback
+
+    _, bob = teammates
+    out = tmp_path / "export"
+    with ResultsStore(_db(bob)) as results:
+        arm = results.stored_arms("qa")[0]
+        long = "a long comment " * 10_000  # 150 kB: more than the file size the export below may write
+        kwargs = {"suite": "qa", "prompt": "qa", "blob": arm.blob, "variant": arm.variant, "output": "Rome"}
+        feedback.record(results, **kwargs, case_id="italy", thumbs_up=True, comment=long, name="Carol")
+    exited(_invoke("db", "export", "--db", str(_db(bob)), "--table", "feedback", "--out", str(out)), 0)
+    earlier = (out / "feedback.jsonl").read_bytes()
+    with ResultsStore(_db(bob)) as results:
+        feedback.record(results, **kwargs, case_id="spain", thumbs_up=False, comment=long, name="Dan")
+    limited = (  # files this process writes may not grow past 64 kB, as on a full disk
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))\n"
+        "from promptarena.cli import main\n"
+        "main()\n"
+    )
+    args = ["db", "export", "--db", str(_db(bob)), "--table", "feedback", "--out", str(out)]
+    done = subprocess.run([sys.executable, "-c", limited, *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3 and f"cannot write {out / 'feedback.jsonl'} (File too large)" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert (out / "feedback.jsonl").read_bytes() == earlier and sorted(p.name for p in out.iterdir()) == [
+        "feedback.jsonl"
+    ]
+
+
 def test_export_refuses_a_missing_database_an_unknown_table_and_a_corrupt_file(tmp_path: Path) -> None:
     missing = _invoke("db", "export", "--db", str(tmp_path / "none.db"), "--out", str(tmp_path / "out"))
     assert missing.exit_code == 2 and "no results database there" in missing.output

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import difflib
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -42,10 +43,12 @@ def _utils(conn: sqlite3.Connection) -> Utils:
 
 
 def _write(rows: Iterable[dict[str, Any]], columns: list[str], path: Path, fmt: str) -> int:
-    """Write rows as JSON lines or CSV with a header; return how many."""
+    """Write rows as JSON lines or CSV with a header; return how many. The file appears whole or not at all: it is
+    written beside its place and moved there once complete, so a full disk leaves an earlier export as it was."""
     n = 0
+    part = path.with_name(f".{path.name}.part")
     try:
-        with path.open("w", encoding="utf-8", newline="") as f:
+        with part.open("w", encoding="utf-8", newline="") as f:
             if fmt == "csv":
                 writer = csv.DictWriter(f, fieldnames=columns)
                 writer.writeheader()
@@ -55,7 +58,9 @@ def _write(rows: Iterable[dict[str, Any]], columns: list[str], path: Path, fmt: 
                 else:
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
                 n += 1
+        os.replace(part, path)
     except OSError as err:
+        part.unlink(missing_ok=True)
         raise BackendError(f"cannot write {path} ({err.strerror or err}).") from err
     return n
 
