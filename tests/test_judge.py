@@ -247,6 +247,24 @@ def test_grades_are_cached_and_a_changed_grader_prompt_regrades(engine) -> None:
     assert "You are a careful grader" in backend.history[0].messages[0].content
 
 
+def test_a_baseline_run_grades_again_when_only_the_grader_prompt_changed(tmp_path: Path) -> None:
+    repo = judge_repo(tmp_path / "repo")
+
+    def baseline() -> dict[str, Any]:
+        out = cli("run", "--repo", str(repo.root), "--json", "--baseline", "HEAD")
+        exited(out, 0)
+        return json.loads(out.stdout)["suites"][0]
+
+    assert baseline()["skipped"] == "unchanged since HEAD"
+    default = (Path(__file__).parents[1] / "src/promptarena/data/rubric_judge.prompt").read_text()
+    repo.write(f"prompts/{DEFAULT_PROMPT}.prompt", default.replace("strict and fair", "careful"))  # a new file
+    assert baseline()["skipped"] is None
+    repo.commit("qa: our own grader prompt")
+    assert baseline()["skipped"] == "unchanged since HEAD"
+    repo.write(f"prompts/{DEFAULT_PROMPT}.prompt", default.replace("strict and fair", "kind"))  # an edited one
+    assert baseline()["skipped"] is None
+
+
 def test_an_unreadable_verdict_is_read_again_from_the_cached_generation(engine) -> None:
     _, run = engine
     run()

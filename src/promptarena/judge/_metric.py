@@ -213,6 +213,7 @@ def rubric_metric(entry: Mapping[str, Any], context: FactoryContext) -> Metric:
         range=(0.0, 1.0),
         needs_context=True,
         cache_salt=judge.salt,
+        sources=(_prompt_path(judge),),  # `--baseline` grades again when the team's grader prompt changed
     )
 
 
@@ -262,9 +263,14 @@ def _check_cases(judge: _Judge, cases: Sequence[Case]) -> None:
                 raise ConfigError(f"{judge.where}: {err}") from None
 
 
+def _prompt_path(judge: _Judge) -> Path:
+    """Where the team's grader prompt is, whether or not it is there (the packaged default stands in for it)."""
+    return judge.root / "prompts" / f"{judge.prompt}.prompt"
+
+
 def _load_prompt(judge: _Judge) -> PromptFile:
     """The grader prompt as the working tree has it (or the packaged default), parsed and checked."""
-    path = judge.root / "prompts" / f"{judge.prompt}.prompt"
+    path = _prompt_path(judge)
     if path.is_file():
         return _checked(parse_prompt(path.read_text(encoding="utf-8"), judge.prompt, f"prompts/{path.name}"))
     if judge.prompt == DEFAULT_PROMPT:
