@@ -36,10 +36,8 @@ _NULL_SHA = "0" * 40
 
 @dataclass(frozen=True)
 class PromptVersion:
-    """One version of a prompt: its file's bytes at a commit, or in the worktree (``commit is None``).
-
-    Its ``text`` is decoded when it is first read, so that a commit whose file is not UTF-8 still has its place in
-    the history (``evals prompts log``) and is bad input only where its text is needed."""
+    """One version of a prompt: its file's bytes at a commit, or in the worktree (``commit is None``). Its ``text``
+    is decoded when read: a commit whose file is not UTF-8 keeps its place in the history, bad input only if read."""
 
     name: str
     rev: str
@@ -418,8 +416,7 @@ class PromptStore:
         return versions
 
     def _bytes(self, blob: str) -> bytes:
-        """A committed prompt file's bytes."""
-        return self._repo.odb.stream(bytes.fromhex(blob)).read()
+        return self._repo.odb.stream(bytes.fromhex(blob)).read()  # a committed prompt file's
 
     def _unknown(self, name: str) -> ConfigError:
         known = self.list_prompts()
