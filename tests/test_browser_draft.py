@@ -64,11 +64,11 @@ def test_edit_see_the_error_fix_try_on_ten_cases_compare_and_save(tmp_path: Path
     ):
         open_page(page, f"{url}/Edit_and_try", "Front matter and template")
         type_into(page, QA_V1.replace("{{ country }}", "{{ country }"))
-        page.get_by_text("line 11: prompts/qa.prompt:11").wait_for(timeout=10_000)
+        page.get_by_text("line 11: prompts/qa.prompt:11").wait_for(timeout=30_000)
         assert page.get_by_role("button", name="Try the draft").count() == 0  # nothing runs while it is wrong
 
         type_into(page, QA_V1)
-        page.get_by_text("Capital of France?").first.wait_for(timeout=10_000)  # the messages follow the draft
+        page.get_by_text("Capital of France?").first.wait_for(timeout=30_000)  # the messages follow the draft
         page.get_by_text("the first N").click()
         settle_rerun(page)
         assert page.get_by_label("N", exact=True).input_value() == "10"
@@ -77,7 +77,7 @@ def test_edit_see_the_error_fix_try_on_ten_cases_compare_and_save(tmp_path: Path
         settle(page)
         (job,) = jobs.jobs(repo.root)
         assert job.exit_code == 0 and "first:10" in job.argv
-        page.get_by_text("10 cases tried; 5 differ.").wait_for(timeout=5_000)
+        page.get_by_text("10 cases tried; 5 differ.").wait_for(timeout=30_000)
         page.screenshot(path=str(screenshots_dir(tmp_path) / "edit_and_try_loop.png"), full_page=True)
 
         message = page.get_by_role("textbox", name="Commit message")
@@ -85,7 +85,7 @@ def test_edit_see_the_error_fix_try_on_ten_cases_compare_and_save(tmp_path: Path
         message.press("Enter")
         settle_rerun(page)
         page.get_by_role("button", name="Save and commit").click()
-        page.get_by_text("Committed").wait_for(timeout=15_000)
+        page.get_by_text("Committed").wait_for(timeout=30_000)
 
         saved = repo.rev_parse("HEAD")
         assert repo.rev_parse("HEAD~1") == head

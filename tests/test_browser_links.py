@@ -24,7 +24,7 @@ def query(page) -> dict[str, list[str]]:  # noqa: ANN001
 def pick(page, label: str, option: str) -> None:  # noqa: ANN001
     page.get_by_label(label, exact=True).first.click()
     page.get_by_role("option", name=option, exact=True).first.click()
-    page.wait_for_function(f"() => location.search.includes({urlencode({'x': option})[2:]!r})", timeout=15_000)
+    page.wait_for_function(f"() => location.search.includes({urlencode({'x': option})[2:]!r})", timeout=30_000)
     settle(page)
 
 
@@ -53,11 +53,11 @@ def test_back_returns_to_the_previous_selection(server, page) -> None:  # noqa: 
     pick(page, "Case", "six_halves")
     assert query(page)["explorer_case"] == ["six_halves"]
     page.go_back()
-    page.wait_for_function("() => location.search.includes('two_plus_three')", timeout=15_000)
+    page.wait_for_function("() => location.search.includes('two_plus_three')", timeout=30_000)
     settle(page)
     page.wait_for_function(
         """() => [...document.querySelectorAll('input[role="combobox"]')].some(e => e.value === 'two_plus_three')""",
-        timeout=15_000,
+        timeout=30_000,
     )
     assert chosen(page, "Case") == "two_plus_three"
 
@@ -69,13 +69,13 @@ def test_a_compare_case_opens_in_the_case_explorer(server, page) -> None:  # noq
     link = page.get_by_role("link", name="Open in the Case explorer").first
     (case,) = parse_qs(urlparse(link.get_attribute("href")).query)["explorer_case"]
     link.click()
-    page.wait_for_url("**/Case_explorer?**", timeout=15_000)
+    page.wait_for_url("**/Case_explorer?**", timeout=30_000)
     settle(page)
-    page.get_by_text("Extracted answer").first.wait_for(timeout=10_000)
+    page.get_by_text("Extracted answer").first.wait_for(timeout=30_000)
     assert chosen(page, "Case") == case
     assert [h.strip() for h in page.locator("h4").all_inner_texts()] == [a.split(" — ")[0], b.split(" — ")[0]]
     assert query(page)["explorer_arms"] == [a, b]
     page.go_back()
-    page.wait_for_url("**/Compare**", timeout=15_000)
+    page.wait_for_url("**/Compare**", timeout=30_000)
     settle(page)
     assert chosen(page, "B (candidate)") == b

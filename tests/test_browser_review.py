@@ -100,7 +100,7 @@ def _current(page) -> str:  # noqa: ANN001 - a Playwright page
 def test_a_reviewer_votes_through_fifty_outputs_with_the_keyboard_alone(served, page, tmp_path: Path) -> None:  # noqa: ANN001
     url, db = served
     open_page(page, f"{url}/Review?review_order=suite", "outputs left to review")
-    page.wait_for_function("() => window.__promptarenaKeysOn === true", timeout=10_000)
+    page.wait_for_function("() => window.__promptarenaKeysOn === true", timeout=30_000)
     expect(page.get_by_text("50 of 50 outputs left to review")).to_have_count(1)
     for key, hint in (("up", "👍 (u)"), ("down", "👎 (d)"), ("skip", "Skip (n)"), ("back", "Back (p)")):
         expect(page.locator(f".st-key-queue-{key} button:visible")).to_have_text(hint)  # each key's visible hint

@@ -28,14 +28,14 @@ def test_a_run_goes_on_while_the_person_browses_and_ends_completed(tmp_path: Pat
     ):
         open_page(page, f"{url}/Start_a_run", "Start run")
         page.get_by_role("button", name="Start run").click()
-        page.get_by_text("Runs started here").wait_for(timeout=15_000)
+        page.get_by_text("Runs started here").wait_for(timeout=30_000)
         (job,) = jobs.jobs(bench.repo.root)
 
         open_page(page, f"{url}/Compare", "Outputs side by side")  # another page, a new session
         sidebar = page.locator('[data-testid="stSidebar"]')
-        sidebar.get_by_text("Running now").wait_for(timeout=15_000)
+        sidebar.get_by_text("Running now").wait_for(timeout=30_000)
         bar = sidebar.get_by_text(re.compile(r"math: generate \d+/120"))
-        bar.wait_for(timeout=15_000)
+        bar.wait_for(timeout=30_000)
         first = _done(bar.inner_text())
         deadline = time.monotonic() + 45  # generous: under a loaded machine the first steps can lag
         while _done(bar.inner_text()) == first and time.monotonic() < deadline:
@@ -47,7 +47,7 @@ def test_a_run_goes_on_while_the_person_browses_and_ends_completed(tmp_path: Pat
         deadline = time.monotonic() + 90
         while jobs.job_state(job, bench.db).active and time.monotonic() < deadline:
             time.sleep(0.5)
-        sidebar.get_by_text("Running now").wait_for(state="detached", timeout=15_000)
+        sidebar.get_by_text("Running now").wait_for(state="detached", timeout=30_000)
 
         open_page(page, f"{url}/Runs", "Run details")
         (run,) = jobs.job_state(job, bench.db).runs
@@ -59,7 +59,7 @@ def test_a_run_goes_on_while_the_person_browses_and_ends_completed(tmp_path: Pat
             assert results.runs()[0].id == run.id and results.runs()[0].record.generated == 120
 
         open_page(page, f"{url}/Start_a_run", "Start run")
-        page.get_by_text(f"Run {run.id} of math completed").wait_for(timeout=5_000)
+        page.get_by_text(f"Run {run.id} of math completed").wait_for(timeout=30_000)
         settle(page)
     assert page.dialogs == []  # type: ignore[attr-defined]
 

@@ -73,7 +73,7 @@ def test_compare_filtered_and_searched_then_a_grid_cell_opens_the_explorer(serve
         settle_rerun(page)
         differ = expected(db, OutputFilter(differ=True))
         assert 100 < len(differ) < CASES
-        page.get_by_text(f"{len(differ)} of {CASES} cases pass the filters.").wait_for(timeout=10_000)
+        page.get_by_text(f"{len(differ)} of {CASES} cases pass the filters.").wait_for(timeout=30_000)
         assert "compare_differ=1" in page.url
         search = page.get_by_role("textbox", name="Search outputs and inputs")
         search.fill("roughly")
@@ -81,14 +81,14 @@ def test_compare_filtered_and_searched_then_a_grid_cell_opens_the_explorer(serve
         settle_rerun(page)
         found = expected(db, OutputFilter(differ=True, text="roughly"))
         assert 0 < len(found) < len(differ)
-        page.get_by_text(f"{len(found)} of {CASES} cases pass the filters.").wait_for(timeout=10_000)
+        page.get_by_text(f"{len(found)} of {CASES} cases pass the filters.").wait_for(timeout=30_000)
         assert "compare_q=roughly" in page.url
-        page.get_by_text(f"Case {found[0]}", exact=False).first.wait_for(timeout=10_000)
+        page.get_by_text(f"Case {found[0]}", exact=False).first.wait_for(timeout=30_000)
         page.screenshot(path=str(screenshots_dir(tmp_path) / "compare_filtered.png"))
 
         page.goto(f"{url}/Grid")
         settle(page)
-        page.get_by_text(f"{CASES} cases × 2 arms on exact_match").wait_for(timeout=10_000)
+        page.get_by_text(f"{CASES} cases × 2 arms on exact_match").wait_for(timeout=30_000)
         grid = page.locator('[data-testid="stDataFrame"]').first
         box = grid.bounding_box()
         assert box is not None
@@ -99,6 +99,6 @@ def test_compare_filtered_and_searched_then_a_grid_cell_opens_the_explorer(serve
         page.wait_for_url(re.compile(r"/Case_explorer\?"), timeout=30_000)
         settle(page)
         assert "explorer_case=s0002" in page.url
-        page.get_by_text("Extracted answer").first.wait_for(timeout=10_000)
+        page.get_by_text("Extracted answer").first.wait_for(timeout=30_000)
         case = page.get_by_role("combobox", name="Case", exact=True).first
         assert case.input_value() == "s0002"

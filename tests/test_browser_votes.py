@@ -168,7 +168,7 @@ def test_the_voter_is_the_same_after_a_reload_and_in_a_new_tab(server, page) -> 
 
     tab = page.context.new_page()
     open_page(tab, f"{url}/Case_explorer", "Extracted answer")
-    expect(tab.get_by_role("textbox", name=NAME_BOX)).to_have_value("Alice", timeout=10_000)
+    expect(tab.get_by_role("textbox", name=NAME_BOX)).to_have_value("Alice", timeout=30_000)
     expect(tab.get_by_text("Voting as Alice")).to_have_count(1)
     tab.get_by_role("textbox", name=NAME_BOX).fill("")
     tab.get_by_role("textbox", name=NAME_BOX).press("Enter")
@@ -183,7 +183,7 @@ def test_vote_buttons_are_named_show_their_pressed_state_and_keep_the_focus(serv
     open_page(page, f"{url}/Case_explorer", "Extracted answer")
     name = re.compile(rf"^Thumbs up for output of arm worktree:\w+, case {CASE}$")
     up = page.get_by_role("button", name=name).first
-    expect(up).to_have_attribute("aria-pressed", "false", timeout=10_000)
+    expect(up).to_have_attribute("aria-pressed", "false", timeout=30_000)
     up.focus()
     page.keyboard.press("Enter")
     _until(lambda: len(_votes(bench)) == 1, "the vote cast with Enter")
@@ -191,7 +191,7 @@ def test_vote_buttons_are_named_show_their_pressed_state_and_keep_the_focus(serv
     mine = page.get_by_role(
         "button", name=re.compile(rf"^Thumbs up for output of arm worktree:\w+, case {CASE}: your vote$")
     )
-    expect(mine.first).to_have_attribute("aria-pressed", "true", timeout=10_000)
+    expect(mine.first).to_have_attribute("aria-pressed", "true", timeout=30_000)
     focused = """() => { const b = document.activeElement, shown = b.offsetParent !== null;
         return shown && b.getAttribute('aria-pressed') === 'true' ? b.getAttribute('aria-label') : ''; }"""
     settle(page)
@@ -203,4 +203,4 @@ def test_vote_buttons_are_named_show_their_pressed_state_and_keep_the_focus(serv
     page.keyboard.press("Enter")  # still there: a second Enter withdraws the vote
     _until(lambda: _votes(bench) == [], "the vote withdrawn with a second Enter")
     settle_rerun(page)
-    expect(up).to_have_attribute("aria-pressed", "false", timeout=10_000)
+    expect(up).to_have_attribute("aria-pressed", "false", timeout=30_000)

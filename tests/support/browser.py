@@ -73,6 +73,7 @@ def chromium_page(profile: Path) -> Iterator[object]:
         from playwright import sync_api
     except ImportError:
         pytest.fail("the browser test needs Playwright's Python package: pip install -e '.[dev]'")
+    sync_api.expect.set_options(timeout=30_000)  # a busy machine redraws slowly; a pass never waits this long
     with sync_api.sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(profile),
@@ -123,4 +124,4 @@ def open_page(page, url: str, marker: str) -> None:  # noqa: ANN001 - a Playwrig
     """Load ``url`` in a fresh document, wait for its script to be idle, then check the page shows ``marker``."""
     page.goto(url)
     settle(page)
-    page.get_by_text(marker).first.wait_for(timeout=5_000)
+    page.get_by_text(marker).first.wait_for(timeout=30_000)
