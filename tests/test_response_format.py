@@ -14,7 +14,7 @@ from promptarena.promptfile import parse_prompt
 from promptarena.response_format import schema_of
 from promptarena.types import GenerationRequest, Message
 from tests.support.cli import cli, exited
-from tests.support.repos import count_rows, qa_repo, results_db
+from tests.support.repos import count_rows, edit_suite, qa_repo, results_db
 
 SOURCE = "prompts/order.prompt"
 
@@ -123,3 +123,17 @@ def test_an_invalid_schema_exits_2_naming_the_file_and_line_and_writes_nothing(t
         r"prompts/qa.prompt@\w+:9: parameters.response_format: schema is not a valid JSON Schema: \$.type:", err
     )
     assert count_rows(results_db(repo), "generations") == 0
+
+
+def test_a_schema_the_grammar_engine_cannot_follow_is_exit_2_before_any_model_call(tmp_path: Path) -> None:
+    repo = qa_repo(tmp_path / "repo")
+    text = (repo.root / "prompts" / "qa.prompt").read_text()
+    lookahead = "  response_format:\n    type: json_object\n    schema: {type: string, pattern: '(?=P)[A-Z].*'}\n"
+    repo.write("prompts/qa.prompt", text.replace("answer:\n", lookahead + "answer:\n"))
+    edit_suite(repo, model={"backend": "transformers", "model": "default"}, versions=["HEAD"])
+    repo.commit("qa: answers that start with P")
+    err = exited(cli("run", "--repo", str(repo.root)), 2)
+    place = r"evals/cases/qa.jsonl:1: case 'france' \(version qa@\w+\)"
+    assert re.search(place + ": response_format: the transformers backend cannot constrain decoding", err)
+    assert "look-around" in err and "leave it out and check answers with a json_schema assertion" in err
+    assert count_rows(results_db(repo), "runs") == 0  # refused before the run, the model never loaded

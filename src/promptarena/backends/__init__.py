@@ -11,7 +11,9 @@ end-to-end latency. Time spent waiting for a free row is not part of it; rows th
 count their own time, never their batch's.
 
 Context: ``context_length`` (prompt plus new tokens; ``None`` when unknown) and ``count_tokens`` let the
-engine refuse a prompt that does not fit before any model call, unless the suite sets ``truncate: left``.
+engine refuse a prompt that does not fit before any model call, unless the suite sets ``truncate: left``; a
+backend that constrains its own decoding may have ``response_format_problem(response_format) -> str | None``, so
+that a schema it cannot follow is refused then too.
 Options: each backend class declares the options it takes (``options_model``, a pydantic model beside the
 class), and they are validated against it before the backend is built (``promptarena.backends.options``).
 Backends are registered by name in ``backends`` (installed packages add theirs through entry points).
@@ -28,7 +30,7 @@ from promptarena.errors import ConfigError
 from promptarena.tools import with_tools_in_system
 from promptarena.types import Generation, GenerationRequest, Message
 
-__all__ = ["Backend", "backends", "check_context", "get_backend"]
+__all__ = ["Backend", "backends", "check_context", "check_formats", "get_backend"]
 
 
 class Backend(Protocol):
@@ -77,6 +79,7 @@ def check_context(backend: Backend, todo: Sequence[tuple[GenerationRequest, str]
         ConfigError: naming the case, both lengths and the fixes; with ``truncate: left`` only when even the
             new tokens alone do not fit.
     """
+    check_formats(backend, todo)
     context = backend.context_length
     if context is None:
         return
@@ -97,4 +100,23 @@ def check_context(backend: Backend, todo: Sequence[tuple[GenerationRequest, str]
             raise ConfigError(
                 f"{place}: the prompt is {prompt:,} tokens and max_new_tokens is {new:,}, over the model's "
                 f"context of {context:,} tokens; shorten the input, lower max_new_tokens{hint}."
+            )
+
+
+def check_formats(backend: Backend, todo: Sequence[tuple[GenerationRequest, str]]) -> None:
+    """Refuse, before any model call, a response format that the backend cannot constrain decoding to (a backend
+    that constrains its own decoding says why with ``response_format_problem``; a server is left to judge)."""
+    problem_of = getattr(backend, "response_format_problem", None)
+    if problem_of is None:
+        return
+    seen: set[str] = set()
+    for request, place in todo:
+        response_format = request.params.response_format
+        if not response_format or response_format in seen:
+            continue
+        seen.add(response_format)
+        if problem := problem_of(response_format):
+            raise ConfigError(
+                f"{place}: response_format: the {backend.name} backend cannot constrain decoding to this JSON Schema "
+                f"({problem}); simplify the schema, or leave it out and check answers with a json_schema assertion."
             )

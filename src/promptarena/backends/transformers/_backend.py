@@ -26,6 +26,7 @@ from promptarena.backends.transformers._device import (
 )
 from promptarena.backends.transformers._weights import ResolvedModel, model_config, model_weights_hash, resolve_model
 from promptarena.errors import BackendError, missing_dependency
+from promptarena.response_format import schema_of
 from promptarena.tools import normalize_calls, parse_tool_calls, with_tools_in_system
 from promptarena.types import Generation, GenerationRequest, Message, Tool
 
@@ -146,6 +147,16 @@ class TransformersBackend:
                 raise BackendError(f"could not load the tokenizer of {self.model_id!r} from {path}: {err}") from err
             self._tokenizer.padding_side = "left"
         return self._tokenizer
+
+    def response_format_problem(self, response_format: str) -> str | None:
+        """Why decoding cannot be constrained to this response format (its schema uses what the grammar engine does
+        not support), or ``None``; asked before any model call, without the model or torch."""
+        try:
+            import llguidance
+        except ImportError as err:
+            raise missing_dependency("constrained decoding (a prompt's response_format)", "local", err) from err
+        grammar = llguidance.LLMatcher.grammar_from_json_schema(schema_of(response_format) or {"type": "object"})
+        return llguidance.LLMatcher.validate_grammar(grammar).strip() or None
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """The prompt's tokens after the chat template, as ``generate`` would feed them."""
