@@ -48,6 +48,19 @@ def test_holistic_page_charts_each_dimension_over_the_commits(bench) -> None:
     assert '"format": ".3~f"' in chart.proto.spec  # a constant dimension's ticks read 0, not 0.000000
 
 
+def test_a_text_tried_before_its_commit_is_shown_under_that_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = review_repo(tmp_path / "repo")
+    prompt = repo.root / "prompts" / "review.prompt"
+    prompt.write_text(prompt.read_text().replace("carefully", "with care"))
+    assert evals("run", "--rev", "worktree", cwd=repo.root).returncode == 0  # tried, then committed as it was
+    sha = repo.commit("review: with care")[:7]
+    point_app_at(monkeypatch, repo.root, repo.root / ".promptarena" / "results.db")
+    at = ok(AppTest.from_file(str(APP / "pages" / "6_Holistic.py"), default_timeout=60).run())
+    assert list(at.dataframe[0].value.index.get_level_values("version")) == [sha]
+
+
 def test_case_explorer_shows_perturbed_inputs_and_outputs_with_feedback(bench) -> None:
     at = AppTest.from_file(str(APP / "pages" / "3_Case_explorer.py"), default_timeout=60).run()
     at.selectbox(key="explorer_case").select("nurse").run()

@@ -59,8 +59,9 @@ with friendly_errors():
             f"`sensitivity:` to its suite file and run `evals run {entry.name}`."
         )
         st.stop()
-    st.dataframe(latest_table(cells), width="stretch")
     with ws.prompts() as prompts:
+        cells = views.under_commits(cells, prompts, entry.prompt)  # a saved draft's row is its commit's
         points = views.metric_history([c for c in cells if c.interval.n], prompts, entry.prompt)
+    st.dataframe(latest_table(cells), width="stretch")
     if points:
         st.altair_chart(dimension_chart(points), width="content")
