@@ -57,12 +57,19 @@ def _votes(bench: Workbench) -> list[feedback.Vote]:
         return feedback.votes(results, "math", case_id=CASE)
 
 
-def _until(check: Callable[[], bool], what: str, page=None, bench: Workbench | None = None) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + 60  # a busy machine redraws slowly
+def _within(check: Callable[[], bool], seconds: float) -> bool:
+    """Whether ``check`` comes true within ``seconds``, polled."""
+    deadline = time.monotonic() + seconds
     while not check():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}" + (f" ({_seen(page, bench)})" if page and bench else ""))
+            return False
         time.sleep(0.2)
+    return True
+
+
+def _until(check: Callable[[], bool], what: str, page=None, bench: Workbench | None = None) -> None:  # noqa: ANN001
+    if not _within(check, 60):  # a busy machine redraws slowly
+        pytest.fail(f"timed out waiting for {what}" + (f" ({_seen(page, bench)})" if page and bench else ""))
 
 
 def _seen(page, bench: Workbench) -> str:  # noqa: ANN001
@@ -103,13 +110,9 @@ def _pressed_after_reload(page, bench: Workbench, what: str) -> None:  # noqa: A
     not shown after the first reload while the browser kept the voter's cookie and the database the vote; that
     case is reported as a warning with what the page showed, and the page is reloaded once more before failing."""
     _reload(page)
-    deadline = time.monotonic() + 30
-    while _pressed(page) != ["up"]:
-        if time.monotonic() > deadline:
-            warnings.warn(f"{what}: not shown after the first reload ({_seen(page, bench)})", stacklevel=2)
-            _reload(page)
-            break
-        time.sleep(0.2)
+    if not _within(lambda: _pressed(page) == ["up"], 30):
+        warnings.warn(f"{what}: not shown after the first reload ({_seen(page, bench)})", stacklevel=2)
+        _reload(page)
     _until(lambda: _pressed(page) == ["up"], what, page, bench)
 
 
