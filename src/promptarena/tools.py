@@ -236,14 +236,13 @@ def check_cases(prompts: Sequence[PromptFile], cases: Iterable[Case]) -> None:
     its schema in one of them. A version that does not offer the tool (one from before the prompt had tools, or
     from after it was renamed) is still run: it scores as not making the call."""
     name = prompts[0].name if prompts else ""
+    everything = [t for p in prompts for t in p.parameters.tools]  # for a tool offered nowhere: a typo
     for case in cases:
         where = str(case.meta.get("where", case.id))
         for call in case_calls(case) or ():
             offers = [p.parameters.tools for p in prompts if any(t.name == call.name for t in p.parameters.tools)]
-            if not offers:  # the tool is nowhere: a typo, named against every tool the versions offer
-                check_expected_calls([t for p in prompts for t in p.parameters.tools], [call], where, name)
             problems: list[ConfigError] = []
-            for tools in offers:
+            for tools in offers or [everything]:
                 try:
                     check_expected_calls(tools, [call], where, name)
                     break
