@@ -30,7 +30,7 @@ from promptarena.errors import ConfigError
 from promptarena.tools import with_tools_in_system
 from promptarena.types import Generation, GenerationRequest, Message
 
-__all__ = ["Backend", "backends", "check_context", "check_formats", "get_backend"]
+__all__ = ["Backend", "backends", "cannot_constrain", "check_context", "check_formats", "get_backend"]
 
 
 class Backend(Protocol):
@@ -116,7 +116,12 @@ def check_formats(backend: Backend, todo: Sequence[tuple[GenerationRequest, str]
             continue
         seen.add(response_format)
         if problem := problem_of(response_format):
-            raise ConfigError(
-                f"{place}: response_format: the {backend.name} backend cannot constrain decoding to this JSON Schema "
-                f"({problem}); simplify the schema, or leave it out and check answers with a json_schema assertion."
-            )
+            raise ConfigError(f"{place}: {cannot_constrain(backend.name, problem)}")
+
+
+def cannot_constrain(backend: str, problem: str) -> str:
+    """What to say of a response format whose schema ``backend`` cannot constrain its decoding to, and the fix."""
+    return (
+        f"response_format: the {backend} backend cannot constrain decoding to this JSON Schema ({problem}); "
+        "simplify the schema, or leave it out and check answers with a json_schema assertion."
+    )

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from promptarena.backends import cannot_constrain
 from promptarena.errors import ConfigError, missing_dependency
 from promptarena.response_format import schema_of
 
@@ -58,12 +59,8 @@ class Grammars:
             schema = schema_of(response_format) or {"type": "object"}
             grammar = self._compiled[response_format] = ll.LLMatcher.grammar_from_json_schema(schema, defaults=_LAYOUT)
         matcher = ll.LLMatcher(self._tokens, grammar)
-        if matcher.is_error():
-            raise ConfigError(
-                f"response_format: the transformers backend cannot constrain decoding to this JSON Schema "
-                f"({matcher.get_error()}); simplify the schema, or leave it out and check answers with a "
-                "json_schema assertion."
-            )
+        if matcher.is_error():  # checked before any model call (``response_format_problem``); this tokenizer too
+            raise ConfigError(cannot_constrain("transformers", matcher.get_error()))
         return Constraint(matcher, self)
 
     def _engine(self) -> Any:
